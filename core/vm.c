@@ -1,0 +1,872 @@
+/* vm: see vm.h. Also implements the helper table (vm_helpers) every plugin instance receives. */
+#include "vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "loop.h"
+#include "vcpu.h"
+
+#define VM_MAX_IMAGE_SIZE (1ull << 32)
+
+static _Thread_local vmm_vcpu *vm_current_vcpu;
+
+void vm_set_current_vcpu(vmm_vcpu *vcpu)
+{
+    vm_current_vcpu = vcpu;
+}
+
+/* ---- Instances ---------------------------------------------------------------------------------------- */
+
+void vm_instance_lock(vmm_instance *inst)
+{
+    pthread_mutex_lock(&inst->lock);
+}
+
+void vm_instance_unlock(vmm_instance *inst)
+{
+    pthread_mutex_unlock(&inst->lock);
+}
+
+static vmm_instance *vm_instance_new(vm *v, const vmm_plugin_desc *desc, const char *options, unsigned nth,
+                                     char *err, size_t errlen)
+{
+    vmm_instance *inst = calloc(1, sizeof(*inst));
+    if (!inst) {
+        snprintf(err, errlen, "%s: out of memory", desc->name);
+        return NULL;
+    }
+    inst->vm = v;
+    inst->desc = desc;
+    if (nth)
+        snprintf(inst->name, sizeof(inst->name), "%s.%u", desc->name, nth);
+    else
+        snprintf(inst->name, sizeof(inst->name), "%s", desc->name);
+    inst->state = calloc(1, desc->instance_size ? desc->instance_size : 1);
+    if (!inst->state) {
+        snprintf(err, errlen, "%s: out of memory for %u bytes of instance data", inst->name, desc->instance_size);
+        free(inst);
+        return NULL;
+    }
+    if (opt_values_parse(&inst->opts, desc->options, options, inst->name, err, errlen)) {
+        free(inst->state);
+        free(inst);
+        return NULL;
+    }
+    pthread_mutex_init(&inst->lock, NULL);
+    return inst;
+}
+
+static void vm_instance_free(vmm_instance *inst)
+{
+    if (!inst)
+        return;
+    if (inst->constructed && inst->desc->destruct)
+        inst->desc->destruct(inst, inst->state);
+    opt_values_free(&inst->opts);
+    pthread_mutex_destroy(&inst->lock);
+    free(inst->state);
+    free(inst);
+}
+
+/* ---- Memory ------------------------------------------------------------------------------------------- */
+
+static void *vm_alloc_guest_memory(uint64_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    /* Guest RAM is large and mostly untouched; transparent huge pages make the host's page walks shorter. */
+    madvise(p, size, MADV_HUGEPAGE);
+    return p;
+}
+
+/* Add a backed region to the map and to the host driver. */
+static int vm_map_backed(vm *v, vmm_instance *owner, mem_kind kind, uint64_t gpa, uint64_t size, void *host,
+                         int shadowed, const char *name, unsigned slot_flags)
+{
+    if (v->running) {
+        log_msg(VMM_LOG_ERROR, owner ? owner->name : "vmm", "%s region '%s': regions must be mapped before the VM starts",
+                memmap_kind_name(kind), name);
+        return -1;
+    }
+    mem_region r = {.gpa = gpa, .size = size, .kind = kind, .shadowed = shadowed, .host = host, .owner = owner};
+    snprintf(r.name, sizeof(r.name), "%s", name ? name : "");
+    r.slot = v->next_slot;
+    char err[256];
+    if (memmap_add(&v->mem, &r, err, sizeof(err)) < 0) {
+        log_msg(VMM_LOG_ERROR, owner ? owner->name : "vmm", "%s", err);
+        return -1;
+    }
+    if (hostdrv_vm_map(v->hv, r.slot, gpa, host, size, slot_flags)) {
+        int e = errno;
+        log_msg(VMM_LOG_ERROR, owner ? owner->name : "vmm", "%s region '%s' at 0x%" PRIx64 ": host driver refused: %s",
+                memmap_kind_name(kind), r.name, gpa, strerror(e));
+        /* Keep the map consistent with the host driver. */
+        mem_region *added = memmap_find(&v->mem, gpa);
+        if (added) {
+            size_t at = (size_t)(added - v->mem.regions);
+            memmove(added, added + 1, (v->mem.count - at - 1) * sizeof(*added));
+            v->mem.count--;
+        }
+        return -1;
+    }
+    v->next_slot++;
+    return 0;
+}
+
+/* Copy between host and guest over the backed regions covering [gpa, gpa+len); all or nothing. */
+static int vm_mem_access(vm *v, uint64_t gpa, void *buf, size_t len, int write)
+{
+    if (len == 0)
+        return 0;
+    if (gpa + (len - 1) < gpa)
+        return -1;
+    /* Check the whole range first so a failed access changes nothing. */
+    for (uint64_t at = gpa, left = len; left;) {
+        const mem_region *r = memmap_find(&v->mem, at);
+        if (!r || !r->host || (write && r->kind == MEM_ROM && !r->shadowed))
+            return -1;
+        uint64_t n = r->gpa + r->size - at;
+        if (n > left)
+            n = left;
+        at += n;
+        left -= n;
+    }
+    for (uint64_t at = gpa, left = len, off = 0; left;) {
+        const mem_region *r = memmap_find(&v->mem, at);
+        uint64_t n = r->gpa + r->size - at;
+        if (n > left)
+            n = left;
+        if (write)
+            memcpy(r->host + (at - r->gpa), (const uint8_t *)buf + off, n);
+        else
+            memcpy((uint8_t *)buf + off, r->host + (at - r->gpa), n);
+        at += n;
+        left -= n;
+        off += n;
+    }
+    return 0;
+}
+
+/* ---- The helper table --------------------------------------------------------------------------------- */
+
+static void hlp_log(vmm_instance *inst, vmm_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_vmsg(level, inst->name, fmt, ap);
+    va_end(ap);
+}
+
+static int hlp_log_enabled(vmm_instance *inst, vmm_log_level level)
+{
+    (void)inst;
+    return log_enabled(level);
+}
+
+static const opt_value *hlp_opt(vmm_instance *inst, const char *name, vmm_option_type type)
+{
+    const opt_value *v = opt_values_find(&inst->opts, name);
+    if (!v) {
+        log_msg(VMM_LOG_ERROR, inst->name, "asked for option '%s' it did not declare", name);
+        return NULL;
+    }
+    if (v->desc->type != type) {
+        log_msg(VMM_LOG_ERROR, inst->name, "asked for option '%s' with the wrong type", name);
+        return NULL;
+    }
+    return v;
+}
+
+static const char *hlp_opt_string(vmm_instance *inst, const char *name)
+{
+    const opt_value *v = hlp_opt(inst, name, VMM_OPT_STRING);
+    return v ? v->text : NULL;
+}
+
+static uint64_t hlp_opt_u64(vmm_instance *inst, const char *name)
+{
+    const opt_value *v = hlp_opt(inst, name, VMM_OPT_U64);
+    return v && v->text ? v->u64 : 0;
+}
+
+static int hlp_opt_bool(vmm_instance *inst, const char *name)
+{
+    const opt_value *v = hlp_opt(inst, name, VMM_OPT_BOOL);
+    return v && v->text ? v->boolean : 0;
+}
+
+static int hlp_opt_is_set(vmm_instance *inst, const char *name)
+{
+    const opt_value *v = opt_values_find(&inst->opts, name);
+    return v && v->text;
+}
+
+static int vm_register_io(vmm_instance *inst, iobus *bus, uint64_t base, uint64_t size, vmm_io_read_fn rd,
+                          vmm_io_write_fn wr)
+{
+    if (inst->vm->running) {
+        log_msg(VMM_LOG_ERROR, inst->name, "%s ranges must be registered before the VM starts", bus->name);
+        return -1;
+    }
+    io_range r = {.base = base, .size = size, .owner = inst, .rd = rd, .wr = wr};
+    char err[256];
+    if (iobus_register(bus, &r, inst->name, err, sizeof(err))) {
+        log_msg(VMM_LOG_ERROR, "vmm", "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int hlp_pio_register(vmm_instance *inst, uint16_t base, uint32_t count, vmm_io_read_fn rd, vmm_io_write_fn wr)
+{
+    if (count == 0 || (uint32_t)base + count > 0x10000) {
+        log_msg(VMM_LOG_ERROR, inst->name, "port range 0x%x+%u is outside the 64 KiB port space", base, count);
+        return -1;
+    }
+    return vm_register_io(inst, &inst->vm->pio, base, count, rd, wr);
+}
+
+static int hlp_mmio_register(vmm_instance *inst, uint64_t base, uint64_t size, vmm_io_read_fn rd, vmm_io_write_fn wr)
+{
+    /* The memory map refuses MMIO over RAM, ROM or MMIO2; the bus then finds it by address. */
+    mem_region r = {.gpa = base, .size = size, .kind = MEM_MMIO, .owner = inst};
+    snprintf(r.name, sizeof(r.name), "%s", inst->name);
+    char err[256];
+    if (inst->vm->running) {
+        log_msg(VMM_LOG_ERROR, inst->name, "MMIO ranges must be registered before the VM starts");
+        return -1;
+    }
+    if (memmap_add(&inst->vm->mem, &r, err, sizeof(err)) < 0) {
+        log_msg(VMM_LOG_ERROR, inst->name, "%s", err);
+        return -1;
+    }
+    return vm_register_io(inst, &inst->vm->mmio, base, size, rd, wr);
+}
+
+static int hlp_irq_set(vmm_instance *inst, uint32_t line, int level)
+{
+    vm *v = inst->vm;
+    if (!hostdrv_vm_has_irqchip(v->hv)) {
+        log_msg(VMM_LOG_DEBUG, inst->name, "IRQ %u set to %d with no interrupt controller", line, level);
+        return -1;
+    }
+    if (hostdrv_vm_irq_line(v->hv, line, level)) {
+        log_msg(VMM_LOG_WARN, inst->name, "IRQ %u: %s", line, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int hlp_mem_read(vmm_instance *inst, uint64_t gpa, void *buf, size_t len)
+{
+    return vm_mem_access(inst->vm, gpa, buf, len, 0);
+}
+
+static int hlp_mem_write(vmm_instance *inst, uint64_t gpa, const void *buf, size_t len)
+{
+    return vm_mem_access(inst->vm, gpa, (void *)buf, len, 1);
+}
+
+static void *hlp_mem_ptr(vmm_instance *inst, uint64_t gpa, size_t len, int writable)
+{
+    const mem_region *r = memmap_find_range(&inst->vm->mem, gpa, len);
+    if (!r || !r->host || (writable && r->kind == MEM_ROM && !r->shadowed))
+        return NULL;
+    return r->host + (gpa - r->gpa);
+}
+
+static uint64_t hlp_mem_ram_size(vmm_instance *inst)
+{
+    return inst->vm->ram_size;
+}
+
+static int hlp_mem_map_ram(vmm_instance *inst, uint64_t gpa, uint64_t len, const char *name)
+{
+    vm *v = inst->vm;
+    if (inst->desc->kind != VMM_KIND_ARCH && inst->desc->kind != VMM_KIND_EXEC) {
+        log_msg(VMM_LOG_ERROR, inst->name, "only architecture and execution plugins map guest RAM");
+        return -1;
+    }
+    void *host = vm_alloc_guest_memory(len ? len : 1);
+    if (!host) {
+        log_msg(VMM_LOG_ERROR, inst->name, "cannot allocate %" PRIu64 " bytes of guest RAM: %s", len, strerror(errno));
+        return -1;
+    }
+    if (vm_map_backed(v, inst, MEM_RAM, gpa, len, host, 0, name, 0)) {
+        munmap(host, len ? len : 1);
+        return -1;
+    }
+    return 0;
+}
+
+static uint64_t vm_page_round(uint64_t n)
+{
+    return (n + MEMMAP_PAGE_SIZE - 1) & ~(uint64_t)(MEMMAP_PAGE_SIZE - 1);
+}
+
+static int hlp_mem_map_rom(vmm_instance *inst, uint64_t gpa, const void *data, size_t len, int shadowed,
+                           const char *name)
+{
+    uint64_t size = vm_page_round(len);
+    if (len == 0 || size < len) {
+        log_msg(VMM_LOG_ERROR, inst->name, "ROM '%s' has size %zu", name ? name : "", len);
+        return -1;
+    }
+    void *host = vm_alloc_guest_memory(size);
+    if (!host) {
+        log_msg(VMM_LOG_ERROR, inst->name, "cannot allocate ROM '%s': %s", name ? name : "", strerror(errno));
+        return -1;
+    }
+    memcpy(host, data, len);
+    if (vm_map_backed(inst->vm, inst, MEM_ROM, gpa, size, host, shadowed, name,
+                      shadowed ? 0 : HOSTDRV_SLOT_READONLY)) {
+        munmap(host, size);
+        return -1;
+    }
+    return 0;
+}
+
+static int hlp_mem_map_mmio2(vmm_instance *inst, uint64_t gpa, size_t len, const char *name, void **host_ptr)
+{
+    void *host = vm_alloc_guest_memory(len ? len : 1);
+    if (!host) {
+        log_msg(VMM_LOG_ERROR, inst->name, "cannot allocate MMIO2 '%s': %s", name ? name : "", strerror(errno));
+        return -1;
+    }
+    if (vm_map_backed(inst->vm, inst, MEM_MMIO2, gpa, len, host, 0, name, 0)) {
+        munmap(host, len ? len : 1);
+        return -1;
+    }
+    *host_ptr = host;
+    return 0;
+}
+
+static vmm_timer *hlp_timer_create(vmm_instance *inst, vmm_timer_fn fn)
+{
+    return loop_timer_create(inst->vm->loop, inst, fn);
+}
+
+static uint64_t hlp_clock_ns(vmm_instance *inst)
+{
+    (void)inst;
+    return loop_clock_ns();
+}
+
+static void hlp_console_write(vmm_instance *inst, const void *buf, size_t len)
+{
+    loop_console_write(inst->vm->loop, buf, len);
+}
+
+static int hlp_console_claim_input(vmm_instance *inst, vmm_console_input_fn fn)
+{
+    return loop_console_claim_input(inst->vm->loop, inst, fn);
+}
+
+static void hlp_vm_stop(vmm_instance *inst, int status)
+{
+    log_msg(VMM_LOG_DEBUG, inst->name, "stops the VM with status %d", status);
+    vm_request_stop(inst->vm, status);
+}
+
+static int hlp_vm_enable_feature(vmm_instance *inst, vmm_vm_feature feature, uint64_t arg)
+{
+    if (hostdrv_vm_enable_feature(inst->vm->hv, feature, arg)) {
+        log_msg(VMM_LOG_ERROR, inst->name, "host driver refused feature %d: %s", (int)feature, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int hlp_vm_get_state(vmm_instance *inst, vmm_vm_state_class cls, void *buf, size_t len)
+{
+    return hostdrv_vm_get_state(inst->vm->hv, cls, buf, len);
+}
+
+static int hlp_vm_set_state(vmm_instance *inst, vmm_vm_state_class cls, const void *buf, size_t len)
+{
+    return hostdrv_vm_set_state(inst->vm->hv, cls, buf, len);
+}
+
+static int hlp_vcpu_get_state(vmm_vcpu *vcpu, vmm_state_class cls, void *buf, size_t len)
+{
+    return hostdrv_vcpu_get_state(vcpu->hv, cls, buf, len);
+}
+
+static int hlp_vcpu_set_state(vmm_vcpu *vcpu, vmm_state_class cls, const void *buf, size_t len)
+{
+    return hostdrv_vcpu_set_state(vcpu->hv, cls, buf, len);
+}
+
+static int hlp_vcpu_translate(vmm_vcpu *vcpu, uint64_t gva, uint64_t *gpa)
+{
+    return hostdrv_vcpu_translate(vcpu->hv, gva, gpa);
+}
+
+static unsigned hlp_vcpu_index(vmm_vcpu *vcpu)
+{
+    return vcpu->index;
+}
+
+static vmm_vcpu *hlp_vcpu_current(vmm_instance *inst)
+{
+    (void)inst;
+    return vm_current_vcpu;
+}
+
+const vmm_helpers vm_helpers = {
+    .version = VMM_HELPERS_VERSION,
+    .size = sizeof(vmm_helpers),
+    .log = hlp_log,
+    .log_enabled = hlp_log_enabled,
+    .opt_string = hlp_opt_string,
+    .opt_u64 = hlp_opt_u64,
+    .opt_bool = hlp_opt_bool,
+    .opt_is_set = hlp_opt_is_set,
+    .pio_register = hlp_pio_register,
+    .mmio_register = hlp_mmio_register,
+    .irq_set = hlp_irq_set,
+    .mem_read = hlp_mem_read,
+    .mem_write = hlp_mem_write,
+    .mem_ptr = hlp_mem_ptr,
+    .mem_ram_size = hlp_mem_ram_size,
+    .mem_map_ram = hlp_mem_map_ram,
+    .mem_map_rom = hlp_mem_map_rom,
+    .mem_map_mmio2 = hlp_mem_map_mmio2,
+    .timer_create = hlp_timer_create,
+    .timer_arm = loop_timer_arm,
+    .timer_stop = loop_timer_stop,
+    .clock_ns = hlp_clock_ns,
+    .console_write = hlp_console_write,
+    .console_claim_input = hlp_console_claim_input,
+    .vm_stop = hlp_vm_stop,
+    .vm_enable_feature = hlp_vm_enable_feature,
+    .vm_get_state = hlp_vm_get_state,
+    .vm_set_state = hlp_vm_set_state,
+    .vcpu_get_state = hlp_vcpu_get_state,
+    .vcpu_set_state = hlp_vcpu_set_state,
+    .vcpu_translate = hlp_vcpu_translate,
+    .vcpu_index = hlp_vcpu_index,
+    .vcpu_current = hlp_vcpu_current,
+    .version_end = VMM_HELPERS_VERSION,
+};
+
+/* ---- I/O dispatch (vCPU threads) ---------------------------------------------------------------------- */
+
+static uint64_t vm_load_le(const uint8_t *p, unsigned size)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < size; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static void vm_store_le(uint8_t *p, unsigned size, uint64_t v)
+{
+    for (unsigned i = 0; i < size; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void vm_io_access(const io_range *r, uint64_t addr, unsigned size, int is_write, uint8_t *data)
+{
+    vmm_instance *inst = r->owner;
+    vm_instance_lock(inst);
+    if (is_write) {
+        if (r->wr)
+            r->wr(inst->state, addr - r->base, size, vm_load_le(data, size));
+    } else {
+        vm_store_le(data, size, r->rd ? r->rd(inst->state, addr - r->base, size) : ~0ull);
+    }
+    vm_instance_unlock(inst);
+}
+
+void vm_dispatch_pio(vm *v, vmm_exit *exit)
+{
+    unsigned size = exit->u.pio.size;
+    uint8_t *data = exit->u.pio.data;
+    if (size != 1 && size != 2 && size != 4)
+        return;
+    const io_range *r = iobus_find(&v->pio, exit->u.pio.port);
+    for (uint32_t i = 0; i < exit->u.pio.count; i++, data += size) {
+        if (r)
+            vm_io_access(r, exit->u.pio.port, size, exit->u.pio.is_write, data);
+        else if (!exit->u.pio.is_write)
+            memset(data, 0xff, size);
+    }
+    if (!r && log_enabled(VMM_LOG_TRACE))
+        log_msg(VMM_LOG_TRACE, "vmm", "unassigned port 0x%x %s (%u bytes)", exit->u.pio.port,
+                exit->u.pio.is_write ? "write" : "read", size);
+}
+
+void vm_dispatch_mmio(vm *v, vmm_exit *exit)
+{
+    uint64_t gpa = exit->u.mmio.gpa;
+    unsigned len = exit->u.mmio.len;
+    if (len == 0 || len > 8)
+        return;
+    const io_range *r = iobus_find(&v->mmio, gpa);
+    if (r) {
+        vm_io_access(r, gpa, len, exit->u.mmio.is_write, exit->u.mmio.data);
+        return;
+    }
+    mem_region *m = memmap_find(&v->mem, gpa);
+    if (m && m->kind == MEM_ROM && exit->u.mmio.is_write) {
+        /* The host driver kept the ROM unchanged; say so once, then count. */
+        if (__atomic_fetch_add(&m->rom_writes, 1, __ATOMIC_RELAXED) == 0)
+            log_msg(VMM_LOG_WARN, "vmm", "guest wrote to ROM '%s' at 0x%" PRIx64 "; the write was dropped", m->name,
+                    gpa);
+        return;
+    }
+    if (!exit->u.mmio.is_write)
+        memset(exit->u.mmio.data, 0xff, len);
+    log_msg(VMM_LOG_DEBUG, "vmm", "unassigned MMIO %s at 0x%" PRIx64 " (%u bytes)",
+            exit->u.mmio.is_write ? "write" : "read", gpa, len);
+}
+
+/* ---- Lifecycle ---------------------------------------------------------------------------------------- */
+
+static int vm_read_file(const char *path, uint8_t **data, size_t *size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > VM_MAX_IMAGE_SIZE) {
+        if (errno == 0 || S_ISREG(st.st_mode) == 0)
+            errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+        close(fd);
+        return -1;
+    }
+    uint8_t *buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+    if (!buf) {
+        close(fd);
+        return -1;
+    }
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+        if (n <= 0) {
+            free(buf);
+            close(fd);
+            if (n == 0)
+                errno = EIO;
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    close(fd);
+    *data = buf;
+    *size = got;
+    return 0;
+}
+
+static int vm_construct(vmm_instance *inst)
+{
+    if (inst->desc->construct(inst, &vm_helpers, inst->state)) {
+        log_msg(VMM_LOG_ERROR, inst->name, "could not be set up");
+        return -1;
+    }
+    inst->constructed = 1;
+    return 0;
+}
+
+static const vmm_plugin_desc *vm_find_device(vm *v, const char *name)
+{
+    if (strchr(name, '/')) {
+        /* A path: load that file (a device built out of tree) and take the one device it registers. */
+        size_t before = v->plugins->count;
+        char err[512];
+        if (plugin_load_file(v->plugins, name, err, sizeof(err))) {
+            log_error("%s", err);
+            return NULL;
+        }
+        for (size_t i = before; i < v->plugins->count; i++)
+            if (v->plugins->items[i].desc->kind == VMM_KIND_DEVICE)
+                return v->plugins->items[i].desc;
+        log_error("%s: registers no device plugin", name);
+        return NULL;
+    }
+    const plugin *p = plugin_find(v->plugins, name);
+    if (!p) {
+        log_error("--device %s: no such device plugin (see 'vmm plugins')", name);
+        return NULL;
+    }
+    if (p->desc->kind != VMM_KIND_DEVICE) {
+        log_error("--device %s: '%s' is a %s plugin, not a device", name, name, plugin_kind_name(p->desc->kind));
+        return NULL;
+    }
+    return p->desc;
+}
+
+vm *vm_create(hostdrv *drv, plugin_registry *plugins, loop *lp, const vm_config *cfg, int *status)
+{
+    char err[512];
+    *status = 2;
+    const plugin *ap = plugin_find(plugins, cfg->arch);
+    if (!ap) {
+        log_error("--arch %s: no such architecture plugin (see 'vmm plugins')", cfg->arch);
+        return NULL;
+    }
+    if (ap->desc->kind != VMM_KIND_ARCH) {
+        log_error("--arch %s: '%s' is a %s plugin, not an architecture", cfg->arch, cfg->arch,
+                  plugin_kind_name(ap->desc->kind));
+        return NULL;
+    }
+    if (cfg->cpus == 0 || cfg->cpus > hostdrv_max_vcpus(drv)) {
+        log_error("--cpus %u: the host allows 1 to %u", cfg->cpus, hostdrv_max_vcpus(drv));
+        return NULL;
+    }
+
+    vm *v = calloc(1, sizeof(*v));
+    if (!v) {
+        log_error("out of memory");
+        *status = 1;
+        return NULL;
+    }
+    v->drv = drv;
+    v->plugins = plugins;
+    v->loop = lp;
+    v->ram_size = cfg->ram_size;
+    v->ncpus = cfg->cpus;
+    memmap_init(&v->mem);
+    iobus_init(&v->pio, "port");
+    iobus_init(&v->mmio, "MMIO");
+    pthread_mutex_init(&v->run_lock, NULL);
+    pthread_cond_init(&v->run_cond, NULL);
+
+    /* Images first: a missing file is the user's mistake and should not cost a VM. */
+    v->images = calloc(cfg->nimages ? cfg->nimages : 1, sizeof(*v->images));
+    if (!v->images)
+        goto host_fail;
+    for (unsigned i = 0; i < cfg->nimages; i++) {
+        uint8_t *data;
+        size_t size;
+        if (vm_read_file(cfg->images[i].path, &data, &size)) {
+            log_error("--image %s: %s", cfg->images[i].path, strerror(errno));
+            goto fail;
+        }
+        v->images[i] = (vmm_image){.path = cfg->images[i].path, .data = data, .size = size,
+                                   .load_addr = cfg->images[i].load_addr, .has_load_addr = cfg->images[i].has_load_addr};
+        v->nimages = i + 1;
+    }
+
+    /* Instances are created (options checked) before the host VM, so bad options fail fast. */
+    v->arch = vm_instance_new(v, ap->desc, cfg->arch_options, 0, err, sizeof(err));
+    if (!v->arch) {
+        log_error("%s", err);
+        goto fail;
+    }
+    v->devices = calloc(cfg->ndevices ? cfg->ndevices : 1, sizeof(*v->devices));
+    if (!v->devices)
+        goto host_fail;
+    for (unsigned i = 0; i < cfg->ndevices; i++) {
+        const vmm_plugin_desc *d = vm_find_device(v, cfg->devices[i].name);
+        if (!d)
+            goto fail;
+        unsigned nth = 0;
+        for (unsigned j = 0; j < i; j++)
+            if (v->devices[j]->desc == d)
+                nth++;
+        v->devices[i] = vm_instance_new(v, d, cfg->devices[i].options, nth, err, sizeof(err));
+        if (!v->devices[i]) {
+            log_error("%s", err);
+            goto fail;
+        }
+        v->ndevices = i + 1;
+    }
+
+    *status = 1;
+    v->hv = hostdrv_vm_create(drv, err, sizeof(err));
+    if (!v->hv) {
+        log_error("%s", err);
+        goto fail;
+    }
+    if (vm_construct(v->arch))
+        goto fail;
+    if (v->arch->desc->arch->vm_create && v->arch->desc->arch->vm_create(v->arch, v->arch->state)) {
+        log_error("%s: could not create the machine", v->arch->name);
+        goto fail;
+    }
+    uint64_t mapped = 0;
+    for (size_t i = 0; i < v->mem.count; i++)
+        if (v->mem.regions[i].kind == MEM_RAM)
+            mapped += v->mem.regions[i].size;
+    if (mapped != v->ram_size) {
+        log_error("%s mapped %" PRIu64 " bytes of RAM, --mem asked for %" PRIu64, v->arch->name, mapped, v->ram_size);
+        goto fail;
+    }
+    for (unsigned i = 0; i < v->ndevices; i++)
+        if (vm_construct(v->devices[i]))
+            goto fail;
+    if (v->arch->desc->arch->vm_load(v->arch, v->arch->state, v->images, v->nimages)) {
+        *status = 2; /* images are user input: a bad one is a usage error */
+        goto fail;
+    }
+
+    v->vcpus = calloc(v->ncpus, sizeof(*v->vcpus));
+    if (!v->vcpus)
+        goto host_fail;
+    for (unsigned i = 0; i < v->ncpus; i++) {
+        vmm_vcpu *c = &v->vcpus[i];
+        c->vm = v;
+        c->index = i;
+        c->hv = hostdrv_vcpu_create(v->hv, i, err, sizeof(err));
+        if (!c->hv) {
+            log_error("vCPU %u: %s", i, err);
+            goto fail;
+        }
+        if (v->arch->desc->arch->vcpu_init(v->arch, v->arch->state, c)) {
+            log_error("%s: could not set up vCPU %u", v->arch->name, i);
+            goto fail;
+        }
+    }
+    *status = 0;
+    return v;
+
+host_fail:
+    log_error("out of memory");
+    *status = 1;
+fail:
+    vm_destroy(v);
+    return NULL;
+}
+
+int vm_start(vm *v)
+{
+    if (vcpu_setup_kick_signal())
+        return -1;
+    v->running = 1;
+    for (unsigned i = 0; i < v->ncpus; i++) {
+        int e = pthread_create(&v->vcpus[i].thread, NULL, vcpu_thread, &v->vcpus[i]);
+        if (e) {
+            log_error("vCPU %u: cannot start its thread: %s", i, strerror(e));
+            vm_request_stop(v, 1);
+            return -1;
+        }
+        v->vcpus[i].started = 1;
+    }
+    return 0;
+}
+
+int vm_join(vm *v)
+{
+    for (unsigned i = 0; i < v->ncpus; i++)
+        if (v->vcpus[i].started) {
+            pthread_join(v->vcpus[i].thread, NULL);
+            v->vcpus[i].started = 0;
+        }
+    return v->exit_status;
+}
+
+static void vm_kick_all(vm *v)
+{
+    for (unsigned i = 0; v->vcpus && i < v->ncpus; i++)
+        if (v->vcpus[i].hv)
+            vcpu_kick(&v->vcpus[i]);
+}
+
+void vm_request_stop(vm *v, int status)
+{
+    pthread_mutex_lock(&v->run_lock);
+    int first = !v->stopping;
+    if (first) {
+        v->stopping = 1;
+        v->exit_status = status;
+    }
+    pthread_cond_broadcast(&v->run_cond);
+    pthread_mutex_unlock(&v->run_lock);
+    if (!first)
+        return;
+    vm_kick_all(v);
+    if (v->loop)
+        loop_notify_stop(v->loop);
+}
+
+int vm_is_stopping(vm *v)
+{
+    return __atomic_load_n(&v->stopping, __ATOMIC_ACQUIRE);
+}
+
+int vm_pause(vm *v)
+{
+    pthread_mutex_lock(&v->run_lock);
+    if (v->stopping || v->paused) {
+        pthread_mutex_unlock(&v->run_lock);
+        return v->stopping ? -1 : 0;
+    }
+    v->paused = 1;
+    pthread_mutex_unlock(&v->run_lock);
+    vm_kick_all(v);
+    pthread_mutex_lock(&v->run_lock);
+    while (!v->stopping && v->parked < v->ncpus)
+        pthread_cond_wait(&v->run_cond, &v->run_lock);
+    pthread_mutex_unlock(&v->run_lock);
+    return v->stopping ? -1 : 0;
+}
+
+void vm_resume(vm *v)
+{
+    pthread_mutex_lock(&v->run_lock);
+    v->paused = 0;
+    pthread_cond_broadcast(&v->run_cond);
+    pthread_mutex_unlock(&v->run_lock);
+}
+
+int vm_is_paused(vm *v)
+{
+    pthread_mutex_lock(&v->run_lock);
+    int p = v->paused;
+    pthread_mutex_unlock(&v->run_lock);
+    return p;
+}
+
+int vm_park_if_paused(vm *v)
+{
+    pthread_mutex_lock(&v->run_lock);
+    if (v->paused && !v->stopping) {
+        v->parked++;
+        pthread_cond_broadcast(&v->run_cond);
+        while (v->paused && !v->stopping)
+            pthread_cond_wait(&v->run_cond, &v->run_lock);
+        v->parked--;
+    }
+    int stopping = v->stopping;
+    pthread_mutex_unlock(&v->run_lock);
+    return stopping;
+}
+
+void vm_destroy(vm *v)
+{
+    if (!v)
+        return;
+    for (unsigned i = 0; v->vcpus && i < v->ncpus; i++)
+        hostdrv_vcpu_destroy(v->vcpus[i].hv);
+    free(v->vcpus);
+    for (unsigned i = 0; i < v->ndevices; i++)
+        vm_instance_free(v->devices[i]);
+    free(v->devices);
+    vm_instance_free(v->arch);
+    hostdrv_vm_destroy(v->hv);
+    for (size_t i = 0; i < v->mem.count; i++)
+        if (v->mem.regions[i].host)
+            munmap(v->mem.regions[i].host, v->mem.regions[i].size);
+    memmap_free(&v->mem);
+    iobus_free(&v->pio);
+    iobus_free(&v->mmio);
+    for (unsigned i = 0; i < v->nimages; i++)
+        free((void *)v->images[i].data);
+    free(v->images);
+    pthread_mutex_destroy(&v->run_lock);
+    pthread_cond_destroy(&v->run_cond);
+    free(v);
+}

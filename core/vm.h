@@ -1,0 +1,124 @@
+/*
+ * vm: one virtual machine's lifecycle (create, configure, run, pause, resume, stop, destroy), its plugin
+ * instances, its memory map and I/O buses, and the helper table plugins call. Called by the vmm command
+ * (main.c); the event loop (loop.c) and the vCPU threads (vcpu.c) call the vm_* functions marked for them.
+ */
+#ifndef VMM_CORE_VM_H
+#define VMM_CORE_VM_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <vmm/plugin.h>
+
+#include "hostdrv.h"
+#include "iobus.h"
+#include "memmap.h"
+#include "options.h"
+#include "plugin.h"
+
+typedef struct vm vm;
+typedef struct loop loop;
+
+typedef struct vm_device_config {
+    const char *name;    /* plugin name, or a path to a .so containing one device plugin */
+    const char *options; /* "k=v,k=v" or NULL */
+} vm_device_config;
+
+typedef struct vm_image_config {
+    const char *path;
+    uint64_t load_addr;
+    int has_load_addr;
+} vm_image_config;
+
+typedef struct vm_config {
+    const char *arch;
+    const char *arch_options;
+    uint64_t ram_size;
+    unsigned cpus;
+    const vm_image_config *images;
+    unsigned nimages;
+    const vm_device_config *devices;
+    unsigned ndevices;
+} vm_config;
+
+struct vmm_instance {
+    vm *vm;
+    const vmm_plugin_desc *desc;
+    char name[48]; /* the plugin name, with ".N" for the second and later instances */
+    void *state;
+    opt_values opts;
+    pthread_mutex_t lock; /* serialises I/O, timer and console-input callbacks */
+    int constructed;
+};
+
+struct vmm_vcpu {
+    vm *vm;
+    unsigned index;
+    hostdrv_vcpu *hv;
+    pthread_t thread;
+    int started;
+    uint64_t exits; /* handled exits, for --log debug */
+};
+
+struct vm {
+    hostdrv *drv;
+    hostdrv_vm *hv;
+    plugin_registry *plugins;
+    loop *loop;
+
+    mem_map mem;
+    iobus pio, mmio;
+    uint32_t next_slot;
+    uint64_t ram_size;
+    void *ram;
+
+    vmm_instance *arch;
+    vmm_instance **devices;
+    unsigned ndevices;
+    vmm_image *images;
+    unsigned nimages;
+
+    vmm_vcpu *vcpus;
+    unsigned ncpus;
+
+    pthread_mutex_t run_lock;
+    pthread_cond_t run_cond;
+    int running;     /* vCPU threads started, I/O registration closed */
+    int stopping;
+    int paused;
+    unsigned parked; /* vCPUs waiting while paused */
+    int exit_status;
+};
+
+/* Create the VM from cfg: host driver VM, RAM, arch and device instances, images loaded. Returns NULL after
+ * printing one line naming what is wrong; *status then holds the exit status vmm should use (2 for bad input,
+ * 1 for host failures). */
+vm *vm_create(hostdrv *drv, plugin_registry *plugins, loop *lp, const vm_config *cfg, int *status);
+/* Start the vCPU threads. 0, or -1 after logging. */
+int vm_start(vm *v);
+/* Wait for the vCPU threads after the loop ended; returns the exit status. */
+int vm_join(vm *v);
+void vm_destroy(vm *v);
+
+/* Safe from any thread. The first status given wins. */
+void vm_request_stop(vm *v, int status);
+int vm_is_stopping(vm *v);
+/* Park all vCPUs outside the guest (returns when they are parked) / let them run again. From the loop thread. */
+int vm_pause(vm *v);
+void vm_resume(vm *v);
+int vm_is_paused(vm *v);
+
+/* For vcpu.c: dispatch one port or MMIO exit to the registered instance. */
+void vm_dispatch_pio(vm *v, vmm_exit *exit);
+void vm_dispatch_mmio(vm *v, vmm_exit *exit);
+/* For vcpu.c: wait here while the VM is paused; returns non-zero when the VM is stopping. */
+int vm_park_if_paused(vm *v);
+
+/* Instance helpers for loop.c. */
+void vm_instance_lock(vmm_instance *inst);
+void vm_instance_unlock(vmm_instance *inst);
+
+extern const vmm_helpers vm_helpers;
+
+#endif

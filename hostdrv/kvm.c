@@ -1,0 +1,523 @@
+/*
+ * The KVM backend of hostdrv: /dev/kvm ioctls behind the neutral interface in hostdrv.h.
+ * State class buffers use KVM's own structures (ABI "kvm-x86_64"); this file only checks their sizes.
+ */
+#include "hostdrv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct hostdrv {
+    int fd;
+    int api_version;
+    int vcpu_mmap_size;
+    unsigned nr_vcpus, max_vcpus;
+    int has_readonly_mem, has_immediate_exit, has_irqchip, has_vcpu_events, has_xsave, has_xcrs;
+    char provider[32];
+    char description[256];
+};
+
+struct hostdrv_vm {
+    hostdrv *drv;
+    int fd;
+    int irqchip;
+};
+
+struct hostdrv_vcpu {
+    hostdrv_vm *vm;
+    int fd;
+    unsigned index;
+    struct kvm_run *run;
+};
+
+static void kvm_set_error(char *err, size_t errlen, const char *what, int e)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "%s: %s", what, strerror(e));
+}
+
+static int kvm_check_extension(int fd, long cap)
+{
+    int r = ioctl(fd, KVM_CHECK_EXTENSION, cap);
+    return r < 0 ? 0 : r;
+}
+
+/* Which kernel module provides /dev/kvm tells the user whether guest kernels will run natively. */
+static void kvm_find_provider(char *buf, size_t len)
+{
+    static const char *const modules[] = {"kvm_intel", "kvm_amd", "kvm_pvm"};
+    struct stat st;
+    snprintf(buf, len, "unknown");
+    for (size_t i = 0; i < sizeof(modules) / sizeof(modules[0]); i++) {
+        char path[64];
+        snprintf(path, sizeof(path), "/sys/module/%s", modules[i]);
+        if (stat(path, &st) == 0) {
+            snprintf(buf, len, "%s", modules[i]);
+            return;
+        }
+    }
+}
+
+hostdrv *hostdrv_open(char *err, size_t errlen)
+{
+    int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        kvm_set_error(err, errlen, "/dev/kvm", errno);
+        return NULL;
+    }
+    int api = ioctl(fd, KVM_GET_API_VERSION, 0);
+    if (api != KVM_API_VERSION) {
+        if (err)
+            snprintf(err, errlen, "/dev/kvm: KVM API version %d, this build needs %d", api, KVM_API_VERSION);
+        close(fd);
+        return NULL;
+    }
+    hostdrv *drv = calloc(1, sizeof(*drv));
+    if (!drv) {
+        close(fd);
+        kvm_set_error(err, errlen, "hostdrv", ENOMEM);
+        return NULL;
+    }
+    drv->fd = fd;
+    drv->api_version = api;
+    drv->vcpu_mmap_size = ioctl(fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (drv->vcpu_mmap_size < (int)sizeof(struct kvm_run)) {
+        kvm_set_error(err, errlen, "/dev/kvm: KVM_GET_VCPU_MMAP_SIZE", errno ? errno : EINVAL);
+        close(fd);
+        free(drv);
+        return NULL;
+    }
+    drv->nr_vcpus = (unsigned)kvm_check_extension(fd, KVM_CAP_NR_VCPUS);
+    drv->max_vcpus = (unsigned)kvm_check_extension(fd, KVM_CAP_MAX_VCPUS);
+    if (!drv->nr_vcpus)
+        drv->nr_vcpus = 4;
+    if (!drv->max_vcpus)
+        drv->max_vcpus = drv->nr_vcpus;
+    drv->has_readonly_mem = kvm_check_extension(fd, KVM_CAP_READONLY_MEM);
+    drv->has_immediate_exit = kvm_check_extension(fd, KVM_CAP_IMMEDIATE_EXIT);
+    drv->has_irqchip = kvm_check_extension(fd, KVM_CAP_IRQCHIP);
+    drv->has_vcpu_events = kvm_check_extension(fd, KVM_CAP_VCPU_EVENTS);
+    drv->has_xsave = kvm_check_extension(fd, KVM_CAP_XSAVE);
+    drv->has_xcrs = kvm_check_extension(fd, KVM_CAP_XCRS);
+    if (!drv->has_immediate_exit) {
+        /* Without it a stop request can be lost between the flag check and KVM_RUN. */
+        if (err)
+            snprintf(err, errlen, "/dev/kvm: KVM_CAP_IMMEDIATE_EXIT is missing (kernel too old)");
+        close(fd);
+        free(drv);
+        return NULL;
+    }
+    kvm_find_provider(drv->provider, sizeof(drv->provider));
+    snprintf(drv->description, sizeof(drv->description),
+             "kvm API %d, provider %s, vcpus %u (max %u), readonly-mem %s, irqchip %s, vcpu-events %s, xsave %s",
+             api, drv->provider, drv->nr_vcpus, drv->max_vcpus, drv->has_readonly_mem ? "yes" : "no",
+             drv->has_irqchip ? "yes" : "no", drv->has_vcpu_events ? "yes" : "no", drv->has_xsave ? "yes" : "no");
+    return drv;
+}
+
+void hostdrv_close(hostdrv *drv)
+{
+    if (!drv)
+        return;
+    close(drv->fd);
+    free(drv);
+}
+
+const char *hostdrv_abi(const hostdrv *drv)
+{
+    (void)drv;
+#if defined(__x86_64__)
+    return "kvm-x86_64";
+#else
+    return "kvm-unknown";
+#endif
+}
+
+unsigned hostdrv_max_vcpus(const hostdrv *drv)
+{
+    return drv->max_vcpus;
+}
+
+const char *hostdrv_describe(const hostdrv *drv)
+{
+    return drv->description;
+}
+
+hostdrv_vm *hostdrv_vm_create(hostdrv *drv, char *err, size_t errlen)
+{
+    int fd = ioctl(drv->fd, KVM_CREATE_VM, 0);
+    if (fd < 0) {
+        kvm_set_error(err, errlen, "/dev/kvm: KVM_CREATE_VM", errno);
+        return NULL;
+    }
+    hostdrv_vm *vm = calloc(1, sizeof(*vm));
+    if (!vm) {
+        close(fd);
+        kvm_set_error(err, errlen, "hostdrv", ENOMEM);
+        return NULL;
+    }
+    vm->drv = drv;
+    vm->fd = fd;
+    return vm;
+}
+
+void hostdrv_vm_destroy(hostdrv_vm *vm)
+{
+    if (!vm)
+        return;
+    close(vm->fd);
+    free(vm);
+}
+
+int hostdrv_vm_map(hostdrv_vm *vm, uint32_t slot, uint64_t gpa, void *host, uint64_t size, unsigned flags)
+{
+    struct kvm_userspace_memory_region r = {
+        .slot = slot,
+        .guest_phys_addr = gpa,
+        .memory_size = size,
+        .userspace_addr = (uint64_t)(uintptr_t)host,
+    };
+    if (flags & HOSTDRV_SLOT_READONLY) {
+        if (!vm->drv->has_readonly_mem) {
+            errno = ENOTSUP;
+            return -1;
+        }
+        r.flags |= KVM_MEM_READONLY;
+    }
+    if (flags & HOSTDRV_SLOT_DIRTY_LOG)
+        r.flags |= KVM_MEM_LOG_DIRTY_PAGES;
+    return ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -1 : 0;
+}
+
+int hostdrv_vm_get_dirty_log(hostdrv_vm *vm, uint32_t slot, uint64_t *bitmap)
+{
+    struct kvm_dirty_log log = {.slot = slot, .dirty_bitmap = bitmap};
+    return ioctl(vm->fd, KVM_GET_DIRTY_LOG, &log) < 0 ? -1 : 0;
+}
+
+int hostdrv_vm_enable_feature(hostdrv_vm *vm, vmm_vm_feature feature, uint64_t arg)
+{
+    switch (feature) {
+    case VMM_FEATURE_IRQCHIP:
+        if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) < 0)
+            return -1;
+        vm->irqchip = 1;
+        return 0;
+    case VMM_FEATURE_PIT: {
+        struct kvm_pit_config cfg = {.flags = KVM_PIT_SPEAKER_DUMMY};
+        return ioctl(vm->fd, KVM_CREATE_PIT2, &cfg) < 0 ? -1 : 0;
+    }
+    case VMM_FEATURE_PRIVATE_AREA:
+        return ioctl(vm->fd, KVM_SET_TSS_ADDR, (unsigned long)arg) < 0 ? -1 : 0;
+    case VMM_FEATURE_IDENTITY_MAP: {
+        uint64_t addr = arg;
+        return ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &addr) < 0 ? -1 : 0;
+    }
+    }
+    errno = EINVAL;
+    return -1;
+}
+
+int hostdrv_vm_has_irqchip(const hostdrv_vm *vm)
+{
+    return vm->irqchip;
+}
+
+int hostdrv_vm_irq_line(hostdrv_vm *vm, uint32_t line, int level)
+{
+    if (!vm->irqchip) {
+        errno = ENODEV;
+        return -1;
+    }
+    struct kvm_irq_level irq = {.irq = line, .level = level ? 1 : 0};
+    return ioctl(vm->fd, KVM_IRQ_LINE, &irq) < 0 ? -1 : 0;
+}
+
+/* Variable-length KVM structures: a count in the header decides how much of the buffer is used. */
+static int kvm_check_cpuid_len(const void *buf, size_t len)
+{
+    if (len < sizeof(struct kvm_cpuid2))
+        return -1;
+    const struct kvm_cpuid2 *c = buf;
+    return len < sizeof(*c) + (size_t)c->nent * sizeof(c->entries[0]) ? -1 : 0;
+}
+
+static int kvm_check_msrs_len(const void *buf, size_t len)
+{
+    if (len < sizeof(struct kvm_msrs))
+        return -1;
+    const struct kvm_msrs *m = buf;
+    return len < sizeof(*m) + (size_t)m->nmsrs * sizeof(m->entries[0]) ? -1 : 0;
+}
+
+int hostdrv_vm_get_state(hostdrv_vm *vm, vmm_vm_state_class cls, void *buf, size_t len)
+{
+    switch (cls) {
+    case VMM_VM_STATE_SUPPORTED_CPU_MODEL:
+        if (kvm_check_cpuid_len(buf, len))
+            break;
+        return ioctl(vm->drv->fd, KVM_GET_SUPPORTED_CPUID, buf) < 0 ? -1 : 0;
+    case VMM_VM_STATE_IRQCHIP:
+        if (len < sizeof(struct kvm_irqchip))
+            break;
+        return ioctl(vm->fd, KVM_GET_IRQCHIP, buf) < 0 ? -1 : 0;
+    case VMM_VM_STATE_PIT:
+        if (len < sizeof(struct kvm_pit_state2))
+            break;
+        return ioctl(vm->fd, KVM_GET_PIT2, buf) < 0 ? -1 : 0;
+    case VMM_VM_STATE_CLOCK:
+        if (len < sizeof(struct kvm_clock_data))
+            break;
+        return ioctl(vm->fd, KVM_GET_CLOCK, buf) < 0 ? -1 : 0;
+    }
+    errno = EINVAL;
+    return -1;
+}
+
+int hostdrv_vm_set_state(hostdrv_vm *vm, vmm_vm_state_class cls, const void *buf, size_t len)
+{
+    switch (cls) {
+    case VMM_VM_STATE_SUPPORTED_CPU_MODEL:
+        break;
+    case VMM_VM_STATE_IRQCHIP:
+        if (len < sizeof(struct kvm_irqchip))
+            break;
+        return ioctl(vm->fd, KVM_SET_IRQCHIP, buf) < 0 ? -1 : 0;
+    case VMM_VM_STATE_PIT:
+        if (len < sizeof(struct kvm_pit_state2))
+            break;
+        return ioctl(vm->fd, KVM_SET_PIT2, buf) < 0 ? -1 : 0;
+    case VMM_VM_STATE_CLOCK:
+        if (len < sizeof(struct kvm_clock_data))
+            break;
+        return ioctl(vm->fd, KVM_SET_CLOCK, buf) < 0 ? -1 : 0;
+    }
+    errno = EINVAL;
+    return -1;
+}
+
+hostdrv_vcpu *hostdrv_vcpu_create(hostdrv_vm *vm, unsigned index, char *err, size_t errlen)
+{
+    int fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long)index);
+    if (fd < 0) {
+        kvm_set_error(err, errlen, "/dev/kvm: KVM_CREATE_VCPU", errno);
+        return NULL;
+    }
+    void *run = mmap(NULL, (size_t)vm->drv->vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (run == MAP_FAILED) {
+        kvm_set_error(err, errlen, "/dev/kvm: mmap of the vCPU run area", errno);
+        close(fd);
+        return NULL;
+    }
+    hostdrv_vcpu *vcpu = calloc(1, sizeof(*vcpu));
+    if (!vcpu) {
+        munmap(run, (size_t)vm->drv->vcpu_mmap_size);
+        close(fd);
+        kvm_set_error(err, errlen, "hostdrv", ENOMEM);
+        return NULL;
+    }
+    vcpu->vm = vm;
+    vcpu->fd = fd;
+    vcpu->index = index;
+    vcpu->run = run;
+    return vcpu;
+}
+
+void hostdrv_vcpu_destroy(hostdrv_vcpu *vcpu)
+{
+    if (!vcpu)
+        return;
+    munmap(vcpu->run, (size_t)vcpu->vm->drv->vcpu_mmap_size);
+    close(vcpu->fd);
+    free(vcpu);
+}
+
+void hostdrv_vcpu_kick(hostdrv_vcpu *vcpu)
+{
+    __atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+}
+
+static void kvm_translate_exit(struct kvm_run *run, vmm_exit *exit)
+{
+    memset(exit, 0, offsetof(vmm_exit, u) + sizeof(exit->u.internal));
+    switch (run->exit_reason) {
+    case KVM_EXIT_IO:
+        exit->reason = VMM_EXIT_PIO;
+        exit->u.pio.port = run->io.port;
+        exit->u.pio.size = run->io.size;
+        exit->u.pio.is_write = run->io.direction == KVM_EXIT_IO_OUT;
+        exit->u.pio.count = run->io.count;
+        exit->u.pio.data = (uint8_t *)run + run->io.data_offset;
+        break;
+    case KVM_EXIT_MMIO:
+        exit->reason = VMM_EXIT_MMIO;
+        exit->u.mmio.gpa = run->mmio.phys_addr;
+        exit->u.mmio.len = run->mmio.len;
+        exit->u.mmio.is_write = run->mmio.is_write;
+        exit->u.mmio.data = run->mmio.data;
+        break;
+    case KVM_EXIT_HLT:
+        exit->reason = VMM_EXIT_HALT;
+        break;
+    case KVM_EXIT_SHUTDOWN:
+        exit->reason = VMM_EXIT_SHUTDOWN;
+        break;
+    case KVM_EXIT_INTERNAL_ERROR: {
+        exit->reason = VMM_EXIT_INTERNAL_ERROR;
+        exit->u.internal.suberror = run->internal.suberror;
+        uint32_t n = run->internal.ndata;
+        if (n > 16)
+            n = 16;
+        exit->u.internal.ndata = n;
+        memcpy(exit->u.internal.data, run->internal.data, n * sizeof(uint64_t));
+        if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
+            (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
+            uint32_t len = run->emulation_failure.insn_size;
+            if (len > sizeof(exit->u.internal.insn_bytes))
+                len = sizeof(exit->u.internal.insn_bytes);
+            memcpy(exit->u.internal.insn_bytes, run->emulation_failure.insn_bytes, len);
+            exit->u.internal.insn_len = len;
+        }
+        break;
+    }
+    case KVM_EXIT_FAIL_ENTRY:
+        exit->reason = VMM_EXIT_FAIL_ENTRY;
+        exit->u.fail_entry.hw_reason = run->fail_entry.hardware_entry_failure_reason;
+        break;
+    case KVM_EXIT_SYSTEM_EVENT:
+        exit->reason = VMM_EXIT_SYSTEM_EVENT;
+        exit->u.system_event.type = run->system_event.type;
+        break;
+    case KVM_EXIT_DEBUG:
+        exit->reason = VMM_EXIT_DEBUG;
+        break;
+    case KVM_EXIT_INTR:
+        exit->reason = VMM_EXIT_INTERRUPTED;
+        break;
+    default:
+        exit->reason = VMM_EXIT_UNKNOWN;
+        exit->u.unknown.code = run->exit_reason;
+        break;
+    }
+}
+
+int hostdrv_vcpu_run(hostdrv_vcpu *vcpu, vmm_exit *exit)
+{
+    if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
+        if (errno == EINTR || errno == EAGAIN) {
+            __atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+            memset(exit, 0, offsetof(vmm_exit, u));
+            exit->reason = VMM_EXIT_INTERRUPTED;
+            return 0;
+        }
+        return -1;
+    }
+    kvm_translate_exit(vcpu->run, exit);
+    return 0;
+}
+
+struct kvm_state_ioctl {
+    unsigned long get, set;
+    size_t size; /* fixed size; 0 for the variable-length classes */
+};
+
+static int kvm_state_ioctl_for(vmm_state_class cls, struct kvm_state_ioctl *out)
+{
+    switch (cls) {
+    case VMM_STATE_GPRS:
+        *out = (struct kvm_state_ioctl){KVM_GET_REGS, KVM_SET_REGS, sizeof(struct kvm_regs)};
+        return 0;
+    case VMM_STATE_SYSREGS:
+        *out = (struct kvm_state_ioctl){KVM_GET_SREGS, KVM_SET_SREGS, sizeof(struct kvm_sregs)};
+        return 0;
+    case VMM_STATE_FPU:
+        *out = (struct kvm_state_ioctl){KVM_GET_FPU, KVM_SET_FPU, sizeof(struct kvm_fpu)};
+        return 0;
+    case VMM_STATE_EVENTS:
+        *out = (struct kvm_state_ioctl){KVM_GET_VCPU_EVENTS, KVM_SET_VCPU_EVENTS, sizeof(struct kvm_vcpu_events)};
+        return 0;
+    case VMM_STATE_CPU_MODEL:
+        *out = (struct kvm_state_ioctl){KVM_GET_CPUID2, KVM_SET_CPUID2, 0};
+        return 0;
+    case VMM_STATE_MSRS:
+        *out = (struct kvm_state_ioctl){KVM_GET_MSRS, KVM_SET_MSRS, 0};
+        return 0;
+    case VMM_STATE_LAPIC:
+        *out = (struct kvm_state_ioctl){KVM_GET_LAPIC, KVM_SET_LAPIC, sizeof(struct kvm_lapic_state)};
+        return 0;
+    case VMM_STATE_XSAVE:
+        *out = (struct kvm_state_ioctl){KVM_GET_XSAVE, KVM_SET_XSAVE, sizeof(struct kvm_xsave)};
+        return 0;
+    case VMM_STATE_XCRS:
+        *out = (struct kvm_state_ioctl){KVM_GET_XCRS, KVM_SET_XCRS, sizeof(struct kvm_xcrs)};
+        return 0;
+    case VMM_STATE_MP_STATE:
+        *out = (struct kvm_state_ioctl){KVM_GET_MP_STATE, KVM_SET_MP_STATE, sizeof(struct kvm_mp_state)};
+        return 0;
+    case VMM_STATE_DEBUGREGS:
+        *out = (struct kvm_state_ioctl){KVM_GET_DEBUGREGS, KVM_SET_DEBUGREGS, sizeof(struct kvm_debugregs)};
+        return 0;
+    }
+    return -1;
+}
+
+static int kvm_state_len_ok(vmm_state_class cls, const struct kvm_state_ioctl *io, const void *buf, size_t len)
+{
+    if (io->size)
+        return len >= io->size;
+    if (cls == VMM_STATE_CPU_MODEL)
+        return kvm_check_cpuid_len(buf, len) == 0;
+    return kvm_check_msrs_len(buf, len) == 0;
+}
+
+int hostdrv_vcpu_get_state(hostdrv_vcpu *vcpu, vmm_state_class cls, void *buf, size_t len)
+{
+    struct kvm_state_ioctl io;
+    if (kvm_state_ioctl_for(cls, &io) || !kvm_state_len_ok(cls, &io, buf, len)) {
+        errno = EINVAL;
+        return -1;
+    }
+    int r = ioctl(vcpu->fd, io.get, buf);
+    /* KVM_GET_MSRS returns how many it read; fewer than asked is an error for the caller. */
+    if (cls == VMM_STATE_MSRS && r >= 0 && (uint32_t)r != ((struct kvm_msrs *)buf)->nmsrs) {
+        errno = EINVAL;
+        return -1;
+    }
+    return r < 0 ? -1 : 0;
+}
+
+int hostdrv_vcpu_set_state(hostdrv_vcpu *vcpu, vmm_state_class cls, const void *buf, size_t len)
+{
+    struct kvm_state_ioctl io;
+    if (kvm_state_ioctl_for(cls, &io) || !kvm_state_len_ok(cls, &io, buf, len)) {
+        errno = EINVAL;
+        return -1;
+    }
+    int r = ioctl(vcpu->fd, io.set, buf);
+    if (cls == VMM_STATE_MSRS && r >= 0 && (uint32_t)r != ((const struct kvm_msrs *)buf)->nmsrs) {
+        errno = EINVAL;
+        return -1;
+    }
+    return r < 0 ? -1 : 0;
+}
+
+int hostdrv_vcpu_translate(hostdrv_vcpu *vcpu, uint64_t gva, uint64_t *gpa)
+{
+    struct kvm_translation t = {.linear_address = gva};
+    if (ioctl(vcpu->fd, KVM_TRANSLATE, &t) < 0)
+        return -1;
+    if (!t.valid) {
+        errno = EFAULT;
+        return -1;
+    }
+    *gpa = t.physical_address;
+    return 0;
+}

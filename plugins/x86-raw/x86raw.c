@@ -1,0 +1,265 @@
+/*
+ * x86-raw: the x86 architecture plugin. Guests execute raw under the host driver (KVM); x86-raw lays out the
+ * platform (RAM around the 4 GiB hole, in-kernel interrupt controllers), starts vCPU 0 in real or long mode,
+ * reports unhandled guest exceptions and CPU shutdowns, and relegates what the host cannot execute.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "x86raw.h"
+
+#define X86_MAX_CPUID_ENTRIES 256
+
+static const char *const x86_exception_names[32] = {
+    "#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow", "#BR bound range",
+    "#UD invalid opcode", "#NM device not available", "#DF double fault", "coprocessor segment overrun",
+    "#TS invalid TSS", "#NP segment not present", "#SS stack fault", "#GP general protection", "#PF page fault",
+    "reserved (15)", "#MF x87 error", "#AC alignment check", "#MC machine check", "#XM SIMD error",
+    "#VE virtualization", "#CP control protection", "reserved (22)", "reserved (23)", "reserved (24)",
+    "reserved (25)", "reserved (26)", "reserved (27)", "#HV hypervisor injection", "#VC VMM communication",
+    "#SX security", "reserved (31)",
+};
+
+static int x86_vector_has_error_code(unsigned v)
+{
+    return v == 8 || (v >= 10 && v <= 14) || v == 17 || v == 21 || v == 29 || v == 30;
+}
+
+/* A default IDT handler ran: the guest took an exception it has no handler for. */
+static void x86_report_write(void *state, uint64_t offset, unsigned size, uint64_t val)
+{
+    x86raw *x = state;
+    (void)offset;
+    vmm_vcpu *vcpu = x->hlp->vcpu_current(x->inst);
+    if (!vcpu || size != 4 || val > 255) {
+        x->hlp->log(x->inst, VMM_LOG_WARN, "ignored a write of 0x%" PRIx64 " to x86-raw's report port", val);
+        return;
+    }
+    unsigned vec = (unsigned)val;
+    struct kvm_regs r;
+    struct kvm_sregs s;
+    uint64_t frame[6] = {0};
+    char headline[320];
+    const char *name = vec < 32 ? x86_exception_names[vec] : "external interrupt";
+    if (x->hlp->vcpu_get_state(vcpu, VMM_STATE_GPRS, &r, sizeof(r)) == 0 &&
+        x->hlp->vcpu_get_state(vcpu, VMM_STATE_SYSREGS, &s, sizeof(s)) == 0) {
+        uint64_t gpa;
+        if (x->hlp->vcpu_translate(vcpu, r.rsp, &gpa) == 0)
+            x->hlp->mem_read(x->inst, gpa, frame, sizeof(frame));
+        int ec = vec < 32 && x86_vector_has_error_code(vec);
+        uint64_t rip = frame[ec ? 1 : 0], cs = frame[ec ? 2 : 1];
+        snprintf(headline, sizeof(headline),
+                 "guest exception %s (vector %u) with no handler: error code 0x%" PRIx64 ", RIP 0x%" PRIx64
+                 ", CS 0x%" PRIx64 ", CR2 0x%llx; x86-raw's default handler stopped the VM",
+                 name, vec, ec ? frame[0] : 0, rip, cs, (unsigned long long)s.cr2);
+        /* Show the faulting instruction, not the handler. */
+        r.rip = rip;
+        s.cs.l = 1;
+        uint8_t code[16];
+        size_t n = x86_read_code(x, vcpu, &r, &s, code, sizeof(code));
+        char disasm[256] = "";
+        if (n)
+            x86_disassemble(code, n, rip, &s, 1, disasm, sizeof(disasm));
+        x->hlp->log(x->inst, VMM_LOG_ERROR, "%s\n  faulting instruction:\n%s", headline,
+                    disasm[0] ? disasm : "  (not readable)\n");
+    }
+    snprintf(headline, sizeof(headline), "state in the default handler for %s", name);
+    x86_dump_vcpu(x, vcpu, headline);
+    x->hlp->vm_stop(x->inst, 1);
+}
+
+static int x86_construct(vmm_instance *inst, const vmm_helpers *hlp, void *state)
+{
+    x86raw *x = state;
+    x->inst = inst;
+    x->hlp = hlp;
+    x->irqchip = hlp->opt_bool(inst, "irqchip");
+    return 0;
+}
+
+static void x86_destruct(vmm_instance *inst, void *state)
+{
+    x86raw *x = state;
+    (void)inst;
+    for (unsigned k = 0; k < X86_RELEGATE_COUNT; k++)
+        if (x->relegations[k])
+            x->hlp->log(x->inst, VMM_LOG_INFO, "relegated %s: %" PRIu64 " times", x86_relegation_name(k),
+                        x->relegations[k]);
+}
+
+static int x86_vm_create(vmm_instance *inst, void *state)
+{
+    x86raw *x = state;
+    const vmm_helpers *hlp = x->hlp;
+    uint64_t ram = hlp->mem_ram_size(inst);
+    uint64_t low = ram < X86_LOW_RAM_MAX ? ram : X86_LOW_RAM_MAX;
+    if (hlp->mem_map_ram(inst, 0, low, "ram-low"))
+        return -1;
+    if (ram > low && hlp->mem_map_ram(inst, X86_HIGH_RAM_BASE, ram - low, "ram-high"))
+        return -1;
+    /* Hosts with VMX need these areas; others (this host's software KVM included) may refuse, harmlessly. */
+    if (hlp->vm_enable_feature(inst, VMM_FEATURE_PRIVATE_AREA, X86_PRIVATE_AREA) ||
+        hlp->vm_enable_feature(inst, VMM_FEATURE_IDENTITY_MAP, X86_IDENTITY_MAP_AREA))
+        hlp->log(inst, VMM_LOG_DEBUG, "the host driver has no use for private areas");
+    if (x->irqchip && hlp->vm_enable_feature(inst, VMM_FEATURE_IRQCHIP, 0))
+        return -1;
+    return hlp->pio_register(inst, X86_REPORT_PORT, 4, NULL, x86_report_write);
+}
+
+static int x86_vm_load(vmm_instance *inst, void *state, const vmm_image *images, unsigned nimages)
+{
+    (void)inst;
+    return x86_load_images(state, images, nimages);
+}
+
+/* CPUID: what the host supports, with this vCPU's APIC ID. */
+static int x86_setup_cpuid(x86raw *x, vmm_vcpu *vcpu, unsigned index)
+{
+    size_t len = sizeof(struct kvm_cpuid2) + X86_MAX_CPUID_ENTRIES * sizeof(struct kvm_cpuid_entry2);
+    struct kvm_cpuid2 *c = calloc(1, len);
+    if (!c)
+        return -1;
+    c->nent = X86_MAX_CPUID_ENTRIES;
+    int rc = -1;
+    if (x->hlp->vm_get_state(x->inst, VMM_VM_STATE_SUPPORTED_CPU_MODEL, c, len)) {
+        x->hlp->log(x->inst, VMM_LOG_ERROR, "the host driver does not report its supported CPUID");
+        goto out;
+    }
+    for (uint32_t i = 0; i < c->nent; i++) {
+        struct kvm_cpuid_entry2 *e = &c->entries[i];
+        if (e->function == 1)
+            e->ebx = (e->ebx & 0x00ffffffu) | (index << 24);
+        if (e->function == 0xb || e->function == 0x1f)
+            e->edx = index;
+    }
+    rc = x->hlp->vcpu_set_state(vcpu, VMM_STATE_CPU_MODEL, c, len);
+    if (rc)
+        x->hlp->log(x->inst, VMM_LOG_ERROR, "the host driver refused the CPUID table");
+out:
+    free(c);
+    return rc;
+}
+
+static int x86_vcpu_init(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
+{
+    x86raw *x = state;
+    const vmm_helpers *hlp = x->hlp;
+    unsigned index = hlp->vcpu_index(vcpu);
+    if (x86_setup_cpuid(x, vcpu, index))
+        return -1;
+    if (index != 0)
+        return 0; /* application processors wait for INIT/SIPI from the guest */
+    struct kvm_sregs s;
+    if (hlp->vcpu_get_state(vcpu, VMM_STATE_SYSREGS, &s, sizeof(s)))
+        return -1;
+    struct kvm_regs r;
+    memset(&r, 0, sizeof(r));
+    r.rflags = 0x2;
+    if (x->boot_mode == X86_BOOT_LONG) {
+        x86_set_long_mode_sregs(&s);
+        r.rip = x->entry;
+        r.rsp = X86_STACK_TOP;
+    } else {
+        x86_set_real_mode_sregs(&s, x->entry);
+        r.rip = 0;
+        r.rsp = 0xfffe;
+    }
+    if (hlp->vcpu_set_state(vcpu, VMM_STATE_SYSREGS, &s, sizeof(s)) ||
+        hlp->vcpu_set_state(vcpu, VMM_STATE_GPRS, &r, sizeof(r))) {
+        hlp->log(inst, VMM_LOG_ERROR, "the host driver refused the start registers");
+        return -1;
+    }
+    return 0;
+}
+
+static vmm_exit_action x86_stop_with_dump(x86raw *x, vmm_vcpu *vcpu, const char *why, int status)
+{
+    x86_dump_vcpu(x, vcpu, why);
+    x->hlp->vm_stop(x->inst, status);
+    return VMM_ACTION_STOP;
+}
+
+static vmm_exit_action x86_vcpu_exit(vmm_instance *inst, void *state, vmm_vcpu *vcpu, const vmm_exit *exit)
+{
+    x86raw *x = state;
+    char why[128];
+    switch (exit->reason) {
+    case VMM_EXIT_INTERNAL_ERROR:
+        return x86_relegate(x, vcpu, exit);
+    case VMM_EXIT_SHUTDOWN:
+        return x86_stop_with_dump(x, vcpu, "triple fault: the CPU shut down", 1);
+    case VMM_EXIT_HALT:
+        /* Only without an in-kernel interrupt controller: nothing could ever wake this vCPU. */
+        x->hlp->log(inst, VMM_LOG_INFO, "vCPU %u halted with no interrupt controller to wake it",
+                    x->hlp->vcpu_index(vcpu));
+        x->hlp->vm_stop(inst, 0);
+        return VMM_ACTION_STOP;
+    case VMM_EXIT_SYSTEM_EVENT:
+        if (exit->u.system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN || exit->u.system_event.type == KVM_SYSTEM_EVENT_RESET) {
+            x->hlp->log(inst, VMM_LOG_INFO, "guest asked for %s",
+                        exit->u.system_event.type == KVM_SYSTEM_EVENT_RESET ? "a reset" : "power-off");
+            x->hlp->vm_stop(inst, 0);
+            return VMM_ACTION_STOP;
+        }
+        snprintf(why, sizeof(why), "system event %u", exit->u.system_event.type);
+        return x86_stop_with_dump(x, vcpu, why, 1);
+    case VMM_EXIT_FAIL_ENTRY:
+        snprintf(why, sizeof(why), "the host refused to enter the guest (hardware reason 0x%llx)",
+                 (unsigned long long)exit->u.fail_entry.hw_reason);
+        return x86_stop_with_dump(x, vcpu, why, 1);
+    case VMM_EXIT_UNKNOWN:
+        snprintf(why, sizeof(why), "unexpected exit %u from the host driver", exit->u.unknown.code);
+        return x86_stop_with_dump(x, vcpu, why, 1);
+    default:
+        snprintf(why, sizeof(why), "unexpected exit %u", exit->reason);
+        return x86_stop_with_dump(x, vcpu, why, 1);
+    }
+}
+
+static void x86_vcpu_dump(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
+{
+    (void)inst;
+    x86_dump_vcpu(state, vcpu, "state");
+}
+
+static const vmm_option_desc x86_options[] = {
+    {.name = "irqchip", .type = VMM_OPT_BOOL, .default_value = "on",
+     .help = "in-kernel interrupt controllers (PIC, IOAPIC, LAPIC); off makes HLT stop the VM"},
+    {0},
+};
+
+static const vmm_arch_ops x86_arch_ops = {
+    .version = VMM_DESC_VERSION,
+    .size = sizeof(vmm_arch_ops),
+    .vm_create = x86_vm_create,
+    .vm_load = x86_vm_load,
+    .vcpu_init = x86_vcpu_init,
+    .vcpu_exit = x86_vcpu_exit,
+    .vcpu_dump = x86_vcpu_dump,
+};
+
+static const vmm_plugin_desc x86_desc = {
+    .version = VMM_DESC_VERSION,
+    .size = sizeof(vmm_plugin_desc),
+    .kind = VMM_KIND_ARCH,
+    .instance_size = sizeof(x86raw),
+    .name = "x86-raw",
+    .description = "x86 guests running raw under KVM; what the host cannot run is relegated to the plugin",
+    .options = x86_options,
+    .construct = x86_construct,
+    .destruct = x86_destruct,
+    .arch = &x86_arch_ops,
+    .version_end = VMM_DESC_VERSION,
+};
+
+VMM_EXPORT int vmm_plugin_entry(const vmm_host_info *host, vmm_register_fn reg, void *ctx);
+VMM_EXPORT int vmm_plugin_entry(const vmm_host_info *host, vmm_register_fn reg, void *ctx)
+{
+    /* The state classes are KVM's x86-64 structures; on any other host driver this plugin cannot work. */
+    if (VMM_VERSION_MAGIC(host->version) != VMM_HOST_MAGIC || !host->hostdrv_abi ||
+        (strcmp(host->hostdrv_abi, "kvm-x86_64") != 0 && strcmp(host->hostdrv_abi, "none") != 0))
+        return -1;
+    return reg(ctx, &x86_desc);
+}

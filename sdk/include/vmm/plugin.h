@@ -1,0 +1,359 @@
+/*
+ * vmm plugin ABI: the descriptor a plugin hands to the monitor, and the helper table the monitor hands back.
+ * This is the only interface between a plugin and the core. Plugins include <vmm/plugin.h> (and nothing from
+ * the monitor's source tree); the core includes it to load them.
+ *
+ * Compatibility (docs/sdk.md has the full rules):
+ *  - Every versioned structure starts with a version word (magic in the high 16 bits, major in bits 8..15,
+ *    minor in bits 0..7) and, for the descriptor and the helper table, ends with the same word, so a truncated
+ *    or mismatched structure is caught before anything in it is used.
+ *  - Major = incompatible: a plugin built for another major is refused. Minor = additive: new helpers are
+ *    appended, new optional callbacks take reserved slots. A plugin built against major N loads in every
+ *    release with major N, older or newer minor: a core ignores reserved slots a newer plugin filled, and a
+ *    plugin checks VMM_HELPERS_HAVE(hlp, minor) before calling a helper added after minor 0.
+ *  - Reserved slots must be NULL/zero (the core checks this for plugins of its own minor or older).
+ *    Structures are never grown in place; they grow only by taking reserved slots or by a new structure.
+ *  - Plugins keep no globals: the core allocates `instance_size` zeroed bytes per instance and passes them to
+ *    every callback.
+ *  - The core serialises the I/O, timer and console-input callbacks of one instance: a device needs no locks
+ *    of its own unless it starts threads. Architecture operations (vmm_arch_ops) run on each vCPU's thread
+ *    concurrently and are not serialised.
+ */
+#ifndef VMM_PLUGIN_H
+#define VMM_PLUGIN_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VMM_MAKE_VERSION(magic16, major, minor) \
+    ((uint32_t)(((uint32_t)(magic16) << 16) | (((uint32_t)(major) & 0xffu) << 8) | ((uint32_t)(minor) & 0xffu)))
+#define VMM_VERSION_MAGIC(v) ((uint32_t)(v) >> 16)
+#define VMM_VERSION_MAJOR(v) (((uint32_t)(v) >> 8) & 0xffu)
+#define VMM_VERSION_MINOR(v) ((uint32_t)(v) & 0xffu)
+
+/* The SDK release this header describes. */
+#define VMM_SDK_MAJOR 1
+#define VMM_SDK_MINOR 0
+
+#define VMM_DESC_MAGIC    0x5044u /* 'PD': plugin descriptor */
+#define VMM_HELPERS_MAGIC 0x4854u /* 'HT': helper table */
+#define VMM_HOST_MAGIC    0x4849u /* 'HI': host information */
+
+#define VMM_DESC_VERSION    VMM_MAKE_VERSION(VMM_DESC_MAGIC, VMM_SDK_MAJOR, VMM_SDK_MINOR)
+#define VMM_HELPERS_VERSION VMM_MAKE_VERSION(VMM_HELPERS_MAGIC, VMM_SDK_MAJOR, VMM_SDK_MINOR)
+#define VMM_HOST_VERSION    VMM_MAKE_VERSION(VMM_HOST_MAGIC, VMM_SDK_MAJOR, VMM_SDK_MINOR)
+
+/* The one symbol a plugin exports. */
+#define VMM_PLUGIN_ENTRY_SYMBOL "vmm_plugin_entry"
+
+#if defined(__GNUC__)
+#define VMM_EXPORT __attribute__((visibility("default")))
+#define VMM_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define VMM_EXPORT
+#define VMM_PRINTF(a, b)
+#endif
+
+/* Opaque handles owned by the core. */
+typedef struct vmm_instance vmm_instance; /* one instance of a plugin in one VM */
+typedef struct vmm_vcpu vmm_vcpu;         /* one virtual CPU */
+typedef struct vmm_timer vmm_timer;       /* a timer on the core's event loop */
+
+typedef enum vmm_plugin_kind {
+    VMM_KIND_ARCH = 1,   /* a guest architecture: sets up and runs vCPUs (x86-raw, riscv64, ...) */
+    VMM_KIND_EXEC = 2,   /* an execution engine another plugin runs on (the RC hypervisor) */
+    VMM_KIND_DEVICE = 3, /* a device model */
+} vmm_plugin_kind;
+
+typedef enum vmm_log_level {
+    VMM_LOG_ERROR = 0,
+    VMM_LOG_WARN = 1,
+    VMM_LOG_INFO = 2,
+    VMM_LOG_DEBUG = 3,
+    VMM_LOG_TRACE = 4,
+} vmm_log_level;
+
+/* ---- Options: declared by the plugin, parsed and checked by the core ---------------------------------- */
+
+typedef enum vmm_option_type {
+    VMM_OPT_STRING = 1,
+    VMM_OPT_U64 = 2,  /* decimal or 0x hex; K/M/G suffixes accepted */
+    VMM_OPT_BOOL = 3, /* on/off, yes/no, true/false, 1/0 */
+} vmm_option_type;
+
+typedef struct vmm_option_desc {
+    const char *name;          /* NULL ends the table */
+    vmm_option_type type;
+    const char *default_value; /* text form; NULL = no default (the option is then unset) */
+    const char *help;
+    uint64_t min, max;         /* VMM_OPT_U64 range, inclusive; both 0 = any value */
+    void *reserved[2];         /* must be NULL */
+} vmm_option_desc;
+
+/* ---- Guest exits, as the host driver reports them, for the architecture plugin ------------------------ */
+
+typedef enum vmm_exit_reason {
+    VMM_EXIT_NONE = 0,
+    VMM_EXIT_PIO = 1,            /* handled by the core (port I/O dispatch) before the arch plugin sees it */
+    VMM_EXIT_MMIO = 2,           /* handled by the core (MMIO dispatch) */
+    VMM_EXIT_HALT = 3,           /* the vCPU halted and the host driver does not wait for interrupts */
+    VMM_EXIT_SHUTDOWN = 4,       /* the CPU shut down (x86: triple fault) */
+    VMM_EXIT_INTERNAL_ERROR = 5, /* the host driver could not run the instruction (see internal.suberror) */
+    VMM_EXIT_FAIL_ENTRY = 6,     /* the host refused to enter the guest with this state */
+    VMM_EXIT_SYSTEM_EVENT = 7,   /* reset / shutdown / crash requested through the host driver */
+    VMM_EXIT_DEBUG = 8,
+    VMM_EXIT_INTERRUPTED = 9,    /* a signal or a stop request kicked the vCPU out; the core handles it */
+    VMM_EXIT_UNKNOWN = 10,
+} vmm_exit_reason;
+
+#define VMM_INTERNAL_EMULATION 1 /* internal.suberror: the host's instruction emulator failed */
+
+typedef struct vmm_exit {
+    uint32_t reason; /* vmm_exit_reason */
+    uint32_t reserved0;
+    union {
+        struct {
+            uint16_t port;
+            uint8_t size; /* 1, 2 or 4 */
+            uint8_t is_write;
+            uint32_t count; /* string I/O repeats */
+            uint8_t *data;  /* count * size bytes */
+        } pio;
+        struct {
+            uint64_t gpa;
+            uint32_t len;
+            uint8_t is_write;
+            uint8_t pad[3];
+            uint8_t *data;
+        } mmio;
+        struct {
+            uint32_t suberror;
+            uint32_t ndata;
+            uint64_t data[16];
+            uint8_t insn_bytes[16]; /* valid when insn_len > 0 */
+            uint32_t insn_len;
+        } internal;
+        struct {
+            uint64_t hw_reason;
+        } fail_entry;
+        struct {
+            uint32_t type; /* host-driver specific */
+        } system_event;
+        struct {
+            uint32_t code; /* host-driver exit code */
+        } unknown;
+        uint8_t pad[256];
+    } u;
+} vmm_exit;
+
+/* What the architecture plugin tells the core to do after an exit. */
+typedef enum vmm_exit_action {
+    VMM_ACTION_RESUME = 0, /* run the vCPU again */
+    VMM_ACTION_STOP = 1,   /* stop the VM; the plugin has called vm_stop() with the status */
+} vmm_exit_action;
+
+/*
+ * vCPU and VM state classes passed through to the host driver. The buffer layout of each class is the host
+ * driver's own, named by vmm_host_info.hostdrv_abi (e.g. "kvm-x86_64": struct kvm_regs, struct kvm_sregs, ...).
+ * An architecture plugin checks that string before it uses these classes. The core only forwards them.
+ */
+typedef enum vmm_state_class {
+    VMM_STATE_GPRS = 1,        /* general registers, instruction pointer, flags */
+    VMM_STATE_SYSREGS = 2,     /* segment, descriptor-table and control registers */
+    VMM_STATE_FPU = 3,
+    VMM_STATE_EVENTS = 4,      /* pending exceptions, interrupts, NMIs */
+    VMM_STATE_CPU_MODEL = 5,   /* identification the guest sees (x86: CPUID table); set only */
+    VMM_STATE_MSRS = 6,        /* model-specific registers named in the buffer */
+    VMM_STATE_LAPIC = 7,
+    VMM_STATE_XSAVE = 8,
+    VMM_STATE_XCRS = 9,
+    VMM_STATE_MP_STATE = 10,
+    VMM_STATE_DEBUGREGS = 11,
+} vmm_state_class;
+
+typedef enum vmm_vm_state_class {
+    VMM_VM_STATE_SUPPORTED_CPU_MODEL = 1, /* what the host can offer (x86: KVM_GET_SUPPORTED_CPUID); get only */
+    VMM_VM_STATE_IRQCHIP = 2,             /* in-kernel interrupt controller; the buffer names the chip */
+    VMM_VM_STATE_PIT = 3,
+    VMM_VM_STATE_CLOCK = 4,
+} vmm_vm_state_class;
+
+/* Host features an architecture plugin can ask the host driver to create (the plugin's ring-0 part). */
+typedef enum vmm_vm_feature {
+    VMM_FEATURE_IRQCHIP = 1,      /* in-kernel interrupt controllers; irq_set() then drives their lines */
+    VMM_FEATURE_PIT = 2,          /* in-kernel interval timer */
+    VMM_FEATURE_PRIVATE_AREA = 3, /* arg = guest-physical address of a 3-page area the host driver may use */
+    VMM_FEATURE_IDENTITY_MAP = 4, /* arg = guest-physical address of a 1-page area the host driver may use */
+} vmm_vm_feature;
+
+/* ---- Callbacks a plugin registers ------------------------------------------------------------------- */
+
+/* Port and MMIO access. `size` is 1, 2, 4 or 8; values are little-endian in `val`. */
+typedef uint64_t (*vmm_io_read_fn)(void *state, uint64_t offset, unsigned size);
+typedef void (*vmm_io_write_fn)(void *state, uint64_t offset, unsigned size, uint64_t val);
+typedef void (*vmm_timer_fn)(void *state, vmm_timer *timer);
+typedef void (*vmm_console_input_fn)(void *state, const uint8_t *buf, size_t len);
+
+/* ---- The helper table: everything a plugin may ask of the core --------------------------------------- */
+
+typedef struct vmm_helpers {
+    uint32_t version; /* VMM_HELPERS_VERSION of the core */
+    uint32_t size;    /* sizeof(vmm_helpers) in the core */
+
+    /* Logging, prefixed with the instance name; suppressed below the level chosen with --log. */
+    void (*log)(vmm_instance *inst, vmm_log_level level, const char *fmt, ...) VMM_PRINTF(3, 4);
+    int (*log_enabled)(vmm_instance *inst, vmm_log_level level);
+
+    /* Options declared in the descriptor, after the core has parsed and checked them. */
+    const char *(*opt_string)(vmm_instance *inst, const char *name); /* NULL if unset */
+    uint64_t (*opt_u64)(vmm_instance *inst, const char *name);
+    int (*opt_bool)(vmm_instance *inst, const char *name);
+    int (*opt_is_set)(vmm_instance *inst, const char *name);
+
+    /* I/O ranges. Return 0, or -1 after logging why (overlap, out of range). `state` is handed to the
+     * callbacks; offsets are relative to `base`. A NULL read returns all ones; a NULL write is ignored. */
+    int (*pio_register)(vmm_instance *inst, uint16_t base, uint32_t count, vmm_io_read_fn rd, vmm_io_write_fn wr);
+    int (*mmio_register)(vmm_instance *inst, uint64_t base, uint64_t size, vmm_io_read_fn rd, vmm_io_write_fn wr);
+
+    /* Interrupt line of the platform's interrupt controller (architecture-defined numbering). */
+    int (*irq_set)(vmm_instance *inst, uint32_t line, int level);
+
+    /* Guest-physical memory, bounds-checked: the whole range must lie in guest RAM (or a shadowed ROM or MMIO2
+     * region for reads). Return 0, or -1 without touching anything when it does not. */
+    int (*mem_read)(vmm_instance *inst, uint64_t gpa, void *buf, size_t len);
+    int (*mem_write)(vmm_instance *inst, uint64_t gpa, const void *buf, size_t len);
+    /* A host pointer to len bytes of guest RAM at gpa, or NULL if the range is not wholly inside one RAM-backed
+     * region. Valid until the VM is destroyed. For bulk loads and atomic operations on guest memory. */
+    void *(*mem_ptr)(vmm_instance *inst, uint64_t gpa, size_t len, int writable);
+    /* The guest RAM size given with --mem. */
+    uint64_t (*mem_ram_size)(vmm_instance *inst);
+
+    /* Guest RAM, for architecture plugins (they know where their platform puts it): len bytes of zeroed
+     * memory at gpa. The sizes of all RAM regions add up to what --mem asked for. */
+    int (*mem_map_ram)(vmm_instance *inst, uint64_t gpa, uint64_t len, const char *name);
+    /* Map regions. ROM: `data` (len bytes, copied) is read-only to the guest; with shadowed != 0 the guest gets
+     * a writable RAM copy initialised from `data` instead (data sections of an image). MMIO2: host memory
+     * owned by this instance, mapped into the guest at gpa, shared both ways; *host_ptr receives its address. */
+    int (*mem_map_rom)(vmm_instance *inst, uint64_t gpa, const void *data, size_t len, int shadowed, const char *name);
+    int (*mem_map_mmio2)(vmm_instance *inst, uint64_t gpa, size_t len, const char *name, void **host_ptr);
+
+    /* Timers run on the core's event loop. Times in nanoseconds of the monotonic clock. */
+    vmm_timer *(*timer_create)(vmm_instance *inst, vmm_timer_fn fn);
+    int (*timer_arm)(vmm_timer *timer, uint64_t delay_ns, uint64_t period_ns); /* period 0 = one-shot */
+    void (*timer_stop)(vmm_timer *timer);
+    uint64_t (*clock_ns)(vmm_instance *inst);
+
+    /* The console (the terminal vmm runs in). Output is queued and written by the event loop; one instance at
+     * a time owns console input. */
+    void (*console_write)(vmm_instance *inst, const void *buf, size_t len);
+    int (*console_claim_input)(vmm_instance *inst, vmm_console_input_fn fn);
+
+    /* Stop the VM with the exit status vmm should return. Safe from any callback. */
+    void (*vm_stop)(vmm_instance *inst, int status);
+
+    /* ---- For architecture and execution plugins ---- */
+    int (*vm_enable_feature)(vmm_instance *inst, vmm_vm_feature feature, uint64_t arg);
+    int (*vm_get_state)(vmm_instance *inst, vmm_vm_state_class cls, void *buf, size_t len);
+    int (*vm_set_state)(vmm_instance *inst, vmm_vm_state_class cls, const void *buf, size_t len);
+    int (*vcpu_get_state)(vmm_vcpu *vcpu, vmm_state_class cls, void *buf, size_t len);
+    int (*vcpu_set_state)(vmm_vcpu *vcpu, vmm_state_class cls, const void *buf, size_t len);
+    /* Translate a guest-virtual address with the vCPU's current paging; 0 on success. */
+    int (*vcpu_translate)(vmm_vcpu *vcpu, uint64_t gva, uint64_t *gpa);
+    unsigned (*vcpu_index)(vmm_vcpu *vcpu);
+    /* The vCPU whose exit the calling thread is handling (inside an I/O callback), or NULL. */
+    vmm_vcpu *(*vcpu_current)(vmm_instance *inst);
+
+    void *reserved[16]; /* must be NULL; later minors append helpers here */
+    uint32_t version_end; /* == version */
+} vmm_helpers;
+
+/* True when the core's helper table has everything of SDK minor `minor` of this major. */
+#define VMM_HELPERS_HAVE(hlp, minor) \
+    (VMM_VERSION_MAJOR((hlp)->version) == VMM_SDK_MAJOR && VMM_VERSION_MINOR((hlp)->version) >= (minor))
+
+/* ---- Per-kind operations ----------------------------------------------------------------------------- */
+
+/* An image named with --image FILE[@ADDR] (or --kernel, ...), read by the core; the arch plugin interprets it. */
+typedef struct vmm_image {
+    const char *path;
+    const uint8_t *data;
+    size_t size;
+    uint64_t load_addr; /* valid when has_load_addr */
+    int has_load_addr;
+    int reserved0;
+} vmm_image;
+
+typedef struct vmm_arch_ops {
+    uint32_t version; /* VMM_DESC_VERSION */
+    uint32_t size;    /* sizeof(vmm_arch_ops) */
+    /* After the VM exists, before RAM and devices: ask for host features (vm_enable_feature). */
+    int (*vm_create)(vmm_instance *inst, void *state);
+    /* After RAM and devices are mapped: load the images, build boot structures. */
+    int (*vm_load)(vmm_instance *inst, void *state, const vmm_image *images, unsigned nimages);
+    /* Once per vCPU, before it first runs. */
+    int (*vcpu_init)(vmm_instance *inst, void *state, vmm_vcpu *vcpu);
+    /* Every exit the core does not handle itself (everything but PIO, MMIO and INTERRUPTED). */
+    vmm_exit_action (*vcpu_exit)(vmm_instance *inst, void *state, vmm_vcpu *vcpu, const vmm_exit *exit);
+    /* Print the vCPU's registers and the code at its instruction pointer (errors, --log debug). */
+    void (*vcpu_dump)(vmm_instance *inst, void *state, vmm_vcpu *vcpu);
+    void *reserved[8]; /* must be NULL */
+} vmm_arch_ops;
+
+/* ---- The descriptor --------------------------------------------------------------------------------- */
+
+typedef struct vmm_plugin_desc {
+    uint32_t version;       /* VMM_DESC_VERSION the plugin was built with */
+    uint32_t size;          /* sizeof(vmm_plugin_desc) as the plugin was built */
+    uint32_t kind;          /* vmm_plugin_kind */
+    uint32_t instance_size; /* bytes of zeroed per-instance state the core allocates */
+    const char *name;       /* [a-z0-9_-]+, unique among loaded plugins */
+    const char *description;
+    const vmm_option_desc *options; /* NULL or a table ended by a NULL name */
+
+    /* Called once per instance; `state` is instance_size zeroed bytes; keep `hlp` and `inst` in it. Return 0,
+     * or -1 after logging why (the VM is then not started). */
+    int (*construct)(vmm_instance *inst, const vmm_helpers *hlp, void *state);
+    void (*destruct)(vmm_instance *inst, void *state);
+    void (*reset)(vmm_instance *inst, void *state);
+
+    const vmm_arch_ops *arch; /* kind == VMM_KIND_ARCH: required; otherwise NULL */
+
+    void *reserved[8];    /* must be NULL; later minors add optional callbacks here */
+    uint32_t version_end; /* == version */
+    uint32_t reserved_end;
+} vmm_plugin_desc;
+
+/* What the core tells a plugin about itself when it calls the entry point. */
+typedef struct vmm_host_info {
+    uint32_t version;          /* VMM_HOST_VERSION of the core */
+    uint32_t size;
+    const char *vmm_version;   /* "0.1.0" */
+    const char *hostdrv_abi;   /* layout of the state classes, e.g. "kvm-x86_64"; "none" without a driver */
+    void *reserved[4];
+} vmm_host_info;
+
+typedef int (*vmm_register_fn)(void *ctx, const vmm_plugin_desc *desc);
+
+/*
+ * The entry point every plugin exports under the name VMM_PLUGIN_ENTRY_SYMBOL: register each descriptor with
+ * `reg(ctx, &desc)` and return 0. Use VMM_PLUGIN_DEFINE for the common one-descriptor case.
+ */
+typedef int (*vmm_plugin_entry_fn)(const vmm_host_info *host, vmm_register_fn reg, void *ctx);
+
+#define VMM_PLUGIN_DEFINE(desc_var)                                                                           \
+    VMM_EXPORT int vmm_plugin_entry(const vmm_host_info *host, vmm_register_fn reg, void *ctx);               \
+    VMM_EXPORT int vmm_plugin_entry(const vmm_host_info *host, vmm_register_fn reg, void *ctx)                \
+    {                                                                                                         \
+        (void)host;                                                                                           \
+        return reg(ctx, &(desc_var));                                                                         \
+    }
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VMM_PLUGIN_H */
