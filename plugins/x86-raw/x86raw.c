@@ -142,6 +142,20 @@ out:
     return rc;
 }
 
+/* Virtual-wire mode, as a BIOS leaves it: the PIC reaches the boot CPU through LINT0 (ExtINT), NMIs through LINT1.
+ * Without this KVM's in-kernel LAPIC keeps LINT0 masked and no PIC interrupt is ever delivered. */
+static int x86_setup_lapic(x86raw *x, vmm_vcpu *vcpu, unsigned index)
+{
+    struct kvm_lapic_state lapic;
+    if (x->hlp->vcpu_get_state(vcpu, VMM_STATE_LAPIC, &lapic, sizeof(lapic)))
+        return -1;
+    uint32_t svr = 0x1ff, lvt0 = index == 0 ? 0x700 : 0x10700, lvt1 = 0x400;
+    memcpy(lapic.regs + 0xf0, &svr, 4);
+    memcpy(lapic.regs + 0x350, &lvt0, 4);
+    memcpy(lapic.regs + 0x360, &lvt1, 4);
+    return x->hlp->vcpu_set_state(vcpu, VMM_STATE_LAPIC, &lapic, sizeof(lapic));
+}
+
 static int x86_vcpu_init(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
 {
     x86raw *x = state;
@@ -149,6 +163,10 @@ static int x86_vcpu_init(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
     unsigned index = hlp->vcpu_index(vcpu);
     if (x86_setup_cpuid(x, vcpu, index))
         return -1;
+    if (x->irqchip && x86_setup_lapic(x, vcpu, index)) {
+        hlp->log(inst, VMM_LOG_ERROR, "the host driver refused the local APIC set-up of vCPU %u", index);
+        return -1;
+    }
     if (index != 0)
         return 0; /* application processors wait for INIT/SIPI from the guest */
     struct kvm_sregs s;
