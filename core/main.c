@@ -300,8 +300,9 @@ static int main_cmd_run(const main_args *a)
             vm_request_stop(v, 1);
         status = vm_join(v);
     }
-    loop_destroy(lp);
+    /* Instances may still write to the console while they are destroyed; the loop flushes it last. */
     vm_destroy(v);
+    loop_destroy(lp);
     plugin_registry_free(&reg);
     hostdrv_close(drv);
     return status;

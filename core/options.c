@@ -28,7 +28,8 @@ static int opt_suffix_shift(const char *s, unsigned *shift)
 
 static int opt_parse_scaled(const char *text, uint64_t plain_unit, uint64_t *out)
 {
-    if (!text || !*text || *text == '-' || *text == '+' || *text == ' ')
+    /* strtoull would skip white space and accept a sign; a size is digits from the first character on. */
+    if (!text || !(*text >= '0' && *text <= '9'))
         return -1;
     errno = 0;
     char *end;
@@ -41,7 +42,8 @@ static int opt_parse_scaled(const char *text, uint64_t plain_unit, uint64_t *out
         return -1;
     if (base == 16 && shift)
         return -1; /* "0x10M" is more likely a typo than a size */
-    uint64_t unit = shift ? (1ull << shift) : plain_unit;
+    /* Hex is a byte count ("0x100000"); only plain decimal takes the caller's unit. */
+    uint64_t unit = shift ? (1ull << shift) : base == 16 ? 1 : plain_unit;
     if (unit && v > UINT64_MAX / unit)
         return -1;
     *out = v * unit;

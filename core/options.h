@@ -24,7 +24,8 @@ typedef struct opt_values {
     size_t count;
 } opt_values;
 
-/* "64M", "1G", "4096K", "0x100000"; a plain number is `plain_unit` bytes each. 0 on success. */
+/* "64M", "1G", "4096K", "0x100000" (hex is bytes); a plain decimal number is `plain_unit` bytes each. 0 on
+ * success. */
 int opt_parse_size(const char *text, uint64_t plain_unit, uint64_t *out);
 /* Decimal or 0x hex, optional K/M/G/T suffix (powers of 1024). 0 on success. */
 int opt_parse_u64(const char *text, uint64_t *out);

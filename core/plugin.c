@@ -230,7 +230,13 @@ int plugin_load_file(plugin_registry *reg, const char *path, char *err, size_t e
         snprintf(err, errlen, "%s: no such plugin file", path);
         return -1;
     }
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    /* dlopen searches the library path for a name without '/': give it the file that was checked. */
+    char real[4096];
+    if (!realpath(path, real)) {
+        snprintf(err, errlen, "%s: no such plugin file", path);
+        return -1;
+    }
+    void *h = dlopen(real, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         const char *why = dlerror();
         snprintf(err, errlen, "%s: cannot load: %s", path, why ? why : "unknown dlopen error");
@@ -287,17 +293,17 @@ static int plugin_has_suffix(const char *name, const char *suffix)
     return n > s && strcmp(name + n - s, suffix) == 0;
 }
 
-static int plugin_already_loaded(const plugin_registry *reg, const char *path)
+const plugin *plugin_find_path(const plugin_registry *reg, const char *path)
 {
     char real[4096];
     if (!realpath(path, real))
-        return 0;
+        return NULL;
     for (size_t i = 0; i < reg->count; i++) {
         char other[4096];
         if (realpath(reg->items[i].path, other) && strcmp(real, other) == 0)
-            return 1;
+            return &reg->items[i];
     }
-    return 0;
+    return NULL;
 }
 
 static int plugin_load_dir_depth(plugin_registry *reg, const char *dir, int depth, plugin_error_fn fn, void *ctx)
@@ -318,7 +324,7 @@ static int plugin_load_dir_depth(plugin_registry *reg, const char *dir, int dept
         if (S_ISDIR(st.st_mode)) {
             if (depth > 0)
                 failed += plugin_load_dir_depth(reg, path, depth - 1, fn, ctx);
-        } else if (plugin_has_suffix(name, ".so") && !plugin_already_loaded(reg, path)) {
+        } else if (plugin_has_suffix(name, ".so") && !plugin_find_path(reg, path)) {
             char err[512];
             if (plugin_load_file(reg, path, err, sizeof(err))) {
                 failed++;

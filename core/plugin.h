@@ -37,6 +37,8 @@ int plugin_load_file(plugin_registry *reg, const char *path, char *err, size_t e
 /* Load every *.so below dir (two levels deep). Returns how many files failed; each is reported through fn. */
 int plugin_load_dir(plugin_registry *reg, const char *dir, plugin_error_fn fn, void *ctx);
 const plugin *plugin_find(const plugin_registry *reg, const char *name);
+/* The first plugin registered from the same file as path (compared by real path), or NULL. */
+const plugin *plugin_find_path(const plugin_registry *reg, const char *path);
 const plugin *plugin_find_kind(const plugin_registry *reg, const char *name, vmm_plugin_kind kind);
 const char *plugin_kind_name(uint32_t kind);
 

@@ -584,6 +584,9 @@ static const vmm_plugin_desc *vm_find_device(vm *v, const char *name)
 {
     if (strchr(name, '/')) {
         /* A path: load that file (a device built out of tree) and take the one device it registers. */
+        const plugin *known = plugin_find_path(v->plugins, name);
+        if (known && known->desc->kind == VMM_KIND_DEVICE)
+            return known->desc;
         size_t before = v->plugins->count;
         char err[512];
         if (plugin_load_file(v->plugins, name, err, sizeof(err))) {
