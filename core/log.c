@@ -6,7 +6,15 @@
 #include <unistd.h>
 
 static vmm_log_level log_level = VMM_LOG_WARN;
+static void (*log_flush_fn)(void *ctx);
+static void *log_flush_ctx;
 static const char *const log_names[] = {"error", "warn", "info", "debug", "trace"};
+
+void log_set_flush_hook(void (*fn)(void *ctx), void *ctx)
+{
+    log_flush_ctx = ctx;
+    log_flush_fn = fn;
+}
 
 void log_set_level(vmm_log_level level)
 {
@@ -52,6 +60,9 @@ void log_vmsg(vmm_log_level level, const char *who, const char *fmt, va_list ap)
     if (len && line[len - 1] == '\n')
         len--;
     line[len++] = '\n';
+    /* Guest output queued before a warning or an error belongs before it on the terminal. */
+    if (level <= VMM_LOG_WARN && log_flush_fn)
+        log_flush_fn(log_flush_ctx);
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w;
 }

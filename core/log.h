@@ -10,6 +10,8 @@
 #include <vmm/plugin.h>
 
 void log_set_level(vmm_log_level level);
+/* Called before each warning or error is written (the loop flushes queued guest output); NULL to remove. */
+void log_set_flush_hook(void (*fn)(void *ctx), void *ctx);
 vmm_log_level log_get_level(void);
 int log_enabled(vmm_log_level level);
 /* Parse "error", "warn", "info", "debug" or "trace"; -1 if none of them. */

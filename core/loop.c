@@ -77,6 +77,13 @@ static void loop_flush_locked(loop *lp)
     lp->out_len = 0;
 }
 
+static void loop_console_flush(loop *lp);
+
+static void loop_console_flush_hook(void *ctx)
+{
+    loop_console_flush(ctx);
+}
+
 static void loop_console_flush(loop *lp)
 {
     pthread_mutex_lock(&lp->out_lock);
@@ -360,6 +367,7 @@ loop *loop_create(void)
     pthread_mutex_init(&lp->out_lock, NULL);
     uv_async_init(&lp->uv, &lp->wake, loop_wake_cb);
     lp->wake.data = lp;
+    log_set_flush_hook(loop_console_flush_hook, lp);
     lp->handles_open = 1;
     return lp;
 }
@@ -406,6 +414,7 @@ void loop_destroy(loop *lp)
 {
     if (!lp)
         return;
+    log_set_flush_hook(NULL, NULL);
     loop_console_flush(lp);
     loop_restore_terminal();
     if (lp->in_kind == 3)

@@ -160,18 +160,20 @@ int x86_build_long_mode_tables(x86raw *x)
         0x00cf92000000ffffull, /* 0x10 data, DPL 0 */
         0x00affa000000ffffull, /* 0x18 code64, DPL 3 */
         0x00cff2000000ffffull, /* 0x20 data, DPL 3 */
-        x86_gdt_tss_low(X86_TSS_ADDR, 0x67),
+        x86_gdt_tss_low(X86_TSS_ADDR, X86_TSS_LIMIT),
         X86_TSS_ADDR >> 32,
     };
     memcpy(boot + X86_GDT_ADDR, gdt, sizeof(gdt));
 
-    uint8_t tss[0x68];
-    memset(tss, 0, sizeof(tss));
+    /* An all-zero I/O bitmap lets ring 3 use every port: software KVM ignores IOPL for ring-3 port access and
+     * only honours the bitmap, and test guests drop to ring 3 and still talk to the UART. */
+    uint8_t *tss = boot + X86_TSS_ADDR;
+    memset(tss, 0, X86_TSS_LIMIT + 1);
     uint64_t rsp0 = X86_STACK_TOP;
     memcpy(tss + 4, &rsp0, sizeof(rsp0));
-    uint16_t iomap = sizeof(tss); /* no I/O bitmap: ring 3 needs IOPL 3 for ports */
+    uint16_t iomap = X86_TSS_IOMAP_OFFSET;
     memcpy(tss + 102, &iomap, sizeof(iomap));
-    memcpy(boot + X86_TSS_ADDR, tss, sizeof(tss));
+    tss[X86_TSS_LIMIT] = 0xff;
 
     /* Default handlers: mov edx, PORT; mov eax, vector; out dx, eax; hlt; jmp back to hlt. */
     for (unsigned v = 0; v < 256; v++) {
@@ -219,7 +221,7 @@ void x86_set_long_mode_sregs(struct kvm_sregs *s)
 {
     s->cs = x86_flat_segment(X86_SEL_CODE64, 0xb, 1);
     s->ds = s->es = s->fs = s->gs = s->ss = x86_flat_segment(X86_SEL_DATA, 0x3, 0);
-    s->tr = (struct kvm_segment){.base = X86_TSS_ADDR, .limit = 0x67, .selector = X86_SEL_TSS, .type = 0xb,
+    s->tr = (struct kvm_segment){.base = X86_TSS_ADDR, .limit = X86_TSS_LIMIT, .selector = X86_SEL_TSS, .type = 0xb,
                                  .present = 1};
     s->ldt = (struct kvm_segment){.type = 0x2, .unusable = 1};
     s->gdt.base = X86_GDT_ADDR;

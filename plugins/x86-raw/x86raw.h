@@ -14,12 +14,14 @@
 /* The boot area below belongs to x86-raw in long-mode starts (docs/x86-raw.md). */
 #define X86_BOOT_AREA_END 0x80000ull
 #define X86_GDT_ADDR 0x1000ull
-#define X86_TSS_ADDR 0x1100ull
 #define X86_IDT_ADDR 0x2000ull
 #define X86_STUBS_ADDR 0x3000ull
 #define X86_PML4_ADDR 0x4000ull
 #define X86_PDPT_ADDR 0x5000ull
 #define X86_PD_ADDR 0x6000ull /* four page directories: 4 GiB of 2 MiB pages */
+#define X86_TSS_ADDR 0xa000ull /* 0x68 bytes, then an 8 KiB I/O bitmap and its 0xff end byte */
+#define X86_TSS_IOMAP_OFFSET 0x68u
+#define X86_TSS_LIMIT (X86_TSS_IOMAP_OFFSET + 0x2000u)
 #define X86_STACK_TOP 0x80000ull
 #define X86_FLAT_DEFAULT_ADDR 0x10000ull
 
