@@ -34,6 +34,9 @@ static const char main_usage[] =
     "  --mem SIZE                   guest RAM, e.g. 64M, 1G (a plain number is MiB; default 64M)\n"
     "  --cpus N                     virtual CPUs (default 1)\n"
     "  --image FILE[@ADDR]          image for the architecture plugin to load (repeatable)\n"
+    "  --kernel FILE                kernel for the architecture plugin to boot\n"
+    "  --initrd FILE                initial RAM disk for the kernel\n"
+    "  --append TEXT                kernel command line\n"
     "  --device NAME[,key=val...]   add a device; NAME may be a path to a plugin .so (repeatable)\n"
     "\n"
     "Options for any command:\n"
@@ -61,6 +64,7 @@ typedef struct main_args {
     const char *plugin_paths[MAIN_MAX_LIST];
     unsigned npaths;
     const char *check_file;
+    const char *cmdline;
 } main_args;
 
 static int main_usage_error(const char *fmt, const char *arg)
@@ -79,11 +83,24 @@ static char *main_split_name(const char *text, const char **options)
     return comma ? strndup(text, (size_t)(comma - text)) : strdup(text);
 }
 
+/* --kernel and --initrd: one each, no load address (the architecture plugin places them). */
+static int main_add_boot_image(main_args *a, const char *opt, const char *path, vmm_image_role role)
+{
+    for (unsigned i = 0; i < a->nimages; i++)
+        if (a->images[i].role == (int)role)
+            return main_usage_error("%s given twice", opt);
+    if (a->nimages == MAIN_MAX_LIST)
+        return main_usage_error("too many images (at most %s)", "64");
+    a->images[a->nimages++] = (vm_image_config){.path = path, .role = role};
+    return 0;
+}
+
 static int main_parse_image(main_args *a, const char *text)
 {
     if (a->nimages == MAIN_MAX_LIST)
         return main_usage_error("too many --image options (at most %s)", "64");
     vm_image_config *img = &a->images[a->nimages];
+    img->role = VMM_IMAGE_GENERIC;
     const char *at = strrchr(text, '@');
     img->path = text;
     if (at) {
@@ -123,7 +140,8 @@ static int main_parse_args(main_args *a, int argc, char **argv)
         }
         int takes_value = !strcmp(opt, "--arch") || !strcmp(opt, "--mem") || !strcmp(opt, "--cpus") ||
                           !strcmp(opt, "--image") || !strcmp(opt, "--device") || !strcmp(opt, "--plugin-path") ||
-                          !strcmp(opt, "--log") || !strcmp(opt, "--check");
+                          !strcmp(opt, "--log") || !strcmp(opt, "--check") || !strcmp(opt, "--kernel") ||
+                          !strcmp(opt, "--initrd") || !strcmp(opt, "--append");
         if (takes_value && !val) {
             if (i + 1 >= argc)
                 return main_usage_error("option %s needs a value", opt);
@@ -155,6 +173,14 @@ static int main_parse_args(main_args *a, int argc, char **argv)
         } else if (!strcmp(opt, "--image")) {
             if (main_parse_image(a, val))
                 return 2;
+        } else if (!strcmp(opt, "--kernel")) {
+            if (main_add_boot_image(a, opt, val, VMM_IMAGE_KERNEL))
+                return 2;
+        } else if (!strcmp(opt, "--initrd")) {
+            if (main_add_boot_image(a, opt, val, VMM_IMAGE_INITRD))
+                return 2;
+        } else if (!strcmp(opt, "--append")) {
+            a->cmdline = val;
         } else if (!strcmp(opt, "--device")) {
             if (a->ndevices == MAIN_MAX_LIST)
                 return main_usage_error("too many --device options (at most %s)", "64");
@@ -272,14 +298,18 @@ static int main_cmd_run(const main_args *a)
         return main_usage_error("run: --arch is required (%s)", "see 'vmm plugins' for the architectures");
     char err[256];
     hostdrv *drv = hostdrv_open(err, sizeof(err));
-    if (!drv) {
+    if (drv)
+        log_info("host driver: %s", hostdrv_describe(drv));
+    plugin_registry reg;
+    plugin_registry_init(&reg, drv ? hostdrv_abi(drv) : "none");
+    main_load_plugins(&reg, a, VMM_LOG_WARN);
+    /* Only plugins that execute guests themselves can do without a host driver. */
+    const plugin *ap = plugin_find_kind(&reg, a->arch, VMM_KIND_ARCH);
+    if (!drv && ap && !ap->desc->arch->vcpu_run) {
         log_error("%s (vmm needs KVM to run guests)", err);
+        plugin_registry_free(&reg);
         return 1;
     }
-    log_info("host driver: %s", hostdrv_describe(drv));
-    plugin_registry reg;
-    plugin_registry_init(&reg, hostdrv_abi(drv));
-    main_load_plugins(&reg, a, VMM_LOG_WARN);
 
     loop *lp = loop_create();
     if (!lp) {
@@ -289,7 +319,8 @@ static int main_cmd_run(const main_args *a)
         return 1;
     }
     vm_config cfg = {.arch = a->arch, .arch_options = a->arch_options, .ram_size = a->mem, .cpus = a->cpus,
-                     .images = a->images, .nimages = a->nimages, .devices = a->devices, .ndevices = a->ndevices};
+                     .images = a->images, .nimages = a->nimages, .devices = a->devices, .ndevices = a->ndevices,
+                     .cmdline = a->cmdline};
     int status;
     vm *v = vm_create(drv, &reg, lp, &cfg, &status);
     if (v) {

@@ -30,7 +30,8 @@ int vcpu_setup_kick_signal(void)
 
 void vcpu_kick(vmm_vcpu *vcpu)
 {
-    hostdrv_vcpu_kick(vcpu->hv);
+    if (vcpu->hv)
+        hostdrv_vcpu_kick(vcpu->hv);
     if (vcpu->started)
         pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
 }
@@ -67,6 +68,21 @@ void *vcpu_thread(void *arg)
     vm_set_current_vcpu(vcpu);
     vcpu_block_host_signals();
     while (!vm_park_if_paused(v)) {
+        if (!vcpu->on_host) {
+            /* The arch plugin executes this vCPU itself and returns when asked to or when it is done. */
+            vmm_exit_action a = arch->vcpu_run(v->arch, v->arch->state, vcpu);
+            if (a == VMM_ACTION_STOP) {
+                vm_request_stop(v, 1);
+            } else if (a == VMM_ACTION_HOST) {
+                if (!vcpu->hv) {
+                    log_error("vCPU %u: %s asked for the host driver, and there is none", vcpu->index,
+                              v->arch->name);
+                    vm_request_stop(v, 1);
+                }
+                vcpu->on_host = 1;
+            }
+            continue;
+        }
         if (hostdrv_vcpu_run(vcpu->hv, &exit)) {
             log_error("vCPU %u: the host driver failed to run the guest: %s", vcpu->index, strerror(errno));
             if (arch->vcpu_dump)

@@ -107,7 +107,7 @@ static int vm_map_backed(vm *v, vmm_instance *owner, mem_kind kind, uint64_t gpa
         log_msg(VMM_LOG_ERROR, owner ? owner->name : "vmm", "%s", err);
         return -1;
     }
-    if (hostdrv_vm_map(v->hv, r.slot, gpa, host, size, slot_flags)) {
+    if (v->hv && hostdrv_vm_map(v->hv, r.slot, gpa, host, size, slot_flags)) {
         int e = errno;
         log_msg(VMM_LOG_ERROR, owner ? owner->name : "vmm", "%s region '%s' at 0x%" PRIx64 ": host driver refused: %s",
                 memmap_kind_name(kind), r.name, gpa, strerror(e));
@@ -257,7 +257,7 @@ static int hlp_mmio_register(vmm_instance *inst, uint64_t base, uint64_t size, v
 static int hlp_irq_set(vmm_instance *inst, uint32_t line, int level)
 {
     vm *v = inst->vm;
-    if (!hostdrv_vm_has_irqchip(v->hv)) {
+    if (!v->hv || !hostdrv_vm_has_irqchip(v->hv)) {
         log_msg(VMM_LOG_DEBUG, inst->name, "IRQ %u set to %d with no interrupt controller", line, level);
         return -1;
     }
@@ -381,6 +381,10 @@ static void hlp_vm_stop(vmm_instance *inst, int status)
 
 static int hlp_vm_enable_feature(vmm_instance *inst, vmm_vm_feature feature, uint64_t arg)
 {
+    if (!inst->vm->hv) {
+        log_msg(VMM_LOG_ERROR, inst->name, "feature %d needs a host driver, and there is none", (int)feature);
+        return -1;
+    }
     if (hostdrv_vm_enable_feature(inst->vm->hv, feature, arg)) {
         log_msg(VMM_LOG_ERROR, inst->name, "host driver refused feature %d: %s", (int)feature, strerror(errno));
         return -1;
@@ -388,29 +392,36 @@ static int hlp_vm_enable_feature(vmm_instance *inst, vmm_vm_feature feature, uin
     return 0;
 }
 
+/* Without a host driver there is no state behind the state classes. */
+static int vm_no_host(void)
+{
+    errno = ENODEV;
+    return -1;
+}
+
 static int hlp_vm_get_state(vmm_instance *inst, vmm_vm_state_class cls, void *buf, size_t len)
 {
-    return hostdrv_vm_get_state(inst->vm->hv, cls, buf, len);
+    return inst->vm->hv ? hostdrv_vm_get_state(inst->vm->hv, cls, buf, len) : vm_no_host();
 }
 
 static int hlp_vm_set_state(vmm_instance *inst, vmm_vm_state_class cls, const void *buf, size_t len)
 {
-    return hostdrv_vm_set_state(inst->vm->hv, cls, buf, len);
+    return inst->vm->hv ? hostdrv_vm_set_state(inst->vm->hv, cls, buf, len) : vm_no_host();
 }
 
 static int hlp_vcpu_get_state(vmm_vcpu *vcpu, vmm_state_class cls, void *buf, size_t len)
 {
-    return hostdrv_vcpu_get_state(vcpu->hv, cls, buf, len);
+    return vcpu->hv ? hostdrv_vcpu_get_state(vcpu->hv, cls, buf, len) : vm_no_host();
 }
 
 static int hlp_vcpu_set_state(vmm_vcpu *vcpu, vmm_state_class cls, const void *buf, size_t len)
 {
-    return hostdrv_vcpu_set_state(vcpu->hv, cls, buf, len);
+    return vcpu->hv ? hostdrv_vcpu_set_state(vcpu->hv, cls, buf, len) : vm_no_host();
 }
 
 static int hlp_vcpu_translate(vmm_vcpu *vcpu, uint64_t gva, uint64_t *gpa)
 {
-    return hostdrv_vcpu_translate(vcpu->hv, gva, gpa);
+    return vcpu->hv ? hostdrv_vcpu_translate(vcpu->hv, gva, gpa) : vm_no_host();
 }
 
 static unsigned hlp_vcpu_index(vmm_vcpu *vcpu)
@@ -422,6 +433,42 @@ static vmm_vcpu *hlp_vcpu_current(vmm_instance *inst)
 {
     (void)inst;
     return vm_current_vcpu;
+}
+
+static int hlp_vcpu_should_return(vmm_vcpu *vcpu)
+{
+    return vm_wants_vcpus_back(vcpu->vm);
+}
+
+static const char *hlp_vm_cmdline(vmm_instance *inst)
+{
+    return inst->vm->cmdline ? inst->vm->cmdline : "";
+}
+
+static int hlp_io_dispatch(vmm_vcpu *vcpu, int is_mmio, uint64_t addr, unsigned size, int is_write, uint8_t *data)
+{
+    vmm_exit e;
+    memset(&e, 0, offsetof(vmm_exit, u) + sizeof(e.u.mmio));
+    if (is_mmio) {
+        e.reason = VMM_EXIT_MMIO;
+        e.u.mmio.gpa = addr;
+        e.u.mmio.len = size;
+        e.u.mmio.is_write = (uint8_t)(is_write != 0);
+        e.u.mmio.data = data;
+        return vm_dispatch_mmio(vcpu->vm, &e);
+    }
+    if (addr > 0xffff) {
+        if (!is_write)
+            memset(data, 0xff, size);
+        return -1;
+    }
+    e.reason = VMM_EXIT_PIO;
+    e.u.pio.port = (uint16_t)addr;
+    e.u.pio.size = (uint8_t)size;
+    e.u.pio.is_write = (uint8_t)(is_write != 0);
+    e.u.pio.count = 1;
+    e.u.pio.data = data;
+    return vm_dispatch_pio(vcpu->vm, &e);
 }
 
 const vmm_helpers vm_helpers = {
@@ -458,6 +505,9 @@ const vmm_helpers vm_helpers = {
     .vcpu_translate = hlp_vcpu_translate,
     .vcpu_index = hlp_vcpu_index,
     .vcpu_current = hlp_vcpu_current,
+    .vcpu_should_return = hlp_vcpu_should_return,
+    .vm_cmdline = hlp_vm_cmdline,
+    .io_dispatch = hlp_io_dispatch,
     .version_end = VMM_HELPERS_VERSION,
 };
 
@@ -490,12 +540,12 @@ static void vm_io_access(const io_range *r, uint64_t addr, unsigned size, int is
     vm_instance_unlock(inst);
 }
 
-void vm_dispatch_pio(vm *v, vmm_exit *exit)
+int vm_dispatch_pio(vm *v, vmm_exit *exit)
 {
     unsigned size = exit->u.pio.size;
     uint8_t *data = exit->u.pio.data;
     if (size != 1 && size != 2 && size != 4)
-        return;
+        return -1;
     const io_range *r = iobus_find(&v->pio, exit->u.pio.port);
     for (uint32_t i = 0; i < exit->u.pio.count; i++, data += size) {
         if (r)
@@ -506,18 +556,19 @@ void vm_dispatch_pio(vm *v, vmm_exit *exit)
     if (!r && log_enabled(VMM_LOG_TRACE))
         log_msg(VMM_LOG_TRACE, "vmm", "unassigned port 0x%x %s (%u bytes)", exit->u.pio.port,
                 exit->u.pio.is_write ? "write" : "read", size);
+    return r ? 0 : -1;
 }
 
-void vm_dispatch_mmio(vm *v, vmm_exit *exit)
+int vm_dispatch_mmio(vm *v, vmm_exit *exit)
 {
     uint64_t gpa = exit->u.mmio.gpa;
     unsigned len = exit->u.mmio.len;
     if (len == 0 || len > 8)
-        return;
+        return -1;
     const io_range *r = iobus_find(&v->mmio, gpa);
     if (r) {
         vm_io_access(r, gpa, len, exit->u.mmio.is_write, exit->u.mmio.data);
-        return;
+        return 0;
     }
     mem_region *m = memmap_find(&v->mem, gpa);
     if (m && m->kind == MEM_ROM && exit->u.mmio.is_write) {
@@ -525,12 +576,13 @@ void vm_dispatch_mmio(vm *v, vmm_exit *exit)
         if (__atomic_fetch_add(&m->rom_writes, 1, __ATOMIC_RELAXED) == 0)
             log_msg(VMM_LOG_WARN, "vmm", "guest wrote to ROM '%s' at 0x%" PRIx64 "; the write was dropped", m->name,
                     gpa);
-        return;
+        return 0;
     }
     if (!exit->u.mmio.is_write)
         memset(exit->u.mmio.data, 0xff, len);
     log_msg(VMM_LOG_DEBUG, "vmm", "unassigned MMIO %s at 0x%" PRIx64 " (%u bytes)",
             exit->u.mmio.is_write ? "write" : "read", gpa, len);
+    return -1;
 }
 
 /* ---- Lifecycle ---------------------------------------------------------------------------------------- */
@@ -625,8 +677,14 @@ vm *vm_create(hostdrv *drv, plugin_registry *plugins, loop *lp, const vm_config 
                   plugin_kind_name(ap->desc->kind));
         return NULL;
     }
-    if (cfg->cpus == 0 || cfg->cpus > hostdrv_max_vcpus(drv)) {
-        log_error("--cpus %u: the host allows 1 to %u", cfg->cpus, hostdrv_max_vcpus(drv));
+    if (!drv && !ap->desc->arch->vcpu_run) {
+        log_error("--arch %s runs guests on the host driver, and there is none", cfg->arch);
+        *status = 1;
+        return NULL;
+    }
+    unsigned max_cpus = drv ? hostdrv_max_vcpus(drv) : 1024;
+    if (cfg->cpus == 0 || cfg->cpus > max_cpus) {
+        log_error("--cpus %u: the host allows 1 to %u", cfg->cpus, max_cpus);
         return NULL;
     }
 
@@ -641,6 +699,7 @@ vm *vm_create(hostdrv *drv, plugin_registry *plugins, loop *lp, const vm_config 
     v->loop = lp;
     v->ram_size = cfg->ram_size;
     v->ncpus = cfg->cpus;
+    v->cmdline = cfg->cmdline ? strdup(cfg->cmdline) : NULL;
     memmap_init(&v->mem);
     iobus_init(&v->pio, "port");
     iobus_init(&v->mmio, "MMIO");
@@ -659,7 +718,8 @@ vm *vm_create(hostdrv *drv, plugin_registry *plugins, loop *lp, const vm_config 
             goto fail;
         }
         v->images[i] = (vmm_image){.path = cfg->images[i].path, .data = data, .size = size,
-                                   .load_addr = cfg->images[i].load_addr, .has_load_addr = cfg->images[i].has_load_addr};
+                                   .load_addr = cfg->images[i].load_addr, .has_load_addr = cfg->images[i].has_load_addr,
+                                   .role = cfg->images[i].role};
         v->nimages = i + 1;
     }
 
@@ -689,10 +749,12 @@ vm *vm_create(hostdrv *drv, plugin_registry *plugins, loop *lp, const vm_config 
     }
 
     *status = 1;
-    v->hv = hostdrv_vm_create(drv, err, sizeof(err));
-    if (!v->hv) {
-        log_error("%s", err);
-        goto fail;
+    if (drv) {
+        v->hv = hostdrv_vm_create(drv, err, sizeof(err));
+        if (!v->hv) {
+            log_error("%s", err);
+            goto fail;
+        }
     }
     if (vm_construct(v->arch))
         goto fail;
@@ -723,8 +785,9 @@ vm *vm_create(hostdrv *drv, plugin_registry *plugins, loop *lp, const vm_config 
         vmm_vcpu *c = &v->vcpus[i];
         c->vm = v;
         c->index = i;
-        c->hv = hostdrv_vcpu_create(v->hv, i, err, sizeof(err));
-        if (!c->hv) {
+        c->on_host = !v->arch->desc->arch->vcpu_run;
+        c->hv = v->hv ? hostdrv_vcpu_create(v->hv, i, err, sizeof(err)) : NULL;
+        if (v->hv && !c->hv) {
             log_error("vCPU %u: %s", i, err);
             goto fail;
         }
@@ -783,7 +846,7 @@ void vm_request_stop(vm *v, int status)
     pthread_mutex_lock(&v->run_lock);
     int first = !v->stopping;
     if (first) {
-        v->stopping = 1;
+        __atomic_store_n(&v->stopping, 1, __ATOMIC_RELEASE);
         v->exit_status = status;
     }
     pthread_cond_broadcast(&v->run_cond);
@@ -800,6 +863,11 @@ int vm_is_stopping(vm *v)
     return __atomic_load_n(&v->stopping, __ATOMIC_ACQUIRE);
 }
 
+int vm_wants_vcpus_back(vm *v)
+{
+    return __atomic_load_n(&v->stopping, __ATOMIC_ACQUIRE) || __atomic_load_n(&v->paused, __ATOMIC_ACQUIRE);
+}
+
 int vm_pause(vm *v)
 {
     pthread_mutex_lock(&v->run_lock);
@@ -807,7 +875,7 @@ int vm_pause(vm *v)
         pthread_mutex_unlock(&v->run_lock);
         return v->stopping ? -1 : 0;
     }
-    v->paused = 1;
+    __atomic_store_n(&v->paused, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&v->run_lock);
     vm_kick_all(v);
     pthread_mutex_lock(&v->run_lock);
@@ -820,7 +888,7 @@ int vm_pause(vm *v)
 void vm_resume(vm *v)
 {
     pthread_mutex_lock(&v->run_lock);
-    v->paused = 0;
+    __atomic_store_n(&v->paused, 0, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&v->run_cond);
     pthread_mutex_unlock(&v->run_lock);
 }
@@ -869,6 +937,7 @@ void vm_destroy(vm *v)
     for (unsigned i = 0; i < v->nimages; i++)
         free((void *)v->images[i].data);
     free(v->images);
+    free(v->cmdline);
     pthread_mutex_destroy(&v->run_lock);
     pthread_cond_destroy(&v->run_cond);
     free(v);

@@ -29,6 +29,7 @@ typedef struct vm_image_config {
     const char *path;
     uint64_t load_addr;
     int has_load_addr;
+    int role; /* vmm_image_role */
 } vm_image_config;
 
 typedef struct vm_config {
@@ -40,6 +41,7 @@ typedef struct vm_config {
     unsigned nimages;
     const vm_device_config *devices;
     unsigned ndevices;
+    const char *cmdline; /* --append, or NULL */
 } vm_config;
 
 struct vmm_instance {
@@ -58,12 +60,14 @@ struct vmm_vcpu {
     hostdrv_vcpu *hv;
     pthread_t thread;
     int started;
+    int on_host;    /* runs on the host driver (always, unless the arch plugin executes it with vcpu_run) */
     uint64_t exits; /* handled exits, for --log debug */
 };
 
 struct vm {
-    hostdrv *drv;
+    hostdrv *drv; /* NULL when the arch plugin executes the guest itself and no host driver could be opened */
     hostdrv_vm *hv;
+    char *cmdline;
     plugin_registry *plugins;
     loop *loop;
 
@@ -91,9 +95,9 @@ struct vm {
     int exit_status;
 };
 
-/* Create the VM from cfg: host driver VM, RAM, arch and device instances, images loaded. Returns NULL after
- * printing one line naming what is wrong; *status then holds the exit status vmm should use (2 for bad input,
- * 1 for host failures). */
+/* Create the VM from cfg: host driver VM, RAM, arch and device instances, images loaded. drv may be NULL when
+ * the arch plugin has vcpu_run. Returns NULL after printing one line naming what is wrong; *status then holds
+ * the exit status vmm should use (2 for bad input, 1 for host failures). */
 vm *vm_create(hostdrv *drv, plugin_registry *plugins, loop *lp, const vm_config *cfg, int *status);
 /* Start the vCPU threads. 0, or -1 after logging. */
 int vm_start(vm *v);
@@ -109,9 +113,12 @@ int vm_pause(vm *v);
 void vm_resume(vm *v);
 int vm_is_paused(vm *v);
 
-/* For vcpu.c: dispatch one port or MMIO exit to the registered instance. */
-void vm_dispatch_pio(vm *v, vmm_exit *exit);
-void vm_dispatch_mmio(vm *v, vmm_exit *exit);
+/* For vcpu.c: dispatch one port or MMIO exit to the registered instance. Return -1 when nothing is registered
+ * at the address (reads then see all ones). */
+int vm_dispatch_pio(vm *v, vmm_exit *exit);
+int vm_dispatch_mmio(vm *v, vmm_exit *exit);
+/* For vcpu.c: whether a stop or pause is pending. */
+int vm_wants_vcpus_back(vm *v);
 /* For vcpu.c: wait here while the VM is paused; returns non-zero when the VM is stopping. */
 int vm_park_if_paused(vm *v);
 

@@ -103,6 +103,12 @@ int x86_load_images(x86raw *x, const vmm_image *images, unsigned nimages)
         x->hlp->log(x->inst, VMM_LOG_ERROR, "no image to run (give one with --image FILE[@ADDR])");
         return -1;
     }
+    for (unsigned i = 0; i < nimages; i++)
+        if (images[i].role != VMM_IMAGE_GENERIC) {
+            x->hlp->log(x->inst, VMM_LOG_ERROR, "%s: --kernel and --initrd are not supported by x86-raw yet; use --image",
+                        images[i].path);
+            return -1;
+        }
     int have_elf = 0;
     for (unsigned i = 0; i < nimages; i++)
         if (!images[i].has_load_addr && x86_is_elf(&images[i]))

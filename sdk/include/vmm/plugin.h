@@ -155,6 +155,7 @@ typedef struct vmm_exit {
 typedef enum vmm_exit_action {
     VMM_ACTION_RESUME = 0, /* run the vCPU again */
     VMM_ACTION_STOP = 1,   /* stop the VM; the plugin has called vm_stop() with the status */
+    VMM_ACTION_HOST = 2,   /* from vcpu_run only: run this vCPU on the host driver from now on */
 } vmm_exit_action;
 
 /*
@@ -267,8 +268,16 @@ typedef struct vmm_helpers {
     unsigned (*vcpu_index)(vmm_vcpu *vcpu);
     /* The vCPU whose exit the calling thread is handling (inside an I/O callback), or NULL. */
     vmm_vcpu *(*vcpu_current)(vmm_instance *inst);
+    /* True once the core wants vcpu_run to return (stop or pause requested); one atomic load. */
+    int (*vcpu_should_return)(vmm_vcpu *vcpu);
+    /* The kernel command line given with --append ("" when none). */
+    const char *(*vm_cmdline)(vmm_instance *inst);
+    /* Dispatch a guest access to the port or MMIO device registered there, as the core does for host-driver
+     * exits; for plugins that execute the guest themselves (vcpu_run). data holds size bytes, little-endian.
+     * Returns 0, or -1 when nothing is registered there (reads then return all ones). */
+    int (*io_dispatch)(vmm_vcpu *vcpu, int is_mmio, uint64_t addr, unsigned size, int is_write, uint8_t *data);
 
-    void *reserved[16]; /* must be NULL; later minors append helpers here */
+    void *reserved[13]; /* must be NULL; later minors append helpers here */
     uint32_t version_end; /* == version */
 } vmm_helpers;
 
@@ -278,14 +287,20 @@ typedef struct vmm_helpers {
 
 /* ---- Per-kind operations ----------------------------------------------------------------------------- */
 
-/* An image named with --image FILE[@ADDR] (or --kernel, ...), read by the core; the arch plugin interprets it. */
+typedef enum vmm_image_role {
+    VMM_IMAGE_GENERIC = 0, /* --image FILE[@ADDR] */
+    VMM_IMAGE_KERNEL = 1,  /* --kernel FILE */
+    VMM_IMAGE_INITRD = 2,  /* --initrd FILE */
+} vmm_image_role;
+
+/* An image named with --image, --kernel or --initrd, read by the core; the arch plugin interprets it. */
 typedef struct vmm_image {
     const char *path;
     const uint8_t *data;
     size_t size;
     uint64_t load_addr; /* valid when has_load_addr */
     int has_load_addr;
-    int reserved0;
+    int role; /* vmm_image_role */
 } vmm_image;
 
 typedef struct vmm_arch_ops {
@@ -301,7 +316,12 @@ typedef struct vmm_arch_ops {
     vmm_exit_action (*vcpu_exit)(vmm_instance *inst, void *state, vmm_vcpu *vcpu, const vmm_exit *exit);
     /* Print the vCPU's registers and the code at its instruction pointer (errors, --log debug). */
     void (*vcpu_dump)(vmm_instance *inst, void *state, vmm_vcpu *vcpu);
-    void *reserved[8]; /* must be NULL */
+    /* Optional: the plugin executes the guest itself (an in-process recompiler) instead of the host driver.
+     * Called on the vCPU's thread again and again; run guest code and return at the latest soon after
+     * vcpu_should_return() turns true (stop or pause requested). With vcpu_run, the VM needs no host driver;
+     * the state-class helpers then fail. */
+    vmm_exit_action (*vcpu_run)(vmm_instance *inst, void *state, vmm_vcpu *vcpu);
+    void *reserved[7]; /* must be NULL */
 } vmm_arch_ops;
 
 /* ---- The descriptor --------------------------------------------------------------------------------- */
