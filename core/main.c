@@ -37,6 +37,7 @@ static const char main_usage[] =
     "  --kernel FILE                kernel for the architecture plugin to boot\n"
     "  --initrd FILE                initial RAM disk for the kernel\n"
     "  --append TEXT                kernel command line\n"
+    "  --stats                      print exit and plugin statistics when the VM ends\n"
     "  --device NAME[,key=val...]   add a device; NAME may be a path to a plugin .so (repeatable)\n"
     "\n"
     "Options for any command:\n"
@@ -65,6 +66,7 @@ typedef struct main_args {
     unsigned npaths;
     const char *check_file;
     const char *cmdline;
+    int stats;
 } main_args;
 
 static int main_usage_error(const char *fmt, const char *arg)
@@ -201,6 +203,8 @@ static int main_parse_args(main_args *a, int argc, char **argv)
             if (level < 0)
                 return main_usage_error("--log %s: use error, warn, info, debug or trace", val);
             log_set_level((vmm_log_level)level);
+        } else if (!strcmp(opt, "--stats")) {
+            a->stats = 1;
         } else if (!strcmp(opt, "--check")) {
             a->check_file = val;
         } else if (opt[0] == '-') {
@@ -320,7 +324,7 @@ static int main_cmd_run(const main_args *a)
     }
     vm_config cfg = {.arch = a->arch, .arch_options = a->arch_options, .ram_size = a->mem, .cpus = a->cpus,
                      .images = a->images, .nimages = a->nimages, .devices = a->devices, .ndevices = a->ndevices,
-                     .cmdline = a->cmdline};
+                     .cmdline = a->cmdline, .stats = a->stats};
     int status;
     vm *v = vm_create(drv, &reg, lp, &cfg, &status);
     if (v) {

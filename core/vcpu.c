@@ -90,6 +90,8 @@ void *vcpu_thread(void *arg)
             vm_request_stop(v, 1);
             break;
         }
+        if (exit.reason <= VMM_EXIT_UNKNOWN)
+            vcpu->exits_by_reason[exit.reason]++;
         switch (exit.reason) {
         case VMM_EXIT_PIO:
             vm_dispatch_pio(v, &exit);

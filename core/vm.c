@@ -440,6 +440,11 @@ static int hlp_vcpu_should_return(vmm_vcpu *vcpu)
     return vm_wants_vcpus_back(vcpu->vm);
 }
 
+static int hlp_stats_enabled(vmm_instance *inst)
+{
+    return inst->vm->stats;
+}
+
 static const char *hlp_vm_cmdline(vmm_instance *inst)
 {
     return inst->vm->cmdline ? inst->vm->cmdline : "";
@@ -508,6 +513,7 @@ const vmm_helpers vm_helpers = {
     .vcpu_should_return = hlp_vcpu_should_return,
     .vm_cmdline = hlp_vm_cmdline,
     .io_dispatch = hlp_io_dispatch,
+    .stats_enabled = hlp_stats_enabled,
     .version_end = VMM_HELPERS_VERSION,
 };
 
@@ -700,6 +706,7 @@ vm *vm_create(hostdrv *drv, plugin_registry *plugins, loop *lp, const vm_config 
     v->ram_size = cfg->ram_size;
     v->ncpus = cfg->cpus;
     v->cmdline = cfg->cmdline ? strdup(cfg->cmdline) : NULL;
+    v->stats = cfg->stats;
     memmap_init(&v->mem);
     iobus_init(&v->pio, "port");
     iobus_init(&v->mmio, "MMIO");
@@ -916,10 +923,28 @@ int vm_park_if_paused(vm *v)
     return stopping;
 }
 
+/* --stats: what each vCPU's exits were, for finding where a guest's time goes on the host. */
+static void vm_print_stats(vm *v)
+{
+    static const char *const names[] = {"none", "pio", "mmio", "halt", "shutdown", "internal", "fail-entry",
+                                        "system-event", "debug", "interrupted", "unknown"};
+    for (unsigned i = 0; v->vcpus && i < v->ncpus; i++) {
+        char line[512];
+        int n = snprintf(line, sizeof(line), "vmm: stats: vCPU %u exits:", i);
+        for (unsigned r = 1; r <= VMM_EXIT_UNKNOWN && n > 0 && (size_t)n < sizeof(line); r++)
+            if (v->vcpus[i].exits_by_reason[r])
+                n += snprintf(line + n, sizeof(line) - (size_t)n, " %s=%llu", names[r],
+                              (unsigned long long)v->vcpus[i].exits_by_reason[r]);
+        fprintf(stderr, "%s\n", line);
+    }
+}
+
 void vm_destroy(vm *v)
 {
     if (!v)
         return;
+    if (v->stats && v->running)
+        vm_print_stats(v);
     for (unsigned i = 0; v->vcpus && i < v->ncpus; i++)
         hostdrv_vcpu_destroy(v->vcpus[i].hv);
     free(v->vcpus);

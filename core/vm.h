@@ -42,6 +42,7 @@ typedef struct vm_config {
     const vm_device_config *devices;
     unsigned ndevices;
     const char *cmdline; /* --append, or NULL */
+    int stats;           /* --stats */
 } vm_config;
 
 struct vmm_instance {
@@ -62,6 +63,7 @@ struct vmm_vcpu {
     int started;
     int on_host;    /* runs on the host driver (always, unless the arch plugin executes it with vcpu_run) */
     uint64_t exits; /* handled exits, for --log debug */
+    uint64_t exits_by_reason[VMM_EXIT_UNKNOWN + 1]; /* for --stats */
 };
 
 struct vm {
@@ -91,6 +93,7 @@ struct vm {
     int running;     /* vCPU threads started, I/O registration closed */
     int stopping;
     int paused;
+    int stats;
     unsigned parked; /* vCPUs waiting while paused */
     int exit_status;
 };

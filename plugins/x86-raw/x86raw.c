@@ -83,10 +83,10 @@ static void x86_destruct(vmm_instance *inst, void *state)
 {
     x86raw *x = state;
     (void)inst;
+    if (!x->hlp->stats_enabled(x->inst))
+        return;
     for (unsigned k = 0; k < X86_RELEGATE_COUNT; k++)
-        if (x->relegations[k])
-            x->hlp->log(x->inst, VMM_LOG_INFO, "relegated %s: %" PRIu64 " times", x86_relegation_name(k),
-                        x->relegations[k]);
+        fprintf(stderr, "x86-raw: stats: relegated %s: %" PRIu64 "\n", x86_relegation_name(k), x->relegations[k]);
 }
 
 static int x86_vm_create(vmm_instance *inst, void *state)

@@ -276,8 +276,10 @@ typedef struct vmm_helpers {
      * exits; for plugins that execute the guest themselves (vcpu_run). data holds size bytes, little-endian.
      * Returns 0, or -1 when nothing is registered there (reads then return all ones). */
     int (*io_dispatch)(vmm_vcpu *vcpu, int is_mmio, uint64_t addr, unsigned size, int is_write, uint8_t *data);
+    /* True when the user asked for statistics (--stats): print yours to stderr when the instance is destroyed. */
+    int (*stats_enabled)(vmm_instance *inst);
 
-    void *reserved[13]; /* must be NULL; later minors append helpers here */
+    void *reserved[12]; /* must be NULL; later minors append helpers here */
     uint32_t version_end; /* == version */
 } vmm_helpers;
 
