@@ -27,7 +27,8 @@ static const char main_usage[] =
     "\n"
     "Commands:\n"
     "  run       run a VM\n"
-    "  plugins   list the plugins found (--check FILE validates one plugin file)\n"
+    "  plugins   list the plugins found; --check FILE validates one plugin file,\n"
+    "            --help NAME describes one plugin and its options\n"
     "\n"
     "Options for run:\n"
     "  --arch NAME[,key=val...]     architecture plugin (e.g. x86-raw)\n"
@@ -65,6 +66,7 @@ typedef struct main_args {
     const char *plugin_paths[MAIN_MAX_LIST];
     unsigned npaths;
     const char *check_file;
+    const char *help_plugin; /* plugins --help NAME */
     const char *cmdline;
     int stats;
 } main_args;
@@ -152,7 +154,10 @@ static int main_parse_args(main_args *a, int argc, char **argv)
             return main_usage_error("option %s takes no value", opt);
         }
 
-        if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) {
+        if ((!strcmp(opt, "--help") || !strcmp(opt, "-h")) && a->command && !strcmp(a->command, "plugins") &&
+            i + 1 < argc && argv[i + 1][0] != '-') {
+            a->help_plugin = argv[++i];
+        } else if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) {
             fputs(main_usage, stdout);
             exit(0);
         } else if (!strcmp(opt, "--version") || !strcmp(opt, "-V")) {
@@ -257,6 +262,35 @@ static void main_load_plugins(plugin_registry *reg, const main_args *a, vmm_log_
     plugin_load_dir(reg, main_default_plugin_dir(), main_plugin_error, &error_level);
 }
 
+static const char *main_option_type_name(vmm_option_type t)
+{
+    return t == VMM_OPT_U64 ? "number" : t == VMM_OPT_BOOL ? "on|off" : "text";
+}
+
+static void main_print_plugin_help(const plugin *p)
+{
+    const vmm_plugin_desc *d = p->desc;
+    printf("%s: %s plugin, SDK %u.%u, %s\n", d->name, plugin_kind_name(d->kind), VMM_VERSION_MAJOR(d->version),
+           VMM_VERSION_MINOR(d->version), p->path);
+    if (d->description)
+        printf("  %s\n", d->description);
+    if (!d->options || !d->options[0].name) {
+        printf("  no options\n");
+        return;
+    }
+    printf("options (%s %s,key=value,...):\n", d->kind == VMM_KIND_ARCH ? "--arch" : "--device", d->name);
+    for (const vmm_option_desc *o = d->options; o->name; o++) {
+        printf("  %-12s %-7s", o->name, main_option_type_name(o->type));
+        if (o->default_value)
+            printf(" default %s", o->default_value);
+        if (o->type == VMM_OPT_U64 && (o->min || o->max))
+            printf(", 0x%" PRIx64 "-0x%" PRIx64, o->min, o->max);
+        printf("\n");
+        if (o->help)
+            printf("      %s\n", o->help);
+    }
+}
+
 static int main_cmd_plugins(const main_args *a)
 {
     plugin_registry reg;
@@ -275,6 +309,21 @@ static int main_cmd_plugins(const main_args *a)
         return rc ? 1 : 0;
     }
     main_load_plugins(&reg, a, VMM_LOG_WARN);
+    if (a->help_plugin) {
+        const plugin *p = strchr(a->help_plugin, '/') ? plugin_find_path(&reg, a->help_plugin)
+                                                       : plugin_find(&reg, a->help_plugin);
+        char err[512];
+        if (!p && strchr(a->help_plugin, '/') && plugin_load_file(&reg, a->help_plugin, err, sizeof(err)) == 0)
+            p = &reg.items[reg.count - 1];
+        if (!p) {
+            fprintf(stderr, "vmm: plugins --help %s: no such plugin (see 'vmm plugins')\n", a->help_plugin);
+            plugin_registry_free(&reg);
+            return 2;
+        }
+        main_print_plugin_help(p);
+        plugin_registry_free(&reg);
+        return 0;
+    }
     printf("%-16s %-13s %-5s %s\n", "NAME", "KIND", "ABI", "FILE");
     for (size_t i = 0; i < reg.count; i++) {
         const vmm_plugin_desc *d = reg.items[i].desc;
