@@ -50,6 +50,8 @@ struct loop {
 
     vmm_timer *timers;
     int handles_open;
+    void (*save_key)(void *ctx);
+    void *save_key_ctx;
 };
 
 static int loop_tty_raw; /* for loop_restore_terminal, which may run from atexit */
@@ -146,6 +148,7 @@ static void loop_print_keys(void)
                                "  Ctrl-A h    this help\r\n"
                                "  Ctrl-A x    stop the VM and exit\r\n"
                                "  Ctrl-A p    pause or resume the VM\r\n"
+                               "  Ctrl-A s    save a snapshot (with --state DB)\r\n"
                                "  Ctrl-A Ctrl-A  send Ctrl-A to the guest\r\n";
     loop_write_all(STDERR_FILENO, help, sizeof(help) - 1);
 }
@@ -171,6 +174,13 @@ static void loop_escape_key(loop *lp, uint8_t key)
         } else if (vm_pause(lp->vm) == 0) {
             loop_write_all(STDERR_FILENO, "\r\nvmm: paused (Ctrl-A p resumes)\r\n", 34);
         }
+        break;
+    case 's':
+    case 'S':
+        if (lp->save_key)
+            lp->save_key(lp->save_key_ctx);
+        else
+            loop_write_all(STDERR_FILENO, "\r\nvmm: no state database to save to (start with --state DB)\r\n", 61);
         break;
     case LOOP_ESCAPE_KEY:
         loop_deliver(lp, &key, 1);
@@ -383,6 +393,17 @@ int loop_attach(loop *lp, vm *v)
     loop_start_input(lp);
     atexit(loop_restore_terminal);
     return 0;
+}
+
+struct uv_loop_s *loop_uv(loop *lp)
+{
+    return &lp->uv;
+}
+
+void loop_set_save_key(loop *lp, void (*fn)(void *ctx), void *ctx)
+{
+    lp->save_key = fn;
+    lp->save_key_ctx = ctx;
 }
 
 void loop_run(loop *lp)

@@ -17,6 +17,10 @@ typedef struct vm vm;
 loop *loop_create(void);
 /* Attach the VM whose stop ends the loop; take the terminal (raw mode when stdin is a terminal). */
 int loop_attach(loop *lp, vm *v);
+/* The libuv loop, for modules that add handles to it (the control socket). */
+struct uv_loop_s *loop_uv(loop *lp);
+/* Ctrl-A s calls fn (main saves a snapshot); NULL when there is nowhere to save. */
+void loop_set_save_key(loop *lp, void (*fn)(void *ctx), void *ctx);
 /* Run until the VM stops. */
 void loop_run(loop *lp);
 /* Restore the terminal and free everything; safe to call twice. */

@@ -9,13 +9,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "hostdrv.h"
 #include "log.h"
 #include "loop.h"
 #include "options.h"
 #include "plugin.h"
+#include "snapshot.h"
+#include "store.h"
 #include "vm.h"
 
 #define MAIN_MAX_LIST 64
@@ -26,9 +30,13 @@ static const char main_usage[] =
     "A plugin-architected virtual machine monitor.\n"
     "\n"
     "Commands:\n"
-    "  run       run a VM\n"
-    "  plugins   list the plugins found; --check FILE validates one plugin file,\n"
-    "            --help NAME describes one plugin and its options\n"
+    "  run                     run a VM\n"
+    "  snapshot ls DB          list the snapshots in a state database\n"
+    "  snapshot info DB NAME   describe one snapshot\n"
+    "  snapshot rm DB NAME     remove one (--force also removes a parent, folding it into its children)\n"
+    "  ctl PATH COMMAND [NAME] send status, pause, resume, save NAME or quit to a running vmm's --control socket\n"
+    "  plugins                 list the plugins found; --check FILE validates one plugin file,\n"
+    "                          --help NAME describes one plugin and its options\n"
     "\n"
     "Options for run:\n"
     "  --arch NAME[,key=val...]     architecture plugin (e.g. x86-raw)\n"
@@ -39,6 +47,10 @@ static const char main_usage[] =
     "  --initrd FILE                initial RAM disk for the kernel\n"
     "  --append TEXT                kernel command line\n"
     "  --stats                      print exit and plugin statistics when the VM ends\n"
+    "  --state DB                   state database (a directory) for snapshots; pages are logged for incremental\n"
+    "                               saves (Ctrl-A s and the control socket save there)\n"
+    "  --restore DB:NAME            resume snapshot NAME of DB (configuration from the snapshot)\n"
+    "  --control PATH               control socket (JSON lines: status, pause, resume, save, quit)\n"
     "  --device NAME[,key=val...]   add a device; NAME may be a path to a plugin .so (repeatable)\n"
     "\n"
     "Options for any command:\n"
@@ -69,6 +81,10 @@ typedef struct main_args {
     const char *help_plugin; /* plugins --help NAME */
     const char *cmdline;
     int stats;
+    int mem_given, cpus_given, force;
+    const char *state_db, *restore, *control_path;
+    const char *positional[4]; /* after the command */
+    unsigned npositional;
 } main_args;
 
 static int main_usage_error(const char *fmt, const char *arg)
@@ -145,7 +161,8 @@ static int main_parse_args(main_args *a, int argc, char **argv)
         int takes_value = !strcmp(opt, "--arch") || !strcmp(opt, "--mem") || !strcmp(opt, "--cpus") ||
                           !strcmp(opt, "--image") || !strcmp(opt, "--device") || !strcmp(opt, "--plugin-path") ||
                           !strcmp(opt, "--log") || !strcmp(opt, "--check") || !strcmp(opt, "--kernel") ||
-                          !strcmp(opt, "--initrd") || !strcmp(opt, "--append");
+                          !strcmp(opt, "--initrd") || !strcmp(opt, "--append") || !strcmp(opt, "--state") ||
+                          !strcmp(opt, "--restore") || !strcmp(opt, "--control");
         if (takes_value && !val) {
             if (i + 1 >= argc)
                 return main_usage_error("option %s needs a value", opt);
@@ -172,11 +189,13 @@ static int main_parse_args(main_args *a, int argc, char **argv)
                 return main_usage_error("--mem %s: not a size (try 64M or 1G)", val);
             if (a->mem < (1ull << 20) || (a->mem & (MEMMAP_PAGE_SIZE - 1)))
                 return main_usage_error("--mem %s: must be at least 1M and a multiple of 4K", val);
+            a->mem_given = 1;
         } else if (!strcmp(opt, "--cpus")) {
             uint64_t n;
             if (opt_parse_u64(val, &n) || n == 0 || n > 1024)
                 return main_usage_error("--cpus %s: not a number from 1 to 1024", val);
             a->cpus = (unsigned)n;
+            a->cpus_given = 1;
         } else if (!strcmp(opt, "--image")) {
             if (main_parse_image(a, val))
                 return 2;
@@ -210,12 +229,22 @@ static int main_parse_args(main_args *a, int argc, char **argv)
             log_set_level((vmm_log_level)level);
         } else if (!strcmp(opt, "--stats")) {
             a->stats = 1;
+        } else if (!strcmp(opt, "--force")) {
+            a->force = 1;
+        } else if (!strcmp(opt, "--state")) {
+            a->state_db = val;
+        } else if (!strcmp(opt, "--restore")) {
+            a->restore = val;
+        } else if (!strcmp(opt, "--control")) {
+            a->control_path = val;
         } else if (!strcmp(opt, "--check")) {
             a->check_file = val;
         } else if (opt[0] == '-') {
             return main_usage_error("unknown option '%s'", opt);
         } else if (!a->command) {
             a->command = opt;
+        } else if (a->npositional < sizeof(a->positional) / sizeof(a->positional[0])) {
+            a->positional[a->npositional++] = opt;
         } else {
             return main_usage_error("unexpected argument '%s'", opt);
         }
@@ -345,11 +374,147 @@ static int main_cmd_plugins(const main_args *a)
     return 0;
 }
 
-static int main_cmd_run(const main_args *a)
+/* What a running VM needs for saving: the store, and its configuration written into each snapshot. */
+typedef struct main_session {
+    vm *vm;
+    ss_store *store;
+    char config[1024];
+} main_session;
+
+/* The configuration as snapshot metadata keeps it: one "key value" per line, read back by main_config_parse. */
+static void main_config_format(const main_args *a, const vm_config *cfg, char *out, size_t len)
 {
-    if (!a->arch)
-        return main_usage_error("run: --arch is required (%s)", "see 'vmm plugins' for the architectures");
-    char err[256];
+    size_t n = (size_t)snprintf(out, len, "arch %s%s%s\nmem %llu\ncpus %u\n", cfg->arch, cfg->arch_options ? "," : "",
+                                cfg->arch_options ? cfg->arch_options : "", (unsigned long long)cfg->ram_size,
+                                cfg->cpus);
+    for (unsigned i = 0; i < cfg->ndevices && n < len; i++)
+        n += (size_t)snprintf(out + n, len - n, "device %s%s%s\n", cfg->devices[i].name,
+                              cfg->devices[i].options ? "," : "", cfg->devices[i].options ? cfg->devices[i].options : "");
+    if (a->cmdline && n < len)
+        snprintf(out + n, len - n, "append %s\n", a->cmdline);
+}
+
+/* Fill in from a snapshot's configuration what the command line left out. Strings are allocated into
+ * `owned` (freed by the caller). Returns 0, or 2 after printing a conflict. */
+static int main_config_apply(main_args *a, const ss_meta *m, char **owned, unsigned *nowned)
+{
+    char *copy = strdup(m->config);
+    if (!copy)
+        return 1;
+    owned[(*nowned)++] = copy;
+    int user_devices = a->ndevices > 0;
+    for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *val = strchr(line, ' ');
+        if (!val)
+            continue;
+        *val++ = '\0';
+        if (!strcmp(line, "arch")) {
+            const char *opts;
+            char *name = main_split_name(val, &opts);
+            if (!name)
+                return 1;
+            if (a->arch && strcmp(a->arch, name) != 0) {
+                fprintf(stderr, "vmm: snapshot '%s' is of a %s VM, --arch asks for %s\n", m->name, name, a->arch);
+                free(name);
+                return 2;
+            }
+            if (!a->arch) {
+                a->arch_name = name;
+                a->arch = name;
+                a->arch_options = opts;
+            } else {
+                free(name);
+            }
+        } else if (!strcmp(line, "device") && !user_devices && a->ndevices < MAIN_MAX_LIST) {
+            const char *opts;
+            char *name = main_split_name(val, &opts);
+            if (!name)
+                return 1;
+            a->device_names[a->ndevices] = name;
+            a->devices[a->ndevices++] = (vm_device_config){.name = name, .options = opts};
+        } else if (!strcmp(line, "append") && !a->cmdline) {
+            a->cmdline = val;
+        }
+    }
+    if (a->mem_given && a->mem != m->ram_size) {
+        fprintf(stderr, "vmm: snapshot '%s' was saved with %llu MiB of RAM, --mem asks for %llu MiB\n", m->name,
+                (unsigned long long)(m->ram_size >> 20), (unsigned long long)(a->mem >> 20));
+        return 2;
+    }
+    if (a->cpus_given && a->cpus != m->cpus) {
+        fprintf(stderr, "vmm: snapshot '%s' was saved with %u vCPUs, --cpus asks for %u\n", m->name, m->cpus, a->cpus);
+        return 2;
+    }
+    a->mem = m->ram_size;
+    a->cpus = m->cpus;
+    return 0;
+}
+
+static int main_session_save(void *ctx, const char *name, char *err, size_t errlen)
+{
+    main_session *ses = ctx;
+    return snapshot_save(ses->vm, ses->store, name, ses->config, err, errlen);
+}
+
+static void main_save_key(void *ctx)
+{
+    char name[64], err[512];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(name, sizeof(name), "console-%Y%m%d-%H%M%S", &tm);
+    if (main_session_save(ctx, name, err, sizeof(err)))
+        fprintf(stderr, "\r\nvmm: save failed: %s\r\n", err);
+    else
+        fprintf(stderr, "\r\nvmm: saved snapshot '%s'\r\n", name);
+}
+
+/* "DB:NAME" -> store directory (allocated) and name. */
+static int main_split_restore(const char *spec, char **db, const char **name)
+{
+    const char *colon = strrchr(spec, ':');
+    if (!colon || colon == spec || !colon[1])
+        return main_usage_error("--restore %s: give DB:NAME (a state database and a snapshot name)", spec);
+    *db = strndup(spec, (size_t)(colon - spec));
+    *name = colon + 1;
+    return *db ? 0 : 1;
+}
+
+static int main_cmd_run(main_args *a)
+{
+    char err[512];
+    char *restore_db = NULL, *owned[4];
+    const char *restore_name = NULL;
+    unsigned nowned = 0;
+    ss_store *store = NULL;
+    int status = 1;
+    if (a->restore) {
+        if (a->nimages)
+            return main_usage_error("--restore takes the guest from the snapshot: drop --image/--kernel/%s",
+                                    "--initrd");
+        if (main_split_restore(a->restore, &restore_db, &restore_name))
+            return 2;
+        store = ss_open(restore_db, 0, err, sizeof(err));
+        ss_meta meta;
+        if (!store || ss_get_meta(store, restore_name, &meta, err, sizeof(err))) {
+            fprintf(stderr, "vmm: %s\n", err);
+            ss_close(store);
+            free(restore_db);
+            return 1;
+        }
+        status = main_config_apply(a, &meta, owned, &nowned);
+        if (status)
+            goto out_store;
+        if (a->state_db && strcmp(a->state_db, restore_db) != 0) {
+            /* Saves go to --state; the restored snapshot stays where it is. */
+            ss_close(store);
+            store = NULL;
+        }
+    }
+    if (!a->arch) {
+        status = main_usage_error("run: --arch is required (%s)", "see 'vmm plugins' for the architectures");
+        goto out_store;
+    }
     hostdrv *drv = hostdrv_open(err, sizeof(err));
     if (drv)
         log_info("host driver: %s", hostdrv_describe(drv));
@@ -360,36 +525,143 @@ static int main_cmd_run(const main_args *a)
     const plugin *ap = plugin_find_kind(&reg, a->arch, VMM_KIND_ARCH);
     if (!drv && ap && !ap->desc->arch->vcpu_run) {
         log_error("%s (vmm needs KVM to run guests)", err);
-        plugin_registry_free(&reg);
-        return 1;
+        status = 1;
+        goto out_plugins;
+    }
+    if (a->state_db && !store) {
+        store = ss_open(a->state_db, 1, err, sizeof(err));
+        if (!store) {
+            log_error("%s", err);
+            status = 1;
+            goto out_plugins;
+        }
     }
 
     loop *lp = loop_create();
     if (!lp) {
         log_error("cannot create the event loop");
-        plugin_registry_free(&reg);
-        hostdrv_close(drv);
-        return 1;
+        status = 1;
+        goto out_plugins;
     }
     vm_config cfg = {.arch = a->arch, .arch_options = a->arch_options, .ram_size = a->mem, .cpus = a->cpus,
                      .images = a->images, .nimages = a->nimages, .devices = a->devices, .ndevices = a->ndevices,
-                     .cmdline = a->cmdline, .stats = a->stats};
-    int status;
+                     .cmdline = a->cmdline, .stats = a->stats, .dirty_log = store != NULL,
+                     .restoring = restore_name != NULL};
+    main_session ses = {.store = store};
+    main_config_format(a, &cfg, ses.config, sizeof(ses.config));
+    control *ctl = NULL;
     vm *v = vm_create(drv, &reg, lp, &cfg, &status);
+    ses.vm = v;
+    if (v && restore_name) {
+        ss_store *from = store ? store : ss_open(restore_db, 0, err, sizeof(err));
+        uint64_t t0 = loop_clock_ns();
+        if (!from || snapshot_restore(v, from, restore_name, err, sizeof(err))) {
+            log_error("restoring %s: %s", a->restore, err);
+            status = 1;
+            vm_destroy(v);
+            v = NULL;
+        } else {
+            log_info("restored snapshot '%s' in %.1f ms", restore_name, (double)(loop_clock_ns() - t0) / 1e6);
+        }
+        if (from != store)
+            ss_close(from);
+        if (store == NULL && v)
+            v->last_snapshot[0] = '\0'; /* saves go elsewhere: nothing to be incremental against */
+    }
+    if (v && a->control_path) {
+        ctl = control_start(lp, v, a->control_path, store ? main_session_save : NULL, &ses, err, sizeof(err));
+        if (!ctl) {
+            log_error("%s", err);
+            status = 1;
+            vm_destroy(v);
+            v = NULL;
+        }
+    }
     if (v) {
         loop_attach(lp, v);
+        if (store)
+            loop_set_save_key(lp, main_save_key, &ses);
         if (vm_start(v) == 0)
             loop_run(lp);
         else
             vm_request_stop(v, 1);
         status = vm_join(v);
     }
+    control_stop(ctl);
     /* Instances may still write to the console while they are destroyed; the loop flushes it last. */
     vm_destroy(v);
     loop_destroy(lp);
+out_plugins:
     plugin_registry_free(&reg);
     hostdrv_close(drv);
+out_store:
+    ss_close(store);
+    free(restore_db);
+    for (unsigned i = 0; i < nowned; i++)
+        free(owned[i]);
     return status;
+}
+
+static void main_snapshot_row(void *ctx, const ss_meta *m)
+{
+    (void)ctx;
+    char when[32];
+    time_t t = (time_t)m->created;
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+    printf("%-24s %-19s %-12s %-16s %6llu MiB %8llu %8llu\n", m->name, when, m->arch, m->parent[0] ? m->parent : "-",
+           (unsigned long long)(m->ram_size >> 20), (unsigned long long)m->pages_mapped,
+           (unsigned long long)m->pages_new);
+}
+
+static int main_cmd_snapshot(const main_args *a)
+{
+    const char *sub = a->npositional > 0 ? a->positional[0] : NULL;
+    const char *db = a->npositional > 1 ? a->positional[1] : NULL;
+    const char *name = a->npositional > 2 ? a->positional[2] : NULL;
+    if (!sub || !db || (strcmp(sub, "ls") && !name) || (!strcmp(sub, "ls") && name))
+        return main_usage_error("snapshot: use 'snapshot ls DB', 'snapshot info DB NAME' or 'snapshot rm DB NAME'%s",
+                                "");
+    if (strcmp(sub, "ls") && strcmp(sub, "info") && strcmp(sub, "rm"))
+        return main_usage_error("snapshot: unknown subcommand '%s' (ls, info, rm)", sub);
+    char err[512];
+    ss_store *st = ss_open(db, 0, err, sizeof(err));
+    if (!st) {
+        fprintf(stderr, "vmm: %s\n", err);
+        return 1;
+    }
+    int rc = 0;
+    if (!strcmp(sub, "ls")) {
+        printf("%-24s %-19s %-12s %-16s %10s %8s %8s\n", "NAME", "CREATED", "ARCH", "PARENT", "RAM", "PAGES", "NEW");
+        rc = ss_list(st, main_snapshot_row, NULL, err, sizeof(err));
+    } else if (!strcmp(sub, "info")) {
+        ss_meta m;
+        uint64_t pages = 0, bytes = 0;
+        rc = ss_get_meta(st, name, &m, err, sizeof(err));
+        if (!rc) {
+            ss_stats(st, &pages, &bytes);
+            printf("name:         %s\nparent:       %s\nvmm version:  %s\narch:         %s (SDK %u.%u)\n"
+                   "RAM:          %llu MiB\nvCPUs:        %u\nhost:         %s\nunits:        %llu\n"
+                   "pages mapped: %llu (%s)\npages added:  %llu\ndatabase:     %llu distinct pages, %llu bytes on disk\n"
+                   "configuration:\n",
+                   m.name, m.parent[0] ? m.parent : "- (full snapshot)", m.vmm_version, m.arch,
+                   VMM_VERSION_MAJOR(m.arch_abi), VMM_VERSION_MINOR(m.arch_abi), (unsigned long long)(m.ram_size >> 20),
+                   m.cpus, m.host, (unsigned long long)m.units, (unsigned long long)m.pages_mapped,
+                   m.parent[0] ? "changed since the parent" : "every non-zero page", (unsigned long long)m.pages_new,
+                   (unsigned long long)pages, (unsigned long long)bytes);
+            for (char *save = NULL, *line = strtok_r(m.config, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+                printf("  %s\n", line);
+        }
+    } else {
+        rc = ss_remove(st, name, a->force, err, sizeof(err));
+        if (!rc)
+            printf("removed snapshot '%s'\n", name);
+    }
+    if (rc)
+        fprintf(stderr, "vmm: %s\n", err);
+    ss_close(st);
+    return rc ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -405,6 +677,13 @@ int main(int argc, char **argv)
             rc = main_cmd_run(&a);
         } else if (!strcmp(a.command, "plugins")) {
             rc = main_cmd_plugins(&a);
+        } else if (!strcmp(a.command, "snapshot")) {
+            rc = main_cmd_snapshot(&a);
+        } else if (!strcmp(a.command, "ctl")) {
+            if (a.npositional < 2 || (a.npositional < 3 && !strcmp(a.positional[1], "save")))
+                rc = main_usage_error("ctl: use 'ctl PATH status|pause|resume|quit' or 'ctl PATH save NAME'%s", "");
+            else
+                rc = control_client(a.positional[0], a.positional[1], a.npositional > 2 ? a.positional[2] : NULL);
         } else {
             rc = main_usage_error("unknown command '%s'", a.command);
         }

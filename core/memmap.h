@@ -27,6 +27,8 @@ typedef struct mem_region {
     char name[48];
     uint32_t slot;    /* host driver slot, for backed regions */
     uint64_t rom_writes; /* guest writes dropped (ROM) */
+    uint64_t *host_dirty; /* RAM with dirty logging: pages written by the host (device DMA), which the host
+                             driver's log does not see; owned by vm.c */
 } mem_region;
 
 typedef struct mem_map {

@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "ssm.h"
 #include "vcpu.h"
 
 #define VM_MAX_IMAGE_SIZE (1ull << 32)
@@ -124,6 +125,15 @@ static int vm_map_backed(vm *v, vmm_instance *owner, mem_kind kind, uint64_t gpa
     return 0;
 }
 
+/* Host writes into logged RAM are remembered here for the next incremental snapshot. */
+static void vm_mark_host_dirty(const mem_region *r, uint64_t gpa, uint64_t len)
+{
+    if (!r->host_dirty || !len)
+        return;
+    for (uint64_t p = (gpa - r->gpa) / MEMMAP_PAGE_SIZE; p <= (gpa - r->gpa + len - 1) / MEMMAP_PAGE_SIZE; p++)
+        __atomic_fetch_or(&r->host_dirty[p / 64], 1ull << (p % 64), __ATOMIC_RELAXED);
+}
+
 /* Copy between host and guest over the backed regions covering [gpa, gpa+len); all or nothing. */
 static int vm_mem_access(vm *v, uint64_t gpa, void *buf, size_t len, int write)
 {
@@ -147,9 +157,10 @@ static int vm_mem_access(vm *v, uint64_t gpa, void *buf, size_t len, int write)
         uint64_t n = r->gpa + r->size - at;
         if (n > left)
             n = left;
-        if (write)
+        if (write) {
             memcpy(r->host + (at - r->gpa), (const uint8_t *)buf + off, n);
-        else
+            vm_mark_host_dirty(r, at, n);
+        } else
             memcpy((uint8_t *)buf + off, r->host + (at - r->gpa), n);
         at += n;
         left -= n;
@@ -283,6 +294,9 @@ static void *hlp_mem_ptr(vmm_instance *inst, uint64_t gpa, size_t len, int writa
     const mem_region *r = memmap_find_range(&inst->vm->mem, gpa, len);
     if (!r || !r->host || (writable && r->kind == MEM_ROM && !r->shadowed))
         return NULL;
+    /* A writable pointer counts as written when it is taken (documented in plugin.h). */
+    if (writable)
+        vm_mark_host_dirty(r, gpa, len);
     return r->host + (gpa - r->gpa);
 }
 
@@ -303,9 +317,17 @@ static int hlp_mem_map_ram(vmm_instance *inst, uint64_t gpa, uint64_t len, const
         log_msg(VMM_LOG_ERROR, inst->name, "cannot allocate %" PRIu64 " bytes of guest RAM: %s", len, strerror(errno));
         return -1;
     }
-    if (vm_map_backed(v, inst, MEM_RAM, gpa, len, host, 0, name, 0)) {
+    if (vm_map_backed(v, inst, MEM_RAM, gpa, len, host, 0, name, v->dirty_log ? HOSTDRV_SLOT_DIRTY_LOG : 0)) {
         munmap(host, len ? len : 1);
         return -1;
+    }
+    if (v->dirty_log) {
+        mem_region *r = memmap_find(&v->mem, gpa);
+        r->host_dirty = calloc(len / MEMMAP_PAGE_SIZE / 64 + 1, sizeof(uint64_t));
+        if (!r->host_dirty) {
+            log_msg(VMM_LOG_ERROR, inst->name, "out of memory for the dirty-page map of '%s'", name);
+            return -1;
+        }
     }
     return 0;
 }
@@ -476,6 +498,76 @@ static int hlp_io_dispatch(vmm_vcpu *vcpu, int is_mmio, uint64_t addr, unsigned 
     return vm_dispatch_pio(vcpu->vm, &e);
 }
 
+static int vm_unit_name_ok(const char *name)
+{
+    size_t n = 0;
+    for (; name[n]; n++) {
+        char c = name[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
+            return 0;
+    }
+    return n > 0 && n < 48;
+}
+
+static int hlp_ssm_register(vmm_instance *inst, const char *unit, uint32_t instance, uint32_t version,
+                            vmm_ssm_save_fn save, vmm_ssm_load_fn load)
+{
+    vm *v = inst->vm;
+    if (!unit || !vm_unit_name_ok(unit) || !save || !load) {
+        log_msg(VMM_LOG_ERROR, inst->name, "saved-state unit '%s': needs a name of [a-z0-9_.-] and both callbacks",
+                unit ? unit : "(null)");
+        return -1;
+    }
+    for (unsigned i = 0; i < v->nunits; i++)
+        if (!strcmp(v->units[i].name, unit) && v->units[i].instance == instance) {
+            log_msg(VMM_LOG_ERROR, inst->name, "saved-state unit '%s' instance %u is registered already", unit,
+                    instance);
+            return -1;
+        }
+    if (v->nunits == v->capunits) {
+        unsigned cap = v->capunits ? v->capunits * 2 : 16;
+        vm_unit *n = realloc(v->units, cap * sizeof(*n));
+        if (!n)
+            return -1;
+        v->units = n;
+        v->capunits = cap;
+    }
+    vm_unit *u = &v->units[v->nunits++];
+    memset(u, 0, sizeof(*u));
+    u->owner = inst;
+    snprintf(u->name, sizeof(u->name), "%s", unit);
+    u->instance = instance;
+    u->version = version;
+    u->save = save;
+    u->load = load;
+    return 0;
+}
+
+static int hlp_ssm_fail(vmm_ssm *ssm, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ssm_vfail(ssm, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static unsigned hlp_vcpu_count(vmm_instance *inst)
+{
+    return inst->vm->ncpus;
+}
+
+static vmm_vcpu *hlp_vcpu_get(vmm_instance *inst, unsigned index)
+{
+    vm *v = inst->vm;
+    return v->vcpus && index < v->ncpus ? &v->vcpus[index] : NULL;
+}
+
+const vmm_plugin_desc *vm_arch_desc(const vm *v)
+{
+    return v->arch->desc;
+}
+
 const vmm_helpers vm_helpers = {
     .version = VMM_HELPERS_VERSION,
     .size = sizeof(vmm_helpers),
@@ -514,6 +606,20 @@ const vmm_helpers vm_helpers = {
     .vm_cmdline = hlp_vm_cmdline,
     .io_dispatch = hlp_io_dispatch,
     .stats_enabled = hlp_stats_enabled,
+    .ssm_register = hlp_ssm_register,
+    .ssm_put_u64 = ssm_put_u64,
+    .ssm_put_bytes = ssm_put_bytes,
+    .ssm_put_str = ssm_put_str,
+    .ssm_get_u64 = ssm_get_u64,
+    .ssm_get_bytes = ssm_get_bytes,
+    .ssm_get_str = ssm_get_str,
+    .ssm_put_optional = ssm_put_optional,
+    .ssm_end_optional = ssm_end_optional,
+    .ssm_get_optional = ssm_get_optional,
+    .ssm_fail = hlp_ssm_fail,
+    .vcpu_count = hlp_vcpu_count,
+    .vcpu_get = hlp_vcpu_get,
+    .ssm_get_var_bytes = ssm_get_var_bytes,
     .version_end = VMM_HELPERS_VERSION,
 };
 
@@ -707,6 +813,7 @@ vm *vm_create(hostdrv *drv, plugin_registry *plugins, loop *lp, const vm_config 
     v->ncpus = cfg->cpus;
     v->cmdline = cfg->cmdline ? strdup(cfg->cmdline) : NULL;
     v->stats = cfg->stats;
+    v->dirty_log = cfg->dirty_log;
     memmap_init(&v->mem);
     iobus_init(&v->pio, "port");
     iobus_init(&v->mmio, "MMIO");
@@ -780,7 +887,7 @@ vm *vm_create(hostdrv *drv, plugin_registry *plugins, loop *lp, const vm_config 
     for (unsigned i = 0; i < v->ndevices; i++)
         if (vm_construct(v->devices[i]))
             goto fail;
-    if (v->arch->desc->arch->vm_load(v->arch, v->arch->state, v->images, v->nimages)) {
+    if (!cfg->restoring && v->arch->desc->arch->vm_load(v->arch, v->arch->state, v->images, v->nimages)) {
         *status = 2; /* images are user input: a bad one is a usage error */
         goto fail;
     }
@@ -953,9 +1060,11 @@ void vm_destroy(vm *v)
     free(v->devices);
     vm_instance_free(v->arch);
     hostdrv_vm_destroy(v->hv);
-    for (size_t i = 0; i < v->mem.count; i++)
+    for (size_t i = 0; i < v->mem.count; i++) {
         if (v->mem.regions[i].host)
             munmap(v->mem.regions[i].host, v->mem.regions[i].size);
+        free(v->mem.regions[i].host_dirty);
+    }
     memmap_free(&v->mem);
     iobus_free(&v->pio);
     iobus_free(&v->mmio);
@@ -963,6 +1072,7 @@ void vm_destroy(vm *v)
         free((void *)v->images[i].data);
     free(v->images);
     free(v->cmdline);
+    free(v->units);
     pthread_mutex_destroy(&v->run_lock);
     pthread_cond_destroy(&v->run_cond);
     free(v);

@@ -43,6 +43,8 @@ typedef struct vm_config {
     unsigned ndevices;
     const char *cmdline; /* --append, or NULL */
     int stats;           /* --stats */
+    int dirty_log;       /* log dirty RAM pages, for incremental snapshots */
+    int restoring;       /* state comes from a snapshot: images are not loaded */
 } vm_config;
 
 struct vmm_instance {
@@ -66,6 +68,14 @@ struct vmm_vcpu {
     uint64_t exits_by_reason[VMM_EXIT_UNKNOWN + 1]; /* for --stats */
 };
 
+typedef struct vm_unit {
+    vmm_instance *owner;
+    char name[48];
+    uint32_t instance, version;
+    vmm_ssm_save_fn save;
+    vmm_ssm_load_fn load;
+} vm_unit;
+
 struct vm {
     hostdrv *drv; /* NULL when the arch plugin executes the guest itself and no host driver could be opened */
     hostdrv_vm *hv;
@@ -87,6 +97,11 @@ struct vm {
 
     vmm_vcpu *vcpus;
     unsigned ncpus;
+
+    vm_unit *units;
+    unsigned nunits, capunits;
+    int dirty_log;             /* RAM slots log dirty pages (a state database was named) */
+    char last_snapshot[64];    /* parent for the next incremental save; "" = next save is full */
 
     pthread_mutex_t run_lock;
     pthread_cond_t run_cond;
@@ -124,6 +139,9 @@ int vm_dispatch_mmio(vm *v, vmm_exit *exit);
 int vm_wants_vcpus_back(vm *v);
 /* For vcpu.c: wait here while the VM is paused; returns non-zero when the VM is stopping. */
 int vm_park_if_paused(vm *v);
+
+/* The plugin whose descriptor is the VM's architecture (for snapshot metadata). */
+const vmm_plugin_desc *vm_arch_desc(const vm *v);
 
 /* Instance helpers for loop.c. */
 void vm_instance_lock(vmm_instance *inst);

@@ -277,6 +277,12 @@ int hostdrv_vm_get_state(hostdrv_vm *vm, vmm_vm_state_class cls, void *buf, size
         if (len < sizeof(struct kvm_clock_data))
             break;
         return ioctl(vm->fd, KVM_GET_CLOCK, buf) < 0 ? -1 : 0;
+    case VMM_VM_STATE_MSR_INDEX_LIST: {
+        const struct kvm_msr_list *l = buf;
+        if (len < sizeof(*l) || len < sizeof(*l) + (size_t)l->nmsrs * sizeof(l->indices[0]))
+            break;
+        return ioctl(vm->drv->fd, KVM_GET_MSR_INDEX_LIST, buf) < 0 ? -1 : 0;
+    }
     }
     errno = EINVAL;
     return -1;
@@ -286,6 +292,7 @@ int hostdrv_vm_set_state(hostdrv_vm *vm, vmm_vm_state_class cls, const void *buf
 {
     switch (cls) {
     case VMM_VM_STATE_SUPPORTED_CPU_MODEL:
+    case VMM_VM_STATE_MSR_INDEX_LIST:
         break;
     case VMM_VM_STATE_IRQCHIP:
         if (len < sizeof(struct kvm_irqchip))

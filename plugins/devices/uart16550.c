@@ -1,5 +1,6 @@
 /*
- * uart16550: a National Semiconductor 16550A UART on the port bus (COM1 by default).
+ * uart16550: a National Semiconductor 16550A UART on the port bus (COM1 by default), or memory-mapped with
+ * `mmio=ADDR` (register stride 1, as on QEMU's riscv virt board: mmio=0x10000000; its PLIC line there is 10).
  *
  * Register set (offsets from iobase):
  *   0  RBR (read) / THR (write)        DLL when LCR.DLAB = 1
@@ -31,6 +32,7 @@
  * Accesses wider than one byte are split into byte accesses to consecutive registers, like an ISA bus would.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <vmm/plugin.h>
@@ -121,6 +123,7 @@ struct uart {
     vmm_instance *inst;
     const vmm_helpers *hlp;
     uint16_t iobase;
+    uint64_t mmio_base; /* 0: on the port bus */
     uint32_t irq;
     int irq_level;   /* level last given to irq_set */
     int have_input;  /* we own console input */
@@ -481,6 +484,83 @@ static void uart_reset(vmm_instance *inst, void *state)
     uart_update_irq(u);
 }
 
+/* ---- Saved state -------------------------------------------------------------------------------------- */
+
+#define UART_STATE_VERSION 1
+
+/* The FIFO and the pending input are saved in arrival order, so ring positions are not part of the format. */
+static int uart_save(void *state, vmm_ssm *ssm)
+{
+    struct uart *u = state;
+    const vmm_helpers *h = u->hlp;
+    uint8_t regs[11] = {u->ier, u->fcr, u->lcr, u->mcr, u->msr, u->scr, u->dll, u->dlm, u->lsr_errors, u->rbr,
+                        (uint8_t)(u->thr_ipending != 0)};
+    uint8_t rx[UART_FIFO_SIZE];
+    for (unsigned i = 0; i < u->rx_count; i++)
+        rx[i] = u->rx_fifo[(u->rx_head + i) % UART_FIFO_SIZE];
+    uint8_t *pending = malloc(u->pending_count ? u->pending_count : 1);
+    if (!pending)
+        return h->ssm_fail(ssm, "out of memory");
+    for (unsigned i = 0; i < u->pending_count; i++)
+        pending[i] = u->pending[(u->pending_head + i) % UART_PENDING_SIZE];
+    h->ssm_put_u64(ssm, u->iobase);
+    h->ssm_put_u64(ssm, u->mmio_base);
+    h->ssm_put_u64(ssm, u->irq);
+    h->ssm_put_bytes(ssm, regs, sizeof(regs));
+    h->ssm_put_u64(ssm, u->rx_count);
+    h->ssm_put_bytes(ssm, rx, u->rx_count);
+    h->ssm_put_u64(ssm, u->pending_count);
+    h->ssm_put_bytes(ssm, pending, u->pending_count);
+    free(pending);
+    return h->ssm_put_u64(ssm, u->dropped);
+}
+
+static int uart_load(void *state, vmm_ssm *ssm, uint32_t version)
+{
+    struct uart *u = state;
+    const vmm_helpers *h = u->hlp;
+    uint64_t iobase, mmio, irq, rx_count, pending;
+    uint8_t regs[11], rx[UART_FIFO_SIZE];
+    if (version != UART_STATE_VERSION)
+        return h->ssm_fail(ssm, "unknown version %u (this UART saves version %u)", version, UART_STATE_VERSION);
+    if (h->ssm_get_u64(ssm, &iobase) || h->ssm_get_u64(ssm, &mmio) || h->ssm_get_u64(ssm, &irq))
+        return -1;
+    if (iobase != u->iobase || mmio != u->mmio_base || irq != u->irq)
+        return h->ssm_fail(ssm, "saved at port 0x%llx, MMIO 0x%llx, IRQ %llu; configured at port 0x%x, MMIO 0x%llx, "
+                           "IRQ %u", (unsigned long long)iobase, (unsigned long long)mmio, (unsigned long long)irq,
+                           (unsigned)u->iobase, (unsigned long long)u->mmio_base, (unsigned)u->irq);
+    if (h->ssm_get_bytes(ssm, regs, sizeof(regs)) || h->ssm_get_u64(ssm, &rx_count))
+        return -1;
+    if (rx_count > UART_FIFO_SIZE)
+        return h->ssm_fail(ssm, "%llu bytes in a %u-byte FIFO", (unsigned long long)rx_count, UART_FIFO_SIZE);
+    if (h->ssm_get_bytes(ssm, rx, rx_count) || h->ssm_get_u64(ssm, &pending))
+        return -1;
+    if (pending > UART_PENDING_SIZE)
+        return h->ssm_fail(ssm, "%llu pending bytes saved, the buffer holds %u", (unsigned long long)pending,
+                           UART_PENDING_SIZE);
+    if (h->ssm_get_bytes(ssm, u->pending, pending) || h->ssm_get_u64(ssm, &u->dropped))
+        return -1;
+    u->pending_head = 0;
+    u->pending_count = (unsigned)pending;
+    u->ier = regs[0];
+    u->fcr = regs[1];
+    u->lcr = regs[2];
+    u->mcr = regs[3];
+    u->msr = regs[4];
+    u->scr = regs[5];
+    u->dll = regs[6];
+    u->dlm = regs[7];
+    u->lsr_errors = regs[8];
+    u->rbr = regs[9];
+    u->thr_ipending = regs[10];
+    u->rx_head = 0;
+    u->rx_count = (unsigned)rx_count;
+    memcpy(u->rx_fifo, rx, rx_count);
+    u->irq_level = 0;
+    uart_update_irq(u);
+    return 0;
+}
+
 static int uart_construct(vmm_instance *inst, const vmm_helpers *hlp, void *state)
 {
     struct uart *u = state;
@@ -492,7 +572,17 @@ static int uart_construct(vmm_instance *inst, const vmm_helpers *hlp, void *stat
     u->irq_level = 0;
     uart_reset(inst, u);
 
-    if (hlp->pio_register(inst, u->iobase, UART_NR_PORTS, uart_io_read, uart_io_write) != 0)
+    u->mmio_base = hlp->opt_is_set(inst, "mmio") ? hlp->opt_u64(inst, "mmio") : 0;
+    if (u->mmio_base) {
+        /* QEMU's virt board decodes a 256-byte window for its eight byte registers. */
+        if (hlp->mmio_register(inst, u->mmio_base, 0x100, uart_io_read, uart_io_write) != 0)
+            return -1;
+    } else if (hlp->pio_register(inst, u->iobase, UART_NR_PORTS, uart_io_read, uart_io_write) != 0) {
+        return -1;
+    }
+    /* The instance number is where the UART sits, so two UARTs keep their own state apart. */
+    if (hlp->ssm_register(inst, "uart16550", u->mmio_base ? (uint32_t)(u->mmio_base >> 8) : u->iobase,
+                          UART_STATE_VERSION, uart_save, uart_load) != 0)
         return -1;
 
     if (hlp->console_claim_input(inst, uart_receive_console) == 0) {
@@ -501,8 +591,12 @@ static int uart_construct(vmm_instance *inst, const vmm_helpers *hlp, void *stat
         u->have_input = 0;
         hlp->log(inst, VMM_LOG_WARN, "console input is owned by another device; this UART receives nothing");
     }
-    hlp->log(inst, VMM_LOG_DEBUG, "16550A at port 0x%x, irq %u%s", (unsigned)u->iobase, (unsigned)u->irq,
-             u->have_input ? ", console input" : "");
+    if (u->mmio_base)
+        hlp->log(inst, VMM_LOG_DEBUG, "16550A at MMIO 0x%llx, irq %u%s", (unsigned long long)u->mmio_base,
+                 (unsigned)u->irq, u->have_input ? ", console input" : "");
+    else
+        hlp->log(inst, VMM_LOG_DEBUG, "16550A at port 0x%x, irq %u%s", (unsigned)u->iobase, (unsigned)u->irq,
+                 u->have_input ? ", console input" : "");
     return 0;
 }
 
@@ -522,6 +616,15 @@ static const vmm_option_desc uart_options[] = {
         .help = "interrupt line (COM1 and COM3: 4, COM2 and COM4: 3)",
         .min = 0,
         .max = 255,
+    },
+    {
+        .name = "mmio",
+        .type = VMM_OPT_U64,
+        .default_value = NULL,
+        .help = "memory-mapped at this guest-physical address instead of the port bus, registers 1 byte apart "
+                "(QEMU riscv virt: 0x10000000); iobase is then unused",
+        .min = 0,
+        .max = 0,
     },
     { .name = NULL },
 };

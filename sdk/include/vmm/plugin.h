@@ -182,6 +182,7 @@ typedef enum vmm_vm_state_class {
     VMM_VM_STATE_IRQCHIP = 2,             /* in-kernel interrupt controller; the buffer names the chip */
     VMM_VM_STATE_PIT = 3,
     VMM_VM_STATE_CLOCK = 4,
+    VMM_VM_STATE_MSR_INDEX_LIST = 5,      /* the MSRs the host driver saves and restores; get only */
 } vmm_vm_state_class;
 
 /* Host features an architecture plugin can ask the host driver to create (the plugin's ring-0 part). */
@@ -195,6 +196,19 @@ typedef enum vmm_vm_feature {
 /* ---- Callbacks a plugin registers ------------------------------------------------------------------- */
 
 /* Port and MMIO access. `size` is 1, 2, 4 or 8; values are little-endian in `val`. */
+/*
+ * Saved state (units, in the spirit of VirtualBox's SSM and QEMU's vmstate). A plugin registers units by name
+ * and instance number with a version and two callbacks. save writes typed fields with the ssm_put_* helpers;
+ * load reads them back in the same order with ssm_get_* and receives the version that was saved, which it may
+ * refuse (ssm_fail). The core frames each unit with a terminator and a checksum and checks that load consumed
+ * exactly what save wrote. Fields added later go in optional sections (ssm_put_optional ... ssm_end_optional),
+ * which older readers skip and newer readers probe with ssm_get_optional. ROM and MMIO2 contents are never
+ * saved: their owner re-creates them and saves only what it needs.
+ */
+typedef struct vmm_ssm vmm_ssm;
+typedef int (*vmm_ssm_save_fn)(void *state, vmm_ssm *ssm);
+typedef int (*vmm_ssm_load_fn)(void *state, vmm_ssm *ssm, uint32_t version);
+
 typedef uint64_t (*vmm_io_read_fn)(void *state, uint64_t offset, unsigned size);
 typedef void (*vmm_io_write_fn)(void *state, uint64_t offset, unsigned size, uint64_t val);
 typedef void (*vmm_timer_fn)(void *state, vmm_timer *timer);
@@ -229,7 +243,9 @@ typedef struct vmm_helpers {
     int (*mem_read)(vmm_instance *inst, uint64_t gpa, void *buf, size_t len);
     int (*mem_write)(vmm_instance *inst, uint64_t gpa, const void *buf, size_t len);
     /* A host pointer to len bytes of guest RAM at gpa, or NULL if the range is not wholly inside one RAM-backed
-     * region. Valid until the VM is destroyed. For bulk loads and atomic operations on guest memory. */
+     * region. Valid until the VM is destroyed. For bulk loads and atomic operations on guest memory. A writable
+     * pointer counts as a write to the range when it is taken (for incremental snapshots): write through it
+     * within the same callback, and take it again next time rather than keeping it. */
     void *(*mem_ptr)(vmm_instance *inst, uint64_t gpa, size_t len, int writable);
     /* The guest RAM size given with --mem. */
     uint64_t (*mem_ram_size)(vmm_instance *inst);
@@ -279,7 +295,32 @@ typedef struct vmm_helpers {
     /* True when the user asked for statistics (--stats): print yours to stderr when the instance is destroyed. */
     int (*stats_enabled)(vmm_instance *inst);
 
-    void *reserved[12]; /* must be NULL; later minors append helpers here */
+    /* Saved state: see vmm_ssm above. Units are registered while the instance is set up. Every get/put returns
+     * 0, or -1 once the unit has failed (wrong type, short data, ...); after the first failure the rest are
+     * no-ops returning -1, so a callback may check only at its end. */
+    int (*ssm_register)(vmm_instance *inst, const char *unit, uint32_t instance, uint32_t version,
+                        vmm_ssm_save_fn save, vmm_ssm_load_fn load);
+    int (*ssm_put_u64)(vmm_ssm *ssm, uint64_t val);
+    int (*ssm_put_bytes)(vmm_ssm *ssm, const void *buf, size_t len);
+    int (*ssm_put_str)(vmm_ssm *ssm, const char *str);
+    int (*ssm_get_u64)(vmm_ssm *ssm, uint64_t *val);
+    /* The saved length must be exactly len. */
+    int (*ssm_get_bytes)(vmm_ssm *ssm, void *buf, size_t len);
+    /* Fails if the saved string (with its NUL) does not fit in size. */
+    int (*ssm_get_str)(vmm_ssm *ssm, char *buf, size_t size);
+    int (*ssm_put_optional)(vmm_ssm *ssm, const char *section);
+    /* Save: closes the section. Load: skips what is left of the section (fields a newer writer added). */
+    int (*ssm_end_optional)(vmm_ssm *ssm);
+    /* 1: the section is next and has been entered; 0: it was not saved; -1: the unit has failed. */
+    int (*ssm_get_optional)(vmm_ssm *ssm, const char *section);
+    /* Refuse the unit with a message (e.g. "saved with IRQ 4, configured with IRQ 3"); returns -1. */
+    int (*ssm_fail)(vmm_ssm *ssm, const char *fmt, ...) VMM_PRINTF(2, 3);
+    unsigned (*vcpu_count)(vmm_instance *inst);
+    vmm_vcpu *(*vcpu_get)(vmm_instance *inst, unsigned index);
+    /* Bytes of a length not known in advance: fails if more than max were saved; *len gets the length. */
+    int (*ssm_get_var_bytes)(vmm_ssm *ssm, void *buf, size_t max, size_t *len);
+
+    void *reserved[15]; /* must be NULL; later minors append helpers here */
     uint32_t version_end; /* == version */
 } vmm_helpers;
 

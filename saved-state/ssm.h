@@ -1,0 +1,58 @@
+/*
+ * ssm: the byte format of one saved-state unit, written and read through the vmm_ssm handle plugins receive.
+ * A unit is a sequence of typed records (u64, bytes, string, optional section) ended by an END record carrying
+ * an XXH64 checksum of everything before it, so corruption and a reader that consumed the wrong amount are both
+ * caught. Used by core/ (which hands vmm_ssm to plugins) and by the store for its own metadata records.
+ */
+#ifndef VMM_SSM_H
+#define VMM_SSM_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vmm/plugin.h>
+
+#define SSM_MAX_DEPTH 8
+
+struct vmm_ssm {
+    int writing;
+    int failed;
+    char err[256];
+    const char *unit; /* for messages */
+    /* writer */
+    uint8_t *buf;
+    size_t len, cap;
+    /* reader */
+    const uint8_t *data;
+    size_t size; /* bytes before the END record */
+    size_t pos;
+    /* open optional sections: writer = offset of the length field; reader = end of the section */
+    size_t sections[SSM_MAX_DEPTH];
+    unsigned depth;
+};
+
+/* Writer: ssm_writer_init, puts, then ssm_writer_finish appends END + checksum; the caller owns ssm->buf. */
+void ssm_writer_init(vmm_ssm *ssm, const char *unit);
+int ssm_writer_finish(vmm_ssm *ssm);
+void ssm_writer_free(vmm_ssm *ssm);
+
+/* Reader: checks the END record and the checksum first (-1 with the reason in ssm->err). */
+int ssm_reader_init(vmm_ssm *ssm, const char *unit, const void *data, size_t len);
+/* After the loader: skip optional sections it did not ask for, then there must be nothing left. */
+int ssm_reader_finish(vmm_ssm *ssm);
+
+int ssm_put_u64(vmm_ssm *ssm, uint64_t val);
+int ssm_put_bytes(vmm_ssm *ssm, const void *buf, size_t len);
+int ssm_put_str(vmm_ssm *ssm, const char *str);
+int ssm_put_optional(vmm_ssm *ssm, const char *section);
+int ssm_end_optional(vmm_ssm *ssm);
+int ssm_get_u64(vmm_ssm *ssm, uint64_t *val);
+int ssm_get_bytes(vmm_ssm *ssm, void *buf, size_t len);
+int ssm_get_var_bytes(vmm_ssm *ssm, void *buf, size_t max, size_t *len);
+int ssm_get_str(vmm_ssm *ssm, char *buf, size_t size);
+int ssm_get_optional(vmm_ssm *ssm, const char *section);
+int ssm_fail(vmm_ssm *ssm, const char *fmt, ...) VMM_PRINTF(2, 3);
+int ssm_vfail(vmm_ssm *ssm, const char *fmt, va_list ap);
+
+#endif

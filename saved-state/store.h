@@ -1,0 +1,69 @@
+/*
+ * store: snapshots of VMs in one LMDB environment (a directory the user names). Per snapshot: metadata, one
+ * record per saved-state unit, and a page map from guest page numbers to page contents. Page contents are kept
+ * once per database (keyed by a 128-bit hash, verified byte for byte before sharing, counted by reference);
+ * zero pages are not stored. An incremental snapshot names its parent and maps only the pages that changed.
+ * A snapshot is written in one write transaction: it appears whole or not at all. Called by core/ only; it knows
+ * nothing of VMs, only of blobs and pages.
+ */
+#ifndef VMM_STORE_H
+#define VMM_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SS_NAME_MAX 64
+#define SS_PAGE_SIZE 4096u
+
+typedef struct ss_store ss_store;
+typedef struct ss_save ss_save;
+
+typedef struct ss_meta {
+    char name[SS_NAME_MAX];
+    uint64_t created; /* seconds since the epoch */
+    char vmm_version[32];
+    char arch[32];
+    uint32_t arch_abi; /* the arch plugin's descriptor version word */
+    uint64_t ram_size;
+    uint32_t cpus;
+    char parent[SS_NAME_MAX]; /* "" for a full snapshot */
+    char config[1024];        /* the VM's configuration, as vmm writes it (arch options, devices) */
+    char host[128];           /* host driver and CPU features that matter for restoring */
+    /* filled in by the store at commit */
+    uint64_t pages_mapped; /* page map entries of this snapshot (zero pages of an incremental included) */
+    uint64_t pages_new;    /* page contents this snapshot added to the database */
+    uint64_t units;
+} ss_meta;
+
+/* Open (create = make the directory and database if missing). NULL with a one-line reason in err. */
+ss_store *ss_open(const char *dir, int create, char *err, size_t errlen);
+void ss_close(ss_store *st);
+
+ss_save *ss_save_begin(ss_store *st, const ss_meta *meta, char *err, size_t errlen);
+int ss_save_unit(ss_save *s, const char *unit, uint32_t instance, uint32_t version, const void *blob, size_t len);
+/* page == NULL records a zero page (needed in incremental snapshots, where the parent may have data there). */
+int ss_save_page(ss_save *s, uint64_t index, const uint8_t *page);
+/* Commit (the snapshot becomes visible) or abort; both free s. Commit returns -1 with a reason in err. */
+int ss_save_commit(ss_save *s, char *err, size_t errlen);
+void ss_save_abort(ss_save *s);
+const char *ss_save_error(const ss_save *s);
+
+int ss_get_meta(ss_store *st, const char *name, ss_meta *meta, char *err, size_t errlen);
+typedef int (*ss_unit_fn)(void *ctx, const char *unit, uint32_t instance, uint32_t version, const uint8_t *blob,
+                          size_t len);
+/* Each unit of the snapshot, in key order. Stops at the first non-zero return of fn and returns it. */
+int ss_load_units(ss_store *st, const char *name, ss_unit_fn fn, void *ctx, char *err, size_t errlen);
+typedef int (*ss_page_fn)(void *ctx, uint64_t index, const uint8_t *page /* NULL: zero */);
+/* Every page recorded by the snapshot or its ancestors, newest first wins, each page's hash verified. Pages
+ * at or above max_index are refused as corrupt. */
+int ss_load_pages(ss_store *st, const char *name, uint64_t max_index, ss_page_fn fn, void *ctx, char *err,
+                  size_t errlen);
+typedef void (*ss_list_fn)(void *ctx, const ss_meta *meta);
+int ss_list(ss_store *st, ss_list_fn fn, void *ctx, char *err, size_t errlen);
+/* Remove a snapshot. A parent of others is refused unless force, which first folds its pages into each child
+ * (so the children stay complete). */
+int ss_remove(ss_store *st, const char *name, int force, char *err, size_t errlen);
+/* Totals for `snapshot info`: distinct page contents stored and the database file size. */
+int ss_stats(ss_store *st, uint64_t *pages, uint64_t *file_bytes);
+
+#endif

@@ -1,0 +1,76 @@
+# counter: ELF64 guest for the snapshot tests. Drops to ring 3 (native speed on software KVM) and prints
+# "count N" for N = 1..LIMIT with a busy delay between lines, then exits with 0x10. Its whole state is in its
+# registers, its stack and the UART, so a restored run must continue the output exactly where the saved one
+# stopped. LIMIT and the delay come from a parameter block at 0x200000 if one is loaded there (u64 limit,
+# u64 delay iterations), else 200 lines with 20,000,000 iterations between them (about 2 s here).
+
+    .equ PARAMS, 0x200000
+    .equ USER_CS, 0x1b
+    .equ USER_SS, 0x23
+    .equ USER_STACK, 0x400000
+
+    .text
+    .globl _start
+_start:
+    pushq $USER_SS
+    pushq $USER_STACK
+    pushq $0x3002                  # IOPL 3, interrupts off
+    pushq $USER_CS
+    lea ring3(%rip), %rax
+    push %rax
+    iretq
+
+ring3:
+    mov $PARAMS, %rbx
+    mov (%rbx), %r12               # limit
+    mov 8(%rbx), %r13              # delay
+    test %r12, %r12
+    jnz 1f
+    mov $200, %r12
+    mov $20000000, %r13
+1:  xor %r14, %r14                 # the counter
+next:
+    inc %r14
+    lea msg_count(%rip), %rsi
+    call puts
+    mov %r14, %rax
+    call put_decimal
+    mov $'\n', %al
+    call putc
+    mov %r13, %rcx
+2:  dec %rcx
+    jnz 2b
+    cmp %r12, %r14
+    jb next
+    lea msg_done(%rip), %rsi
+    call puts
+    mov $0x10, %al
+    jmp debug_exit
+
+# put_decimal: RAX in decimal on COM1.
+put_decimal:
+    push %rbx
+    push %rdx
+    push %rcx
+    mov $10, %rbx
+    xor %ecx, %ecx
+3:  xor %edx, %edx
+    div %rbx
+    push %rdx
+    inc %ecx
+    test %rax, %rax
+    jnz 3b
+4:  pop %rax
+    add $'0', %al
+    call putc
+    loop 4b
+    pop %rcx
+    pop %rdx
+    pop %rbx
+    ret
+
+    .include "common64.inc"
+
+    .section .rodata
+msg_count: .asciz "count "
+msg_done:  .asciz "done\n"
