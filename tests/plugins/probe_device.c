@@ -69,11 +69,32 @@ static void probe_port_write(void *state, uint64_t offset, unsigned size, uint64
     }
 }
 
+/* Saved state: what the guest wrote to the MMIO register. The unit's version comes from the state_version
+ * option, so tests can make a snapshot look as if a newer build of the plugin had written it. */
+static int probe_save(void *state, vmm_ssm *ssm)
+{
+    probe *p = state;
+    return p->hlp->ssm_put_u64(ssm, p->mmio_written);
+}
+
+static int probe_load(void *state, vmm_ssm *ssm, uint32_t version)
+{
+    probe *p = state;
+    uint32_t mine = (uint32_t)p->hlp->opt_u64(p->inst, "state_version");
+    if (version > mine)
+        return p->hlp->ssm_fail(ssm, "saved by a newer test-probe (version %u); this one reads up to version %u",
+                                version, mine);
+    return p->hlp->ssm_get_u64(ssm, &p->mmio_written);
+}
+
 static int probe_construct(vmm_instance *inst, const vmm_helpers *hlp, void *state)
 {
     probe *p = state;
     p->inst = inst;
     p->hlp = hlp;
+    if (hlp->ssm_register(inst, "test-probe", 0, (uint32_t)hlp->opt_u64(inst, "state_version"), probe_save,
+                          probe_load))
+        return -1;
     uint8_t page[4096];
     for (size_t i = 0; i < sizeof(page); i += 4)
         memcpy(page + i, "ROM!", 4);
@@ -96,6 +117,12 @@ static int probe_construct(vmm_instance *inst, const vmm_helpers *hlp, void *sta
     return hlp->pio_register(inst, PROBE_PORT, 1, NULL, probe_port_write);
 }
 
+static const vmm_option_desc probe_options[] = {
+    {.name = "state_version", .type = VMM_OPT_U64, .default_value = "1", .min = 1, .max = 100,
+     .help = "version of the saved-state unit"},
+    {0},
+};
+
 static const vmm_plugin_desc probe_desc = {
     .version = VMM_DESC_VERSION,
     .size = sizeof(vmm_plugin_desc),
@@ -103,6 +130,7 @@ static const vmm_plugin_desc probe_desc = {
     .instance_size = sizeof(probe),
     .name = "test-probe",
     .description = "test device: MMIO, ROM, shadowed ROM, MMIO2 and a timer, reported from the host side",
+    .options = probe_options,
     .construct = probe_construct,
     .version_end = VMM_DESC_VERSION,
 };

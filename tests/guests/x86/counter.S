@@ -2,7 +2,9 @@
 # "count N" for N = 1..LIMIT with a busy delay between lines, then exits with 0x10. Its whole state is in its
 # registers, its stack and the UART, so a restored run must continue the output exactly where the saved one
 # stopped. LIMIT and the delay come from a parameter block at 0x200000 if one is loaded there (u64 limit,
-# u64 delay iterations), else 200 lines with 20,000,000 iterations between them (about 2 s here).
+# u64 delay iterations, u64 MiB to fill), else 200 lines with 20,000,000 iterations between them (about 2 s
+# here). With a fill size, the guest first writes that many MiB from 16 MiB up, every page different, and
+# prints "filled" (for tests that need snapshots with much memory to save).
 
     .equ PARAMS, 0x200000
     .equ USER_CS, 0x1b
@@ -28,7 +30,19 @@ ring3:
     jnz 1f
     mov $200, %r12
     mov $20000000, %r13
-1:  xor %r14, %r14                 # the counter
+1:  mov 16(%rbx), %rcx             # MiB to fill
+    shl $17, %rcx                  # in 8-byte words
+    jz 3f
+    mov $0x1000000, %rdi
+    mov $0x9e3779b97f4a7c15, %rax
+2:  mov %rdi, (%rdi)               # the address: unique in every page
+    xor %rax, (%rdi)
+    add $8, %rdi
+    dec %rcx
+    jnz 2b
+    lea msg_filled(%rip), %rsi
+    call puts
+3:  xor %r14, %r14                 # the counter
 next:
     inc %r14
     lea msg_count(%rip), %rsi
@@ -38,8 +52,8 @@ next:
     mov $'\n', %al
     call putc
     mov %r13, %rcx
-2:  dec %rcx
-    jnz 2b
+5:  dec %rcx
+    jnz 5b
     cmp %r12, %r14
     jb next
     lea msg_done(%rip), %rsi
@@ -54,16 +68,16 @@ put_decimal:
     push %rcx
     mov $10, %rbx
     xor %ecx, %ecx
-3:  xor %edx, %edx
+6:  xor %edx, %edx
     div %rbx
     push %rdx
     inc %ecx
     test %rax, %rax
-    jnz 3b
-4:  pop %rax
+    jnz 6b
+7:  pop %rax
     add $'0', %al
     call putc
-    loop 4b
+    loop 7b
     pop %rcx
     pop %rdx
     pop %rbx
@@ -74,3 +88,4 @@ put_decimal:
     .section .rodata
 msg_count: .asciz "count "
 msg_done:  .asciz "done\n"
+msg_filled: .asciz "filled\n"

@@ -1,0 +1,264 @@
+#!/bin/sh
+# snapshot.sh: saved state end to end, on real KVM and real LMDB files. One case per run:
+#   continue  a counting guest is paused and saved through the control socket, vmm is killed with SIGKILL, and a
+#             new vmm restored from the snapshot prints exactly the rest of an uninterrupted run's output
+#   chain     three snapshots of one run (a full one, then two incremental ones from the dirty-page log):
+#             restoring each continues exactly from its own point
+#   dedup     two runs save full snapshots into one database: the second adds few new pages
+#   kill      vmm is killed with SIGKILL in the middle of saving a large snapshot: the earlier snapshot stays
+#             listed and restorable, the interrupted one is absent
+#   badinput  missing database, unknown snapshot, other RAM size, other architecture, a device missing or added,
+#             a device configured differently, a newer unit version, a truncated and a corrupted database:
+#             each is one clear line on stderr, a non-zero exit, and no guest output
+# usage: snapshot.sh CASE VMM COUNTER_ELF PROBE_SO TEST_PLUGIN_DIR
+set -u
+case_=$1 vmm=$2 guest=$3 probe=$4 tplugins=$5
+
+if [ ! -c /dev/kvm ] || ! (exec 3<>/dev/kvm) 2>/dev/null; then
+    echo "SKIP: /dev/kvm not available"
+    exit 77
+fi
+tmp=$(mktemp -d) || exit 99
+pids=""
+cleanup() {
+    for p in $pids; do kill -KILL "$p" 2>/dev/null; done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() {
+    echo "FAIL: $*"
+    exit 1
+}
+db=$tmp/db
+sock=$tmp/ctl.sock
+
+# params LIMIT DELAY FILL_MIB: the counter guest's parameter block.
+params() {
+    python3 -c "import struct,sys; sys.stdout.buffer.write(struct.pack('<QQQ', $1, $2, $3))" >"$tmp/params.bin"
+}
+
+# start ARGS...: vmm in the background with a control socket; waits until the socket answers.
+start() {
+    rm -f "$sock"
+    "$vmm" run --arch x86-raw --control "$sock" "$@" </dev/null >"$tmp/run.out" 2>"$tmp/run.err" &
+    pid=$!
+    pids="$pids $pid"
+    i=0
+    until "$vmm" ctl "$sock" status >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ $i -gt 100 ] && fail "vmm did not open its control socket: $(cat "$tmp/run.err")"
+        sleep 0.05
+    done
+}
+
+ctl() {
+    "$vmm" ctl "$sock" "$@" >"$tmp/ctl.out" 2>&1 || fail "vmm ctl $*: $(cat "$tmp/ctl.out")"
+}
+
+# wait_for TEXT: until the run's output contains TEXT.
+wait_for() {
+    i=0
+    until grep -q "$1" "$tmp/run.out"; do
+        i=$((i + 1))
+        [ $i -gt 300 ] && fail "the guest never printed '$1'"
+        sleep 0.02
+    done
+}
+
+# The output up to this point (the console is flushed shortly after a pause).
+settled_output() {
+    sleep 0.3
+    cat "$tmp/run.out"
+}
+
+# restore NAME OUT: restore in a new process, to the end of the guest's output.
+restore() {
+    timeout 60 "$vmm" run --restore "$db:$1" </dev/null >"$2" 2>"$tmp/restore.err"
+    status=$?
+    [ "$status" -eq 33 ] || fail "restoring $1 ended with status $status: $(cat "$tmp/restore.err")"
+}
+
+full_run() {
+    timeout 60 "$vmm" run --arch x86-raw --image "$guest" --image "$tmp/params.bin@0x200000" --device uart16550 \
+        --device debug-exit </dev/null >"$tmp/full.out" 2>/dev/null
+    [ $? -eq 33 ] || fail "the uninterrupted run did not finish"
+}
+
+guest_args() {
+    echo "--image $guest --image $tmp/params.bin@0x200000 --device uart16550 --device debug-exit --state $db"
+}
+
+case $case_ in
+continue)
+    params 120 20000000 0
+    full_run
+    # shellcheck disable=SC2046
+    start $(guest_args)
+    wait_for "count 20"
+    ctl pause
+    ctl save s1
+    settled_output >"$tmp/before.out"
+    kill -KILL "$pid"
+    wait "$pid" 2>/dev/null
+    restore s1 "$tmp/after.out"
+    cat "$tmp/before.out" "$tmp/after.out" >"$tmp/joined.out"
+    cmp -s "$tmp/joined.out" "$tmp/full.out" || {
+        echo "--- before the save (tail):"; tail -c 80 "$tmp/before.out"
+        echo "--- after the restore (head):"; head -c 80 "$tmp/after.out"
+        fail "output before the save + output after the restore differs from an uninterrupted run"
+    }
+    ;;
+chain)
+    params 150 20000000 0
+    full_run
+    # shellcheck disable=SC2046
+    start $(guest_args)
+    n=0
+    for at in 20 60 100; do
+        n=$((n + 1))
+        wait_for "count $at"
+        ctl pause
+        ctl save "s$n"
+        settled_output >"$tmp/before$n.out"
+        ctl resume
+    done
+    kill -KILL "$pid"
+    wait "$pid" 2>/dev/null
+    "$vmm" snapshot info "$db" s2 | grep -q "parent: *s1" || fail "s2 is not incremental on top of s1"
+    "$vmm" snapshot info "$db" s3 | grep -q "parent: *s2" || fail "s3 is not incremental on top of s2"
+    for n in 1 2 3; do
+        restore "s$n" "$tmp/after$n.out"
+        cat "$tmp/before$n.out" "$tmp/after$n.out" | cmp -s - "$tmp/full.out" ||
+            fail "restoring s$n does not continue exactly where it was saved"
+    done
+    ;;
+dedup)
+    params 1000 20000000 0
+    for n in 1 2; do
+        # shellcheck disable=SC2046
+        start $(guest_args)
+        wait_for "count $((n * 10))"
+        ctl save "s$n"
+        kill -KILL "$pid"
+        wait "$pid" 2>/dev/null
+    done
+    mapped=$("$vmm" snapshot info "$db" s2 | sed -n 's/^pages mapped: *\([0-9]*\).*/\1/p')
+    added=$("$vmm" snapshot info "$db" s2 | sed -n 's/^pages added: *\([0-9]*\).*/\1/p')
+    [ -n "$mapped" ] && [ -n "$added" ] || fail "snapshot info does not show the page counts"
+    echo "second full snapshot: $mapped pages mapped, $added new"
+    [ "$mapped" -gt 0 ] && [ $((added * 2)) -lt "$mapped" ] || fail "the second snapshot shared too few pages"
+    ;;
+kill)
+    params 100000 20000000 64
+    # shellcheck disable=SC2046
+    start --mem 256M $(guest_args)
+    wait_for "count 2"
+    ctl pause
+    ctl save before
+    settled_output >"$tmp/before.out"
+    ctl resume
+    # Kill during saves of growing age: each run's interrupted save must leave no trace.
+    for delay in 0.05 0.15 0.3; do
+        "$vmm" ctl "$sock" save "interrupted" >/dev/null 2>&1 &
+        sleep "$delay"
+        kill -KILL "$pid"
+        wait "$pid" 2>/dev/null
+        if "$vmm" snapshot info "$db" interrupted >/dev/null 2>&1; then
+            # The save finished before the kill: remove it and kill sooner next time.
+            "$vmm" snapshot rm "$db" interrupted >/dev/null || fail "cannot remove a finished save"
+        fi
+        "$vmm" snapshot ls "$db" >"$tmp/ls.out" 2>&1 || fail "the database does not open after a kill: $(cat "$tmp/ls.out")"
+        grep -q "^before " "$tmp/ls.out" || fail "the earlier snapshot is gone after a kill during a save"
+        # shellcheck disable=SC2046
+        start --mem 256M $(guest_args)
+        wait_for "count 1"
+    done
+    kill -KILL "$pid"
+    wait "$pid" 2>/dev/null
+    timeout 60 "$vmm" run --restore "$db:before" --control "$sock" </dev/null >"$tmp/after.out" 2>"$tmp/restore.err" &
+    rpid=$!
+    pids="$pids $rpid"
+    i=0
+    until grep -q "count" "$tmp/after.out"; do
+        i=$((i + 1))
+        [ $i -gt 300 ] && fail "the earlier snapshot does not run after restore: $(cat "$tmp/restore.err")"
+        sleep 0.02
+    done
+    kill -KILL "$rpid"
+    first=$(sed -n 's/^\(count [0-9]*\).*/\1/p' "$tmp/after.out" | head -1)
+    last_before=$(grep -o "count [0-9]*" "$tmp/before.out" | tail -1)
+    [ -n "$first" ] || fail "no output after restore"
+    echo "saved after '$last_before', restored run starts with '$first'"
+    ;;
+badinput)
+    params 100000 20000000 0
+    # shellcheck disable=SC2046
+    start $(guest_args)
+    ctl pause
+    ctl save good
+    kill -KILL "$pid"
+    wait "$pid" 2>/dev/null
+    # expect_error STATUS PATTERN ARGS...: vmm exits non-zero (STATUS if given), one stderr line matches PATTERN,
+    # and the guest printed nothing.
+    expect_error() {
+        want=$1 pattern=$2
+        shift 2
+        timeout 30 "$vmm" "$@" </dev/null >"$tmp/bad.out" 2>"$tmp/bad.err"
+        st=$?
+        if [ "$st" -eq 0 ] || [ "$st" -ge 124 ] || { [ -n "$want" ] && [ "$st" -ne "$want" ]; }; then
+            fail "vmm $* exited with $st; stderr: $(cat "$tmp/bad.err")"
+        fi
+        grep -Eq "$pattern" "$tmp/bad.err" || fail "vmm $*: stderr does not match /$pattern/: $(cat "$tmp/bad.err")"
+        [ "$(wc -l <"$tmp/bad.err")" -le 2 ] || fail "vmm $*: more than a line or two of error: $(cat "$tmp/bad.err")"
+        [ ! -s "$tmp/bad.out" ] || fail "vmm $*: the guest ran: $(cat "$tmp/bad.out")"
+        echo "ok ($st): $(head -1 "$tmp/bad.err")"
+    }
+    expect_error 1 "$tmp/nodb.*No such file" run --restore "$tmp/nodb:good"
+    expect_error 1 "no snapshot 'nosuch'" run --restore "$db:nosuch"
+    expect_error 2 "saved with 64 MiB of RAM, --mem asks for 32 MiB" run --restore "$db:good" --mem 32M
+    expect_error 2 "x86-raw VM, --arch asks for tp-good-arch" run --restore "$db:good" --arch tp-good-arch \
+        --plugin-path "$tplugins"
+    expect_error 1 "unit 'uart16550'.*no plugin of this VM registered" run --restore "$db:good" --device debug-exit
+    expect_error 1 "no unit 'uart16550' instance 760" run --restore "$db:good" --device uart16550 \
+        --device debug-exit --device uart16550,iobase=0x2f8,irq=3
+    expect_error 1 "saved at port 0x3f8.*IRQ 4.*configured at port 0x3f8.*IRQ 3" run --restore "$db:good" \
+        --device uart16550,irq=3 --device debug-exit
+    expect_error 2 "drop --image" run --restore "$db:good" --image "$guest"
+
+    # A unit saved by a newer version of a plugin than the one loading it.
+    # shellcheck disable=SC2046
+    start $(guest_args) --device "$probe,state_version=2"
+    ctl pause
+    ctl save newer
+    kill -KILL "$pid"
+    wait "$pid" 2>/dev/null
+    expect_error 1 "unit 'test-probe'.*saved version 2.*newer" run --restore "$db:newer" --device uart16550 \
+        --device debug-exit --device "$probe"
+
+    # A corrupted page: flip a byte of the guest's code as stored in the database.
+    cp -r "$db" "$tmp/flipped"
+    python3 - "$guest" "$tmp/flipped/data.mdb" <<'PY' || fail "could not find the guest's code in the database"
+import sys
+elf = open(sys.argv[1], "rb").read()
+code = elf[0x1000:0x1040]          # the first bytes of .text, as linked at 0x100000
+data = bytearray(open(sys.argv[2], "rb").read())
+at = data.find(code)
+if at < 0:
+    sys.exit(1)
+data[at + 5] ^= 0x40
+open(sys.argv[2], "wb").write(data)
+PY
+    expect_error 1 "corrupt" run --restore "$tmp/flipped:good"
+    # A truncated database file.
+    cp -r "$db" "$tmp/truncated"
+    size=$(stat -c %s "$tmp/truncated/data.mdb")
+    truncate -s $((size / 3)) "$tmp/truncated/data.mdb"
+    expect_error 1 "truncated|corrupt|MDB_" run --restore "$tmp/truncated:good"
+    expect_error 1 "truncated|corrupt|MDB_" snapshot ls "$tmp/truncated"
+    ;;
+*)
+    echo "unknown case $case_"
+    exit 99
+    ;;
+esac
+echo PASS

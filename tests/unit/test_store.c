@@ -1,0 +1,289 @@
+/* test_store: the LMDB snapshot store on real files in a temporary directory — pages deduplicated by content,
+ * zero pages not stored, incremental chains resolved newest-first, parents protected or folded into children on
+ * forced removal, an aborted save leaving nothing, and corrupt or truncated databases refused, never crashing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store.h"
+
+#define NPAGES 16
+
+typedef struct fixture {
+    char dir[64];
+    ss_store *st;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/vmm-test-store-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    char err[256];
+    f->st = ss_open(f->dir, 1, err, sizeof(err));
+    if (!f->st)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    ss_close(f->st);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+    if (system(cmd) != 0)
+        return -1;
+    free(f);
+    return 0;
+}
+
+static void fill(uint8_t *page, uint8_t value)
+{
+    memset(page, value, SS_PAGE_SIZE);
+}
+
+/* Save pages[i] (NULL = zero page) for i in [0, n). */
+static void save(ss_store *st, const char *name, const char *parent, uint8_t (*pages)[SS_PAGE_SIZE], const int *which,
+                 int n)
+{
+    ss_meta m;
+    memset(&m, 0, sizeof(m));
+    snprintf(m.name, sizeof(m.name), "%s", name);
+    snprintf(m.parent, sizeof(m.parent), "%s", parent ? parent : "");
+    snprintf(m.arch, sizeof(m.arch), "test");
+    char err[256];
+    ss_save *s = ss_save_begin(st, &m, err, sizeof(err));
+    assert_non_null(s);
+    assert_int_equal(ss_save_unit(s, "unit", 0, 1, "blob", 4), 0);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(ss_save_page(s, (uint64_t)which[i], pages ? pages[i] : NULL), 0);
+    assert_int_equal(ss_save_commit(s, err, sizeof(err)), 0);
+}
+
+typedef struct image {
+    uint8_t mem[NPAGES][SS_PAGE_SIZE];
+    int touched[NPAGES];
+} image;
+
+static int load_page(void *ctx, uint64_t index, const uint8_t *page)
+{
+    image *im = ctx;
+    if (page)
+        memcpy(im->mem[index], page, SS_PAGE_SIZE);
+    else
+        memset(im->mem[index], 0, SS_PAGE_SIZE);
+    im->touched[index]++;
+    return 0;
+}
+
+static void load(ss_store *st, const char *name, image *im)
+{
+    char err[256];
+    memset(im, 0, sizeof(*im));
+    assert_int_equal(ss_load_pages(st, name, NPAGES, load_page, im, err, sizeof(err)), 0);
+}
+
+static void test_store_deduplicates_identical_pages(void **state)
+{
+    fixture *f = *state;
+    static uint8_t pages[4][SS_PAGE_SIZE];
+    fill(pages[0], 1);
+    fill(pages[1], 1);
+    fill(pages[2], 2);
+    fill(pages[3], 1);
+    int which[4] = {0, 1, 2, 3};
+    save(f->st, "a", NULL, pages, which, 4);
+    ss_meta m;
+    char err[256];
+    assert_int_equal(ss_get_meta(f->st, "a", &m, err, sizeof(err)), 0);
+    assert_int_equal(m.pages_mapped, 4);
+    assert_int_equal(m.pages_new, 2);
+    save(f->st, "b", NULL, pages, which, 4); /* a second full snapshot of the same memory adds nothing */
+    assert_int_equal(ss_get_meta(f->st, "b", &m, err, sizeof(err)), 0);
+    assert_int_equal(m.pages_new, 0);
+    uint64_t distinct, bytes;
+    assert_int_equal(ss_stats(f->st, &distinct, &bytes), 0);
+    assert_int_equal(distinct, 2);
+    image im;
+    load(f->st, "b", &im);
+    assert_int_equal(im.mem[3][100], 1);
+    assert_int_equal(im.mem[2][4095], 2);
+}
+
+static void test_store_incremental_chain_restores_each_point(void **state)
+{
+    fixture *f = *state;
+    static uint8_t p[3][SS_PAGE_SIZE];
+    fill(p[0], 0x10);
+    fill(p[1], 0x11);
+    fill(p[2], 0x12);
+    int full[3] = {0, 1, 2};
+    save(f->st, "s1", NULL, p, full, 3);
+    static uint8_t q[1][SS_PAGE_SIZE];
+    fill(q[0], 0x21);
+    int one[1] = {1};
+    save(f->st, "s2", "s1", q, one, 1);
+    int zero[1] = {2};
+    save(f->st, "s3", "s2", NULL, zero, 1); /* page 2 became zero */
+    image im;
+    load(f->st, "s1", &im);
+    assert_int_equal(im.mem[1][0], 0x11);
+    assert_int_equal(im.mem[2][0], 0x12);
+    load(f->st, "s2", &im);
+    assert_int_equal(im.mem[0][0], 0x10);
+    assert_int_equal(im.mem[1][0], 0x21);
+    assert_int_equal(im.mem[2][0], 0x12);
+    load(f->st, "s3", &im);
+    assert_int_equal(im.mem[1][0], 0x21);
+    assert_int_equal(im.mem[2][0], 0);
+    assert_int_equal(im.touched[2], 1); /* the newest entry wins and the parent's is not applied over it */
+}
+
+static void test_store_protects_parents_and_folds_on_force(void **state)
+{
+    fixture *f = *state;
+    static uint8_t p[2][SS_PAGE_SIZE];
+    fill(p[0], 0x31);
+    fill(p[1], 0x32);
+    int full[2] = {0, 1};
+    save(f->st, "base", NULL, p, full, 2);
+    static uint8_t q[1][SS_PAGE_SIZE];
+    fill(q[0], 0x41);
+    int one[1] = {1};
+    save(f->st, "child", "base", q, one, 1);
+    char err[256];
+    assert_int_equal(ss_remove(f->st, "base", 0, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "parent of 'child'"));
+    assert_int_equal(ss_remove(f->st, "base", 1, err, sizeof(err)), 0);
+    ss_meta m;
+    assert_int_equal(ss_get_meta(f->st, "base", &m, err, sizeof(err)), -1);
+    assert_int_equal(ss_get_meta(f->st, "child", &m, err, sizeof(err)), 0);
+    assert_string_equal(m.parent, "");
+    image im;
+    load(f->st, "child", &im);
+    assert_int_equal(im.mem[0][0], 0x31); /* folded in from the removed parent */
+    assert_int_equal(im.mem[1][0], 0x41);
+    assert_int_equal(ss_remove(f->st, "child", 0, err, sizeof(err)), 0);
+    uint64_t distinct, bytes;
+    assert_int_equal(ss_stats(f->st, &distinct, &bytes), 0);
+    assert_int_equal(distinct, 0); /* every page released */
+}
+
+static void test_store_aborted_save_leaves_nothing(void **state)
+{
+    fixture *f = *state;
+    ss_meta m;
+    memset(&m, 0, sizeof(m));
+    snprintf(m.name, sizeof(m.name), "half");
+    char err[256];
+    ss_save *s = ss_save_begin(f->st, &m, err, sizeof(err));
+    static uint8_t page[SS_PAGE_SIZE];
+    fill(page, 7);
+    assert_int_equal(ss_save_page(s, 0, page), 0);
+    ss_save_abort(s);
+    assert_int_equal(ss_get_meta(f->st, "half", &m, err, sizeof(err)), -1);
+    uint64_t distinct, bytes;
+    ss_stats(f->st, &distinct, &bytes);
+    assert_int_equal(distinct, 0);
+}
+
+static void test_store_refuses_duplicate_and_bad_names_and_missing_parents(void **state)
+{
+    fixture *f = *state;
+    save(f->st, "x", NULL, NULL, NULL, 0);
+    ss_meta m;
+    memset(&m, 0, sizeof(m));
+    char err[256];
+    snprintf(m.name, sizeof(m.name), "x");
+    assert_null(ss_save_begin(f->st, &m, err, sizeof(err)));
+    assert_non_null(strstr(err, "already exists"));
+    snprintf(m.name, sizeof(m.name), "a/b");
+    assert_null(ss_save_begin(f->st, &m, err, sizeof(err)));
+    snprintf(m.name, sizeof(m.name), "y");
+    snprintf(m.parent, sizeof(m.parent), "nope");
+    assert_null(ss_save_begin(f->st, &m, err, sizeof(err)));
+    assert_non_null(strstr(err, "no snapshot 'nope'"));
+}
+
+static void test_store_detects_corrupt_page_contents(void **state)
+{
+    fixture *f = *state;
+    static uint8_t p[1][SS_PAGE_SIZE];
+    fill(p[0], 0x5a);
+    int one[1] = {3};
+    save(f->st, "c", NULL, p, one, 1);
+    ss_close(f->st);
+    /* Flip one byte of the stored page inside data.mdb. */
+    char path[128];
+    snprintf(path, sizeof(path), "%s/data.mdb", f->dir);
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    static uint8_t buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof(buf), fp);
+    uint8_t *hit = memmem(buf, n, p[0], 64);
+    assert_non_null(hit);
+    hit[10] ^= 1;
+    fseek(fp, (long)(hit - buf), SEEK_SET);
+    fwrite(hit, 1, 64, fp);
+    fclose(fp);
+    char err[256];
+    f->st = ss_open(f->dir, 0, err, sizeof(err));
+    assert_non_null(f->st);
+    image im;
+    assert_int_equal(ss_load_pages(f->st, "c", NPAGES, load_page, &im, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "corrupt"));
+}
+
+static void test_store_refuses_truncated_and_missing_databases(void **state)
+{
+    fixture *f = *state;
+    static uint8_t p[8][SS_PAGE_SIZE];
+    int which[8];
+    for (int i = 0; i < 8; i++) {
+        fill(p[i], (uint8_t)(0x60 + i));
+        which[i] = i;
+    }
+    save(f->st, "t", NULL, p, which, 8);
+    ss_close(f->st);
+    f->st = NULL;
+    char path[128], err[256];
+    snprintf(path, sizeof(path), "%s/data.mdb", f->dir);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(truncate(path, sb.st_size / 2), 0);
+    ss_store *st = ss_open(f->dir, 0, err, sizeof(err));
+    assert_null(st);
+    assert_non_null(strstr(err, "truncated"));
+    assert_null(ss_open("/nonexistent/vmm-db", 0, err, sizeof(err)));
+    assert_non_null(strstr(err, "/nonexistent/vmm-db"));
+    f->st = ss_open(f->dir, 1, err, sizeof(err)); /* for teardown; may fail on the damaged file */
+    if (!f->st) {
+        unlink(path);
+        f->st = ss_open(f->dir, 1, err, sizeof(err));
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_store_deduplicates_identical_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_incremental_chain_restores_each_point, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_protects_parents_and_folds_on_force, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_aborted_save_leaves_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_refuses_duplicate_and_bad_names_and_missing_parents, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_detects_corrupt_page_contents, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_refuses_truncated_and_missing_databases, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
