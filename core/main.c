@@ -50,6 +50,9 @@ static const char main_usage[] =
     "  --state DB                   state database (a directory) for snapshots; pages are logged for incremental\n"
     "                               saves (Ctrl-A s and the control socket save there)\n"
     "  --restore DB:NAME            resume snapshot NAME of DB (configuration from the snapshot)\n"
+    "  --restore-mode MODE          lazy (default): the guest starts at once, pages arrive as it touches them and\n"
+    "                               in the background; ondemand: only as it touches them; eager: every page is\n"
+    "                               copied and checked before the guest starts\n"
     "  --control PATH               control socket (JSON lines: status, pause, resume, save, quit)\n"
     "  --device NAME[,key=val...]   add a device; NAME may be a path to a plugin .so (repeatable)\n"
     "\n"
@@ -83,6 +86,7 @@ typedef struct main_args {
     int stats;
     int mem_given, cpus_given, force;
     const char *state_db, *restore, *control_path;
+    int restore_mode; /* snapshot_restore_mode */
     const char *positional[4]; /* after the command */
     unsigned npositional;
 } main_args;
@@ -162,7 +166,7 @@ static int main_parse_args(main_args *a, int argc, char **argv)
                           !strcmp(opt, "--image") || !strcmp(opt, "--device") || !strcmp(opt, "--plugin-path") ||
                           !strcmp(opt, "--log") || !strcmp(opt, "--check") || !strcmp(opt, "--kernel") ||
                           !strcmp(opt, "--initrd") || !strcmp(opt, "--append") || !strcmp(opt, "--state") ||
-                          !strcmp(opt, "--restore") || !strcmp(opt, "--control");
+                          !strcmp(opt, "--restore") || !strcmp(opt, "--control") || !strcmp(opt, "--restore-mode");
         if (takes_value && !val) {
             if (i + 1 >= argc)
                 return main_usage_error("option %s needs a value", opt);
@@ -237,6 +241,15 @@ static int main_parse_args(main_args *a, int argc, char **argv)
             a->restore = val;
         } else if (!strcmp(opt, "--control")) {
             a->control_path = val;
+        } else if (!strcmp(opt, "--restore-mode")) {
+            if (!strcmp(val, "lazy"))
+                a->restore_mode = SNAPSHOT_RESTORE_LAZY;
+            else if (!strcmp(val, "ondemand"))
+                a->restore_mode = SNAPSHOT_RESTORE_ONDEMAND;
+            else if (!strcmp(val, "eager"))
+                a->restore_mode = SNAPSHOT_RESTORE_EAGER;
+            else
+                return main_usage_error("--restore-mode %s: use lazy, ondemand or eager", val);
         } else if (!strcmp(opt, "--check")) {
             a->check_file = val;
         } else if (opt[0] == '-') {
@@ -550,21 +563,24 @@ static int main_cmd_run(main_args *a)
     main_session ses = {.store = store};
     main_config_format(a, &cfg, ses.config, sizeof(ses.config));
     control *ctl = NULL;
+    snapshot_pager *pager = NULL;
+    /* The reader behind a lazy restore needs the store open while the VM runs. */
+    ss_store *from = NULL;
     vm *v = vm_create(drv, &reg, lp, &cfg, &status);
     ses.vm = v;
     if (v && restore_name) {
-        ss_store *from = store ? store : ss_open(restore_db, 0, err, sizeof(err));
+        from = store ? store : ss_open(restore_db, 0, err, sizeof(err));
         uint64_t t0 = loop_clock_ns();
-        if (!from || snapshot_restore(v, from, restore_name, err, sizeof(err))) {
+        if (!from || snapshot_restore(v, from, restore_name, (snapshot_restore_mode)a->restore_mode, &pager, err,
+                                       sizeof(err))) {
             log_error("restoring %s: %s", a->restore, err);
             status = 1;
             vm_destroy(v);
             v = NULL;
         } else {
-            log_info("restored snapshot '%s' in %.1f ms", restore_name, (double)(loop_clock_ns() - t0) / 1e6);
+            log_info("restored snapshot '%s' in %.1f ms (%s)", restore_name, (double)(loop_clock_ns() - t0) / 1e6,
+                     pager ? "pages follow while the guest runs" : "eager");
         }
-        if (from != store)
-            ss_close(from);
         if (store == NULL && v)
             v->last_snapshot[0] = '\0'; /* saves go elsewhere: nothing to be incremental against */
     }
@@ -573,6 +589,8 @@ static int main_cmd_run(main_args *a)
         if (!ctl) {
             log_error("%s", err);
             status = 1;
+            snapshot_pager_finish(pager); /* before the memory it fills goes away */
+            pager = NULL;
             vm_destroy(v);
             v = NULL;
         }
@@ -587,6 +605,10 @@ static int main_cmd_run(main_args *a)
             vm_request_stop(v, 1);
         status = vm_join(v);
     }
+    if (snapshot_pager_finish(pager) && status == 0)
+        status = 1;
+    if (from && from != store)
+        ss_close(from);
     control_stop(ctl);
     /* Instances may still write to the console while they are destroyed; the loop flushes it last. */
     vm_destroy(v);
@@ -668,6 +690,7 @@ int main(int argc, char **argv)
 {
     main_args a;
     memset(&a, 0, sizeof(a));
+    a.restore_mode = SNAPSHOT_RESTORE_LAZY;
     int rc = main_parse_args(&a, argc, argv);
     if (rc == 0) {
         if (!a.command) {

@@ -2,10 +2,17 @@
 #include "snapshot.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -151,11 +158,16 @@ int snapshot_save(vm *v, ss_store *st, const char *name, const char *config, cha
                 v->last_snapshot[0] = '\0';
         }
     }
-    if (rc == 0)
-        log_info("saved snapshot '%s'%s%s in %.1f ms", name, incremental ? " on top of " : "",
-                 incremental ? meta.parent : "", (double)(loop_clock_ns() - t0) / 1e6);
+    uint64_t t1 = loop_clock_ns();
     if (was_running)
         vm_resume(v);
+    /* The guest runs again while the disk catches up. */
+    if (rc == 0)
+        rc = ss_sync(st, err, errlen);
+    if (rc == 0)
+        log_info("saved snapshot '%s'%s%s: guest paused %.1f ms, durable after %.1f ms", name,
+                 incremental ? " on top of " : "", incremental ? meta.parent : "", (double)(t1 - t0) / 1e6,
+                 (double)(loop_clock_ns() - t0) / 1e6);
     return rc;
 }
 
@@ -175,11 +187,9 @@ static int snapshot_load_page(void *ctx, uint64_t index, const uint8_t *page)
         snprintf(l->err, l->errlen, "the snapshot has a page at 0x%" PRIx64 ", outside this VM's RAM", gpa);
         return -1;
     }
-    uint8_t *dst = m->host + (gpa - m->gpa);
+    /* The VM's RAM is fresh, so zero pages need no write (which would only fault them in). */
     if (page)
-        memcpy(dst, page, SS_PAGE_SIZE);
-    else
-        memset(dst, 0, SS_PAGE_SIZE);
+        memcpy(m->host + (gpa - m->gpa), page, SS_PAGE_SIZE);
     return 0;
 }
 
@@ -216,7 +226,203 @@ static int snapshot_load_unit(void *ctx, const char *unit, uint32_t instance, ui
     return 0;
 }
 
-int snapshot_restore(vm *v, ss_store *st, const char *name, char *err, size_t errlen)
+/* ---- Lazy page-in ------------------------------------------------------------------------------------- */
+
+#define PAGER_MAX_REGIONS 16
+#define PAGER_PREFETCH_BATCH 64
+
+struct snapshot_pager {
+    vm *v;
+    ss_reader *reader;
+    int uffd, stop_fd;
+    pthread_t thread;
+    int started;
+    struct {
+        uint8_t *host;
+        uint64_t gpa, size;
+    } regions[PAGER_MAX_REGIONS];
+    unsigned nregions, prefetch_region;
+    uint64_t prefetch_page;
+    int prefetch, prefetch_done, corrupt;
+    uint64_t faults, copied, zeroed;
+    char err[256];
+};
+
+/* Fill one page of region r (offset off), from the snapshot or with zeros. */
+static void pager_fill(snapshot_pager *p, unsigned r, uint64_t off, int wake)
+{
+    uint64_t index = (p->regions[r].gpa + off) / SS_PAGE_SIZE;
+    const uint8_t *page;
+    int got = ss_reader_page(p->reader, index, &page, p->err, sizeof(p->err));
+    uint64_t dst = (uint64_t)(uintptr_t)(p->regions[r].host + off);
+    if (got < 0 && !p->corrupt) {
+        p->corrupt = 1;
+        log_error("restoring: %s; stopping the VM", p->err);
+        vm_request_stop(p->v, 1);
+    }
+    if (got > 0) {
+        struct uffdio_copy c = {.dst = dst, .src = (uint64_t)(uintptr_t)page, .len = SS_PAGE_SIZE,
+                                .mode = wake ? 0 : UFFDIO_COPY_MODE_DONTWAKE};
+        if (ioctl(p->uffd, UFFDIO_COPY, &c) == 0)
+            p->copied++;
+    } else {
+        struct uffdio_zeropage z = {.range = {.start = dst, .len = SS_PAGE_SIZE},
+                                    .mode = wake ? 0 : UFFDIO_ZEROPAGE_MODE_DONTWAKE};
+        if (ioctl(p->uffd, UFFDIO_ZEROPAGE, &z) == 0)
+            p->zeroed++;
+    }
+}
+
+static void pager_serve_faults(snapshot_pager *p)
+{
+    struct uffd_msg msg[16];
+    ssize_t n;
+    while ((n = read(p->uffd, msg, sizeof(msg))) > 0) {
+        for (ssize_t i = 0; i < n / (ssize_t)sizeof(msg[0]); i++) {
+            if (msg[i].event != UFFD_EVENT_PAGEFAULT)
+                continue;
+            uint64_t addr = msg[i].arg.pagefault.address & ~(uint64_t)(SS_PAGE_SIZE - 1);
+            for (unsigned r = 0; r < p->nregions; r++) {
+                uint64_t base = (uint64_t)(uintptr_t)p->regions[r].host;
+                if (addr >= base && addr < base + p->regions[r].size) {
+                    p->faults++;
+                    pager_fill(p, r, addr - base, 1);
+                }
+            }
+        }
+    }
+}
+
+/* Copy in the next batch of snapshot pages; true when every page holding data is in. */
+static int pager_prefetch(snapshot_pager *p)
+{
+    for (unsigned done = 0; done < PAGER_PREFETCH_BATCH && p->prefetch_region < p->nregions;) {
+        unsigned r = p->prefetch_region;
+        if (p->prefetch_page >= p->regions[r].size / SS_PAGE_SIZE) {
+            p->prefetch_region++;
+            p->prefetch_page = 0;
+            continue;
+        }
+        uint64_t index = p->regions[r].gpa / SS_PAGE_SIZE + p->prefetch_page;
+        const uint8_t *page;
+        /* Zero pages are left to the kernel: once the regions are unregistered they fill with zeros anyway. */
+        if (ss_reader_page(p->reader, index, &page, p->err, sizeof(p->err)) != 0) {
+            pager_fill(p, r, p->prefetch_page * SS_PAGE_SIZE, 1);
+            done++;
+        }
+        p->prefetch_page++;
+    }
+    return p->prefetch_region >= p->nregions;
+}
+
+static void *pager_thread(void *arg)
+{
+    snapshot_pager *p = arg;
+    struct pollfd fds[2] = {{.fd = p->uffd, .events = POLLIN}, {.fd = p->stop_fd, .events = POLLIN}};
+    for (;;) {
+        if (poll(fds, 2, p->prefetch && !p->prefetch_done ? 0 : -1) < 0 && errno != EINTR)
+            break;
+        if (fds[1].revents & POLLIN)
+            break;
+        if (fds[0].revents & POLLIN)
+            pager_serve_faults(p);
+        if (p->prefetch && !p->prefetch_done && pager_prefetch(p)) {
+            /* Every page with data is in: the rest is zero, which the kernel provides by itself. */
+            p->prefetch_done = 1;
+            for (unsigned r = 0; r < p->nregions; r++) {
+                struct uffdio_range range = {.start = (uint64_t)(uintptr_t)p->regions[r].host,
+                                             .len = p->regions[r].size};
+                ioctl(p->uffd, UFFDIO_UNREGISTER, &range);
+            }
+            pager_serve_faults(p); /* faults that raced with the unregistration */
+            ss_reader_close(p->reader);
+            p->reader = NULL;
+            break;
+        }
+    }
+    return NULL;
+}
+
+static void pager_free(snapshot_pager *p)
+{
+    if (p->uffd >= 0)
+        close(p->uffd);
+    if (p->stop_fd >= 0)
+        close(p->stop_fd);
+    ss_reader_close(p->reader);
+    free(p);
+}
+
+int snapshot_pager_finish(snapshot_pager *p)
+{
+    if (!p)
+        return 0;
+    if (p->started) {
+        uint64_t one = 1;
+        if (write(p->stop_fd, &one, sizeof(one)) < 0)
+            log_warn("pager: cannot wake: %s", strerror(errno));
+        pthread_join(p->thread, NULL);
+    }
+    if (p->v->stats)
+        fprintf(stderr, "vmm: stats: lazy restore: %llu guest faults, %llu pages copied, %llu zeroed, %s\n",
+                (unsigned long long)p->faults, (unsigned long long)p->copied, (unsigned long long)p->zeroed,
+                p->prefetch_done ? "all data in" : p->prefetch ? "stopped before all data was in" : "on demand only");
+    int corrupt = p->corrupt;
+    pager_free(p);
+    return corrupt ? -1 : 0;
+}
+
+/* Register guest RAM for lazy filling and start the pager; NULL (and nothing changed) if userfaultfd is not
+ * available, so the caller copies eagerly instead. */
+static snapshot_pager *pager_start(vm *v, ss_reader *reader, int prefetch)
+{
+    snapshot_pager *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    p->v = v;
+    p->prefetch = prefetch;
+    p->stop_fd = -1;
+    p->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+    struct uffdio_api api = {.api = UFFD_API};
+    if (p->uffd < 0 || ioctl(p->uffd, UFFDIO_API, &api) ||
+        (p->stop_fd = eventfd(0, EFD_CLOEXEC)) < 0) {
+        log_info("userfaultfd unavailable (%s): restoring eagerly", strerror(errno));
+        pager_free(p);
+        return NULL;
+    }
+    for (size_t i = 0; i < v->mem.count; i++) {
+        const mem_region *m = &v->mem.regions[i];
+        if (m->kind != MEM_RAM)
+            continue;
+        struct uffdio_register reg = {.range = {.start = (uint64_t)(uintptr_t)m->host, .len = m->size},
+                                      .mode = UFFDIO_REGISTER_MODE_MISSING};
+        if (p->nregions == PAGER_MAX_REGIONS || ioctl(p->uffd, UFFDIO_REGISTER, &reg)) {
+            log_info("userfaultfd cannot register guest RAM (%s): restoring eagerly", strerror(errno));
+            for (unsigned r = 0; r < p->nregions; r++) {
+                struct uffdio_range range = {.start = (uint64_t)(uintptr_t)p->regions[r].host,
+                                             .len = p->regions[r].size};
+                ioctl(p->uffd, UFFDIO_UNREGISTER, &range);
+            }
+            pager_free(p);
+            return NULL;
+        }
+        p->regions[p->nregions].host = m->host;
+        p->regions[p->nregions].gpa = m->gpa;
+        p->regions[p->nregions].size = m->size;
+        p->nregions++;
+    }
+    p->reader = reader;
+    if (pthread_create(&p->thread, NULL, pager_thread, p)) {
+        p->reader = NULL;
+        pager_free(p);
+        return NULL;
+    }
+    p->started = 1;
+    return p;
+}
+
+int snapshot_restore(vm *v, ss_store *st, const char *name, snapshot_restore_mode mode, snapshot_pager **pager,
+                     char *err, size_t errlen)
 {
     ss_meta meta;
     if (ss_get_meta(st, name, &meta, err, errlen))
@@ -251,9 +457,8 @@ int snapshot_restore(vm *v, ss_store *st, const char *name, char *err, size_t er
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    int rc = ss_load_pages(st, name, max_index, snapshot_load_page, &l, err, errlen);
-    if (!rc)
-        rc = ss_load_units(st, name, snapshot_load_unit, &l, err, errlen);
+    /* Units first: they are small and the most likely to be refused, and refusing must leave nothing behind. */
+    int rc = ss_load_units(st, name, snapshot_load_unit, &l, err, errlen);
     for (unsigned i = 0; !rc && i < v->nunits; i++)
         if (!l.loaded[i]) {
             snprintf(err, errlen, "snapshot '%s' has no unit '%s' instance %u, which %s needs", name, v->units[i].name,
@@ -263,6 +468,25 @@ int snapshot_restore(vm *v, ss_store *st, const char *name, char *err, size_t er
     free(l.loaded);
     if (rc)
         return -1;
+    ss_reader *reader = ss_reader_open(st, name, max_index, err, errlen);
+    if (!reader)
+        return -1;
+    if (mode != SNAPSHOT_RESTORE_EAGER && pager)
+        *pager = pager_start(v, reader, mode == SNAPSHOT_RESTORE_LAZY);
+    if (mode == SNAPSHOT_RESTORE_EAGER || !pager || !*pager) {
+        /* Eager: every page in now, each one's hash checked before the guest runs. */
+        for (uint64_t i = 0; i < max_index && !rc; i++) {
+            const uint8_t *page;
+            int got = ss_reader_page(reader, i, &page, err, errlen);
+            if (got < 0)
+                rc = -1;
+            else if (got > 0)
+                rc = snapshot_load_page(&l, i, page);
+        }
+        ss_reader_close(reader);
+        if (rc)
+            return -1;
+    }
     /* Writes from here on are what the next incremental save on top of this snapshot must hold. */
     if (v->dirty_log && v->hv)
         for (size_t r = 0; r < v->mem.count; r++) {

@@ -1,10 +1,14 @@
 /*
  * store: see store.h. LMDB databases:
- *   meta     name                       -> metadata (an ssm record: typed, checksummed)
- *   units    name \0 unit \0 be32 inst  -> be32 version, unit blob (itself an ssm record)
- *   pagemap  name \0 be64 page          -> page key (20 bytes), or empty for a zero page
- *   pages    page key                   -> 4096 bytes; key = XXH3-128 of the contents + be32 collision index
- *   refs     page key                   -> u64 count of page map entries using it
+ *   meta       name                       -> metadata (an ssm record: typed, checksummed)
+ *   units      name \0 unit \0 be32 inst  -> be32 version, unit blob (itself an ssm record)
+ *   pagemap    name \0 be64 group         -> one 2 MiB group of guest pages: recorded[64], zero[64] bitmaps, then
+ *                                           for each recorded non-zero page, in order, its location and hash
+ *   pages      hash(16) + be32 collision  -> be64 chunk, u8 slot, u64 reference count
+ *   chunks     be64 id                    -> up to 64 pages' contents, 4096 bytes each
+ *   chunkrefs  be64 id                    -> u64 pages of the chunk still referenced
+ * Packing pages into chunks keeps LMDB's per-record overhead off every page, and the page map carries each page's
+ * location so a restore reads pages without looking anything up.
  */
 #include "store.h"
 
@@ -20,13 +24,17 @@
 #include "ssm.h"
 
 #define SS_MAP_SIZE (1ull << 38) /* address space only; the file grows as needed */
-#define SS_PAGE_KEY 20
+#define SS_PAGE_KEY 20 /* hash(16) + be32 collision index */
+#define SS_GROUP_PAGES 512
+#define SS_CHUNK_PAGES 64
+#define SS_ENTRY_SIZE (8 + 1 + SS_PAGE_KEY) /* be64 chunk, u8 slot, page key */
+#define SS_GROUP_HDR 128
 #define SS_META_FORMAT 1
 #define SS_MAX_CHAIN 4096
 
 struct ss_store {
     MDB_env *env;
-    MDB_dbi meta, units, pagemap, pages, refs;
+    MDB_dbi meta, units, pagemap, pages, chunks, chunkrefs;
     char path[4096];
 };
 
@@ -35,6 +43,17 @@ struct ss_save {
     MDB_txn *txn;
     ss_meta meta;
     char err[256];
+    /* the page-map group being filled */
+    uint64_t group;
+    int have_group;
+    uint64_t last_index;
+    int have_last;
+    uint8_t group_value[SS_GROUP_HDR + SS_GROUP_PAGES * SS_ENTRY_SIZE];
+    size_t group_len;
+    /* the chunk being filled with new page contents */
+    uint64_t chunk_id;
+    unsigned chunk_fill;
+    uint8_t chunk[SS_CHUNK_PAGES * SS_PAGE_SIZE];
 };
 
 static int ss_error(char *err, size_t errlen, const char *fmt, ...) VMM_PRINTF(3, 4);
@@ -95,7 +114,8 @@ ss_store *ss_open(const char *dir, int create, char *err, size_t errlen)
     if (!rc)
         rc = mdb_env_set_mapsize(s->env, SS_MAP_SIZE);
     if (!rc)
-        rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0644);
+        /* Commits reach the page cache only (a killed process loses nothing); ss_sync makes them durable. */
+    rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NOSYNC, 0644);
     if (rc) {
         ss_error(err, errlen, "state database %s: %s", dir, mdb_strerror(rc));
         goto fail;
@@ -121,7 +141,9 @@ ss_store *ss_open(const char *dir, int create, char *err, size_t errlen)
         if (!rc)
             rc = mdb_dbi_open(txn, "pages", fl, &s->pages);
         if (!rc)
-            rc = mdb_dbi_open(txn, "refs", fl, &s->refs);
+            rc = mdb_dbi_open(txn, "chunks", fl, &s->chunks);
+        if (!rc)
+            rc = mdb_dbi_open(txn, "chunkrefs", fl, &s->chunkrefs);
         rc = rc ? (mdb_txn_abort(txn), rc) : mdb_txn_commit(txn);
     }
     if (rc) {
@@ -230,75 +252,182 @@ int ss_get_meta(ss_store *st, const char *name, ss_meta *meta, char *err, size_t
     return r;
 }
 
-/* ---- Pages -------------------------------------------------------------------------------------------- */
+/* ---- Pages ------------------------------------------------------------------------------------------- */
 
-static int ss_ref_add(ss_store *st, MDB_txn *txn, const uint8_t *key, int64_t delta, uint64_t *now)
+typedef struct ss_page_rec {
+    uint64_t chunk;
+    uint8_t slot;
+    uint64_t refs;
+} ss_page_rec;
+
+static int ss_page_rec_get(ss_store *st, MDB_txn *txn, const uint8_t *key, ss_page_rec *rec)
 {
     MDB_val k = {SS_PAGE_KEY, (void *)key}, v;
+    int rc = mdb_get(txn, st->pages, &k, &v);
+    if (rc)
+        return rc;
+    if (v.mv_size != 17)
+        return MDB_CORRUPTED;
+    const uint8_t *p = v.mv_data;
+    rec->chunk = ss_get_be(p, 8);
+    rec->slot = p[8];
+    memcpy(&rec->refs, p + 9, 8);
+    return 0;
+}
+
+static int ss_page_rec_put(ss_store *st, MDB_txn *txn, const uint8_t *key, const ss_page_rec *rec)
+{
+    uint8_t b[17];
+    ss_put_be(b, rec->chunk, 8);
+    b[8] = rec->slot;
+    memcpy(b + 9, &rec->refs, 8);
+    MDB_val k = {SS_PAGE_KEY, (void *)key}, v = {sizeof(b), b};
+    return mdb_put(txn, st->pages, &k, &v, 0);
+}
+
+static int ss_u64_add(MDB_txn *txn, MDB_dbi dbi, uint64_t id, int64_t delta, uint64_t *now)
+{
+    uint8_t kb[8];
+    ss_put_be(kb, id, 8);
+    MDB_val k = {8, kb}, v;
     uint64_t count = 0;
-    int rc = mdb_get(txn, st->refs, &k, &v);
-    if (rc == 0 && v.mv_size == sizeof(count))
-        memcpy(&count, v.mv_data, sizeof(count));
-    else if (rc != MDB_NOTFOUND && rc)
+    int rc = mdb_get(txn, dbi, &k, &v);
+    if (rc == 0 && v.mv_size == 8)
+        memcpy(&count, v.mv_data, 8);
+    else if (rc && rc != MDB_NOTFOUND)
         return rc;
     count = (uint64_t)((int64_t)count + delta);
     *now = count;
     if (count == 0) {
-        rc = mdb_del(txn, st->refs, &k, NULL);
+        rc = mdb_del(txn, dbi, &k, NULL);
         return rc == MDB_NOTFOUND ? 0 : rc;
     }
-    v.mv_size = sizeof(count);
+    v.mv_size = 8;
     v.mv_data = &count;
-    return mdb_put(txn, st->refs, &k, &v, 0);
+    return mdb_put(txn, dbi, &k, &v, 0);
 }
 
-/* Find or add the contents; on return key holds the page key. New contents count in *added. */
-static int ss_page_intern(ss_store *st, MDB_txn *txn, const uint8_t *page, uint8_t *key, uint64_t *added)
+/* The bytes of page (chunk, slot), or NULL if the database does not hold them. */
+static const uint8_t *ss_chunk_page(ss_store *st, MDB_txn *txn, uint64_t chunk, unsigned slot)
 {
+    uint8_t kb[8];
+    ss_put_be(kb, chunk, 8);
+    MDB_val k = {8, kb}, v;
+    if (mdb_get(txn, st->chunks, &k, &v) || v.mv_size < ((size_t)slot + 1) * SS_PAGE_SIZE)
+        return NULL;
+    return (const uint8_t *)v.mv_data + (size_t)slot * SS_PAGE_SIZE;
+}
+
+static int ss_save_flush_chunk(ss_save *s)
+{
+    if (!s->chunk_fill)
+        return 0;
+    uint8_t kb[8];
+    ss_put_be(kb, s->chunk_id, 8);
+    MDB_val k = {8, kb}, v = {(size_t)s->chunk_fill * SS_PAGE_SIZE, s->chunk};
+    int rc = mdb_put(s->txn, s->st->chunks, &k, &v, MDB_APPEND);
+    if (!rc) {
+        uint64_t count;
+        rc = ss_u64_add(s->txn, s->st->chunkrefs, s->chunk_id, s->chunk_fill, &count);
+    }
+    s->chunk_id++;
+    s->chunk_fill = 0;
+    return rc;
+}
+
+/* Find or add the contents; key receives the page key, loc its chunk and slot. */
+static int ss_page_intern(ss_save *s, const uint8_t *page, uint8_t *key, uint64_t *chunk, uint8_t *slot)
+{
+    ss_store *st = s->st;
     XXH128_hash_t h = XXH3_128bits(page, SS_PAGE_SIZE);
     ss_put_be(key, h.high64, 8);
     ss_put_be(key + 8, h.low64, 8);
     for (uint32_t i = 0;; i++) {
         ss_put_be(key + 16, i, 4);
-        MDB_val k = {SS_PAGE_KEY, key}, v;
-        int rc = mdb_get(txn, st->pages, &k, &v);
+        ss_page_rec rec;
+        int rc = ss_page_rec_get(st, s->txn, key, &rec);
         if (rc == MDB_NOTFOUND) {
-            v.mv_size = SS_PAGE_SIZE;
-            v.mv_data = (void *)page;
-            rc = mdb_put(txn, st->pages, &k, &v, 0);
-            if (rc)
+            if (s->chunk_fill == SS_CHUNK_PAGES && (rc = ss_save_flush_chunk(s)))
                 return rc;
-            (*added)++;
-            break;
+            memcpy(s->chunk + (size_t)s->chunk_fill * SS_PAGE_SIZE, page, SS_PAGE_SIZE);
+            rec = (ss_page_rec){.chunk = s->chunk_id, .slot = (uint8_t)s->chunk_fill++, .refs = 1};
+            s->meta.pages_new++;
+            *chunk = rec.chunk;
+            *slot = rec.slot;
+            return ss_page_rec_put(st, s->txn, key, &rec);
         }
         if (rc)
             return rc;
-        /* Same hash: share only identical bytes, so a crafted collision cannot mix up two pages. */
-        if (v.mv_size == SS_PAGE_SIZE && memcmp(v.mv_data, page, SS_PAGE_SIZE) == 0)
-            break;
+        /* Same hash: share only identical bytes, so a crafted collision cannot mix two pages up. */
+        const uint8_t *have = rec.chunk == s->chunk_id ? s->chunk + (size_t)rec.slot * SS_PAGE_SIZE
+                                                         : ss_chunk_page(st, s->txn, rec.chunk, rec.slot);
+        if (!have)
+            return MDB_CORRUPTED;
+        if (memcmp(have, page, SS_PAGE_SIZE) == 0) {
+            rec.refs++;
+            *chunk = rec.chunk;
+            *slot = rec.slot;
+            return ss_page_rec_put(st, s->txn, key, &rec);
+        }
     }
-    uint64_t count;
-    return ss_ref_add(st, txn, key, 1, &count);
 }
 
+/* Drop one reference to a page; the last one frees it, and the last page of a chunk frees the chunk. */
 static int ss_page_release(ss_store *st, MDB_txn *txn, const uint8_t *key)
 {
-    uint64_t count;
-    int rc = ss_ref_add(st, txn, key, -1, &count);
-    if (rc || count)
-        return rc;
+    ss_page_rec rec;
+    int rc = ss_page_rec_get(st, txn, key, &rec);
+    if (rc)
+        return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+    if (--rec.refs)
+        return ss_page_rec_put(st, txn, key, &rec);
     MDB_val k = {SS_PAGE_KEY, (void *)key};
-    rc = mdb_del(txn, st->pages, &k, NULL);
+    if ((rc = mdb_del(txn, st->pages, &k, NULL)))
+        return rc;
+    uint64_t left;
+    if ((rc = ss_u64_add(txn, st->chunkrefs, rec.chunk, -1, &left)) || left)
+        return rc;
+    uint8_t kb[8];
+    ss_put_be(kb, rec.chunk, 8);
+    MDB_val ck = {8, kb};
+    rc = mdb_del(txn, st->chunks, &ck, NULL);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-static size_t ss_map_key(uint8_t *buf, const char *name, uint64_t index)
+static size_t ss_map_key(uint8_t *buf, const char *name, uint64_t group)
 {
     size_t n = strlen(name);
     memcpy(buf, name, n);
     buf[n] = 0;
-    ss_put_be(buf + n + 1, index, 8);
+    ss_put_be(buf + n + 1, group, 8);
     return n + 9;
+}
+
+/* A parsed page-map group: which pages it records, which of those are zero, and where the others are. */
+typedef struct ss_group {
+    const uint8_t *recorded, *zero;
+    const uint8_t *entries;
+    size_t nentries;
+} ss_group;
+
+static int ss_bit(const uint8_t *map, unsigned i)
+{
+    return (map[i / 8] >> (i % 8)) & 1;
+}
+
+static int ss_group_parse(const MDB_val *v, ss_group *g)
+{
+    if (v->mv_size < SS_GROUP_HDR || (v->mv_size - SS_GROUP_HDR) % SS_ENTRY_SIZE)
+        return -1;
+    g->recorded = v->mv_data;
+    g->zero = g->recorded + 64;
+    g->entries = g->recorded + SS_GROUP_HDR;
+    g->nentries = (v->mv_size - SS_GROUP_HDR) / SS_ENTRY_SIZE;
+    size_t want = 0;
+    for (unsigned i = 0; i < SS_GROUP_PAGES; i++)
+        if (ss_bit(g->recorded, i) && !ss_bit(g->zero, i))
+            want++;
+    return want == g->nentries ? 0 : -1;
 }
 
 /* ---- Save --------------------------------------------------------------------------------------------- */
@@ -348,6 +477,14 @@ ss_save *ss_save_begin(ss_store *st, const ss_meta *meta, char *err, size_t errl
             return NULL;
         }
     }
+    /* New chunks go after the last one, so they are appended to the B-tree. */
+    MDB_cursor *cur;
+    s->chunk_id = 1;
+    if (mdb_cursor_open(s->txn, st->chunks, &cur) == 0) {
+        if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 8)
+            s->chunk_id = ss_get_be(k.mv_data, 8) + 1;
+        mdb_cursor_close(cur);
+    }
     return s;
 }
 
@@ -386,25 +523,61 @@ int ss_save_unit(ss_save *s, const char *unit, uint32_t instance, uint32_t versi
     return 0;
 }
 
+static int ss_save_flush_group(ss_save *s)
+{
+    if (!s->have_group)
+        return 0;
+    uint8_t mk[SS_NAME_MAX + 9];
+    MDB_val k = {ss_map_key(mk, s->meta.name, s->group), mk}, v = {s->group_len, s->group_value};
+    s->have_group = 0;
+    return mdb_put(s->txn, s->st->pagemap, &k, &v, 0);
+}
+
 int ss_save_page(ss_save *s, uint64_t index, const uint8_t *page)
 {
-    uint8_t mk[SS_NAME_MAX + 9], pk[SS_PAGE_KEY];
-    int rc = 0;
-    if (page)
-        rc = ss_page_intern(s->st, s->txn, page, pk, &s->meta.pages_new);
-    if (rc)
-        return ss_save_failed(s, rc, "storing a page");
-    MDB_val k = {ss_map_key(mk, s->meta.name, index), mk}, v = {page ? SS_PAGE_KEY : 0, pk};
-    rc = mdb_put(s->txn, s->st->pagemap, &k, &v, 0);
-    if (rc)
-        return ss_save_failed(s, rc, "recording a page");
+    int rc;
+    if (s->err[0])
+        return -1;
+    if (s->have_last && index <= s->last_index) {
+        snprintf(s->err, sizeof(s->err), "pages must be saved in increasing order (0x%llx after 0x%llx)",
+                 (unsigned long long)index, (unsigned long long)s->last_index);
+        return -1;
+    }
+    s->have_last = 1;
+    s->last_index = index;
+    uint64_t group = index / SS_GROUP_PAGES;
+    if (!s->have_group || group != s->group) {
+        if ((rc = ss_save_flush_group(s)))
+            return ss_save_failed(s, rc, "recording pages");
+        s->have_group = 1;
+        s->group = group;
+        memset(s->group_value, 0, SS_GROUP_HDR);
+        s->group_len = SS_GROUP_HDR;
+    }
+    unsigned bit = (unsigned)(index % SS_GROUP_PAGES);
+    s->group_value[bit / 8] |= (uint8_t)(1u << (bit % 8));
+    if (!page) {
+        s->group_value[64 + bit / 8] |= (uint8_t)(1u << (bit % 8));
+    } else {
+        uint8_t *e = s->group_value + s->group_len;
+        uint64_t chunk;
+        uint8_t slot;
+        if ((rc = ss_page_intern(s, page, e + 9, &chunk, &slot)))
+            return ss_save_failed(s, rc, "storing a page");
+        ss_put_be(e, chunk, 8);
+        e[8] = slot;
+        s->group_len += SS_ENTRY_SIZE;
+    }
     s->meta.pages_mapped++;
     return 0;
 }
 
 int ss_save_commit(ss_save *s, char *err, size_t errlen)
 {
-    int rc = s->err[0] ? -1 : ss_meta_put(s->st, s->txn, &s->meta);
+    int rc = 0;
+    if (!s->err[0] && ((rc = ss_save_flush_group(s)) || (rc = ss_save_flush_chunk(s))))
+        ss_save_failed(s, rc, "recording pages");
+    rc = s->err[0] ? -1 : ss_meta_put(s->st, s->txn, &s->meta);
     if (rc > 0)
         ss_save_failed(s, rc, "metadata");
     if (rc) {
@@ -429,7 +602,194 @@ void ss_save_abort(ss_save *s)
     free(s);
 }
 
-/* ---- Load --------------------------------------------------------------------------------------------- */
+int ss_sync(ss_store *st, char *err, size_t errlen)
+{
+    int rc = mdb_env_sync(st->env, 1);
+    return rc ? ss_error(err, errlen, "state database %s: %s", st->path, mdb_strerror(rc)) : 0;
+}
+
+/* ---- Reading pages ------------------------------------------------------------------------------------ */
+
+enum { SS_LOC_NONE = 0, SS_LOC_ZERO = 1, SS_LOC_DATA = 2, SS_LOC_VERIFIED = 3 };
+
+typedef struct ss_loc {
+    const uint8_t *page;
+    uint8_t hash[16];
+    uint8_t state;
+} ss_loc;
+
+struct ss_reader {
+    ss_store *st;
+    MDB_txn *txn;
+    ss_loc *locs;
+    uint64_t max_index, data_pages;
+};
+
+void ss_reader_close(ss_reader *r)
+{
+    if (!r)
+        return;
+    if (r->txn)
+        mdb_txn_abort(r->txn);
+    free(r->locs);
+    free(r);
+}
+
+ss_reader *ss_reader_open(ss_store *st, const char *name, uint64_t max_index, char *err, size_t errlen)
+{
+    ss_reader *r = calloc(1, sizeof(*r));
+    if (!r || !(r->locs = calloc(max_index ? max_index : 1, sizeof(ss_loc)))) {
+        ss_error(err, errlen, "out of memory for the page map of %llu pages", (unsigned long long)max_index);
+        free(r);
+        return NULL;
+    }
+    r->st = st;
+    r->max_index = max_index;
+    int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &r->txn);
+    if (rc) {
+        ss_error(err, errlen, "state database %s: %s", st->path, mdb_strerror(rc));
+        ss_reader_close(r);
+        return NULL;
+    }
+    char cur_name[SS_NAME_MAX];
+    snprintf(cur_name, sizeof(cur_name), "%s", name);
+    int result = 0;
+    for (int depth = 0; !result && cur_name[0]; depth++) {
+        ss_meta m;
+        if (depth == SS_MAX_CHAIN) {
+            result = ss_error(err, errlen, "snapshot '%s': the parent chain is longer than %d (a loop?)", name,
+                              SS_MAX_CHAIN);
+            break;
+        }
+        if (ss_meta_get(st, r->txn, cur_name, &m, err, errlen)) {
+            result = -1;
+            break;
+        }
+        MDB_cursor *cur;
+        if ((rc = mdb_cursor_open(r->txn, st->pagemap, &cur))) {
+            result = ss_error(err, errlen, "state database %s: %s", st->path, mdb_strerror(rc));
+            break;
+        }
+        size_t nn = strlen(cur_name);
+        MDB_val k = {nn + 1, cur_name}, v;
+        uint64_t cached_chunk = 0;
+        MDB_val chunk = {0, NULL};
+        for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && !result;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            const uint8_t *kp = k.mv_data;
+            if (k.mv_size != nn + 9 || memcmp(kp, cur_name, nn) != 0 || kp[nn] != 0)
+                break;
+            uint64_t group = ss_get_be(kp + nn + 1, 8);
+            ss_group g;
+            if (ss_group_parse(&v, &g)) {
+                result = ss_error(err, errlen, "snapshot '%s': the page map of group %llu is corrupt", cur_name,
+                                  (unsigned long long)group);
+                break;
+            }
+            const uint8_t *e = g.entries;
+            for (unsigned i = 0; i < SS_GROUP_PAGES; i++) {
+                if (!ss_bit(g.recorded, i))
+                    continue;
+                uint64_t index = group * SS_GROUP_PAGES + i;
+                int zero = ss_bit(g.zero, i);
+                const uint8_t *entry = zero ? NULL : e;
+                if (!zero)
+                    e += SS_ENTRY_SIZE;
+                if (index >= max_index) {
+                    result = ss_error(err, errlen, "snapshot '%s': page 0x%llx lies outside the guest's memory",
+                                      cur_name, (unsigned long long)index);
+                    break;
+                }
+                ss_loc *l = &r->locs[index];
+                if (l->state != SS_LOC_NONE)
+                    continue; /* a newer snapshot of the chain recorded it */
+                if (zero) {
+                    l->state = SS_LOC_ZERO;
+                    continue;
+                }
+                uint64_t cid = ss_get_be(entry, 8);
+                unsigned slot = entry[8];
+                if (cid != cached_chunk || !chunk.mv_data) {
+                    uint8_t kb[8];
+                    ss_put_be(kb, cid, 8);
+                    MDB_val ck = {8, kb};
+                    if (mdb_get(r->txn, st->chunks, &ck, &chunk)) {
+                        chunk.mv_data = NULL;
+                        result = ss_error(err, errlen, "snapshot '%s': page 0x%llx is missing from the database",
+                                          cur_name, (unsigned long long)index);
+                        break;
+                    }
+                    cached_chunk = cid;
+                }
+                if (chunk.mv_size < ((size_t)slot + 1) * SS_PAGE_SIZE) {
+                    result = ss_error(err, errlen, "snapshot '%s': page 0x%llx is missing from the database", cur_name,
+                                      (unsigned long long)index);
+                    break;
+                }
+                l->page = (const uint8_t *)chunk.mv_data + (size_t)slot * SS_PAGE_SIZE;
+                memcpy(l->hash, entry + 9, 16);
+                l->state = SS_LOC_DATA;
+                r->data_pages++;
+            }
+        }
+        mdb_cursor_close(cur);
+        if (!result && rc && rc != MDB_NOTFOUND)
+            result = ss_error(err, errlen, "state database %s: %s", st->path, mdb_strerror(rc));
+        snprintf(cur_name, sizeof(cur_name), "%s", m.parent);
+    }
+    if (result) {
+        ss_reader_close(r);
+        return NULL;
+    }
+    return r;
+}
+
+int ss_reader_page(ss_reader *r, uint64_t index, const uint8_t **page, char *err, size_t errlen)
+{
+    if (index >= r->max_index)
+        return 0;
+    ss_loc *l = &r->locs[index];
+    uint8_t state = __atomic_load_n(&l->state, __ATOMIC_ACQUIRE);
+    if (state == SS_LOC_NONE || state == SS_LOC_ZERO)
+        return 0;
+    if (state == SS_LOC_DATA) {
+        XXH128_hash_t h = XXH3_128bits(l->page, SS_PAGE_SIZE);
+        if (ss_get_be(l->hash, 8) != h.high64 || ss_get_be(l->hash + 8, 8) != h.low64)
+            return ss_error(err, errlen, "page 0x%llx is corrupt (its contents do not match their hash)",
+                            (unsigned long long)index);
+        __atomic_store_n(&l->state, SS_LOC_VERIFIED, __ATOMIC_RELEASE);
+    }
+    *page = l->page;
+    return 1;
+}
+
+uint64_t ss_reader_data_pages(const ss_reader *r)
+{
+    return r->data_pages;
+}
+
+int ss_load_pages(ss_store *st, const char *name, uint64_t max_index, ss_page_fn fn, void *ctx, char *err,
+                  size_t errlen)
+{
+    ss_reader *r = ss_reader_open(st, name, max_index, err, errlen);
+    if (!r)
+        return -1;
+    int result = 0;
+    for (uint64_t i = 0; i < max_index && !result; i++) {
+        if (r->locs[i].state == SS_LOC_NONE)
+            continue;
+        const uint8_t *page = NULL;
+        int got = ss_reader_page(r, i, &page, err, errlen);
+        if (got < 0) {
+            result = ss_error(err, errlen, "snapshot '%s': page 0x%llx is corrupt (its contents do not match their "
+                              "hash)", name, (unsigned long long)i);
+            break;
+        }
+        result = fn(ctx, i, got ? page : NULL);
+    }
+    ss_reader_close(r);
+    return result;
+}
 
 int ss_load_units(ss_store *st, const char *name, ss_unit_fn fn, void *ctx, char *err, size_t errlen)
 {
@@ -465,80 +825,6 @@ int ss_load_units(ss_store *st, const char *name, ss_unit_fn fn, void *ctx, char
     if (!result && rc && rc != MDB_NOTFOUND)
         result = ss_error(err, errlen, "state database %s: %s", st->path, mdb_strerror(rc));
     mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
-    return result;
-}
-
-int ss_load_pages(ss_store *st, const char *name, uint64_t max_index, ss_page_fn fn, void *ctx, char *err,
-                  size_t errlen)
-{
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
-    if (rc)
-        return ss_error(err, errlen, "state database %s: %s", st->path, mdb_strerror(rc));
-    uint64_t *seen = calloc(max_index / 64 + 1, sizeof(uint64_t));
-    int result = seen ? 0 : ss_error(err, errlen, "out of memory");
-    char cur_name[SS_NAME_MAX];
-    snprintf(cur_name, sizeof(cur_name), "%s", name);
-    for (int depth = 0; !result && cur_name[0]; depth++) {
-        ss_meta m;
-        if (depth == SS_MAX_CHAIN) {
-            result = ss_error(err, errlen, "snapshot '%s': the parent chain is longer than %d (a loop?)", name,
-                              SS_MAX_CHAIN);
-            break;
-        }
-        if (ss_meta_get(st, txn, cur_name, &m, err, errlen)) {
-            result = -1;
-            break;
-        }
-        MDB_cursor *cur;
-        rc = mdb_cursor_open(txn, st->pagemap, &cur);
-        if (rc) {
-            result = ss_error(err, errlen, "state database %s: %s", st->path, mdb_strerror(rc));
-            break;
-        }
-        size_t nn = strlen(cur_name);
-        MDB_val k = {nn + 1, cur_name}, v;
-        for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-            const uint8_t *kp = k.mv_data;
-            if (k.mv_size != nn + 9 || memcmp(kp, cur_name, nn) != 0 || kp[nn] != 0)
-                break;
-            uint64_t index = ss_get_be(kp + nn + 1, 8);
-            if (index >= max_index) {
-                result = ss_error(err, errlen, "snapshot '%s': page 0x%llx lies outside the guest's memory", cur_name,
-                                  (unsigned long long)index);
-                break;
-            }
-            if (seen[index / 64] & (1ull << (index % 64)))
-                continue;
-            seen[index / 64] |= 1ull << (index % 64);
-            if (v.mv_size == 0) {
-                result = fn(ctx, index, NULL);
-            } else {
-                MDB_val pk = v, pv;
-                if (pk.mv_size != SS_PAGE_KEY || mdb_get(txn, st->pages, &pk, &pv) || pv.mv_size != SS_PAGE_SIZE) {
-                    result = ss_error(err, errlen, "snapshot '%s': page 0x%llx is missing from the database", cur_name,
-                                      (unsigned long long)index);
-                    break;
-                }
-                XXH128_hash_t h = XXH3_128bits(pv.mv_data, SS_PAGE_SIZE);
-                const uint8_t *kb = pk.mv_data;
-                if (ss_get_be(kb, 8) != h.high64 || ss_get_be(kb + 8, 8) != h.low64) {
-                    result = ss_error(err, errlen, "snapshot '%s': page 0x%llx is corrupt (its contents do not match "
-                                      "their hash)", cur_name, (unsigned long long)index);
-                    break;
-                }
-                result = fn(ctx, index, pv.mv_data);
-            }
-            if (result)
-                break;
-        }
-        mdb_cursor_close(cur);
-        if (!result && rc && rc != MDB_NOTFOUND)
-            result = ss_error(err, errlen, "state database %s: %s", st->path, mdb_strerror(rc));
-        snprintf(cur_name, sizeof(cur_name), "%s", m.parent);
-    }
-    free(seen);
     mdb_txn_abort(txn);
     return result;
 }
@@ -581,6 +867,7 @@ static int ss_delete_prefix(ss_store *st, MDB_txn *txn, MDB_dbi dbi, const char 
     if (rc)
         return rc;
     size_t nn = strlen(name);
+    uint8_t *keys = NULL;
     for (;;) {
         MDB_val k = {nn + 1, (void *)name}, v;
         rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
@@ -589,64 +876,151 @@ static int ss_delete_prefix(ss_store *st, MDB_txn *txn, MDB_dbi dbi, const char 
         const uint8_t *kp = k.mv_data;
         if (k.mv_size < nn + 1 || memcmp(kp, name, nn) != 0 || kp[nn] != 0)
             break;
-        if (release_pages && v.mv_size == SS_PAGE_KEY) {
-            uint8_t pk[SS_PAGE_KEY];
-            memcpy(pk, v.mv_data, SS_PAGE_KEY);
-            rc = mdb_cursor_del(cur, 0);
-            if (!rc)
-                rc = ss_page_release(st, txn, pk);
-        } else {
-            rc = mdb_cursor_del(cur, 0);
+        size_t n = 0;
+        if (release_pages) {
+            ss_group g;
+            if (ss_group_parse(&v, &g)) {
+                rc = MDB_CORRUPTED;
+                break;
+            }
+            /* Copy the keys out: the record goes away before its pages are released. */
+            n = g.nentries;
+            keys = realloc(keys, (n ? n : 1) * SS_PAGE_KEY);
+            if (!keys) {
+                rc = ENOMEM;
+                break;
+            }
+            for (size_t i = 0; i < n; i++)
+                memcpy(keys + i * SS_PAGE_KEY, g.entries + i * SS_ENTRY_SIZE + 9, SS_PAGE_KEY);
         }
+        if ((rc = mdb_cursor_del(cur, 0)))
+            break;
+        for (size_t i = 0; i < n && !rc; i++)
+            rc = ss_page_release(st, txn, keys + i * SS_PAGE_KEY);
         if (rc)
             break;
     }
+    free(keys);
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-/* Give child every page-map entry of parent it does not have, so it no longer needs parent. The parent's
- * entries are read first and written after, so no cursor walks a table that is being written. */
+/* Merge parent's group into the child's (the child's own pages win), taking a reference for each page added. */
+static int ss_fold_group(ss_store *st, MDB_txn *txn, const char *child, uint64_t group, const ss_group *pg)
+{
+    uint8_t ck[SS_NAME_MAX + 9];
+    MDB_val k = {ss_map_key(ck, child, group), ck}, v;
+    ss_group cg = {0};
+    static const uint8_t none[SS_GROUP_HDR];
+    int rc = mdb_get(txn, st->pagemap, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        cg.recorded = none;
+        cg.zero = none + 64;
+        cg.entries = NULL;
+    } else if (rc) {
+        return rc;
+    } else if (ss_group_parse(&v, &cg)) {
+        return MDB_CORRUPTED;
+    }
+    uint8_t *out = malloc(SS_GROUP_HDR + SS_GROUP_PAGES * SS_ENTRY_SIZE);
+    if (!out)
+        return ENOMEM;
+    memset(out, 0, SS_GROUP_HDR);
+    size_t len = SS_GROUP_HDR;
+    const uint8_t *ce = cg.entries, *pe = pg->entries;
+    for (unsigned i = 0; i < SS_GROUP_PAGES && !rc; i++) {
+        int in_child = ss_bit(cg.recorded, i), in_parent = ss_bit(pg->recorded, i);
+        const uint8_t *src = NULL;
+        int zero = 0, take_ref = 0;
+        if (in_child) {
+            zero = ss_bit(cg.zero, i);
+            if (!zero)
+                src = ce, ce += SS_ENTRY_SIZE;
+        }
+        if (in_parent) {
+            int pzero = ss_bit(pg->zero, i);
+            const uint8_t *psrc = pzero ? NULL : pe;
+            if (!pzero)
+                pe += SS_ENTRY_SIZE;
+            if (!in_child) {
+                zero = pzero;
+                src = psrc;
+                take_ref = !pzero;
+            }
+        }
+        if (!in_child && !in_parent)
+            continue;
+        out[i / 8] |= (uint8_t)(1u << (i % 8));
+        if (zero) {
+            out[64 + i / 8] |= (uint8_t)(1u << (i % 8));
+            continue;
+        }
+        memcpy(out + len, src, SS_ENTRY_SIZE);
+        len += SS_ENTRY_SIZE;
+        if (take_ref) {
+            ss_page_rec rec;
+            rc = ss_page_rec_get(st, txn, src + 9, &rec);
+            if (!rc) {
+                rec.refs++;
+                rc = ss_page_rec_put(st, txn, src + 9, &rec);
+            }
+        }
+    }
+    if (!rc) {
+        MDB_val nv = {len, out};
+        rc = mdb_put(txn, st->pagemap, &k, &nv, 0);
+    }
+    free(out);
+    return rc;
+}
+
+/* Give child every page parent records and child does not, so child no longer needs parent. The parent's groups
+ * are copied out before the child's are written, so no cursor walks a table that is being written. */
 static int ss_fold_into(ss_store *st, MDB_txn *txn, const char *parent, const char *child)
 {
-    typedef struct { uint64_t index; uint8_t key[SS_PAGE_KEY]; uint8_t len; } entry;
-    entry *list = NULL;
-    size_t n = 0, cap = 0;
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, st->pagemap, &cur);
     if (rc)
         return rc;
-    size_t nn = strlen(parent);
+    size_t nn = strlen(parent), n = 0, cap = 0;
+    struct pgroup {
+        uint64_t group;
+        uint8_t *value;
+        size_t len;
+    } *list = NULL;
     MDB_val k = {nn + 1, (void *)parent}, v;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         const uint8_t *kp = k.mv_data;
         if (k.mv_size != nn + 9 || memcmp(kp, parent, nn) != 0 || kp[nn] != 0)
             break;
         if (n == cap) {
-            cap = cap ? cap * 2 : 1024;
-            entry *nl = realloc(list, cap * sizeof(*nl));
+            cap = cap ? cap * 2 : 64;
+            struct pgroup *nl = realloc(list, cap * sizeof(*nl));
             if (!nl) {
                 rc = ENOMEM;
                 break;
             }
             list = nl;
         }
-        list[n].index = ss_get_be(kp + nn + 1, 8);
-        list[n].len = v.mv_size == SS_PAGE_KEY ? SS_PAGE_KEY : 0;
-        memcpy(list[n].key, v.mv_data, list[n].len);
+        list[n].group = ss_get_be(kp + nn + 1, 8);
+        list[n].len = v.mv_size;
+        list[n].value = malloc(v.mv_size);
+        if (!list[n].value) {
+            rc = ENOMEM;
+            break;
+        }
+        memcpy(list[n].value, v.mv_data, v.mv_size);
         n++;
     }
     mdb_cursor_close(cur);
     if (rc == MDB_NOTFOUND)
         rc = 0;
-    for (size_t i = 0; !rc && i < n; i++) {
-        uint8_t ck[SS_NAME_MAX + 9];
-        MDB_val key = {ss_map_key(ck, child, list[i].index), ck}, val = {list[i].len, list[i].key};
-        int put = mdb_put(txn, st->pagemap, &key, &val, MDB_NOOVERWRITE);
-        if (put == MDB_KEYEXIST)
-            continue;
-        uint64_t count;
-        rc = put ? put : list[i].len ? ss_ref_add(st, txn, list[i].key, 1, &count) : 0;
+    for (size_t i = 0; i < n; i++) {
+        ss_group g;
+        MDB_val gv = {list[i].len, list[i].value};
+        if (!rc)
+            rc = ss_group_parse(&gv, &g) ? MDB_CORRUPTED : ss_fold_group(st, txn, child, list[i].group, &g);
+        free(list[i].value);
     }
     free(list);
     return rc;

@@ -58,6 +58,22 @@ typedef int (*ss_page_fn)(void *ctx, uint64_t index, const uint8_t *page /* NULL
  * at or above max_index are refused as corrupt. */
 int ss_load_pages(ss_store *st, const char *name, uint64_t max_index, ss_page_fn fn, void *ctx, char *err,
                   size_t errlen);
+
+/* A snapshot's pages resolved once (the parent chain walked, every page located in the database's mapping), for
+ * reading them in any order — eagerly, or on demand as a guest touches them. Holds a read transaction: the
+ * pointers stay valid until ss_reader_close. */
+typedef struct ss_reader ss_reader;
+ss_reader *ss_reader_open(ss_store *st, const char *name, uint64_t max_index, char *err, size_t errlen);
+/* 1: *page points to the page's bytes (hash verified); 0: the page is zero (or never recorded); -1: corrupt,
+ * with the reason in err. Safe from several threads. */
+int ss_reader_page(ss_reader *r, uint64_t index, const uint8_t **page, char *err, size_t errlen);
+uint64_t ss_reader_data_pages(const ss_reader *r); /* how many non-zero pages */
+void ss_reader_close(ss_reader *r);
+
+/* Make committed snapshots durable (fsync). Commits do not wait for the disk, so a save pauses the guest only
+ * for the copy; vmm calls this after resuming it. A killed process loses nothing committed; a power cut before
+ * this returns may lose the newest snapshot. */
+int ss_sync(ss_store *st, char *err, size_t errlen);
 typedef void (*ss_list_fn)(void *ctx, const ss_meta *meta);
 int ss_list(ss_store *st, ss_list_fn fn, void *ctx, char *err, size_t errlen);
 /* Remove a snapshot. A parent of others is refused unless force, which first folds its pages into each child

@@ -71,11 +71,13 @@ settled_output() {
     cat "$tmp/run.out"
 }
 
-# restore NAME OUT: restore in a new process, to the end of the guest's output.
+# restore NAME OUT [ARGS]: restore in a new process, to the end of the guest's output.
 restore() {
-    timeout 60 "$vmm" run --restore "$db:$1" </dev/null >"$2" 2>"$tmp/restore.err"
+    name=$1 out=$2
+    shift 2
+    timeout 60 "$vmm" run --restore "$db:$name" "$@" </dev/null >"$out" 2>"$tmp/restore.err"
     status=$?
-    [ "$status" -eq 33 ] || fail "restoring $1 ended with status $status: $(cat "$tmp/restore.err")"
+    [ "$status" -eq 33 ] || fail "restoring $name ended with status $status: $(cat "$tmp/restore.err")"
 }
 
 full_run() {
@@ -100,13 +102,22 @@ continue)
     settled_output >"$tmp/before.out"
     kill -KILL "$pid"
     wait "$pid" 2>/dev/null
-    restore s1 "$tmp/after.out"
-    cat "$tmp/before.out" "$tmp/after.out" >"$tmp/joined.out"
-    cmp -s "$tmp/joined.out" "$tmp/full.out" || {
-        echo "--- before the save (tail):"; tail -c 80 "$tmp/before.out"
-        echo "--- after the restore (head):"; head -c 80 "$tmp/after.out"
-        fail "output before the save + output after the restore differs from an uninterrupted run"
-    }
+    # Every restore mode: lazy (the default), on demand only, eager.
+    for mode in lazy ondemand eager; do
+        restore s1 "$tmp/after.out" --restore-mode "$mode" --stats
+        cat "$tmp/before.out" "$tmp/after.out" >"$tmp/joined.out"
+        cmp -s "$tmp/joined.out" "$tmp/full.out" || {
+            echo "--- before the save (tail):"; tail -c 80 "$tmp/before.out"
+            echo "--- after the restore (head):"; head -c 80 "$tmp/after.out"
+            fail "$mode restore: output before the save + after the restore differs from an uninterrupted run"
+        }
+        if [ "$mode" = ondemand ]; then
+            # The guest's own touches must have brought its pages in.
+            grep -Eq "lazy restore: [1-9][0-9]* guest faults" "$tmp/restore.err" ||
+                fail "on-demand restore served no guest faults: $(grep stats "$tmp/restore.err")"
+        fi
+        echo "$mode: $(grep -h "lazy restore" "$tmp/restore.err")"
+    done
     ;;
 chain)
     params 150 20000000 0
@@ -175,7 +186,8 @@ kill)
     done
     kill -KILL "$pid"
     wait "$pid" 2>/dev/null
-    timeout 60 "$vmm" run --restore "$db:before" --control "$sock" </dev/null >"$tmp/after.out" 2>"$tmp/restore.err" &
+    # No timeout(1) here: it cannot pass SIGKILL on, and this vmm is killed below (the trap kills it on failure).
+    "$vmm" run --restore "$db:before" --control "$sock" </dev/null >"$tmp/after.out" 2>"$tmp/restore.err" &
     rpid=$!
     pids="$pids $rpid"
     i=0
@@ -185,6 +197,7 @@ kill)
         sleep 0.02
     done
     kill -KILL "$rpid"
+    wait "$rpid" 2>/dev/null
     first=$(sed -n 's/^\(count [0-9]*\).*/\1/p' "$tmp/after.out" | head -1)
     last_before=$(grep -o "count [0-9]*" "$tmp/before.out" | tail -1)
     [ -n "$first" ] || fail "no output after restore"
@@ -248,7 +261,12 @@ if at < 0:
 data[at + 5] ^= 0x40
 open(sys.argv[2], "wb").write(data)
 PY
-    expect_error 1 "corrupt" run --restore "$tmp/flipped:good"
+    expect_error 1 "corrupt" run --restore "$tmp/flipped:good" --restore-mode eager
+    # Lazily, the corrupt page is found while the guest runs: the VM stops with the error and status 1.
+    timeout 30 "$vmm" run --restore "$tmp/flipped:good" </dev/null >/dev/null 2>"$tmp/lazy.err"
+    st=$?
+    [ "$st" -eq 1 ] && grep -q "corrupt" "$tmp/lazy.err" ||
+        fail "lazy restore of a corrupt snapshot: status $st, stderr: $(cat "$tmp/lazy.err")"
     # A truncated database file.
     cp -r "$db" "$tmp/truncated"
     size=$(stat -c %s "$tmp/truncated/data.mdb")
