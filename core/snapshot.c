@@ -142,26 +142,24 @@ int snapshot_save(vm *v, ss_store *st, const char *name, const char *config, cha
     if (incremental)
         snprintf(meta.parent, sizeof(meta.parent), "%s", v->last_snapshot);
 
-    uint64_t t0 = loop_clock_ns();
+    uint64_t t0 = loop_clock_ns(), t1;
     int rc = -1;
     ss_save *s = ss_save_begin(st, &meta, err, errlen);
-    if (s) {
-        if (snapshot_save_units(v, s, err, errlen) || snapshot_save_ram(v, s, incremental, name, err, errlen)) {
-            ss_save_abort(s);
-            /* The dirty log was consumed: the next save cannot be incremental against anything. */
-            v->last_snapshot[0] = '\0';
-        } else {
-            rc = ss_save_commit(s, err, errlen);
-            if (rc == 0)
-                snprintf(v->last_snapshot, sizeof(v->last_snapshot), "%s", name);
-            else
-                v->last_snapshot[0] = '\0';
-        }
+    if (s && (snapshot_save_units(v, s, err, errlen) || snapshot_save_ram(v, s, incremental, name, err, errlen) ||
+              ss_save_seal(s, err, errlen))) {
+        ss_save_abort(s);
+        s = NULL;
     }
-    uint64_t t1 = loop_clock_ns();
+    /* The transaction holds its own copy of every page now: the guest may run while it is written out. */
+    t1 = loop_clock_ns();
     if (was_running)
         vm_resume(v);
-    /* The guest runs again while the disk catches up. */
+    if (s)
+        rc = ss_save_commit(s, err, errlen);
+    if (rc == 0)
+        snprintf(v->last_snapshot, sizeof(v->last_snapshot), "%s", name);
+    else
+        v->last_snapshot[0] = '\0'; /* the dirty log was consumed: the next save cannot be incremental */
     if (rc == 0)
         rc = ss_sync(st, err, errlen);
     if (rc == 0)

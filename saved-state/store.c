@@ -572,6 +572,16 @@ int ss_save_page(ss_save *s, uint64_t index, const uint8_t *page)
     return 0;
 }
 
+int ss_save_seal(ss_save *s, char *err, size_t errlen)
+{
+    int rc;
+    if (!s->err[0] && ((rc = ss_save_flush_group(s)) || (rc = ss_save_flush_chunk(s))))
+        ss_save_failed(s, rc, "recording pages");
+    if (s->err[0])
+        return ss_error(err, errlen, "saving snapshot '%s' failed: %s", s->meta.name, s->err);
+    return 0;
+}
+
 int ss_save_commit(ss_save *s, char *err, size_t errlen)
 {
     int rc = 0;

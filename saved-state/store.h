@@ -43,6 +43,9 @@ ss_save *ss_save_begin(ss_store *st, const ss_meta *meta, char *err, size_t errl
 int ss_save_unit(ss_save *s, const char *unit, uint32_t instance, uint32_t version, const void *blob, size_t len);
 /* page == NULL records a zero page (needed in incremental snapshots, where the parent may have data there). */
 int ss_save_page(ss_save *s, uint64_t index, const uint8_t *page);
+/* Everything handed to the save so far is copied into the transaction: the memory it came from may change
+ * from here on (vmm resumes the guest before committing). -1 with a reason in err. */
+int ss_save_seal(ss_save *s, char *err, size_t errlen);
 /* Commit (the snapshot becomes visible) or abort; both free s. Commit returns -1 with a reason in err. */
 int ss_save_commit(ss_save *s, char *err, size_t errlen);
 void ss_save_abort(ss_save *s);
