@@ -1,0 +1,212 @@
+/*
+ * rc-selftest: the architecture plugin that boots the RC hypervisor. It lays out the machine (target RAM in the
+ * lower guest-physical range, the RC's ROM, shadowed data and MMIO2 regions in the hole below 4 GiB), maps the
+ * image embedded at build time, starts vCPU 0 in long mode at the core's entry point, and serves the RC's
+ * hypercalls. The image's selftest module then checks ROM, shadowed data, MMIO2, hypercalls, ring-3 execution
+ * and isolation from inside the VM; `vmm run --arch rc-selftest` exits 0 when all of that holds.
+ *
+ * The image is embedded rather than looked up next to the .so: the plugin and the RC share rc_abi.h, so a
+ * plugin must never meet an image built from another revision of it, and a single file is what `vmm plugins
+ * --check`, installation and out-of-tree copies handle. image=PATH still loads another image for development.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rc_host.h"
+
+static int rc_parse_test(rc_host *h)
+{
+    static const char *const names[] = {"all", "fault", "stop", "bench"};
+    const char *t = h->hlp->opt_string(h->inst, "test");
+    for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (t && !strcmp(t, names[i])) {
+            h->test = i;
+            return 0;
+        }
+    h->hlp->log(h->inst, VMM_LOG_ERROR, "test=%s: use all, fault, stop or bench", t ? t : "");
+    return -1;
+}
+
+static int rc_construct(vmm_instance *inst, const vmm_helpers *hlp, void *state)
+{
+    rc_host *h = state;
+    h->inst = inst;
+    h->hlp = hlp;
+    if (rc_parse_test(h))
+        return -1;
+    h->stop_status = hlp->opt_u64(inst, "status");
+    h->iterations = hlp->opt_u64(inst, "iterations");
+    return 0;
+}
+
+static void rc_destruct(vmm_instance *inst, void *state)
+{
+    rc_host *h = state;
+    (void)inst;
+    if (h->log)
+        rc_log_drain(h);
+    if (h->hlp->stats_enabled(h->inst)) {
+        static const char *const names[RC_HC_COUNT] = {"nop", "log-flush", "stop", "dev-io", "state-changed",
+                                                       "test", "fault", "mark", "target-trap"};
+        for (unsigned i = 0; i < RC_HC_COUNT; i++)
+            fprintf(stderr, "rc-selftest: stats: hypercall %s: %" PRIu64 "\n", names[i], h->hc_counts[i]);
+        fprintf(stderr, "rc-selftest: stats: hypercall unknown: %" PRIu64 ", malformed doorbells: %" PRIu64
+                ", RC log lines: %" PRIu64 "\n", h->hc_unknown, h->hc_bad, h->log_lines);
+    }
+    rc_image_free(h);
+}
+
+static int rc_vm_create(vmm_instance *inst, void *state)
+{
+    rc_host *h = state;
+    const vmm_helpers *hlp = h->hlp;
+    h->ram = hlp->mem_ram_size(inst);
+    if (h->ram > RC_TARGET_RAM_MAX || (h->ram & 0x1fffff) || h->ram < 0x400000) {
+        hlp->log(inst, VMM_LOG_ERROR, "--mem: rc-selftest needs 4 MiB to 3 GiB of target RAM in whole 2 MiB pages "
+                 "(got %" PRIu64 " bytes)", h->ram);
+        return -1;
+    }
+    void *sys, *st, *lg, *mb;
+    if (hlp->mem_map_ram(inst, 0, h->ram, "target-ram") ||
+        hlp->mem_map_mmio2(inst, RC_GPA_SYSTEM, RC_SYS_SIZE, "rc-system", &sys) ||
+        hlp->mem_map_mmio2(inst, RC_GPA_STATE, RC_STATE_SIZE, "rc-state", &st) ||
+        hlp->mem_map_mmio2(inst, RC_GPA_LOG, RC_LOG_SIZE, "rc-log", &lg) ||
+        hlp->mem_map_mmio2(inst, RC_GPA_MAILBOX, RC_MAILBOX_SIZE, "rc-mailbox", &mb))
+        return -1;
+    h->sys = sys;
+    h->state = st;
+    h->log = lg;
+    h->mailbox = mb;
+    if (hlp->pio_register(inst, RC_HC_PORT, 4, NULL, rc_hc_port_write))
+        return -1;
+    if (rc_image_load(h) || rc_image_map(h))
+        return -1;
+    return 0;
+}
+
+static int rc_vm_load(vmm_instance *inst, void *state, const vmm_image *images, unsigned nimages)
+{
+    rc_host *h = state;
+    if (nimages) {
+        h->hlp->log(inst, VMM_LOG_ERROR, "%s: rc-selftest takes no --image (its RC image is built in; "
+                    "use --arch rc-selftest,image=PATH for another one)", images[0].path);
+        return -1;
+    }
+    return rc_boot_build(h);
+}
+
+static int rc_vcpu_init(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
+{
+    rc_host *h = state;
+    const vmm_helpers *hlp = h->hlp;
+    if (hlp->vcpu_index(vcpu) != 0) {
+        hlp->log(inst, VMM_LOG_ERROR, "rc-selftest runs the RC on one vCPU (use --cpus 1)");
+        return -1;
+    }
+    struct kvm_sregs s;
+    if (hlp->vcpu_get_state(vcpu, VMM_STATE_SYSREGS, &s, sizeof(s)))
+        return -1;
+    rc_boot_sregs(&s);
+    struct kvm_regs r;
+    memset(&r, 0, sizeof(r));
+    r.rflags = 0x2;
+    r.rip = h->entry;
+    r.rsp = RC_VA_SYSTEM + RC_SYS_STACK_TOP;
+    r.rdi = RC_VA_SYSTEM + RC_SYS_BOOTINFO;
+    if (hlp->vcpu_set_state(vcpu, VMM_STATE_SYSREGS, &s, sizeof(s)) ||
+        hlp->vcpu_set_state(vcpu, VMM_STATE_GPRS, &r, sizeof(r))) {
+        hlp->log(inst, VMM_LOG_ERROR, "the host driver refused the RC's start registers");
+        return -1;
+    }
+    return 0;
+}
+
+static vmm_exit_action rc_stop(rc_host *h, vmm_vcpu *vcpu, const char *why)
+{
+    rc_dump(h, vcpu, why);
+    h->hlp->vm_stop(h->inst, 1);
+    return VMM_ACTION_STOP;
+}
+
+static vmm_exit_action rc_vcpu_exit(vmm_instance *inst, void *state, vmm_vcpu *vcpu, const vmm_exit *exit)
+{
+    rc_host *h = state;
+    char why[160];
+    (void)inst;
+    switch (exit->reason) {
+    case VMM_EXIT_HALT:
+        if (h->faulted) {
+            h->hlp->vm_stop(h->inst, 1);
+            return VMM_ACTION_STOP;
+        }
+        return rc_stop(h, vcpu, "the RC halted without a stop hypercall (bad boot info, or a fault while reporting one)");
+    case VMM_EXIT_SHUTDOWN:
+        return rc_stop(h, vcpu, "triple fault: the CPU shut down inside the RC");
+    case VMM_EXIT_INTERNAL_ERROR:
+        snprintf(why, sizeof(why), "the host could not execute an RC instruction (internal error, suberror %u)",
+                 exit->u.internal.suberror);
+        return rc_stop(h, vcpu, why);
+    case VMM_EXIT_FAIL_ENTRY:
+        snprintf(why, sizeof(why), "the host refused to enter the RC (hardware reason 0x%llx)",
+                 (unsigned long long)exit->u.fail_entry.hw_reason);
+        return rc_stop(h, vcpu, why);
+    default:
+        snprintf(why, sizeof(why), "unexpected exit %u while running the RC", exit->reason);
+        return rc_stop(h, vcpu, why);
+    }
+}
+
+static void rc_vcpu_dump(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
+{
+    (void)inst;
+    rc_dump(state, vcpu, "RC state");
+}
+
+static const vmm_option_desc rc_options[] = {
+    {.name = "test", .type = VMM_OPT_STRING, .default_value = "all",
+     .help = "what the selftest module does: all (every check, exit 0), fault (an RC page fault, reported), "
+             "stop (stop through the hypercall with status=), bench (timed hypercalls and ring-3 round trips)"},
+    {.name = "status", .type = VMM_OPT_U64, .default_value = "0", .help = "exit status for test=stop",
+     .min = 0, .max = 255},
+    {.name = "iterations", .type = VMM_OPT_U64, .default_value = "1000",
+     .help = "test=bench: hypercalls and ring-3 round trips to time (the ring-3 loop runs 100000x as many)",
+     .min = 1, .max = 10000000},
+    {.name = "image", .type = VMM_OPT_STRING, .help = "an RC image to load instead of the built-in one"},
+    {0},
+};
+
+static const vmm_arch_ops rc_arch_ops = {
+    .version = VMM_DESC_VERSION,
+    .size = sizeof(vmm_arch_ops),
+    .vm_create = rc_vm_create,
+    .vm_load = rc_vm_load,
+    .vcpu_init = rc_vcpu_init,
+    .vcpu_exit = rc_vcpu_exit,
+    .vcpu_dump = rc_vcpu_dump,
+};
+
+static const vmm_plugin_desc rc_desc = {
+    .version = VMM_DESC_VERSION,
+    .size = sizeof(vmm_plugin_desc),
+    .kind = VMM_KIND_ARCH,
+    .instance_size = sizeof(rc_host),
+    .name = "rc-selftest",
+    .description = "boots the RC hypervisor (ring-0 image as ROM + shadowed data, MMIO2, hypercalls) and runs its "
+                   "selftest module",
+    .options = rc_options,
+    .construct = rc_construct,
+    .destruct = rc_destruct,
+    .arch = &rc_arch_ops,
+    .version_end = VMM_DESC_VERSION,
+};
+
+VMM_EXPORT int vmm_plugin_entry(const vmm_host_info *host, vmm_register_fn reg, void *ctx);
+VMM_EXPORT int vmm_plugin_entry(const vmm_host_info *host, vmm_register_fn reg, void *ctx)
+{
+    /* The state classes are KVM's x86-64 structures; elsewhere the RC cannot be started. */
+    if (VMM_VERSION_MAGIC(host->version) != VMM_HOST_MAGIC || !host->hostdrv_abi ||
+        (strcmp(host->hostdrv_abi, "kvm-x86_64") != 0 && strcmp(host->hostdrv_abi, "none") != 0))
+        return -1;
+    return reg(ctx, &rc_desc);
+}
