@@ -1,0 +1,338 @@
+/*
+ * riscv64: the RISC-V architecture plugin. A QEMU-virt-compatible machine (RAM at 0x80000000, CLINT at
+ * 0x2000000; the UART at 0x10000000 and the SiFive test device at 0x100000 are device plugins) whose hart is
+ * executed by the recompiler in this process (vcpu_run), so no KVM is needed. This file is the glue between
+ * the vmm plugin ABI and rv_runtime: options, RAM, ELF loading, device access and reports.
+ *
+ * Execution modes: `exec=inproc` (the default and, for now, the only one). The in-VM mode (`exec=rc`, the
+ * translated code at the VM's ring 3 under the RC hypervisor) will reuse rv_translate.c with its own runtime.
+ */
+#include <elf.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vmm/plugin.h>
+
+#include "rv_runtime.h"
+
+struct riscv64 {
+    vmm_instance *inst;
+    const vmm_helpers *hlp;
+    vmm_vcpu *vcpu;
+    rv_runtime *rt;
+    unsigned trace;
+    int emulate_misaligned;
+    uint64_t entry, tohost, fromhost;
+    int stopped;
+};
+
+static int riscv64_parse_trace(const char *s, unsigned *out)
+{
+    *out = 0;
+    while (s && *s) {
+        size_t n = strcspn(s, "+:");
+        if (n == 6 && !strncmp(s, "in_asm", n))
+            *out |= RV_TRACE_IN_ASM;
+        else if (n == 7 && !strncmp(s, "out_asm", n))
+            *out |= RV_TRACE_OUT_ASM;
+        else if (n == 4 && !strncmp(s, "exec", n))
+            *out |= RV_TRACE_EXEC;
+        else if (n == 4 && !strncmp(s, "prof", n))
+            *out |= RV_TRACE_PROF;
+        else if (n != 0)
+            return -1;
+        s += n;
+        if (*s)
+            s++;
+    }
+    return 0;
+}
+
+static int riscv64_construct(vmm_instance *inst, const vmm_helpers *hlp, void *state)
+{
+    struct riscv64 *m = state;
+    m->inst = inst;
+    m->hlp = hlp;
+    if (riscv64_parse_trace(hlp->opt_string(inst, "trace"), &m->trace)) {
+        hlp->log(inst, VMM_LOG_ERROR, "trace=%s: use in_asm, out_asm, exec and prof, joined with '+'",
+                 hlp->opt_string(inst, "trace"));
+        return -1;
+    }
+    const char *mis = hlp->opt_string(inst, "misaligned");
+    if (strcmp(mis, "trap") && strcmp(mis, "emulate")) {
+        hlp->log(inst, VMM_LOG_ERROR, "misaligned=%s: use trap or emulate", mis);
+        return -1;
+    }
+    m->emulate_misaligned = !strcmp(mis, "emulate");
+    const char *exec = hlp->opt_string(inst, "exec");
+    if (exec && strcmp(exec, "inproc") != 0) {
+        hlp->log(inst, VMM_LOG_ERROR, "exec=%s: only 'inproc' exists so far (the in-VM mode 'rc' needs the RC "
+                 "hypervisor)", exec);
+        return -1;
+    }
+    return 0;
+}
+
+static void riscv64_destruct(vmm_instance *inst, void *state)
+{
+    struct riscv64 *m = state;
+    if (m->rt && m->hlp->stats_enabled(inst)) {
+        uint64_t n, blocks, flushes, chains, repins;
+        char pinned[64];
+        rv_runtime_stats(m->rt, &n, &blocks, &flushes, &chains, &repins, pinned, sizeof(pinned));
+        fprintf(stderr, "riscv64: %" PRIu64 " guest instructions, %" PRIu64 " blocks translated, %" PRIu64
+                " flushes, %" PRIu64 " chains, %" PRIu64 " re-pins, pinned %s\n", n, blocks, flushes, chains, repins,
+                pinned);
+    }
+    rv_runtime_free(m->rt);
+    m->rt = NULL;
+}
+
+static int riscv64_vm_create(vmm_instance *inst, void *state)
+{
+    struct riscv64 *m = state;
+    uint64_t size = m->hlp->mem_ram_size(inst);
+    if (size % 4096 || size == 0 || size > (1ull << 40)) {
+        m->hlp->log(inst, VMM_LOG_ERROR, "--mem must be a non-zero multiple of 4 KiB");
+        return -1;
+    }
+    return m->hlp->mem_map_ram(inst, RV_RAM_BASE, size, "ram");
+}
+
+/* ELF64 RISC-V executable: PT_LOAD segments into RAM, the entry point, and the HTIF symbols if present. */
+static int riscv64_load_elf(struct riscv64 *m, const vmm_image *img)
+{
+    const uint8_t *d = img->data;
+    size_t sz = img->size;
+    Elf64_Ehdr eh;
+    memcpy(&eh, d, sizeof(eh));
+    if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_machine != EM_RISCV ||
+        (eh.e_type != ET_EXEC && eh.e_type != ET_DYN)) {
+        m->hlp->log(m->inst, VMM_LOG_ERROR, "%s: not a little-endian ELF64 RISC-V executable", img->path);
+        return -1;
+    }
+    if (eh.e_phoff > sz || (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > sz - eh.e_phoff) {
+        m->hlp->log(m->inst, VMM_LOG_ERROR, "%s: program headers out of the file", img->path);
+        return -1;
+    }
+    for (unsigned i = 0; i < eh.e_phnum; i++) {
+        Elf64_Phdr ph;
+        memcpy(&ph, d + eh.e_phoff + i * sizeof(ph), sizeof(ph));
+        if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
+            continue;
+        if (ph.p_offset > sz || ph.p_filesz > sz - ph.p_offset || ph.p_filesz > ph.p_memsz) {
+            m->hlp->log(m->inst, VMM_LOG_ERROR, "%s: segment %u out of the file", img->path, i);
+            return -1;
+        }
+        uint64_t addr = ph.p_paddr ? ph.p_paddr : ph.p_vaddr;
+        uint8_t *p = m->hlp->mem_ptr(m->inst, addr, ph.p_memsz, 1);
+        if (!p) {
+            m->hlp->log(m->inst, VMM_LOG_ERROR, "%s: segment %u (0x%" PRIx64 ", %" PRIu64 " bytes) is not inside RAM "
+                        "(0x80000000, --mem)", img->path, i, addr, (uint64_t)ph.p_memsz);
+            return -1;
+        }
+        memcpy(p, d + ph.p_offset, ph.p_filesz);
+        memset(p + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
+    }
+    m->entry = eh.e_entry;
+    /* Symbols: tohost/fromhost make the HTIF mailbox live. */
+    if (eh.e_shoff && eh.e_shoff < sz && (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr) <= sz - eh.e_shoff) {
+        for (unsigned i = 0; i < eh.e_shnum; i++) {
+            Elf64_Shdr sh, strh;
+            memcpy(&sh, d + eh.e_shoff + i * sizeof(sh), sizeof(sh));
+            if (sh.sh_type != SHT_SYMTAB || sh.sh_link >= eh.e_shnum)
+                continue;
+            memcpy(&strh, d + eh.e_shoff + sh.sh_link * sizeof(strh), sizeof(strh));
+            if (sh.sh_offset > sz || sh.sh_size > sz - sh.sh_offset || strh.sh_offset > sz ||
+                strh.sh_size > sz - strh.sh_offset)
+                continue;
+            for (uint64_t j = 0; j + sizeof(Elf64_Sym) <= sh.sh_size; j += sizeof(Elf64_Sym)) {
+                Elf64_Sym sym;
+                memcpy(&sym, d + sh.sh_offset + j, sizeof(sym));
+                if (sym.st_name >= strh.sh_size)
+                    continue;
+                const char *name = (const char *)d + strh.sh_offset + sym.st_name;
+                size_t maxlen = strh.sh_size - sym.st_name;
+                if (strnlen(name, maxlen) == maxlen)
+                    continue;
+                if (!strcmp(name, "tohost"))
+                    m->tohost = sym.st_value;
+                else if (!strcmp(name, "fromhost"))
+                    m->fromhost = sym.st_value;
+            }
+        }
+    }
+    return 0;
+}
+
+static int riscv64_vm_load(vmm_instance *inst, void *state, const vmm_image *images, unsigned nimages)
+{
+    struct riscv64 *m = state;
+    const vmm_image *img = NULL;
+    for (unsigned i = 0; i < nimages; i++)
+        if (images[i].role == VMM_IMAGE_KERNEL || (images[i].role == VMM_IMAGE_GENERIC && !img))
+            img = &images[i];
+    if (!img) {
+        m->hlp->log(inst, VMM_LOG_ERROR, "no program: give one with --kernel FILE (ELF, or a flat binary loaded at "
+                    "0x80000000)");
+        return -1;
+    }
+    if (img->size >= sizeof(Elf64_Ehdr) && !memcmp(img->data, ELFMAG, SELFMAG))
+        return riscv64_load_elf(m, img);
+    uint64_t addr = img->has_load_addr ? img->load_addr : RV_RAM_BASE;
+    if (m->hlp->mem_write(inst, addr, img->data, img->size)) {
+        m->hlp->log(inst, VMM_LOG_ERROR, "%s: %zu bytes at 0x%" PRIx64 " do not fit in RAM", img->path, img->size, addr);
+        return -1;
+    }
+    m->entry = addr;
+    return 0;
+}
+
+/* ---- Machine callbacks for the runtime ---------------------------------------------------------------- */
+
+static int riscv64_mmio(void *opaque, uint64_t addr, unsigned size, int is_write, uint64_t *val)
+{
+    struct riscv64 *m = opaque;
+    uint8_t data[8];
+    memcpy(data, val, 8);
+    int r = m->hlp->io_dispatch(m->vcpu, 1, addr, size, is_write, data);
+    if (!is_write) {
+        uint64_t v = 0;
+        memcpy(&v, data, size);
+        *val = v;
+    }
+    return r;
+}
+
+static int riscv64_should_return(void *opaque)
+{
+    struct riscv64 *m = opaque;
+    return m->hlp->vcpu_should_return(m->vcpu);
+}
+
+static void riscv64_print_line(void *opaque, const char *line)
+{
+    (void)opaque;
+    fprintf(stderr, "  %s\n", line);
+}
+
+static void riscv64_stop(void *opaque, int status, const char *why)
+{
+    struct riscv64 *m = opaque;
+    if (why) {
+        m->hlp->log(m->inst, VMM_LOG_ERROR, "%s", why);
+        if (status == 1)
+            rv_runtime_dump(m->rt, riscv64_print_line, m);
+    }
+    m->stopped = 1;
+    m->hlp->vm_stop(m->inst, status);
+}
+
+static void riscv64_console(void *opaque, const void *buf, size_t len)
+{
+    struct riscv64 *m = opaque;
+    m->hlp->console_write(m->inst, buf, len);
+}
+
+static int riscv64_vcpu_init(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
+{
+    struct riscv64 *m = state;
+    char err[256];
+    if (m->hlp->vcpu_index(vcpu) != 0) {
+        m->hlp->log(inst, VMM_LOG_ERROR, "one hart only for now (--cpus 1)");
+        return -1;
+    }
+    uint64_t size = m->hlp->mem_ram_size(inst);
+    uint8_t *ram = m->hlp->mem_ptr(inst, RV_RAM_BASE, size, 1);
+    if (!ram) {
+        m->hlp->log(inst, VMM_LOG_ERROR, "guest RAM is not one host mapping");
+        return -1;
+    }
+    rv_machine_ops ops = { .opaque = m, .mmio = riscv64_mmio, .should_return = riscv64_should_return,
+                           .stop = riscv64_stop, .console = riscv64_console };
+    m->vcpu = vcpu;
+    m->rt = rv_runtime_new(ram, size, &ops, m->trace, err, sizeof(err));
+    if (!m->rt) {
+        m->hlp->log(inst, VMM_LOG_ERROR, "%s", err);
+        return -1;
+    }
+    if (m->tohost)
+        rv_runtime_set_htif(m->rt, m->tohost, m->fromhost);
+    rv_runtime_set_misaligned(m->rt, m->emulate_misaligned);
+    rv_cpu *c = rv_runtime_cpu(m->rt);
+    c->pc = m->entry;
+    c->x[10] = 0; /* a0: hart id, as QEMU's reset vector passes it */
+    m->hlp->log(inst, VMM_LOG_DEBUG, "entry 0x%" PRIx64 "%s", m->entry, m->tohost ? ", HTIF tohost" : "");
+    return 0;
+}
+
+static vmm_exit_action riscv64_vcpu_run(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
+{
+    struct riscv64 *m = state;
+    (void)inst;
+    (void)vcpu;
+    if (m->stopped)
+        return VMM_ACTION_RESUME; /* the stop request is on its way: the core returns */
+    rv_runtime_run(m->rt);
+    return VMM_ACTION_RESUME;
+}
+
+static vmm_exit_action riscv64_vcpu_exit(vmm_instance *inst, void *state, vmm_vcpu *vcpu, const vmm_exit *exit)
+{
+    struct riscv64 *m = state;
+    (void)vcpu;
+    m->hlp->log(inst, VMM_LOG_ERROR, "unexpected host-driver exit %u", (unsigned)exit->reason);
+    return VMM_ACTION_STOP;
+}
+
+static void riscv64_vcpu_dump(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
+{
+    struct riscv64 *m = state;
+    (void)inst;
+    (void)vcpu;
+    if (m->rt)
+        rv_runtime_dump(m->rt, riscv64_print_line, m);
+}
+
+static const vmm_arch_ops riscv64_arch_ops = {
+    .version = VMM_DESC_VERSION,
+    .size = sizeof(vmm_arch_ops),
+    .vm_create = riscv64_vm_create,
+    .vm_load = riscv64_vm_load,
+    .vcpu_init = riscv64_vcpu_init,
+    .vcpu_exit = riscv64_vcpu_exit,
+    .vcpu_dump = riscv64_vcpu_dump,
+    .vcpu_run = riscv64_vcpu_run,
+};
+
+static const vmm_option_desc riscv64_options[] = {
+    { .name = "trace", .type = VMM_OPT_STRING, .default_value = NULL,
+      .help = "debug output on stderr, '+'-separated: in_asm (guest blocks, disassembled), out_asm (host code, "
+              "Capstone), exec (every block entered; turns chaining off), prof (the hottest blocks, sampled, at exit)" },
+    { .name = "misaligned", .type = VMM_OPT_STRING, .default_value = "trap",
+      .help = "misaligned loads and stores: trap (address-misaligned exception to mtvec) or emulate (perform "
+              "them, as QEMU does); AMOs always trap" },
+    { .name = "exec", .type = VMM_OPT_STRING, .default_value = "inproc",
+      .help = "where translated code runs: inproc (this process); rc (inside the VM) is not built yet" },
+    { .name = NULL },
+};
+
+static const vmm_plugin_desc riscv64_desc = {
+    .version = VMM_DESC_VERSION,
+    .size = sizeof(vmm_plugin_desc),
+    .kind = VMM_KIND_ARCH,
+    .instance_size = sizeof(struct riscv64),
+    .name = "riscv64",
+    .description = "RISC-V RV64IMAC machine (QEMU virt layout) run by a RISC-V to x86-64 recompiler; devices: "
+                   "uart16550,mmio=0x10000000 and sifive-test",
+    .options = riscv64_options,
+    .construct = riscv64_construct,
+    .destruct = riscv64_destruct,
+    .reset = NULL,
+    .arch = &riscv64_arch_ops,
+    .version_end = VMM_DESC_VERSION,
+};
+
+VMM_PLUGIN_DEFINE(riscv64_desc)

@@ -1,0 +1,64 @@
+/*
+ * rv_cpu: the guest hart's architectural state as the generated code sees it (register file, pc, the
+ * instruction budget, the guest memory window) plus the machine-mode CSRs the runtime keeps. The translator
+ * addresses these fields by offset from the host register that holds the rv_cpu pointer, so both execution
+ * modes (in-process now, in-VM later) share one layout.
+ */
+#ifndef RV_CPU_H
+#define RV_CPU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RV_JC_BITS 12 /* indirect-jump cache: guest pc -> host code, direct-mapped */
+#define RV_JC_SIZE (1u << RV_JC_BITS)
+#define RV_CODEMAP_SHIFT 8 /* self-modifying-code granule: 256 bytes of guest RAM per byte of codemap */
+#define RV_CODEMAP_CODE 1   /* a translated block covers this granule */
+#define RV_CODEMAP_WATCH 2  /* stores here go through the runtime (HTIF tohost) */
+
+enum { RV_PRIV_U = 0, RV_PRIV_M = 3 };
+
+/* Exception causes (mcause, interrupt bit clear). */
+enum {
+    RV_EXC_INSN_MISALIGNED = 0, RV_EXC_INSN_ACCESS = 1, RV_EXC_ILLEGAL = 2, RV_EXC_BREAKPOINT = 3,
+    RV_EXC_LOAD_MISALIGNED = 4, RV_EXC_LOAD_ACCESS = 5, RV_EXC_STORE_MISALIGNED = 6, RV_EXC_STORE_ACCESS = 7,
+    RV_EXC_ECALL_U = 8, RV_EXC_ECALL_M = 11,
+};
+#define RV_IRQ_FLAG (1ull << 63)
+#define RV_IRQ_MSI 3
+#define RV_IRQ_MTI 7
+#define RV_IRQ_MEI 11
+
+#define RV_MSTATUS_MIE (1ull << 3)
+#define RV_MSTATUS_MPIE (1ull << 7)
+#define RV_MSTATUS_MPP (3ull << 11)
+#define RV_MSTATUS_MPRV (1ull << 17)
+
+typedef struct rv_jc_entry {
+    uint64_t pc;
+    void *code; /* executable address */
+} rv_jc_entry;
+
+typedef struct rv_cpu {
+    uint64_t x[32];       /* x[0] stays 0 */
+    uint64_t pc;
+    int64_t budget;       /* instructions left in this quantum; a block whose count takes it below 0 exits */
+    uint8_t *ram;         /* host address of guest RAM */
+    uint8_t *codemap;     /* one byte per RV_CODEMAP granule of RAM, at codemap_off bytes from this struct */
+    int64_t codemap_off;
+    uint8_t *chain_field; /* set by an exit stub: the rel32 (writable view) to point at the next block */
+    uint32_t leave;       /* set by a helper: return to the dispatcher, pc is already set */
+    uint32_t priv;
+    uint64_t ram_base, ram_size;
+
+    /* Machine-mode CSRs. */
+    uint64_t mstatus, mie, mip, mtvec, mscratch, mepc, mcause, mtval, mcounteren;
+    uint64_t instret;     /* retired instructions before the current quantum */
+    uint64_t quantum;     /* budget the current quantum started with */
+    uint64_t lr_addr;     /* LR reservation, or ~0 */
+    int wfi;              /* waiting for an interrupt */
+
+    rv_jc_entry jc[RV_JC_SIZE];
+} rv_cpu;
+
+#endif

@@ -1,0 +1,965 @@
+/* rv_runtime: in-process execution of translated RISC-V code (see rv_runtime.h). */
+#include "rv_runtime.h"
+
+#include <capstone/capstone.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rv_decode.h"
+#include "rv_translate.h"
+
+#define RV_CODE_SIZE (64u << 20)
+#define RV_TB_HASH_BITS 16
+#define RV_TB_HASH_SIZE (1u << RV_TB_HASH_BITS)
+#define RV_QUANTUM 200000 /* instructions between looks at interrupts, timers and stop requests */
+
+#define RV_MISA ((2ull << 62) | (1u << 0) | (1u << 2) | (1u << 8) | (1u << 12) | (1u << 20))
+#define RV_MIE_MASK ((1u << RV_IRQ_MSI) | (1u << RV_IRQ_MTI) | (1u << RV_IRQ_MEI))
+
+typedef struct rv_tb {
+    uint64_t pc;     /* ~0: empty */
+    uint8_t *code;   /* writable view */
+} rv_tb;
+
+struct rv_runtime {
+    rv_cpu cpu; /* first, so helpers get from the cpu to the runtime with a cast */
+    rv_machine_ops ops;
+    unsigned trace;
+    int emulate_misaligned;
+
+    uint8_t *code_rw, *code_rx;
+    size_t code_size;
+    ptrdiff_t rx_delta;
+    uint8_t *code_start; /* first byte after the trampolines */
+    x64_buf buf;
+    void (*enter)(rv_cpu *cpu, void *code);
+    uint8_t *epilogue;
+
+    rv_tb *tbs;
+    unsigned ntbs;
+
+    size_t codemap_len;
+    uint64_t tohost, fromhost;
+
+    uint64_t start_ns;
+    uint64_t mtimecmp;
+    uint32_t msip;
+    int stopped;
+
+    /* Which guest registers live in host registers: sampled usage of the code running when quanta expire. */
+    rv_pin_map map;
+    uint8_t pinned[RV_PIN_SLOTS];
+    uint64_t reg_weight[32];
+    uint64_t samples, next_decision;
+    struct { uint64_t pc, n; } prof[1024]; /* trace=prof: samples per block */
+
+    uint64_t stat_blocks, stat_flushes, stat_chains, stat_repins;
+    csh capstone;
+    int have_capstone;
+};
+
+static uint64_t rv_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* QEMU's virt board counts mtime at 10 MHz. */
+static uint64_t rv_mtime(rv_runtime *rt)
+{
+    return (rv_now_ns() - rt->start_ns) / 100;
+}
+
+static uint64_t rv_instret(const rv_cpu *c)
+{
+    return c->instret + (c->quantum - (uint64_t)c->budget);
+}
+
+/* ---- Translation cache -------------------------------------------------------------------------------- */
+
+static void rv_mark_watch(rv_runtime *rt)
+{
+    uint64_t a[2] = { rt->tohost, rt->fromhost };
+    for (int i = 0; i < 2; i++)
+        if (a[i] && a[i] - RV_RAM_BASE < rt->cpu.ram_size)
+            rt->cpu.codemap[(a[i] - RV_RAM_BASE) >> RV_CODEMAP_SHIFT] |= RV_CODEMAP_WATCH;
+}
+
+/* Throw away every translation: the simple, always-correct answer to self-modifying code and a full buffer. */
+static void rv_flush(rv_runtime *rt)
+{
+    for (unsigned i = 0; i < RV_TB_HASH_SIZE; i++)
+        rt->tbs[i].pc = ~0ull;
+    rt->ntbs = 0;
+    memset(rt->cpu.jc, 0xff, sizeof(rt->cpu.jc));
+    for (unsigned i = 0; i < RV_JC_SIZE; i++)
+        rt->cpu.jc[i].code = NULL;
+    memset(rt->cpu.codemap, 0, rt->codemap_len);
+    rv_mark_watch(rt);
+    /* The trampolines spill and reload the pinned registers, so they follow the map. With an unchanged map
+     * they come out byte for byte the same, which matters when the flush happens under running code (SMC). */
+    rt->buf.p = rt->code_rw;
+    rt->buf.overflow = 0;
+    uint8_t *enter;
+    rv_emit_trampolines(&rt->buf, &rt->map, &enter, &rt->epilogue);
+    void *enter_rx = enter + rt->rx_delta;
+    memcpy(&rt->enter, &enter_rx, sizeof(enter_rx));
+    rt->code_start = rt->buf.p;
+    rt->cpu.chain_field = NULL;
+    rt->stat_flushes++;
+}
+
+static rv_tb *rv_tb_slot(rv_runtime *rt, uint64_t pc)
+{
+    unsigned i = (unsigned)((pc >> 1) * 0x9e3779b1u) >> (32 - RV_TB_HASH_BITS);
+    while (rt->tbs[i].pc != ~0ull && rt->tbs[i].pc != pc)
+        i = (i + 1) & (RV_TB_HASH_SIZE - 1);
+    return &rt->tbs[i];
+}
+
+static int rv_fetch16(void *opaque, uint64_t addr, uint16_t *out)
+{
+    rv_runtime *rt = opaque;
+    uint64_t off = addr - RV_RAM_BASE;
+    if (off >= rt->cpu.ram_size || off + 2 > rt->cpu.ram_size)
+        return -1;
+    memcpy(out, rt->cpu.ram + off, 2);
+    return 0;
+}
+
+static uint64_t rv_helper_load(rv_cpu *c, uint64_t addr, uint32_t info);
+static void rv_helper_store(rv_cpu *c, uint64_t addr, uint64_t val, uint32_t info);
+static void rv_helper_interp(rv_cpu *c, uint32_t raw);
+
+static void rv_trace_block(rv_runtime *rt, const rv_xlate_result *res)
+{
+    if (rt->trace & RV_TRACE_IN_ASM) {
+        fprintf(stderr, "IN: 0x%016" PRIx64 "\n", res->pc);
+        for (uint64_t pc = res->pc; pc < res->end_pc;) {
+            uint16_t lo, hi = 0;
+            rv_insn in;
+            char text[96];
+            if (rv_fetch16(rt, pc, &lo))
+                break;
+            if (rv_insn_length(lo) == 4)
+                rv_fetch16(rt, pc + 2, &hi);
+            rv_decode(lo | ((uint32_t)hi << 16), &in);
+            if (in.len == 2)
+                fprintf(stderr, "0x%016" PRIx64 ":  %04" PRIx32 "      %s\n", pc, in.raw, rv_disas(&in, pc, text, sizeof(text)));
+            else
+                fprintf(stderr, "0x%016" PRIx64 ":  %08" PRIx32 "  %s\n", pc, in.raw, rv_disas(&in, pc, text, sizeof(text)));
+            pc += in.len;
+        }
+        fprintf(stderr, "\n");
+    }
+    if ((rt->trace & RV_TRACE_OUT_ASM) && rt->have_capstone) {
+        cs_insn *insn;
+        size_t n = cs_disasm(rt->capstone, res->code, (size_t)(res->code_end - res->code),
+                             (uint64_t)(uintptr_t)(res->code + rt->rx_delta), 0, &insn);
+        fprintf(stderr, "OUT: [size=%zu]\n", (size_t)(res->code_end - res->code));
+        for (size_t i = 0; i < n; i++)
+            fprintf(stderr, "0x%016" PRIx64 ":  %-8s %s\n", insn[i].address, insn[i].mnemonic, insn[i].op_str);
+        if (n)
+            cs_free(insn, n);
+        fprintf(stderr, "\n");
+    }
+}
+
+/* The host code for pc (writable view), translating it if needed; NULL after raising a fetch fault. */
+static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
+{
+    rv_tb *t = rv_tb_slot(rt, pc);
+    if (t->pc == pc)
+        return t->code;
+    uint16_t probe;
+    if (rv_fetch16(rt, pc, &probe) ||
+        (rv_insn_length(probe) == 4 && rv_fetch16(rt, pc + 2, &probe)))
+        return NULL;
+    if (rt->ntbs >= RV_TB_HASH_SIZE / 2 || (size_t)(rt->buf.end - rt->buf.p) < 4 * RV_TB_MAX_CODE)
+        rv_flush(rt);
+    rv_xlate_env env = {
+        .map = &rt->map,
+        .buf = &rt->buf, .epilogue = rt->epilogue, .fetch16 = rv_fetch16, .opaque = rt,
+        .ram_base = RV_RAM_BASE, .ram_size = rt->cpu.ram_size, .codemap_off = (int32_t)rt->cpu.codemap_off,
+        .load = rv_helper_load, .store = rv_helper_store, .interp = rv_helper_interp,
+        .no_chain = (rt->trace & RV_TRACE_EXEC) != 0,
+    };
+    rv_xlate_result res;
+    if (rv_translate_block(&env, pc, &res)) {
+        rv_flush(rt);
+        if (rv_translate_block(&env, pc, &res))
+            return NULL;
+    }
+    for (uint64_t g = (res.pc - RV_RAM_BASE) >> RV_CODEMAP_SHIFT; g <= (res.end_pc - 1 - RV_RAM_BASE) >> RV_CODEMAP_SHIFT;
+         g++)
+        rt->cpu.codemap[g] |= RV_CODEMAP_CODE;
+    t = rv_tb_slot(rt, pc);
+    t->pc = pc;
+    t->code = res.code;
+    rt->ntbs++;
+    rt->stat_blocks++;
+    if (rt->trace & (RV_TRACE_IN_ASM | RV_TRACE_OUT_ASM))
+        rv_trace_block(rt, &res);
+    return res.code;
+}
+
+/* ---- Traps -------------------------------------------------------------------------------------------- */
+
+static void rv_trap(rv_runtime *rt, uint64_t cause, uint64_t tval)
+{
+    rv_cpu *c = &rt->cpu;
+    c->mepc = c->pc;
+    c->mcause = cause;
+    c->mtval = tval;
+    uint64_t s = c->mstatus;
+    s = (s & ~RV_MSTATUS_MPIE) | ((s & RV_MSTATUS_MIE) ? RV_MSTATUS_MPIE : 0);
+    s &= ~RV_MSTATUS_MIE;
+    s = (s & ~RV_MSTATUS_MPP) | ((uint64_t)c->priv << 11);
+    c->mstatus = s;
+    c->priv = RV_PRIV_M;
+    uint64_t base = c->mtvec & ~3ull;
+    if ((cause & RV_IRQ_FLAG) && (c->mtvec & 1))
+        base += 4 * (cause & ~RV_IRQ_FLAG);
+    c->pc = base;
+    c->leave = 1;
+    c->lr_addr = ~0ull;
+}
+
+static void rv_update_mip(rv_runtime *rt)
+{
+    rv_cpu *c = &rt->cpu;
+    uint64_t mip = c->mip & ~((1ull << RV_IRQ_MTI) | (1ull << RV_IRQ_MSI));
+    if (rv_mtime(rt) >= rt->mtimecmp)
+        mip |= 1ull << RV_IRQ_MTI;
+    if (rt->msip & 1)
+        mip |= 1ull << RV_IRQ_MSI;
+    c->mip = mip;
+}
+
+/* Take the highest-priority enabled interrupt, if any; returns whether one is pending in mie at all. */
+static int rv_check_interrupts(rv_runtime *rt)
+{
+    rv_cpu *c = &rt->cpu;
+    rv_update_mip(rt);
+    uint64_t pend = c->mip & c->mie;
+    if (!pend)
+        return 0;
+    if (c->priv < RV_PRIV_M || (c->mstatus & RV_MSTATUS_MIE)) {
+        static const unsigned order[3] = { RV_IRQ_MEI, RV_IRQ_MSI, RV_IRQ_MTI };
+        for (int i = 0; i < 3; i++)
+            if (pend & (1ull << order[i])) {
+                c->wfi = 0;
+                rv_trap(rt, RV_IRQ_FLAG | order[i], 0);
+                c->leave = 0;
+                break;
+            }
+    }
+    return 1;
+}
+
+/* ---- Memory ------------------------------------------------------------------------------------------- */
+
+static void rv_htif(rv_runtime *rt)
+{
+    rv_cpu *c = &rt->cpu;
+    uint64_t v;
+    memcpy(&v, c->ram + (rt->tohost - RV_RAM_BASE), 8);
+    if (!v)
+        return;
+    unsigned dev = (unsigned)(v >> 56), cmd = (unsigned)(v >> 48) & 0xff;
+    uint64_t zero = 0, one = 1;
+    if (dev == 0 && (v & 1)) {
+        uint64_t code = (v << 8 >> 8) >> 1;
+        char why[64];
+        snprintf(why, sizeof(why), "HTIF: %s %" PRIu64, code ? "fail, test" : "pass", code);
+        rt->ops.stop(rt->ops.opaque, code ? (int)(code > 255 ? 255 : code) : 0, code ? why : NULL);
+        rt->stopped = 1;
+        c->leave = 1;
+        return;
+    }
+    if (dev == 1 && cmd == 1) {
+        char ch = (char)(v & 0xff);
+        rt->ops.console(rt->ops.opaque, &ch, 1);
+    } else if (dev == 0) {
+        /* A syscall block (riscv-tests' benchmark runtime): which, arg0, arg1, arg2 */
+        uint64_t m[4], off = v - RV_RAM_BASE;
+        if (off < c->ram_size && off + sizeof(m) <= c->ram_size) {
+            memcpy(m, c->ram + off, sizeof(m));
+            if (m[0] == 64 && m[2] - RV_RAM_BASE < c->ram_size && m[3] <= c->ram_size - (m[2] - RV_RAM_BASE))
+                rt->ops.console(rt->ops.opaque, c->ram + (m[2] - RV_RAM_BASE), (size_t)m[3]);
+            else if (m[0] == 93) {
+                rt->ops.stop(rt->ops.opaque, (int)(m[1] & 0xff), NULL);
+                rt->stopped = 1;
+                c->leave = 1;
+            }
+            if (m[0] == 64)
+                memcpy(c->ram + off, &m[3], 8); /* write() returns the length */
+        }
+    }
+    memcpy(c->ram + (rt->tohost - RV_RAM_BASE), &zero, 8);
+    if (rt->fromhost && rt->fromhost - RV_RAM_BASE < c->ram_size)
+        memcpy(c->ram + (rt->fromhost - RV_RAM_BASE), &one, 8);
+}
+
+static int rv_clint(rv_runtime *rt, uint64_t off, unsigned size, int is_write, uint64_t *val)
+{
+    if (off < 4 && size <= 4) {
+        if (is_write)
+            rt->msip = (uint32_t)*val & 1;
+        else
+            *val = rt->msip;
+    } else if (off >= 0x4000 && off < 0x4008) {
+        unsigned sh = (unsigned)(off - 0x4000) * 8;
+        uint64_t mask = (size == 8 ? ~0ull : ((1ull << (size * 8)) - 1)) << sh;
+        if (is_write)
+            rt->mtimecmp = (rt->mtimecmp & ~mask) | ((*val << sh) & mask);
+        else
+            *val = (rt->mtimecmp & mask) >> sh;
+    } else if (off >= 0xbff8 && off < 0xc000) {
+        unsigned sh = (unsigned)(off - 0xbff8) * 8;
+        if (!is_write)
+            *val = (rv_mtime(rt) >> sh) & (size == 8 ? ~0ull : ((1ull << (size * 8)) - 1));
+    } else if (!is_write) {
+        *val = 0;
+    }
+    return 0;
+}
+
+/* One data access from a helper: 0, or the exception cause. May set cpu->leave (code flushed, guest stopped). */
+static int rv_mem_access(rv_runtime *rt, uint64_t addr, unsigned size, int is_write, uint64_t *val, int amo)
+{
+    rv_cpu *c = &rt->cpu;
+    uint64_t off = addr - RV_RAM_BASE;
+    if (addr & (size - 1)) {
+        /* Trap (the default), or, with misaligned=emulate, do it as QEMU does when it lies wholly in RAM. */
+        if (amo || !rt->emulate_misaligned || off >= c->ram_size || size > c->ram_size - off)
+            return is_write || amo ? RV_EXC_STORE_MISALIGNED : RV_EXC_LOAD_MISALIGNED;
+        if (!is_write) {
+            uint64_t v = 0;
+            memcpy(&v, c->ram + off, size);
+            *val = v;
+            return 0;
+        }
+        memcpy(c->ram + off, val, size);
+        uint8_t map = c->codemap[off >> RV_CODEMAP_SHIFT] | c->codemap[(off + size - 1) >> RV_CODEMAP_SHIFT];
+        if (map & RV_CODEMAP_CODE) {
+            rv_flush(rt);
+            c->leave = 1;
+        }
+        if ((map & RV_CODEMAP_WATCH) && rt->tohost && addr < rt->tohost + 8 && addr + size > rt->tohost)
+            rv_htif(rt);
+        return 0;
+    }
+    if (off < c->ram_size) {
+        uint8_t *p = c->ram + off;
+        if (!is_write) {
+            uint64_t v = 0;
+            memcpy(&v, p, size);
+            *val = v;
+            return 0;
+        }
+        memcpy(p, val, size);
+        uint8_t map = c->codemap[off >> RV_CODEMAP_SHIFT];
+        if (map & RV_CODEMAP_CODE) {
+            rv_flush(rt);
+            c->leave = 1;
+        }
+        if ((map & RV_CODEMAP_WATCH) && rt->tohost && addr < rt->tohost + 8 && addr + size > rt->tohost)
+            rv_htif(rt);
+        return 0;
+    }
+    if (amo)
+        return RV_EXC_STORE_ACCESS;
+    if (addr >= RV_CLINT_BASE && addr < RV_CLINT_BASE + RV_CLINT_SIZE) {
+        rv_clint(rt, addr - RV_CLINT_BASE, size, is_write, val);
+        if (is_write)
+            c->leave = 1; /* a new mtimecmp or msip: look at interrupts again */
+        return 0;
+    }
+    uint64_t v = is_write ? *val : 0;
+    if (rt->ops.mmio(rt->ops.opaque, addr, size, is_write, &v))
+        return is_write ? RV_EXC_STORE_ACCESS : RV_EXC_LOAD_ACCESS;
+    if (!is_write)
+        *val = size == 8 ? v : v & ((1ull << (size * 8)) - 1);
+    if (rt->ops.should_return(rt->ops.opaque))
+        c->leave = 1;
+    return 0;
+}
+
+static uint64_t rv_helper_load(rv_cpu *c, uint64_t addr, uint32_t info)
+{
+    rv_runtime *rt = (rv_runtime *)c;
+    unsigned size = info & 0xff;
+    uint64_t v = 0;
+    int e = rv_mem_access(rt, addr, size, 0, &v, 0);
+    if (e) {
+        rv_trap(rt, (uint64_t)e, addr);
+        return 0;
+    }
+    if ((info >> 8) & 1)
+        v = (uint64_t)((int64_t)(v << (64 - 8 * size)) >> (64 - 8 * size));
+    if (c->leave) {
+        unsigned rd = (info >> 24) & 31;
+        if (rd)
+            c->x[rd] = v;
+        c->pc += (info >> 16) & 0xff;
+    }
+    return v;
+}
+
+static void rv_helper_store(rv_cpu *c, uint64_t addr, uint64_t val, uint32_t info)
+{
+    rv_runtime *rt = (rv_runtime *)c;
+    int e = rv_mem_access(rt, addr, info & 0xff, 1, &val, 0);
+    if (e) {
+        rv_trap(rt, (uint64_t)e, addr);
+        return;
+    }
+    if (c->leave)
+        c->pc += (info >> 16) & 0xff;
+}
+
+/* ---- The one-instruction interpreter ------------------------------------------------------------------ */
+
+static int rv_csr_read(rv_runtime *rt, unsigned csr, uint64_t *v)
+{
+    rv_cpu *c = &rt->cpu;
+    if (c->priv < ((csr >> 8) & 3))
+        return -1;
+    if (csr >= 0xc00 && csr <= 0xc1f && c->priv < RV_PRIV_M && !((c->mcounteren >> (csr & 31)) & 1))
+        return -1;
+    switch (csr) {
+    case 0x300: *v = c->mstatus | (2ull << 32); return 0;
+    case 0x301: *v = RV_MISA; return 0;
+    case 0x304: *v = c->mie; return 0;
+    case 0x305: *v = c->mtvec; return 0;
+    case 0x306: *v = c->mcounteren; return 0;
+    case 0x340: *v = c->mscratch; return 0;
+    case 0x341: *v = c->mepc; return 0;
+    case 0x342: *v = c->mcause; return 0;
+    case 0x343: *v = c->mtval; return 0;
+    case 0x344: rv_update_mip(rt); *v = c->mip; return 0;
+    /* CSR instructions end their block, whose charge includes the reading instruction: it has not retired. */
+    case 0xb00: case 0xb02: case 0xc00: case 0xc02: *v = rv_instret(c) - 1; return 0;
+    case 0xc01: *v = rv_mtime(rt); return 0;
+    case 0xf11: case 0xf12: case 0xf13: case 0xf14: case 0xf15: *v = 0; return 0;
+    default:
+        /* Present but unimplemented (read zero, writes ignored): delegation, PMP, counters, envcfg. */
+        /* Debug triggers (tselect, tdata1-3, tcontrol) exist but offer none: tdata1 reads type 0. */
+        if (csr == 0x302 || csr == 0x303 || csr == 0x30a || csr == 0x320 || (csr >= 0x323 && csr <= 0x33f) ||
+            (csr >= 0x7a0 && csr <= 0x7a3) || csr == 0x7a5 ||
+            (csr >= 0x3a0 && csr <= 0x3ef) || (csr >= 0xb03 && csr <= 0xb1f) || (csr >= 0xc03 && csr <= 0xc1f)) {
+            *v = 0;
+            return 0;
+        }
+        return -1;
+    }
+}
+
+static int rv_csr_write(rv_runtime *rt, unsigned csr, uint64_t v)
+{
+    rv_cpu *c = &rt->cpu;
+    if ((csr >> 10) == 3)
+        return -1; /* read-only */
+    switch (csr) {
+    case 0x300: {
+        uint64_t mpp = (v & RV_MSTATUS_MPP) == RV_MSTATUS_MPP ? RV_MSTATUS_MPP : 0; /* M or U only */
+        c->mstatus = (v & (RV_MSTATUS_MIE | RV_MSTATUS_MPIE | RV_MSTATUS_MPRV | (1ull << 21))) | mpp;
+        return 0;
+    }
+    case 0x304: c->mie = v & RV_MIE_MASK; return 0;
+    case 0x305: c->mtvec = v & ~2ull; return 0;
+    case 0x306: c->mcounteren = v & 0xffffffffu; return 0;
+    case 0x340: c->mscratch = v; return 0;
+    case 0x341: c->mepc = v & ~1ull; return 0;
+    case 0x342: c->mcause = v; return 0;
+    case 0x343: c->mtval = v; return 0;
+    case 0x301: case 0x344: return 0;
+    case 0xb00: case 0xb02: c->instret = v - (c->quantum - (uint64_t)c->budget); return 0;
+    default: {
+        uint64_t dummy;
+        return rv_csr_read(rt, csr, &dummy); /* WARL zero if it exists */
+    }
+    }
+}
+
+static uint64_t rv_amo_op(rv_op op, uint64_t a, uint64_t b, int w)
+{
+    if (w) {
+        a = (uint64_t)(int64_t)(int32_t)a;
+        b = (uint64_t)(int64_t)(int32_t)b;
+    }
+    switch (op) {
+    case RV_OP_AMOSWAP_W: case RV_OP_AMOSWAP_D: return b;
+    case RV_OP_AMOADD_W: case RV_OP_AMOADD_D: return a + b;
+    case RV_OP_AMOXOR_W: case RV_OP_AMOXOR_D: return a ^ b;
+    case RV_OP_AMOAND_W: case RV_OP_AMOAND_D: return a & b;
+    case RV_OP_AMOOR_W: case RV_OP_AMOOR_D: return a | b;
+    case RV_OP_AMOMIN_W: case RV_OP_AMOMIN_D: return (int64_t)a < (int64_t)b ? a : b;
+    case RV_OP_AMOMAX_W: case RV_OP_AMOMAX_D: return (int64_t)a > (int64_t)b ? a : b;
+    case RV_OP_AMOMINU_W: case RV_OP_AMOMINU_D:
+        if (w) { a = (uint32_t)a; b = (uint32_t)b; }
+        return a < b ? a : b;
+    default:
+        if (w) { a = (uint32_t)a; b = (uint32_t)b; }
+        return a > b ? a : b;
+    }
+}
+
+static void rv_helper_interp(rv_cpu *c, uint32_t raw)
+{
+    rv_runtime *rt = (rv_runtime *)c;
+    rv_insn in;
+    rv_decode(raw, &in);
+    uint64_t a = c->x[in.rs1], b = c->x[in.rs2], r = 0, next = c->pc + in.len;
+    int write_rd = 1;
+
+    switch (in.op) {
+    case RV_OP_MULHSU: {
+        unsigned __int128 p = (unsigned __int128)a * b;
+        r = (uint64_t)(p >> 64) - ((int64_t)a < 0 ? b : 0);
+        break;
+    }
+    case RV_OP_DIV:
+        r = b == 0 ? ~0ull : ((int64_t)a == INT64_MIN && (int64_t)b == -1) ? a : (uint64_t)((int64_t)a / (int64_t)b);
+        break;
+    case RV_OP_DIVU: r = b == 0 ? ~0ull : a / b; break;
+    case RV_OP_REM:
+        r = b == 0 ? a : ((int64_t)a == INT64_MIN && (int64_t)b == -1) ? 0 : (uint64_t)((int64_t)a % (int64_t)b);
+        break;
+    case RV_OP_REMU: r = b == 0 ? a : a % b; break;
+    case RV_OP_DIVW: {
+        int32_t x = (int32_t)a, y = (int32_t)b;
+        r = (uint64_t)(int64_t)(y == 0 ? -1 : (x == INT32_MIN && y == -1) ? x : x / y);
+        break;
+    }
+    case RV_OP_DIVUW: {
+        uint32_t x = (uint32_t)a, y = (uint32_t)b;
+        r = (uint64_t)(int64_t)(int32_t)(y == 0 ? ~0u : x / y);
+        break;
+    }
+    case RV_OP_REMW: {
+        int32_t x = (int32_t)a, y = (int32_t)b;
+        r = (uint64_t)(int64_t)(y == 0 ? x : (x == INT32_MIN && y == -1) ? 0 : x % y);
+        break;
+    }
+    case RV_OP_REMUW: {
+        uint32_t x = (uint32_t)a, y = (uint32_t)b;
+        r = (uint64_t)(int64_t)(int32_t)(y == 0 ? x : x % y);
+        break;
+    }
+    case RV_OP_LR_W: case RV_OP_LR_D: {
+        unsigned size = in.op == RV_OP_LR_W ? 4 : 8;
+        int e = rv_mem_access(rt, a, size, 0, &r, 1);
+        if (e) {
+            rv_trap(rt, e == RV_EXC_STORE_MISALIGNED ? RV_EXC_LOAD_MISALIGNED : RV_EXC_LOAD_ACCESS, a);
+            return;
+        }
+        if (size == 4)
+            r = (uint64_t)(int64_t)(int32_t)r;
+        c->lr_addr = a;
+        break;
+    }
+    case RV_OP_SC_W: case RV_OP_SC_D: {
+        unsigned size = in.op == RV_OP_SC_W ? 4 : 8;
+        if (a & (size - 1)) {
+            rv_trap(rt, RV_EXC_STORE_MISALIGNED, a);
+            return;
+        }
+        if (c->lr_addr == a) {
+            int e = rv_mem_access(rt, a, size, 1, &b, 1);
+            if (e) {
+                rv_trap(rt, (uint64_t)e, a);
+                return;
+            }
+            r = 0;
+        } else {
+            r = 1;
+        }
+        c->lr_addr = ~0ull;
+        break;
+    }
+    case RV_OP_AMOSWAP_W: case RV_OP_AMOADD_W: case RV_OP_AMOXOR_W: case RV_OP_AMOAND_W: case RV_OP_AMOOR_W:
+    case RV_OP_AMOMIN_W: case RV_OP_AMOMAX_W: case RV_OP_AMOMINU_W: case RV_OP_AMOMAXU_W:
+    case RV_OP_AMOSWAP_D: case RV_OP_AMOADD_D: case RV_OP_AMOXOR_D: case RV_OP_AMOAND_D: case RV_OP_AMOOR_D:
+    case RV_OP_AMOMIN_D: case RV_OP_AMOMAX_D: case RV_OP_AMOMINU_D: case RV_OP_AMOMAXU_D: {
+        int w = in.op <= RV_OP_AMOMAXU_W;
+        unsigned size = w ? 4 : 8;
+        uint64_t old;
+        int e = rv_mem_access(rt, a, size, 0, &old, 1);
+        if (e) {
+            rv_trap(rt, e == RV_EXC_LOAD_MISALIGNED || e == RV_EXC_STORE_MISALIGNED ? RV_EXC_STORE_MISALIGNED
+                                                                                    : RV_EXC_STORE_ACCESS, a);
+            return;
+        }
+        uint64_t nv = rv_amo_op(in.op, old, b, w);
+        e = rv_mem_access(rt, a, size, 1, &nv, 1);
+        if (e) {
+            rv_trap(rt, (uint64_t)e, a);
+            return;
+        }
+        r = w ? (uint64_t)(int64_t)(int32_t)old : old;
+        break;
+    }
+    case RV_OP_CSRRW: case RV_OP_CSRRS: case RV_OP_CSRRC: case RV_OP_CSRRWI: case RV_OP_CSRRSI: case RV_OP_CSRRCI: {
+        uint64_t src = in.op >= RV_OP_CSRRWI ? (uint64_t)in.imm : a;
+        int is_rw = in.op == RV_OP_CSRRW || in.op == RV_OP_CSRRWI;
+        int writes = is_rw || in.rs1 != 0;
+        uint64_t old = 0;
+        if ((!is_rw || in.rd != 0) && rv_csr_read(rt, in.csr, &old)) {
+            rv_trap(rt, RV_EXC_ILLEGAL, raw);
+            return;
+        }
+        if (is_rw && in.rd == 0 && (c->priv < ((in.csr >> 8) & 3) || rv_csr_read(rt, in.csr, &r))) {
+            rv_trap(rt, RV_EXC_ILLEGAL, raw);
+            return;
+        }
+        if (writes) {
+            uint64_t nv = is_rw ? src : (in.op == RV_OP_CSRRS || in.op == RV_OP_CSRRSI) ? (old | src) : (old & ~src);
+            if (rv_csr_write(rt, in.csr, nv)) {
+                rv_trap(rt, RV_EXC_ILLEGAL, raw);
+                return;
+            }
+        }
+        r = old;
+        break;
+    }
+    case RV_OP_ECALL:
+        rv_trap(rt, c->priv == RV_PRIV_M ? RV_EXC_ECALL_M : RV_EXC_ECALL_U, 0);
+        return;
+    case RV_OP_EBREAK:
+        rv_trap(rt, RV_EXC_BREAKPOINT, c->pc);
+        return;
+    case RV_OP_MRET: {
+        if (c->priv != RV_PRIV_M) {
+            rv_trap(rt, RV_EXC_ILLEGAL, raw);
+            return;
+        }
+        uint64_t s = c->mstatus;
+        c->priv = (unsigned)((s & RV_MSTATUS_MPP) >> 11);
+        s = (s & ~RV_MSTATUS_MIE) | ((s & RV_MSTATUS_MPIE) ? RV_MSTATUS_MIE : 0);
+        s |= RV_MSTATUS_MPIE;
+        s &= ~RV_MSTATUS_MPP;
+        if (c->priv != RV_PRIV_M)
+            s &= ~RV_MSTATUS_MPRV;
+        c->mstatus = s;
+        c->pc = c->mepc;
+        c->leave = 1;
+        return;
+    }
+    case RV_OP_WFI:
+        if (c->priv != RV_PRIV_M && (c->mstatus & (1ull << 21))) {
+            rv_trap(rt, RV_EXC_ILLEGAL, raw);
+            return;
+        }
+        c->wfi = 1;
+        write_rd = 0;
+        break;
+    case RV_OP_FENCE_I:
+        rv_flush(rt);
+        write_rd = 0;
+        break;
+    case RV_OP_SFENCE_VMA: /* no S-mode, so no sfence.vma */
+    default:
+        rv_trap(rt, RV_EXC_ILLEGAL, raw);
+        return;
+    }
+    if (write_rd && in.rd)
+        c->x[in.rd] = r;
+    c->pc = next;
+}
+
+/* ---- Register pinning -------------------------------------------------------------------------------- */
+
+/* Quanta expire at block entries in proportion to where time goes, so the block at pc is a profile sample. */
+static void rv_sample(rv_runtime *rt, uint64_t pc)
+{
+    uint64_t pc0 = pc;
+    for (unsigned n = 0; n < RV_TB_MAX_INSNS; n++) {
+        uint16_t lo, hi = 0;
+        rv_insn in;
+        if (rv_fetch16(rt, pc, &lo) || (rv_insn_length(lo) == 4 && rv_fetch16(rt, pc + 2, &hi)))
+            break;
+        rv_decode(lo | ((uint32_t)hi << 16), &in);
+        rt->reg_weight[in.rd]++;
+        rt->reg_weight[in.rs1]++;
+        rt->reg_weight[in.rs2]++;
+        if (in.op == RV_OP_ILLEGAL || (in.op >= RV_OP_JAL && in.op <= RV_OP_BGEU) || (in.op >= RV_OP_FENCE_I && in.op <= RV_OP_CSRRCI))
+            break;
+        pc += in.len;
+    }
+    rt->samples++;
+    if (rt->trace & RV_TRACE_PROF) {
+        unsigned i = (unsigned)(pc0 >> 1) & 1023;
+        for (unsigned k = 0; k < 1024 && rt->prof[i].n && rt->prof[i].pc != pc0; k++)
+            i = (i + 1) & 1023;
+        rt->prof[i].pc = pc0;
+        rt->prof[i].n++;
+    }
+}
+
+static void rv_print_profile(rv_runtime *rt)
+{
+    fprintf(stderr, "riscv64 profile: %" PRIu64 " samples (one per %u instructions)\n", rt->samples, RV_QUANTUM);
+    for (int top = 0; top < 15; top++) {
+        unsigned best = 1024;
+        for (unsigned i = 0; i < 1024; i++)
+            if (rt->prof[i].n && (best == 1024 || rt->prof[i].n > rt->prof[best].n))
+                best = i;
+        if (best == 1024)
+            break;
+        fprintf(stderr, "  0x%016" PRIx64 "  %5.1f%%\n", rt->prof[best].pc,
+                100.0 * (double)rt->prof[best].n / (double)(rt->samples ? rt->samples : 1));
+        rt->prof[best].n = 0;
+    }
+}
+
+/* Re-pick the pinned registers from the samples; flush if the set changed. Only called from the dispatcher,
+ * where no generated code is running and every guest register is in rv_cpu.x. */
+static void rv_repin(rv_runtime *rt)
+{
+    uint8_t best[RV_PIN_SLOTS];
+    uint64_t used = 0;
+    for (unsigned i = 0; i < RV_PIN_SLOTS; i++) {
+        unsigned pick = 0;
+        for (unsigned r = 1; r < 32; r++)
+            if (!((used >> r) & 1) && (pick == 0 || rt->reg_weight[r] > rt->reg_weight[pick]))
+                pick = r;
+        best[i] = (uint8_t)pick;
+        used |= 1ull << pick;
+    }
+    uint64_t cur = 0;
+    for (unsigned i = 0; i < RV_PIN_SLOTS; i++)
+        cur |= 1ull << rt->pinned[i];
+    if (cur == used)
+        return;
+    /* Keep registers that stay pinned in their host register: fewer differences in traces, same speed. */
+    uint8_t next[RV_PIN_SLOTS] = { 0 };
+    uint64_t placed = 0;
+    for (unsigned i = 0; i < RV_PIN_SLOTS; i++)
+        if ((used >> rt->pinned[i]) & 1) {
+            next[i] = rt->pinned[i];
+            placed |= 1ull << rt->pinned[i];
+        }
+    for (unsigned i = 0, j = 0; i < RV_PIN_SLOTS; i++) {
+        if (next[i])
+            continue;
+        while ((placed >> best[j]) & 1)
+            j++;
+        next[i] = best[j];
+        placed |= 1ull << best[j];
+    }
+    memcpy(rt->pinned, next, sizeof(next));
+    rv_pin_map_build(&rt->map, rt->pinned, RV_PIN_SLOTS);
+    rv_flush(rt);
+    rt->stat_repins++;
+}
+
+/* ---- Dispatcher --------------------------------------------------------------------------------------- */
+
+int rv_runtime_run(rv_runtime *rt)
+{
+    rv_cpu *c = &rt->cpu;
+    while (!rt->stopped && !rt->ops.should_return(rt->ops.opaque)) {
+        int pending = rv_check_interrupts(rt);
+        if (c->wfi) {
+            if (!pending) {
+                uint64_t now = rv_mtime(rt), wait_ns = 1000000;
+                if ((c->mie & (1ull << RV_IRQ_MTI)) && rt->mtimecmp > now && (rt->mtimecmp - now) * 100 < wait_ns)
+                    wait_ns = (rt->mtimecmp - now) * 100;
+                struct timespec ts = { 0, (long)wait_ns };
+                nanosleep(&ts, NULL);
+                continue;
+            }
+            c->wfi = 0;
+        }
+        uint8_t *code = rv_tb_get(rt, c->pc);
+        if (!code) {
+            uint64_t vec = c->mtvec & ~3ull;
+            if (c->pc == vec) {
+                char why[128];
+                snprintf(why, sizeof(why), "instruction access fault at 0x%" PRIx64 ", which is also the trap vector",
+                         c->pc);
+                rt->ops.stop(rt->ops.opaque, 1, why);
+                rt->stopped = 1;
+                return -1;
+            }
+            rv_trap(rt, RV_EXC_INSN_ACCESS, c->pc);
+            c->leave = 0;
+            continue;
+        }
+        if (rt->trace & RV_TRACE_EXEC)
+            fprintf(stderr, "Trace: 0x%016" PRIx64 "\n", c->pc);
+        if (c->chain_field) {
+            x64_patch_rel32(c->chain_field, code);
+            c->chain_field = NULL;
+            rt->stat_chains++;
+        }
+        rv_jc_entry *e = &c->jc[(c->pc >> 1) & (RV_JC_SIZE - 1)];
+        e->pc = c->pc;
+        e->code = code + rt->rx_delta;
+        c->quantum = RV_QUANTUM;
+        c->budget = RV_QUANTUM;
+        rt->enter(c, code + rt->rx_delta);
+        if (c->budget < RV_TB_MAX_INSNS && !c->wfi) {
+            rv_sample(rt, c->pc);
+            if (rt->samples >= rt->next_decision) {
+                rt->next_decision *= 16;
+                rv_repin(rt);
+            }
+        }
+        c->instret += c->quantum - (uint64_t)c->budget;
+        c->quantum = 0;
+        c->budget = 0;
+    }
+    return rt->stopped ? -1 : 0;
+}
+
+/* ---- Setup -------------------------------------------------------------------------------------------- */
+
+rv_runtime *rv_runtime_new(uint8_t *ram, uint64_t ram_size, const rv_machine_ops *ops, unsigned trace, char *err,
+                           size_t errlen)
+{
+    /* The codemap follows the runtime in one allocation, so generated code reaches it from rbp. */
+    size_t codemap_len = (size_t)((ram_size + (1u << RV_CODEMAP_SHIFT) - 1) >> RV_CODEMAP_SHIFT);
+    rv_runtime *rt = calloc(1, sizeof(*rt) + codemap_len + 1);
+    if (!rt) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    rt->ops = *ops;
+    rt->trace = trace;
+    rt->code_size = RV_CODE_SIZE;
+    /* Two views of one memfd: generated code is written through one and executed through the other. */
+    int fd = memfd_create("rv-code", MFD_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, (off_t)rt->code_size)) {
+        snprintf(err, errlen, "code buffer: %s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        free(rt);
+        return NULL;
+    }
+    rt->code_rw = mmap(NULL, rt->code_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    rt->code_rx = mmap(NULL, rt->code_size, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+    close(fd);
+    if (rt->code_rw == MAP_FAILED || rt->code_rx == MAP_FAILED) {
+        snprintf(err, errlen, "code buffer mapping: %s", strerror(errno));
+        if (rt->code_rw != MAP_FAILED)
+            munmap(rt->code_rw, rt->code_size);
+        if (rt->code_rx != MAP_FAILED)
+            munmap(rt->code_rx, rt->code_size);
+        free(rt);
+        return NULL;
+    }
+    rt->rx_delta = rt->code_rx - rt->code_rw;
+    rt->buf = (x64_buf){ rt->code_rw, rt->code_rw + rt->code_size, 0 };
+    /* Until samples say otherwise: what GCC allocates first (a5, a4, ... a0, a6), sp and s0. */
+    static const uint8_t initial[RV_PIN_SLOTS] = { 15, 14, 13, 12, 11, 10, 2, 8, 16 };
+    memcpy(rt->pinned, initial, sizeof(initial));
+    rv_pin_map_build(&rt->map, rt->pinned, RV_PIN_SLOTS);
+    rt->next_decision = 16;
+
+    rt->codemap_len = codemap_len;
+    rt->cpu.codemap = (uint8_t *)(rt + 1);
+    rt->cpu.codemap_off = (int64_t)sizeof(*rt);
+    rt->tbs = calloc(RV_TB_HASH_SIZE, sizeof(*rt->tbs));
+    if (!rt->tbs) {
+        snprintf(err, errlen, "out of memory");
+        rv_runtime_free(rt);
+        return NULL;
+    }
+    rt->cpu.ram = ram;
+    rt->cpu.ram_base = RV_RAM_BASE;
+    rt->cpu.ram_size = ram_size;
+    rt->cpu.priv = RV_PRIV_M;
+    rt->cpu.lr_addr = ~0ull;
+    rt->mtimecmp = ~0ull;
+    rt->start_ns = rv_now_ns();
+    rv_flush(rt);
+    rt->stat_flushes = 0;
+    if (trace & RV_TRACE_OUT_ASM)
+        rt->have_capstone = cs_open(CS_ARCH_X86, CS_MODE_64, &rt->capstone) == CS_ERR_OK;
+    return rt;
+}
+
+void rv_runtime_free(rv_runtime *rt)
+{
+    if (!rt)
+        return;
+    if (rt->trace & RV_TRACE_PROF)
+        rv_print_profile(rt);
+    if (rt->have_capstone)
+        cs_close(&rt->capstone);
+    munmap(rt->code_rw, rt->code_size);
+    munmap(rt->code_rx, rt->code_size);
+    free(rt->tbs);
+    free(rt);
+}
+
+rv_cpu *rv_runtime_cpu(rv_runtime *rt)
+{
+    return &rt->cpu;
+}
+
+void rv_runtime_set_misaligned(rv_runtime *rt, int emulate)
+{
+    rt->emulate_misaligned = emulate;
+}
+
+void rv_runtime_set_htif(rv_runtime *rt, uint64_t tohost, uint64_t fromhost)
+{
+    rt->tohost = tohost;
+    rt->fromhost = fromhost;
+    rv_mark_watch(rt);
+}
+
+void rv_runtime_dump(rv_runtime *rt, void (*print)(void *opaque, const char *line), void *opaque)
+{
+    rv_cpu *c = &rt->cpu;
+    char line[160];
+    snprintf(line, sizeof(line), "pc  %016" PRIx64 "  priv %s  mstatus %016" PRIx64 "  mcause %" PRIx64
+             "  mepc %" PRIx64 "  mtval %" PRIx64 "  mtvec %" PRIx64, c->pc, c->priv == RV_PRIV_M ? "M" : "U",
+             c->mstatus, c->mcause, c->mepc, c->mtval, c->mtvec);
+    print(opaque, line);
+    for (unsigned r = 0; r < 32; r += 4) {
+        snprintf(line, sizeof(line), "%-4s %016" PRIx64 "  %-4s %016" PRIx64 "  %-4s %016" PRIx64 "  %-4s %016" PRIx64,
+                 rv_reg_name(r), c->x[r], rv_reg_name(r + 1), c->x[r + 1], rv_reg_name(r + 2), c->x[r + 2],
+                 rv_reg_name(r + 3), c->x[r + 3]);
+        print(opaque, line);
+    }
+    uint64_t pc = c->mepc;
+    for (int i = 0; i < 4; i++) {
+        uint16_t lo, hi = 0;
+        rv_insn in;
+        char text[96];
+        if (rv_fetch16(rt, pc, &lo))
+            break;
+        if (rv_insn_length(lo) == 4 && rv_fetch16(rt, pc + 2, &hi))
+            break;
+        rv_decode(lo | ((uint32_t)hi << 16), &in);
+        snprintf(line, sizeof(line), "%s0x%" PRIx64 ":  %s", i ? "  " : "> ", pc, rv_disas(&in, pc, text, sizeof(text)));
+        print(opaque, line);
+        pc += in.len;
+    }
+}
+
+void rv_runtime_stats(rv_runtime *rt, uint64_t *instret, uint64_t *blocks, uint64_t *flushes, uint64_t *chains,
+                      uint64_t *repins, char *pinned, size_t pinned_len)
+{
+    size_t o = 0;
+    pinned[0] = 0;
+    for (unsigned i = 0; i < RV_PIN_SLOTS && o < pinned_len; i++)
+        o += (size_t)snprintf(pinned + o, pinned_len - o, "%s%s", i ? "," : "", rv_reg_name(rt->pinned[i]));
+    *repins = rt->stat_repins;
+    *instret = rv_instret(&rt->cpu);
+    *blocks = rt->stat_blocks;
+    *flushes = rt->stat_flushes;
+    *chains = rt->stat_chains;
+}

@@ -1,0 +1,53 @@
+/*
+ * rv_runtime: the in-process execution of a RISC-V hart on top of rv_translate: the code buffer (dual-mapped,
+ * writable and executable views, never both on one mapping), the translation-block cache and chaining, the
+ * dispatcher loop, the helpers generated code calls (memory slow paths, the one-instruction interpreter for
+ * CSRs, traps, division and AMOs), the CLINT and Spike's HTIF mailbox. Devices are reached through the
+ * callbacks in rv_machine_ops, so this file knows nothing of the vmm plugin ABI.
+ */
+#ifndef RV_RUNTIME_H
+#define RV_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rv_cpu.h"
+
+#define RV_RAM_BASE 0x80000000ull
+#define RV_CLINT_BASE 0x2000000ull
+#define RV_CLINT_SIZE 0x10000ull
+
+enum { RV_TRACE_IN_ASM = 1, RV_TRACE_OUT_ASM = 2, RV_TRACE_EXEC = 4, RV_TRACE_PROF = 8 };
+
+typedef struct rv_machine_ops {
+    void *opaque;
+    /* A device access outside RAM and the CLINT; 0, or -1 when nothing is there (access fault). */
+    int (*mmio)(void *opaque, uint64_t addr, unsigned size, int is_write, uint64_t *val);
+    /* True when the dispatcher should return to the caller (stop or pause requested). */
+    int (*should_return)(void *opaque);
+    /* The guest ended itself (HTIF) or failed beyond recovery (status 1, `why` says what happened). */
+    void (*stop)(void *opaque, int status, const char *why);
+    void (*console)(void *opaque, const void *buf, size_t len);
+} rv_machine_ops;
+
+typedef struct rv_runtime rv_runtime;
+
+/* ram: host memory of the guest RAM window [RV_RAM_BASE, RV_RAM_BASE + ram_size). */
+rv_runtime *rv_runtime_new(uint8_t *ram, uint64_t ram_size, const rv_machine_ops *ops, unsigned trace,
+                           char *err, size_t errlen);
+void rv_runtime_free(rv_runtime *rt);
+rv_cpu *rv_runtime_cpu(rv_runtime *rt);
+/* HTIF mailbox addresses (from the ELF's tohost/fromhost symbols); 0 = none. */
+void rv_runtime_set_htif(rv_runtime *rt, uint64_t tohost, uint64_t fromhost);
+/* Misaligned loads and stores: trap (0, the default) or perform them when they lie in RAM (1). AMOs and LR/SC
+ * always trap. */
+void rv_runtime_set_misaligned(rv_runtime *rt, int emulate);
+/* Run until should_return() or until the guest stops; returns 0, or -1 once the hart cannot continue. */
+int rv_runtime_run(rv_runtime *rt);
+/* Registers and the instructions around pc, for error reports. */
+void rv_runtime_dump(rv_runtime *rt, void (*print)(void *opaque, const char *line), void *opaque);
+/* Counters for --stats, and the guest registers pinned in host registers now (comma-separated names). */
+void rv_runtime_stats(rv_runtime *rt, uint64_t *instret, uint64_t *blocks, uint64_t *flushes, uint64_t *chains,
+                      uint64_t *repins, char *pinned, size_t pinned_len);
+
+#endif

@@ -1,0 +1,843 @@
+/* rv_translate: RISC-V basic blocks to x86-64 machine code (see rv_translate.h for the conventions). */
+#include "rv_translate.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "rv_decode.h"
+
+#define CPU_OFF(f) ((int32_t)offsetof(rv_cpu, f))
+#define XOFF(r) ((int32_t)(offsetof(rv_cpu, x) + 8 * (r)))
+
+/* r11 holds the instruction budget: a memory counter would chain every block to the previous one through a
+ * store-to-load forward (about 5 cycles each). */
+#define RV_BUDGET_REG X64_R11
+
+const int rv_pin_hosts[RV_PIN_SLOTS] = { X64_RBX, X64_R12, X64_R13, X64_RSI, X64_RDI, X64_R8, X64_R9, X64_R10,
+                                         X64_R14 };
+
+void rv_pin_map_build(rv_pin_map *m, const uint8_t *regs, unsigned n)
+{
+    for (unsigned r = 0; r < 32; r++)
+        m->host[r] = -1;
+    m->host[RV_PSEUDO_REG] = X64_RDX;
+    for (unsigned i = 0; i < n && i < RV_PIN_SLOTS; i++)
+        if (regs[i] > 0 && regs[i] < 32)
+            m->host[regs[i]] = (int8_t)rv_pin_hosts[i];
+}
+
+/* A guest register as an x86 operand: its host register, or its slot in rv_cpu.x (x0's slot is always 0). */
+static x64_op rv_gop(const rv_pin_map *map, unsigned r)
+{
+    int h = map->host[r];
+    return h >= 0 ? x64_reg(h) : x64_mem(X64_RBP, XOFF(r));
+}
+
+static void rv_emit_spill(x64_buf *b, const rv_pin_map *map)
+{
+    for (unsigned r = 1; r < 32; r++)
+        if (map->host[r] >= 0)
+            x64_emit_mov_rm_r(b, 8, x64_mem(X64_RBP, XOFF(r)), map->host[r]);
+    x64_emit_mov_rm_r(b, 8, x64_mem(X64_RBP, CPU_OFF(budget)), RV_BUDGET_REG);
+}
+
+static void rv_emit_reload(x64_buf *b, const rv_pin_map *map)
+{
+    for (unsigned r = 1; r < 32; r++)
+        if (map->host[r] >= 0)
+            x64_emit_mov_r_rm(b, 8, map->host[r], x64_mem(X64_RBP, XOFF(r)));
+    x64_emit_mov_r_rm(b, 8, RV_BUDGET_REG, x64_mem(X64_RBP, CPU_OFF(budget)));
+}
+
+void rv_emit_trampolines(x64_buf *b, const rv_pin_map *map, uint8_t **enter, uint8_t **epilogue)
+{
+    static const int saved[6] = { X64_RBX, X64_RBP, X64_R12, X64_R13, X64_R14, X64_R15 };
+
+    *enter = b->p;
+    for (int i = 0; i < 6; i++)
+        x64_emit_push(b, saved[i]);
+    x64_emit_alu_rm_imm(b, 8, X64_SUB, x64_reg(X64_RSP), 8); /* keeps calls from generated code aligned */
+    x64_emit_mov_r_rm(b, 8, X64_RBP, x64_reg(X64_RDI));
+    x64_emit_mov_r_rm(b, 8, X64_RAX, x64_reg(X64_RSI));
+    x64_emit_mov_r_rm(b, 8, X64_R15, x64_mem(X64_RBP, CPU_OFF(ram)));
+    rv_emit_reload(b, map);
+    x64_emit_jmp_rm(b, x64_reg(X64_RAX));
+
+    *epilogue = b->p;
+    rv_emit_spill(b, map);
+    x64_emit_alu_rm_imm(b, 8, X64_ADD, x64_reg(X64_RSP), 8);
+    for (int i = 5; i >= 0; i--)
+        x64_emit_pop(b, saved[i]);
+    x64_emit_ret(b);
+}
+
+/* ---- Per-block state ---------------------------------------------------------------------------------- */
+
+typedef struct rv_slow {
+    uint8_t *fields[3]; /* jcc rel32 fields that lead here */
+    int nfields;
+    uint8_t *join;      /* where the fast path continues */
+    uint64_t pc;
+    uint32_t info;
+    int is_store;
+    int addr_in_rcx; /* rdx was not computed: the address is (rcx rotated back) + ram_base */
+    unsigned size_log2;
+    unsigned rs2, rd;
+} rv_slow;
+
+typedef struct rv_block {
+    const rv_xlate_env *env;
+    const rv_pin_map *map;
+    x64_buf *b;
+    rv_slow slow[RV_TB_MAX_INSNS];
+    unsigned nslow;
+    uint8_t *leave_fields[RV_TB_MAX_INSNS * 2 + 4]; /* jumps to the "pc already set" exit */
+    unsigned nleave;
+} rv_block;
+
+static void rv_emit_set_pc(x64_buf *b, uint64_t pc)
+{
+    x64_emit_mov_imm(b, X64_RAX, pc);
+    x64_emit_mov_rm_r(b, 8, x64_mem(X64_RBP, CPU_OFF(pc)), X64_RAX);
+}
+
+static void rv_emit_to_leave(rv_block *k, int cc)
+{
+    uint8_t *f = cc < 0 ? x64_emit_jmp32(k->b) : x64_emit_jcc32(k->b, cc);
+    if (k->nleave < sizeof(k->leave_fields) / sizeof(k->leave_fields[0]))
+        k->leave_fields[k->nleave++] = f;
+    else
+        k->b->overflow = 1;
+}
+
+static void rv_emit_check_leave(rv_block *k)
+{
+    x64_emit_alu_rm_imm(k->b, 4, X64_CMP, x64_mem(X64_RBP, CPU_OFF(leave)), 0);
+    rv_emit_to_leave(k, X64_CC_NE);
+}
+
+/* A block exit to a known guest pc: a patchable jmp/jcc to a stub that tells the dispatcher which rel32 to
+ * point at the target block once it exists (direct block chaining). */
+static void rv_emit_direct_exit_stub(rv_block *k, uint8_t *field, uint64_t target)
+{
+    x64_buf *b = k->b;
+    x64_patch_rel32(field, b->p);
+    rv_emit_set_pc(b, target);
+    if (k->env->no_chain) {
+        x64_emit_mov_rm_imm32(b, 8, x64_mem(X64_RBP, CPU_OFF(chain_field)), 0);
+    } else {
+        x64_emit_mov_imm(b, X64_RAX, (uint64_t)(uintptr_t)field);
+        x64_emit_mov_rm_r(b, 8, x64_mem(X64_RBP, CPU_OFF(chain_field)), X64_RAX);
+    }
+    x64_patch_rel32(x64_emit_jmp32(b), k->env->epilogue);
+}
+
+static void rv_emit_helper_call(x64_buf *b, const void *fn)
+{
+    x64_emit_call_abs(b, fn);
+}
+
+/* ---- Integer operations ------------------------------------------------------------------------------- */
+
+/* rd = rs1 <op> src, 64-bit. Computes straight into rd's host register when that cannot clobber src. */
+/* rd = rs: c.mv and friends, the commonest instruction there is. */
+static void rv_emit_move(rv_block *k, unsigned rd, unsigned rs)
+{
+    x64_buf *b = k->b;
+    int hd = k->map->host[rd], hs = k->map->host[rs];
+    if (rd == rs)
+        return;
+    if (rs == 0 && hd >= 0)
+        x64_emit_mov_imm(b, hd, 0);
+    else if (hd >= 0)
+        x64_emit_mov_r_rm(b, 8, hd, rv_gop(k->map, rs));
+    else if (hs >= 0)
+        x64_emit_mov_rm_r(b, 8, rv_gop(k->map, rd), hs);
+    else {
+        x64_emit_mov_r_rm(b, 8, X64_RAX, rv_gop(k->map, rs));
+        x64_emit_mov_rm_r(b, 8, rv_gop(k->map, rd), X64_RAX);
+    }
+}
+
+static void rv_emit_alu(rv_block *k, int op, unsigned rd, unsigned rs1, unsigned rs2, int use_imm, int32_t imm)
+{
+    x64_buf *b = k->b;
+    if (rd == 0)
+        return;
+    if (!use_imm && rs1 == 0 && (op == X64_ADD || op == X64_OR || op == X64_XOR)) {
+        rv_emit_move(k, rd, rs2);
+        return;
+    }
+    if ((!use_imm && rs2 == 0 && op != X64_AND) || (use_imm && imm == 0 && (op == X64_ADD || op == X64_OR || op == X64_XOR))) {
+        rv_emit_move(k, rd, rs1);
+        return;
+    }
+    int hd = k->map->host[rd];
+    int dst = (hd >= 0 && (use_imm || rd != rs2)) ? hd : X64_RAX;
+    if (!(dst == hd && rd == rs1))
+        x64_emit_mov_r_rm(b, 8, dst, rv_gop(k->map, rs1));
+    if (use_imm)
+        x64_emit_alu_rm_imm(b, 8, op, x64_reg(dst), imm);
+    else
+        x64_emit_alu_r_rm(b, 8, op, dst, rv_gop(k->map, rs2));
+    if (dst == X64_RAX)
+        x64_emit_mov_rm_r(b, 8, rv_gop(k->map, rd), X64_RAX);
+}
+
+static void rv_emit_store_rax(rv_block *k, unsigned rd)
+{
+    if (rd)
+        x64_emit_mov_rm_r(k->b, 8, rv_gop(k->map, rd), X64_RAX);
+}
+
+/* W operations: 32-bit x86 arithmetic, then one movsxd for RISC-V's sign extension of the result. */
+static void rv_emit_finish_w(rv_block *k, unsigned rd)
+{
+    int hd = k->map->host[rd];
+    if (hd >= 0) {
+        x64_emit_movsxd(k->b, hd, x64_reg(X64_RAX));
+    } else {
+        x64_emit_cdqe(k->b);
+        rv_emit_store_rax(k, rd);
+    }
+}
+
+static void rv_emit_set_cond(rv_block *k, int cc, unsigned rd, unsigned rs1, x64_op rhs_or_imm, int use_imm,
+                             int32_t imm)
+{
+    x64_buf *b = k->b;
+    if (rd == 0)
+        return;
+    x64_emit_mov_r_rm(b, 8, X64_RCX, rv_gop(k->map, rs1));
+    x64_emit_mov_imm(b, X64_RAX, 0);
+    if (use_imm)
+        x64_emit_alu_rm_imm(b, 8, X64_CMP, x64_reg(X64_RCX), imm);
+    else
+        x64_emit_alu_r_rm(b, 8, X64_CMP, X64_RCX, rhs_or_imm);
+    x64_emit_setcc(b, cc, X64_RAX);
+    rv_emit_store_rax(k, rd);
+}
+
+static void rv_emit_shift(rv_block *k, int op, int size, unsigned rd, unsigned rs1, unsigned rs2, int use_imm,
+                          uint8_t sh)
+{
+    x64_buf *b = k->b;
+    if (rd == 0)
+        return;
+    if (!use_imm)
+        x64_emit_mov_r_rm(b, 4, X64_RCX, rv_gop(k->map, rs2));
+    if (size == 8) {
+        int hd = k->map->host[rd];
+        int dst = hd >= 0 ? hd : X64_RAX;
+        if (!(dst == hd && rd == rs1))
+            x64_emit_mov_r_rm(b, 8, dst, rv_gop(k->map, rs1));
+        if (use_imm) {
+            if (sh)
+                x64_emit_shift_imm(b, 8, op, x64_reg(dst), sh);
+        } else {
+            x64_emit_shift_cl(b, 8, op, x64_reg(dst));
+        }
+        if (dst == X64_RAX)
+            rv_emit_store_rax(k, rd);
+    } else {
+        x64_emit_mov_r_rm(b, 4, X64_RAX, rv_gop(k->map, rs1));
+        if (use_imm) {
+            if (sh)
+                x64_emit_shift_imm(b, 4, op, x64_reg(X64_RAX), sh);
+        } else {
+            x64_emit_shift_cl(b, 4, op, x64_reg(X64_RAX));
+        }
+        rv_emit_finish_w(k, rd);
+    }
+}
+
+static void rv_emit_li(rv_block *k, unsigned rd, uint64_t v)
+{
+    if (rd == 0)
+        return;
+    int hd = k->map->host[rd];
+    if (hd >= 0) {
+        x64_emit_mov_imm(k->b, hd, v);
+    } else if ((int64_t)v >= INT32_MIN && (int64_t)v <= INT32_MAX) {
+        x64_emit_mov_rm_imm32(k->b, 8, rv_gop(k->map, rd), (int32_t)v);
+    } else {
+        x64_emit_mov_imm(k->b, X64_RAX, v);
+        rv_emit_store_rax(k, rd);
+    }
+}
+
+/* ---- Memory ------------------------------------------------------------------------------------------- */
+
+static unsigned rv_log2(unsigned size)
+{
+    return size == 8 ? 3 : size == 4 ? 2 : size == 2 ? 1 : 0;
+}
+
+/* Leaves rcx = (guest address - RAM base) rotated right by log2(size), and a jcc field to the slow path in s.
+ * The rotation moves misaligned low bits to the top, so one unsigned compare against size >> log2 checks the
+ * window and the alignment; within the window rcx * size is the offset again. Addresses below the base wrap to
+ * huge offsets and fail the same compare. The slow path finds the address in rdx, or recomputes it from rcx. */
+static void rv_emit_addr_check(rv_block *k, unsigned rs1, int64_t imm, unsigned size, rv_slow *s)
+{
+    x64_buf *b = k->b;
+    int h = k->map->host[rs1];
+    uint64_t base = k->env->ram_base;
+    int64_t rel = imm - (int64_t)base;
+    unsigned sh = rv_log2(size);
+    s->addr_in_rcx = 0;
+    s->size_log2 = sh;
+    if (h >= 0 && rel >= INT32_MIN && rel <= INT32_MAX) {
+        x64_emit_lea(b, X64_RCX, x64_mem(h, (int32_t)rel));
+        s->addr_in_rcx = 1;
+    } else {
+        if (h >= 0) {
+            x64_emit_lea(b, X64_RDX, x64_mem(h, (int32_t)imm));
+        } else {
+            x64_emit_mov_r_rm(b, 8, X64_RDX, rv_gop(k->map, rs1));
+            if (imm)
+                x64_emit_alu_rm_imm(b, 8, X64_ADD, x64_reg(X64_RDX), (int32_t)imm);
+        }
+        if (base <= 0x80000000u) {
+            x64_emit_lea(b, X64_RCX, x64_mem(X64_RDX, (int32_t)(0 - (int64_t)base)));
+        } else {
+            x64_emit_mov_imm(b, X64_RCX, (uint64_t)0 - base);
+            x64_emit_alu_r_rm(b, 8, X64_ADD, X64_RCX, x64_reg(X64_RDX));
+        }
+    }
+    if (sh)
+        x64_emit_shift_imm(b, 8, X64_ROR, x64_reg(X64_RCX), (uint8_t)sh);
+    uint64_t lim = k->env->ram_size >> sh;
+    if (lim <= INT32_MAX)
+        x64_emit_alu_rm_imm(b, 8, X64_CMP, x64_reg(X64_RCX), (int32_t)lim);
+    else {
+        x64_emit_mov_imm(b, X64_RAX, lim);
+        x64_emit_alu_r_rm(b, 8, X64_CMP, X64_RCX, x64_reg(X64_RAX));
+    }
+    s->nfields = 0;
+    s->fields[s->nfields++] = x64_emit_jcc32(b, X64_CC_AE);
+}
+
+static void rv_emit_load(rv_block *k, const rv_insn *in, uint64_t pc)
+{
+    static const struct { rv_op op; unsigned size; int sign; } t[] = {
+        { RV_OP_LB, 1, 1 }, { RV_OP_LH, 2, 1 }, { RV_OP_LW, 4, 1 }, { RV_OP_LD, 8, 0 },
+        { RV_OP_LBU, 1, 0 }, { RV_OP_LHU, 2, 0 }, { RV_OP_LWU, 4, 0 } };
+    unsigned size = 8;
+    int sign = 0;
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        if (t[i].op == in->op) {
+            size = t[i].size;
+            sign = t[i].sign;
+        }
+    x64_buf *b = k->b;
+    rv_slow *s = &k->slow[k->nslow++];
+    rv_emit_addr_check(k, in->rs1, in->imm, size, s);
+    x64_op m = x64_mem_idx(X64_R15, X64_RCX, (int)size, 0);
+    int hd = in->rd ? k->map->host[in->rd] : -1;
+    int dst = hd >= 0 ? hd : X64_RAX;
+    if (size == 8)
+        x64_emit_mov_r_rm(b, 8, dst, m);
+    else if (size == 4 && sign)
+        x64_emit_movsxd(b, dst, m);
+    else if (size == 4)
+        x64_emit_mov_r_rm(b, 4, dst, m);
+    else if (sign)
+        x64_emit_movsx(b, (int)size, dst, m);
+    else
+        x64_emit_movzx(b, (int)size, dst, m);
+    if (dst == X64_RAX)
+        rv_emit_store_rax(k, in->rd);
+    s->join = b->p;
+    s->pc = pc;
+    s->rd = in->rd;
+    s->info = size | ((uint32_t)sign << 8) | ((uint32_t)in->len << 16) | ((uint32_t)in->rd << 24);
+    s->is_store = 0;
+}
+
+static void rv_emit_store(rv_block *k, const rv_insn *in, uint64_t pc)
+{
+    unsigned size = 1u << (in->op - RV_OP_SB);
+    x64_buf *b = k->b;
+    rv_slow *s = &k->slow[k->nslow++];
+    rv_emit_addr_check(k, in->rs1, in->imm, size, s);
+    /* Stores into granules holding translated code (or the HTIF mailbox) take the slow path. */
+    x64_emit_mov_r_rm(b, 8, X64_RAX, x64_reg(X64_RCX));
+    x64_emit_shift_imm(b, 8, X64_SHR, x64_reg(X64_RAX), (uint8_t)(RV_CODEMAP_SHIFT - rv_log2(size)));
+    x64_emit_alu_rm_imm(b, 1, X64_CMP, x64_mem_idx(X64_RBP, X64_RAX, 1, k->env->codemap_off), 0);
+    s->fields[s->nfields++] = x64_emit_jcc32(b, X64_CC_NE);
+    x64_op m = x64_mem_idx(X64_R15, X64_RCX, (int)size, 0);
+    int hs = k->map->host[in->rs2];
+    int src = hs >= 0 ? hs : X64_RAX;
+    if (hs < 0)
+        x64_emit_mov_r_rm(b, 8, X64_RAX, rv_gop(k->map, in->rs2));
+    /* Byte stores of rsi/rdi need REX (SIL/DIL); the encoder adds it. */
+    x64_emit_mov_rm_r(b, (int)size, m, src);
+    s->join = b->p;
+    s->pc = pc;
+    s->rd = 0;
+    s->info = size | ((uint32_t)in->len << 16);
+    s->is_store = 1;
+    s->rs2 = in->rs2;
+}
+
+static void rv_emit_slow_paths(rv_block *k)
+{
+    x64_buf *b = k->b;
+    for (unsigned i = 0; i < k->nslow; i++) {
+        rv_slow *s = &k->slow[i];
+        for (int j = 0; j < s->nfields; j++)
+            x64_patch_rel32(s->fields[j], b->p);
+        rv_emit_set_pc(b, s->pc);
+        rv_emit_spill(b, k->map);
+        if (s->addr_in_rcx) {
+            if (s->size_log2)
+                x64_emit_shift_imm(b, 8, X64_ROL, x64_reg(X64_RCX), (uint8_t)s->size_log2);
+            x64_emit_mov_imm(b, X64_RSI, k->env->ram_base);
+            x64_emit_alu_r_rm(b, 8, X64_ADD, X64_RSI, x64_reg(X64_RCX));
+        } else {
+            x64_emit_mov_r_rm(b, 8, X64_RSI, x64_reg(X64_RDX));
+        }
+        if (s->is_store) {
+            x64_emit_mov_r_rm(b, 8, X64_RDX, x64_mem(X64_RBP, XOFF(s->rs2)));
+            x64_emit_mov_imm(b, X64_RCX, s->info);
+        } else {
+            x64_emit_mov_imm(b, X64_RDX, s->info);
+        }
+        x64_emit_mov_r_rm(b, 8, X64_RDI, x64_reg(X64_RBP));
+        rv_emit_helper_call(b, s->is_store ? (const void *)k->env->store : (const void *)k->env->load);
+        rv_emit_reload(b, k->map);
+        rv_emit_check_leave(k);
+        if (!s->is_store && s->rd)
+            x64_emit_mov_rm_r(b, 8, rv_gop(k->map, s->rd), X64_RAX);
+        x64_patch_rel32(x64_emit_jmp32(b), s->join);
+    }
+}
+
+/* An instruction executed by the runtime's interpreter helper (division, AMOs, CSRs, system). */
+static void rv_emit_interp(rv_block *k, const rv_insn *in, uint64_t pc)
+{
+    x64_buf *b = k->b;
+    rv_emit_set_pc(b, pc);
+    rv_emit_spill(b, k->map);
+    x64_emit_mov_r_rm(b, 8, X64_RDI, x64_reg(X64_RBP));
+    x64_emit_mov_imm(b, X64_RSI, in->raw);
+    rv_emit_helper_call(b, (const void *)k->env->interp);
+    rv_emit_reload(b, k->map);
+    rv_emit_check_leave(k);
+}
+
+/* ---- Blocks ------------------------------------------------------------------------------------------- */
+
+static int rv_fetch(const rv_xlate_env *env, uint64_t pc, rv_insn *in)
+{
+    uint16_t lo, hi = 0;
+    if (env->fetch16(env->opaque, pc, &lo))
+        return -1;
+    if (rv_insn_length(lo) == 4 && env->fetch16(env->opaque, pc + 2, &hi))
+        return -1;
+    rv_decode((uint32_t)lo | ((uint32_t)hi << 16), in);
+    return 0;
+}
+
+static int rv_ends_block(rv_op op)
+{
+    switch (op) {
+    case RV_OP_JAL: case RV_OP_JALR:
+    case RV_OP_BEQ: case RV_OP_BNE: case RV_OP_BLT: case RV_OP_BGE: case RV_OP_BLTU: case RV_OP_BGEU:
+    case RV_OP_ECALL: case RV_OP_EBREAK: case RV_OP_MRET: case RV_OP_WFI: case RV_OP_FENCE_I:
+    case RV_OP_SFENCE_VMA: case RV_OP_ILLEGAL:
+    case RV_OP_CSRRW: case RV_OP_CSRRS: case RV_OP_CSRRC: case RV_OP_CSRRWI: case RV_OP_CSRRSI: case RV_OP_CSRRCI:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* `slli rd, rs, N; srli/srai rd, rd, N` with N = 32, 48, 56 is how RV64I zero- or sign-extends a word,
+ * halfword or byte (zext.w/zext.h/sext.b without Zba/Zbb): one mov, movzx or movsx on x86. Returns whether
+ * the pair was emitted. */
+static int rv_try_fuse_extend(rv_block *k, const rv_insn *a, const rv_insn *b2)
+{
+    if (a->op != RV_OP_SLLI || (b2->op != RV_OP_SRLI && b2->op != RV_OP_SRAI) || a->rd == 0 ||
+        b2->rd != a->rd || b2->rs1 != a->rd || b2->imm != a->imm ||
+        (a->imm != 32 && a->imm != 48 && a->imm != 56))
+        return 0;
+    x64_buf *b = k->b;
+    int hd = k->map->host[a->rd];
+    int dst = hd >= 0 ? hd : X64_RAX;
+    int from = a->imm == 32 ? 4 : a->imm == 48 ? 2 : 1;
+    x64_op src = rv_gop(k->map, a->rs1);
+    if (b2->op == RV_OP_SRLI) {
+        if (from == 4)
+            x64_emit_mov_r_rm(b, 4, dst, src);
+        else
+            x64_emit_movzx(b, from, dst, src);
+    } else {
+        if (from == 4)
+            x64_emit_movsxd(b, dst, src);
+        else
+            x64_emit_movsx(b, from, dst, src);
+    }
+    if (dst == X64_RAX)
+        rv_emit_store_rax(k, a->rd);
+    return 1;
+}
+
+/* Emits one non-control instruction; returns 0, or 1 if it is not handled inline (the caller interprets). */
+static int rv_emit_insn(rv_block *k, const rv_insn *in, uint64_t pc)
+{
+    x64_buf *b = k->b;
+    unsigned rd = in->rd, rs1 = in->rs1, rs2 = in->rs2;
+    int32_t imm = (int32_t)in->imm;
+
+    switch (in->op) {
+    case RV_OP_LUI: rv_emit_li(k, rd, (uint64_t)in->imm); break;
+    case RV_OP_AUIPC: rv_emit_li(k, rd, pc + (uint64_t)in->imm); break;
+    case RV_OP_ADDI:
+        if (rd == 0)
+            break;
+        if (rs1 == 0)
+            rv_emit_li(k, rd, (uint64_t)in->imm);
+        else if (k->map->host[rd] >= 0 && k->map->host[rs1] >= 0)
+            x64_emit_lea(b, k->map->host[rd], x64_mem(k->map->host[rs1], imm));
+        else
+            rv_emit_alu(k, X64_ADD, rd, rs1, 0, 1, imm);
+        break;
+    case RV_OP_XORI: rv_emit_alu(k, X64_XOR, rd, rs1, 0, 1, imm); break;
+    case RV_OP_ORI: rv_emit_alu(k, X64_OR, rd, rs1, 0, 1, imm); break;
+    case RV_OP_ANDI: rv_emit_alu(k, X64_AND, rd, rs1, 0, 1, imm); break;
+    case RV_OP_SLTI: rv_emit_set_cond(k, X64_CC_L, rd, rs1, x64_reg(0), 1, imm); break;
+    case RV_OP_SLTIU: rv_emit_set_cond(k, X64_CC_B, rd, rs1, x64_reg(0), 1, imm); break;
+    case RV_OP_SLLI: rv_emit_shift(k, X64_SHL, 8, rd, rs1, 0, 1, (uint8_t)imm); break;
+    case RV_OP_SRLI: rv_emit_shift(k, X64_SHR, 8, rd, rs1, 0, 1, (uint8_t)imm); break;
+    case RV_OP_SRAI: rv_emit_shift(k, X64_SAR, 8, rd, rs1, 0, 1, (uint8_t)imm); break;
+    case RV_OP_ADD: rv_emit_alu(k, X64_ADD, rd, rs1, rs2, 0, 0); break;
+    case RV_OP_SUB: rv_emit_alu(k, X64_SUB, rd, rs1, rs2, 0, 0); break;
+    case RV_OP_XOR: rv_emit_alu(k, X64_XOR, rd, rs1, rs2, 0, 0); break;
+    case RV_OP_OR: rv_emit_alu(k, X64_OR, rd, rs1, rs2, 0, 0); break;
+    case RV_OP_AND: rv_emit_alu(k, X64_AND, rd, rs1, rs2, 0, 0); break;
+    case RV_OP_SLT: rv_emit_set_cond(k, X64_CC_L, rd, rs1, rv_gop(k->map, rs2), 0, 0); break;
+    case RV_OP_SLTU: rv_emit_set_cond(k, X64_CC_B, rd, rs1, rv_gop(k->map, rs2), 0, 0); break;
+    case RV_OP_SLL: rv_emit_shift(k, X64_SHL, 8, rd, rs1, rs2, 0, 0); break;
+    case RV_OP_SRL: rv_emit_shift(k, X64_SHR, 8, rd, rs1, rs2, 0, 0); break;
+    case RV_OP_SRA: rv_emit_shift(k, X64_SAR, 8, rd, rs1, rs2, 0, 0); break;
+    case RV_OP_ADDIW:
+        if (rd == 0)
+            break;
+        x64_emit_mov_r_rm(b, 4, X64_RAX, rv_gop(k->map, rs1));
+        if (imm)
+            x64_emit_alu_rm_imm(b, 4, X64_ADD, x64_reg(X64_RAX), imm);
+        rv_emit_finish_w(k, rd);
+        break;
+    case RV_OP_SLLIW: rv_emit_shift(k, X64_SHL, 4, rd, rs1, 0, 1, (uint8_t)imm); break;
+    case RV_OP_SRLIW: rv_emit_shift(k, X64_SHR, 4, rd, rs1, 0, 1, (uint8_t)imm); break;
+    case RV_OP_SRAIW: rv_emit_shift(k, X64_SAR, 4, rd, rs1, 0, 1, (uint8_t)imm); break;
+    case RV_OP_SLLW: rv_emit_shift(k, X64_SHL, 4, rd, rs1, rs2, 0, 0); break;
+    case RV_OP_SRLW: rv_emit_shift(k, X64_SHR, 4, rd, rs1, rs2, 0, 0); break;
+    case RV_OP_SRAW: rv_emit_shift(k, X64_SAR, 4, rd, rs1, rs2, 0, 0); break;
+    case RV_OP_ADDW:
+    case RV_OP_SUBW:
+        if (rd == 0)
+            break;
+        x64_emit_mov_r_rm(b, 4, X64_RAX, rv_gop(k->map, rs1));
+        x64_emit_alu_r_rm(b, 4, in->op == RV_OP_ADDW ? X64_ADD : X64_SUB, X64_RAX, rv_gop(k->map, rs2));
+        rv_emit_finish_w(k, rd);
+        break;
+    case RV_OP_MUL:
+        if (rd == 0)
+            break;
+        x64_emit_mov_r_rm(b, 8, X64_RAX, rv_gop(k->map, rs1));
+        x64_emit_imul_r_rm(b, 8, X64_RAX, rv_gop(k->map, rs2));
+        rv_emit_store_rax(k, rd);
+        break;
+    case RV_OP_MULW:
+        if (rd == 0)
+            break;
+        x64_emit_mov_r_rm(b, 4, X64_RAX, rv_gop(k->map, rs1));
+        x64_emit_imul_r_rm(b, 4, X64_RAX, rv_gop(k->map, rs2));
+        rv_emit_finish_w(k, rd);
+        break;
+    case RV_OP_MULH:
+    case RV_OP_MULHU:
+        if (rd == 0)
+            break;
+        x64_emit_mov_r_rm(b, 8, X64_RAX, rv_gop(k->map, rs1));
+        x64_emit_mul1(b, in->op == RV_OP_MULH, rv_gop(k->map, rs2));
+        x64_emit_mov_rm_r(b, 8, rv_gop(k->map, rd), X64_RDX);
+        break;
+    case RV_OP_LB: case RV_OP_LH: case RV_OP_LW: case RV_OP_LD: case RV_OP_LBU: case RV_OP_LHU: case RV_OP_LWU:
+        rv_emit_load(k, in, pc);
+        break;
+    case RV_OP_SB: case RV_OP_SH: case RV_OP_SW: case RV_OP_SD:
+        rv_emit_store(k, in, pc);
+        break;
+    case RV_OP_FENCE:
+        break; /* one hart, and devices are accessed synchronously: nothing to order */
+    default:
+        return 1;
+    }
+    return 0;
+}
+
+/* Sets the flags for a conditional branch and returns the x86 condition under which it is taken. Compares
+ * against x0 use an immediate, with the operands swapped when x0 comes first. */
+static int rv_emit_branch_cmp(rv_block *k, const rv_insn *br)
+{
+    static const int cc[] = { X64_CC_E, X64_CC_NE, X64_CC_L, X64_CC_GE, X64_CC_B, X64_CC_AE };
+    x64_buf *b = k->b;
+    int c = cc[br->op - RV_OP_BEQ];
+    unsigned a = br->rs1, r = br->rs2;
+    if (a == 0 && r != 0) {
+        static const int swapped[16] = { [X64_CC_E] = X64_CC_E, [X64_CC_NE] = X64_CC_NE, [X64_CC_L] = X64_CC_G,
+                                         [X64_CC_GE] = X64_CC_LE, [X64_CC_B] = X64_CC_A, [X64_CC_AE] = X64_CC_BE };
+        c = swapped[c];
+        a = r;
+        r = 0;
+    }
+    int h = k->map->host[a];
+    if (r == 0) {
+        if (h >= 0)
+            x64_emit_test_r_r(b, 8, h, h);
+        else
+            x64_emit_alu_rm_imm(b, 8, X64_CMP, rv_gop(k->map, a), 0);
+    } else if (h >= 0) {
+        x64_emit_alu_r_rm(b, 8, X64_CMP, h, rv_gop(k->map, r));
+    } else if (k->map->host[r] >= 0) {
+        x64_emit_alu_rm_r(b, 8, X64_CMP, rv_gop(k->map, a), k->map->host[r]);
+    } else {
+        x64_emit_mov_r_rm(b, 8, X64_RAX, rv_gop(k->map, a));
+        x64_emit_alu_r_rm(b, 8, X64_CMP, X64_RAX, rv_gop(k->map, r));
+    }
+    return c;
+}
+
+/* Instructions if-conversion may run speculatively: inline ALU operations that touch only rax, rcx and their
+ * destination (never rdx, which holds the speculative result). */
+static int rv_is_simple_alu(rv_op op)
+{
+    return op == RV_OP_LUI || op == RV_OP_AUIPC || (op >= RV_OP_ADDI && op <= RV_OP_SRAW) || op == RV_OP_MUL ||
+           op == RV_OP_MULW;
+}
+
+/* A forward branch over at most four simple ALU instructions that all write one register R (CoreMark's CRC,
+ * min/max, saturation): compute them into rdx, then one cmov on the branch condition keeps or drops the
+ * result. Data-dependent branches like these mispredict half the time, which costs more than the work.
+ * Returns the number of instructions folded (0: not applicable). */
+static unsigned rv_try_if_convert(rv_block *k, const rv_insn *br, uint64_t pc)
+{
+    const rv_xlate_env *env = k->env;
+    rv_insn body[4];
+    unsigned n = 0;
+    uint64_t target = pc + (uint64_t)br->imm, cur = pc + br->len;
+    if (br->imm <= 0 || br->imm > 4 * 4 + 4)
+        return 0;
+    while (cur < target && n < 4) {
+        if (rv_fetch(env, cur, &body[n]) || !rv_is_simple_alu(body[n].op) || body[n].rd == 0 ||
+            body[n].rd != body[0].rd)
+            return 0;
+        cur += body[n].len;
+        n++;
+    }
+    if (cur != target || n == 0)
+        return 0;
+    x64_buf *b = k->b;
+    unsigned r = body[0].rd;
+    x64_emit_mov_r_rm(b, 8, X64_RDX, rv_gop(k->map, r));
+    uint64_t ipc = pc + br->len;
+    rv_insn ren[4];
+    for (unsigned i = 0; i < n; i++) {
+        ren[i] = body[i];
+        ren[i].rd = RV_PSEUDO_REG;
+        if (ren[i].rs1 == r)
+            ren[i].rs1 = RV_PSEUDO_REG;
+        if (ren[i].rs2 == r && !(ren[i].op >= RV_OP_ADDI && ren[i].op <= RV_OP_SRAI) &&
+            !(ren[i].op >= RV_OP_ADDIW && ren[i].op <= RV_OP_SRAIW) && ren[i].op != RV_OP_LUI &&
+            ren[i].op != RV_OP_AUIPC)
+            ren[i].rs2 = RV_PSEUDO_REG;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        if (i + 1 < n && rv_try_fuse_extend(k, &ren[i], &ren[i + 1])) {
+            ipc += body[i].len + body[i + 1].len;
+            i++;
+            continue;
+        }
+        rv_emit_insn(k, &ren[i], ipc);
+        ipc += body[i].len;
+    }
+    int not_taken = rv_emit_branch_cmp(k, br) ^ 1; /* x86 condition codes come in complementary pairs */
+    int hr = k->map->host[r];
+    if (hr >= 0) {
+        x64_emit_cmov(b, not_taken, hr, x64_reg(X64_RDX));
+    } else {
+        x64_emit_mov_r_rm(b, 8, X64_RAX, rv_gop(k->map, r));
+        x64_emit_cmov(b, not_taken, X64_RAX, x64_reg(X64_RDX));
+        x64_emit_mov_rm_r(b, 8, rv_gop(k->map, r), X64_RAX);
+    }
+    /* The caller charges the folded instructions; give them back when the branch skipped them, so instret
+     * stays exact. */
+    x64_emit_lea(b, X64_RAX, x64_mem(RV_BUDGET_REG, (int32_t)n));
+    x64_emit_cmov(b, not_taken ^ 1, RV_BUDGET_REG, x64_reg(X64_RAX));
+    return n;
+}
+
+int rv_translate_block(const rv_xlate_env *env, uint64_t pc, rv_xlate_result *res)
+{
+    rv_block k = { .env = env, .map = env->map, .b = env->buf };
+    x64_buf *b = env->buf;
+    uint8_t *start = b->p;
+    rv_insn in;
+    uint64_t cur = pc;
+    unsigned n = 0;
+
+    /* Budget: each straight-line segment (the block runs on past not-taken branches) charges its own count
+     * when it starts, patched in once known, so a side exit has paid exactly what ran. Only the first one
+     * checks: every loop passes through some block's entry. */
+    uint8_t opc = 0x81;
+    x64_emit_op_rm(b, 8, &opc, 1, X64_SUB, x64_reg(RV_BUDGET_REG));
+    uint8_t *count_field = b->p;
+    x64_emit_u32(b, 0);
+    uint8_t *budget_field = x64_emit_jcc32(b, X64_CC_S);
+    unsigned seg_start = 0, first_seg = 0;
+
+    uint8_t *exit_fields[RV_TB_MAX_INSNS + 2];
+    uint64_t exit_targets[RV_TB_MAX_INSNS + 2];
+    int nexits = 0;
+
+    for (;;) {
+        if (n > 0 && (n >= RV_TB_MAX_INSNS || rv_fetch(env, cur, &in))) {
+            exit_fields[nexits] = x64_emit_jmp32(b);
+            exit_targets[nexits++] = cur;
+            break;
+        }
+        if (n == 0 && rv_fetch(env, cur, &in))
+            return -1; /* the runtime checked the first fetch */
+        n++;
+        uint64_t next = cur + in.len;
+        if (!rv_ends_block(in.op)) {
+            rv_insn in2;
+            if (in.op == RV_OP_SLLI && n < RV_TB_MAX_INSNS && !rv_fetch(env, next, &in2) &&
+                rv_try_fuse_extend(&k, &in, &in2)) {
+                n++;
+                cur = next + in2.len;
+                if (b->overflow)
+                    return -1;
+                continue;
+            }
+            if (rv_emit_insn(&k, &in, cur))
+                rv_emit_interp(&k, &in, cur);
+            cur = next;
+            if (b->overflow)
+                return -1;
+            continue;
+        }
+        switch (in.op) {
+        case RV_OP_JAL:
+            rv_emit_li(&k, in.rd, next);
+            exit_fields[nexits] = x64_emit_jmp32(b);
+            exit_targets[nexits++] = cur + (uint64_t)in.imm;
+            break;
+        case RV_OP_JALR: {
+            x64_emit_mov_r_rm(b, 8, X64_RAX, rv_gop(k.map, in.rs1));
+            if (in.imm)
+                x64_emit_alu_rm_imm(b, 8, X64_ADD, x64_reg(X64_RAX), (int32_t)in.imm);
+            x64_emit_alu_rm_imm(b, 8, X64_AND, x64_reg(X64_RAX), -2);
+            if (in.rd) {
+                if (k.map->host[in.rd] >= 0) {
+                    x64_emit_mov_imm(b, k.map->host[in.rd], next);
+                } else {
+                    x64_emit_mov_imm(b, X64_RCX, next);
+                    x64_emit_mov_rm_r(b, 8, rv_gop(k.map, in.rd), X64_RCX);
+                }
+            }
+            x64_emit_mov_rm_r(b, 8, x64_mem(X64_RBP, CPU_OFF(pc)), X64_RAX);
+            if (env->no_chain) {
+                rv_emit_to_leave(&k, -1);
+                break;
+            }
+            /* Indirect jumps and returns: a direct-mapped cache of guest pc -> host code, no dispatcher. */
+            x64_emit_mov_r_rm(b, 4, X64_RCX, x64_reg(X64_RAX));
+            x64_emit_shift_imm(b, 4, X64_SHL, x64_reg(X64_RCX), 3);
+            x64_emit_alu_rm_imm(b, 4, X64_AND, x64_reg(X64_RCX), (int32_t)((RV_JC_SIZE - 1) << 4));
+            x64_emit_alu_r_rm(b, 8, X64_CMP, X64_RAX, x64_mem_idx(X64_RBP, X64_RCX, 1, CPU_OFF(jc)));
+            rv_emit_to_leave(&k, X64_CC_NE);
+            x64_emit_jmp_rm(b, x64_mem_idx(X64_RBP, X64_RCX, 1, CPU_OFF(jc) + (int32_t)offsetof(rv_jc_entry, code)));
+            break;
+        }
+        case RV_OP_BEQ: case RV_OP_BNE: case RV_OP_BLT: case RV_OP_BGE: case RV_OP_BLTU: case RV_OP_BGEU: {
+            if (n + 4 <= RV_TB_MAX_INSNS && !env->no_chain) {
+                unsigned folded = rv_try_if_convert(&k, &in, cur);
+                if (folded) {
+                    n += folded;
+                    cur += (uint64_t)in.imm;
+                    if (b->overflow)
+                        return -1;
+                    continue;
+                }
+            }
+            int taken = rv_emit_branch_cmp(&k, &in);
+            exit_fields[nexits] = x64_emit_jcc32(b, taken);
+            exit_targets[nexits++] = cur + (uint64_t)in.imm;
+            if (n < RV_TB_MAX_INSNS && in.imm > 0) {
+                /* Not taken: go on in this block (a superblock); a new segment starts here. Backward branches
+                 * end the block, so a loop's back edge stays a chained jump to the loop head. */
+                uint32_t cnt = n - seg_start;
+                memcpy(count_field, &cnt, 4);
+                if (seg_start == 0)
+                    first_seg = cnt;
+                seg_start = n;
+                x64_emit_op_rm(b, 8, &opc, 1, X64_SUB, x64_reg(RV_BUDGET_REG));
+                count_field = b->p;
+                x64_emit_u32(b, 0);
+                cur = next;
+                if (b->overflow)
+                    return -1;
+                continue;
+            }
+            exit_fields[nexits] = x64_emit_jmp32(b);
+            exit_targets[nexits++] = next;
+            break;
+        }
+        default:
+            /* System instructions, CSR access and illegal encodings: the interpreter sets pc; back to the
+             * dispatcher, which looks at interrupts that may have just been enabled. */
+            rv_emit_interp(&k, &in, cur);
+            rv_emit_to_leave(&k, -1);
+            break;
+        }
+        cur = next;
+        break;
+    }
+
+    for (int i = 0; i < nexits; i++)
+        rv_emit_direct_exit_stub(&k, exit_fields[i], exit_targets[i]);
+
+    /* Out of budget: undo the charge (the block did not run) and return to the dispatcher. */
+    x64_patch_rel32(budget_field, b->p);
+    if (seg_start == 0)
+        first_seg = n;
+    x64_emit_alu_rm_imm(b, 8, X64_ADD, x64_reg(RV_BUDGET_REG), (int32_t)first_seg);
+    rv_emit_set_pc(b, pc);
+    x64_emit_mov_rm_imm32(b, 8, x64_mem(X64_RBP, CPU_OFF(chain_field)), 0);
+    x64_patch_rel32(x64_emit_jmp32(b), env->epilogue);
+
+    rv_emit_slow_paths(&k);
+
+    /* pc is already set (helper, jump-cache miss): plain exit without chaining. */
+    uint8_t *leave = b->p;
+    x64_emit_mov_rm_imm32(b, 8, x64_mem(X64_RBP, CPU_OFF(chain_field)), 0);
+    x64_emit_mov_rm_imm32(b, 4, x64_mem(X64_RBP, CPU_OFF(leave)), 0);
+    x64_patch_rel32(x64_emit_jmp32(b), env->epilogue);
+    if (b->overflow)
+        return -1;
+    for (unsigned i = 0; i < k.nleave; i++)
+        x64_patch_rel32(k.leave_fields[i], leave);
+    uint32_t cnt = n - seg_start;
+    memcpy(count_field, &cnt, 4);
+
+    res->code = start;
+    res->code_end = b->p;
+    res->pc = pc;
+    res->end_pc = cur;
+    res->ninsns = n;
+    return 0;
+}

@@ -1,0 +1,74 @@
+/*
+ * rv_translate: the RISC-V -> x86-64 translator. It turns one guest basic block into host code in a buffer it
+ * is given and knows nothing about where guest memory comes from or how helpers reach devices: the runtime
+ * (rv_runtime.c for the in-process mode) supplies the fetch function, the helpers and the code buffer, so the
+ * in-VM mode can reuse this file unchanged.
+ *
+ * Register convention of the generated code: rbp = rv_cpu * (the codemap lies at a fixed offset from it),
+ * r15 = host address of guest RAM, r11 = the instruction budget, rax/rcx/rdx scratch, and nine guest registers
+ * pinned in host
+ * registers (rv_pin_map: the runtime picks them per program) for the whole time generated code runs; they (and
+ * the budget) are written back to rv_cpu around every helper call and on exit.
+ */
+#ifndef RV_TRANSLATE_H
+#define RV_TRANSLATE_H
+
+#include <stdint.h>
+
+#include "rv_cpu.h"
+#include "x64_emit.h"
+
+#define RV_TB_MAX_INSNS 64
+#define RV_TB_MAX_CODE 16384 /* host bytes one block can need, slow paths included */
+
+/* Helpers the generated code calls (System V ABI). `info` packs the access size (bits 0..7), signedness (bit
+ * 8), the instruction length (bits 16..23) and, for loads, rd (bits 24..28). cpu->pc holds the instruction's
+ * address on entry. A helper that diverts control (trap, stop, flushed code) sets cpu->pc and cpu->leave; a
+ * load that completed but must leave (the VM is stopping) writes rd itself, since generated code then does
+ * not. */
+typedef uint64_t (*rv_load_helper_fn)(rv_cpu *cpu, uint64_t addr, uint32_t info);
+typedef void (*rv_store_helper_fn)(rv_cpu *cpu, uint64_t addr, uint64_t val, uint32_t info);
+/* Executes one instruction that has no inline translation; sets cpu->pc to what follows it. */
+typedef void (*rv_interp_helper_fn)(rv_cpu *cpu, uint32_t raw);
+
+#define RV_PIN_SLOTS 9
+/* Guest register -> host register (-1: lives in rv_cpu.x). One map for all blocks of a code buffer, since
+ * chained blocks hand registers to each other without a sync. */
+typedef struct rv_pin_map {
+    int8_t host[33]; /* [32]: a pseudo register in rdx, for if-converted code */
+} rv_pin_map;
+#define RV_PSEUDO_REG 32
+extern const int rv_pin_hosts[RV_PIN_SLOTS];
+/* Pin regs[0..n) (guest register numbers, x0 ignored) to the host registers in rv_pin_hosts order. */
+void rv_pin_map_build(rv_pin_map *m, const uint8_t *regs, unsigned n);
+
+typedef struct rv_xlate_env {
+    const rv_pin_map *map;
+    x64_buf *buf;            /* where the block goes (writable view) */
+    uint8_t *epilogue;       /* writable-view address of the common exit to the dispatcher */
+    int (*fetch16)(void *opaque, uint64_t addr, uint16_t *out); /* 0, or -1 when addr is not fetchable */
+    void *opaque;
+    uint64_t ram_base, ram_size;
+    int32_t codemap_off;     /* rv_cpu.codemap - rv_cpu pointer */
+    rv_load_helper_fn load;
+    rv_store_helper_fn store;
+    rv_interp_helper_fn interp;
+    int no_chain;            /* every block exit returns to the dispatcher (exec tracing) */
+} rv_xlate_env;
+
+typedef struct rv_xlate_result {
+    uint8_t *code;           /* writable-view start of the block */
+    uint8_t *code_end;
+    uint64_t pc, end_pc;     /* guest range [pc, end_pc) */
+    unsigned ninsns;
+} rv_xlate_result;
+
+/* The code that enters generated code: void enter(rv_cpu *cpu, void *code), and the common epilogue that
+ * returns from it. Emitted once per code buffer. */
+void rv_emit_trampolines(x64_buf *b, const rv_pin_map *map, uint8_t **enter, uint8_t **epilogue);
+
+/* Translate the block at pc; 0, or -1 if the buffer overflowed (flush and retry). The first instruction is
+ * fetchable (the runtime raises an instruction access fault otherwise). */
+int rv_translate_block(const rv_xlate_env *env, uint64_t pc, rv_xlate_result *res);
+
+#endif

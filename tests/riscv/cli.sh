@@ -1,0 +1,59 @@
+#!/bin/sh
+# The riscv64 plugin's command-line contract: trace=in_asm+out_asm+exec output, refused options and hart
+# counts, and a guest that cannot fetch its trap vector. Usage: cli.sh VMM SRCDIR
+set -u
+vmm=$1 dir=$2
+CC=riscv64-unknown-elf-gcc
+if ! command -v $CC >/dev/null 2>&1; then
+    echo "SKIP: $CC not installed (apt-get install gcc-riscv64-unknown-elf, or scripts/install-deps)"
+    exit 77
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+build() {
+    $CC -march=rv64imac_zicsr_zifencei -mabi=lp64 -nostdlib -nostartfiles -mno-relax -I"$dir/isa" \
+        -T "$dir/link.ld" -o "$tmp/$2.elf" "$dir/isa/$1" || { echo "FAIL: cannot build $1"; exit 1; }
+}
+run() { # run ARCH-OPTIONS ELF [extra vmm args]: status in $st, stdout in out, stderr in err
+    a=$1 e=$2
+    shift 2
+    timeout 30 "$vmm" run --arch "riscv64$a" --mem 64M --kernel "$tmp/$e.elf" --device uart16550,mmio=0x10000000 \
+        --device sifive-test "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+    st=$?
+}
+expect() { # expect WHAT CONDITION...
+    what=$1
+    shift
+    if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; sed 's/^/  | /' "$tmp/err" | head -20; fail=1; fi
+}
+build alu.S alu
+build vector_fault.S vfault
+
+run ,trace=in_asm+out_asm+exec alu
+expect "trace: guest status 0 with tracing on" [ "$st" = 0 ]
+expect "trace in_asm: a guest block, disassembled" grep -q '^IN: 0x0000000080000000$' "$tmp/err"
+expect "trace in_asm: RISC-V mnemonics" grep -qE '^0x0000000080000000:  [0-9a-f]{8}  auipc sp, 0x' "$tmp/err"
+expect "trace out_asm: host code from Capstone" grep -qE '^0x[0-9a-f]{16}:  sub +r11, ' "$tmp/err"
+expect "trace exec: blocks entered" grep -q '^Trace: 0x0000000080000000$' "$tmp/err"
+expect "trace: serial output unchanged" grep -q '^PASS alu$' "$tmp/out"
+
+run ,trace=bogus alu
+expect "trace=bogus is refused" [ "$st" != 0 ]
+expect "trace=bogus: the message names the choices" grep -q 'in_asm, out_asm' "$tmp/err"
+
+run ,exec=rc alu
+expect "exec=rc is refused until the RC mode exists" [ "$st" != 0 ]
+expect "exec=rc: the message says why" grep -q "only 'inproc'" "$tmp/err"
+
+run "" alu --cpus 2
+expect "--cpus 2 is refused (one hart)" [ "$st" != 0 ]
+
+run "" vfault
+expect "unfetchable trap vector: status 1" [ "$st" = 1 ]
+expect "unfetchable trap vector: named in the report" grep -q 'instruction access fault at 0x0, which is also the trap vector' "$tmp/err"
+expect "unfetchable trap vector: registers dumped" grep -qE 'mcause 2 ' "$tmp/err"
+
+"$vmm" plugins >"$tmp/out" 2>&1
+expect "vmm plugins lists riscv64 as an architecture" grep -qE '^riscv64 +architecture' "$tmp/out"
+exit $fail

@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""Differential testing of vmm's riscv64 recompiler against qemu-system-riscv64 (-M virt -bios none).
+
+Generates random but valid RV64IMAC programs (ALU, W forms, M, loads/stores of every width into a scratch area,
+AMOs and LR/SC there, forward branches and jumps; the assembler compresses what it can), runs each ELF on both,
+and compares what the guest prints at the end: every register and the whole scratch area, in hex, over the virt
+UART. Exit status 0 = all equal, 1 = a mismatch (the program is kept), 77 = a tool is missing.
+"""
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+
+CC = "riscv64-unknown-elf-gcc"
+QEMU = "qemu-system-riscv64"
+SCRATCH = 4096
+# gp (x3) points into the middle of the scratch area, tp (x4) is the AMO address register: never random targets.
+REGS = [r for r in range(1, 32) if r not in (3, 4)]
+SPECIAL = [0, 1, -1, 2**63, 2**63 - 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, -2**31]
+
+R_OPS = ["add", "sub", "sll", "slt", "sltu", "xor", "srl", "sra", "or", "and", "addw", "subw", "sllw", "srlw",
+         "sraw", "mul", "mulh", "mulhsu", "mulhu", "div", "divu", "rem", "remu", "mulw", "divw", "divuw", "remw",
+         "remuw"]
+I_OPS = ["addi", "slti", "sltiu", "xori", "ori", "andi", "addiw"]
+SH_OPS = [("slli", 63), ("srli", 63), ("srai", 63), ("slliw", 31), ("srliw", 31), ("sraiw", 31)]
+LOADS = [("lb", 1), ("lh", 2), ("lw", 4), ("ld", 8), ("lbu", 1), ("lhu", 2), ("lwu", 4)]
+STORES = [("sb", 1), ("sh", 2), ("sw", 4), ("sd", 8)]
+AMOS = ["amoswap", "amoadd", "amoxor", "amoand", "amoor", "amomin", "amomax", "amominu", "amomaxu"]
+BRANCHES = ["beq", "bne", "blt", "bge", "bltu", "bgeu"]
+
+
+def x(r):
+    return "x%d" % r
+
+
+def gen_program(rng, n):
+    out = []
+    label = [0]
+
+    def reg():
+        return x(rng.choice(REGS))
+
+    def one(depth):
+        k = rng.random()
+        if k < 0.30:
+            out.append("    %s %s, %s, %s" % (rng.choice(R_OPS), reg(), reg(), reg()))
+        elif k < 0.45:
+            out.append("    %s %s, %s, %d" % (rng.choice(I_OPS), reg(), reg(), rng.randint(-2048, 2047)))
+        elif k < 0.52:
+            op, mx = rng.choice(SH_OPS)
+            out.append("    %s %s, %s, %d" % (op, reg(), reg(), rng.randint(0, mx)))
+        elif k < 0.55:
+            out.append("    lui %s, %d" % (reg(), rng.randint(0, 0xFFFFF)))
+        elif k < 0.57:
+            if rng.random() < 0.5:
+                out.append("    auipc %s, %d" % (reg(), rng.randint(0, 0xFFFFF)))
+            else:
+                # zero/sign extension idioms, which the recompiler fuses into one x86 instruction
+                rd, n = reg(), rng.choice([32, 48, 56, 40])
+                out.append("    slli %s, %s, %d" % (rd, reg(), n))
+                out.append("    %s %s, %s, %d" % (rng.choice(["srli", "srai"]), rd, rd, n))
+        elif k < 0.70:
+            op, size = rng.choice(LOADS)
+            out.append("    %s %s, %d(gp)" % (op, reg(), rng.randrange(-SCRATCH // 2, SCRATCH // 2, size)))
+        elif k < 0.82:
+            op, size = rng.choice(STORES)
+            out.append("    %s %s, %d(gp)" % (op, reg(), rng.randrange(-SCRATCH // 2, SCRATCH // 2, size)))
+        elif k < 0.86:
+            size = rng.choice([4, 8])
+            off = rng.randrange(-SCRATCH // 2, SCRATCH // 2, size)
+            out.append("    addi tp, gp, %d" % off)
+            if rng.random() < 0.3:
+                sfx = ".w" if size == 4 else ".d"
+                out.append("    lr%s %s, (tp)" % (sfx, reg()))
+                out.append("    sc%s %s, %s, (tp)" % (sfx, reg(), reg()))
+            else:
+                out.append("    %s.%s %s, %s, (tp)" % (rng.choice(AMOS), "w" if size == 4 else "d", reg(), reg()))
+        elif k < 0.90:
+            # A short forward branch over ALU instructions that all write one register: the recompiler turns
+            # these into a cmov (if-conversion), so both outcomes are exercised.
+            label[0] += 1
+            lab = "L%d" % label[0]
+            rd = reg()
+            out.append("    %s %s, %s, %s" % (rng.choice(BRANCHES), reg(), rng.choice([reg(), rd, "x0"]), lab))
+            for _ in range(rng.randint(1, 4)):
+                if rng.random() < 0.2:
+                    n = rng.choice([32, 48, 56])
+                    out.append("    slli %s, %s, %d" % (rd, rng.choice([rd, reg()]), n))
+                    out.append("    %s %s, %s, %d" % (rng.choice(["srli", "srai"]), rd, rd, n))
+                elif rng.random() < 0.6:
+                    out.append("    %s %s, %s, %s" % (rng.choice(R_OPS[:14] + ["mul", "mulw"]), rd,
+                                                      rng.choice([rd, reg()]), rng.choice([rd, reg()])))
+                else:
+                    op, mx = rng.choice(SH_OPS)
+                    out.append("    %s %s, %s, %d" % (op, rd, rng.choice([rd, reg()]), rng.randint(0, mx)))
+            out.append("%s:" % lab)
+        elif k < 0.97 and depth < 2:
+            label[0] += 1
+            lab = "L%d" % label[0]
+            if rng.random() < 0.8:
+                out.append("    %s %s, %s, %s" % (rng.choice(BRANCHES), reg(), reg(), lab))
+            else:
+                out.append("    jal %s, %s" % (reg(), lab))
+            for _ in range(rng.randint(1, 4)):
+                one(depth + 1)
+            out.append("%s:" % lab)
+        else:
+            out.append("    mv %s, %s" % (reg(), reg()))
+
+    def avoid(regs, fn):
+        # Run fn with REGS temporarily excluding regs, so random code cannot clobber a loop counter or link.
+        saved = REGS[:]
+        for r in regs:
+            if r in REGS:
+                REGS.remove(r)
+        try:
+            fn()
+        finally:
+            REGS[:] = saved
+
+    def structured():
+        k = rng.random()
+        if k < 0.4:
+            # A counted loop: backward branch, a block chained to itself, the budget check.
+            label[0] += 1
+            c = rng.choice(REGS)
+            out.append("    li %s, %d" % (x(c), rng.randint(1, 20)))
+            out.append("LOOP%d:" % label[0])
+            lab = label[0]
+            avoid([c], lambda: [one(1) for _ in range(rng.randint(1, 8))])
+            out.append("    addi %s, %s, -1" % (x(c), x(c)))
+            out.append("    bnez %s, LOOP%d" % (x(c), lab))
+        elif k < 0.7:
+            # A call through jalr and a return through the link register: the indirect-jump cache.
+            label[0] += 1
+            link, tgt = rng.sample(REGS, 2)
+            lab = label[0]
+            out.append("    la %s, SUB%d" % (x(tgt), lab))
+            out.append("    jalr %s, 0(%s)" % (x(link), x(tgt)))
+            out.append("    j RET%d" % lab)
+            out.append("SUB%d:" % lab)
+            avoid([link], lambda: [one(1) for _ in range(rng.randint(1, 6))])
+            out.append("    jalr x0, 0(%s)" % x(link))
+            out.append("RET%d:" % lab)
+        else:
+            # Another base register than gp, with a negative or positive offset on either side.
+            base = rng.choice(REGS)
+            op, size = rng.choice(LOADS + STORES)
+            shift = rng.randrange(-1024, 1024, 8)
+            off = rng.randrange(-SCRATCH // 2 - shift, SCRATCH // 2 - shift, size)
+            off = max(-2048, min(2047 - 7, off)) // size * size
+            if not (-SCRATCH // 2 <= shift + off < SCRATCH // 2 - size + 1):
+                off = -shift
+            out.append("    addi %s, gp, %d" % (x(base), shift))
+            out.append("    %s %s, %d(%s)" % (op, reg() if op[0] == "l" else x(rng.choice(REGS)), off, x(base)))
+
+    for _ in range(n):
+        if rng.random() < 0.06:
+            structured()
+        else:
+            one(0)
+    return out
+
+
+DUMP = r"""
+    /* Print x1..x31 and the scratch area in hex, then pass through the SiFive test device. */
+    csrw mscratch, x1
+    la x1, regsave
+    .irp r, 2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+    sd x\r, (\r*8)(x1)
+    .endr
+    csrr x2, mscratch
+    sd x2, 8(x1)
+    la s0, regsave + 8
+    li s1, 31
+    call dump_words
+    la s0, scratch
+    li s1, %d
+    call dump_words
+    li t0, 0x100000
+    li t1, 0x5555
+    sw t1, 0(t0)
+1:  j 1b
+
+/* s1 doublewords from s0, one per line, 16 hex digits. */
+dump_words:
+    li t0, 0x10000000
+2:  ld t1, 0(s0)
+    li t2, 60
+3:  srl t3, t1, t2
+    andi t3, t3, 15
+    li t4, 10
+    blt t3, t4, 4f
+    addi t3, t3, 'a' - 10 - '0'
+4:  addi t3, t3, '0'
+    sb t3, 0(t0)
+    addi t2, t2, -4
+    bgez t2, 3b
+    li t3, '\n'
+    sb t3, 0(t0)
+    addi s0, s0, 8
+    addi s1, s1, -1
+    bnez s1, 2b
+    ret
+""" % (SCRATCH // 8)
+
+
+def gen_source(rng, n):
+    lines = [".section .text.init", ".globl _start", "_start:",
+             "    la t0, trap", "    csrw mtvec, t0", "    la gp, scratch + %d" % (SCRATCH // 2)]
+    for r in REGS:
+        v = rng.choice(SPECIAL) if rng.random() < 0.3 else rng.getrandbits(64)
+        lines.append("    li %s, %d" % (x(r), v & (2**64 - 1) if v >= 0 else v))
+    lines += gen_program(rng, n)
+    lines.append(DUMP)
+    lines += ["trap:", "    li t0, 0x100000", "    li t1, 0x3333 | (99 << 16)", "    sw t1, 0(t0)", "5:  j 5b",
+              ".data", ".balign 16", "regsave: .zero 256", "scratch:"]
+    for _ in range(SCRATCH // 8):
+        lines.append("    .dword 0x%016x" % rng.getrandbits(64))
+    return "\n".join(lines) + "\n"
+
+
+def run(cmd, timeout=60):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vmm", required=True)
+    ap.add_argument("--programs", type=int, default=8)
+    ap.add_argument("--insns", type=int, default=300)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--keep", default=None, help="directory for failing programs")
+    a = ap.parse_args()
+    for tool in (CC, QEMU):
+        if not shutil.which(tool):
+            print("SKIP: %s not installed (scripts/install-deps installs it)" % tool)
+            return 77
+    here = os.path.dirname(os.path.abspath(__file__))
+    tmp = tempfile.mkdtemp(prefix="rv-diff-")
+    failures = 0
+    try:
+        for i in range(a.programs):
+            seed = a.seed * 1000 + i
+            rng = random.Random(seed)
+            src = os.path.join(tmp, "p%d.S" % seed)
+            elf = os.path.join(tmp, "p%d.elf" % seed)
+            with open(src, "w") as f:
+                f.write(gen_source(rng, a.insns))
+            rc, o, e = run([CC, "-march=rv64imac_zicsr_zifencei", "-mabi=lp64", "-nostdlib", "-nostartfiles",
+                            "-mno-relax", "-T", os.path.join(here, "link.ld"), "-o", elf, src])
+            if rc:
+                print("FAIL: seed %d does not assemble:\n%s" % (seed, e))
+                return 1
+            rq, oq, eq = run([QEMU, "-M", "virt", "-bios", "none", "-nographic", "-monitor", "none",
+                              "-serial", "stdio", "-kernel", elf])
+            rv, ov, ev = run([a.vmm, "run", "--arch", "riscv64", "--mem", "64M", "--kernel", elf,
+                              "--device", "uart16550,mmio=0x10000000", "--device", "sifive-test"])
+            if rq != 0 or rv != 0 or oq != ov:
+                failures += 1
+                ql, vl = oq.splitlines(), ov.splitlines()
+                where = next((j for j in range(max(len(ql), len(vl)))
+                              if j >= len(ql) or j >= len(vl) or ql[j] != vl[j]), None)
+                what = "x%d" % (where + 1) if where is not None and where < 31 else \
+                       "scratch dword %d" % (where - 31) if where is not None else "-"
+                print("FAIL: seed %d: qemu status %d, vmm status %d, first difference at %s" % (seed, rq, rv, what))
+                if where is not None:
+                    print("  qemu: %s\n  vmm:  %s" % (ql[where] if where < len(ql) else "<none>",
+                                                      vl[where] if where < len(vl) else "<none>"))
+                if ev:
+                    print(ev)
+                if a.keep:
+                    os.makedirs(a.keep, exist_ok=True)
+                    shutil.copy(src, a.keep)
+            else:
+                print("ok: seed %d (%d lines compared)" % (seed, len(ov.splitlines())))
+    finally:
+        shutil.rmtree(tmp)
+    print("%d of %d programs differ" % (failures, a.programs))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
