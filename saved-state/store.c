@@ -50,10 +50,11 @@ struct ss_save {
     int have_last;
     uint8_t group_value[SS_GROUP_HDR + SS_GROUP_PAGES * SS_ENTRY_SIZE];
     size_t group_len;
-    /* the chunk being filled with new page contents */
+    /* the chunk being filled with new page contents: where they are in the caller's memory, copied once, straight
+     * into the transaction, when the chunk is full (the caller keeps them unchanged until ss_save_seal) */
     uint64_t chunk_id;
     unsigned chunk_fill;
-    uint8_t chunk[SS_CHUNK_PAGES * SS_PAGE_SIZE];
+    const uint8_t *chunk_src[SS_CHUNK_PAGES];
 };
 
 static int ss_error(char *err, size_t errlen, const char *fmt, ...) VMM_PRINTF(3, 4);
@@ -324,9 +325,11 @@ static int ss_save_flush_chunk(ss_save *s)
         return 0;
     uint8_t kb[8];
     ss_put_be(kb, s->chunk_id, 8);
-    MDB_val k = {8, kb}, v = {(size_t)s->chunk_fill * SS_PAGE_SIZE, s->chunk};
-    int rc = mdb_put(s->txn, s->st->chunks, &k, &v, MDB_APPEND);
+    MDB_val k = {8, kb}, v = {(size_t)s->chunk_fill * SS_PAGE_SIZE, NULL};
+    int rc = mdb_put(s->txn, s->st->chunks, &k, &v, MDB_APPEND | MDB_RESERVE);
     if (!rc) {
+        for (unsigned i = 0; i < s->chunk_fill; i++)
+            memcpy((uint8_t *)v.mv_data + (size_t)i * SS_PAGE_SIZE, s->chunk_src[i], SS_PAGE_SIZE);
         uint64_t count;
         rc = ss_u64_add(s->txn, s->st->chunkrefs, s->chunk_id, s->chunk_fill, &count);
     }
@@ -349,7 +352,7 @@ static int ss_page_intern(ss_save *s, const uint8_t *page, uint8_t *key, uint64_
         if (rc == MDB_NOTFOUND) {
             if (s->chunk_fill == SS_CHUNK_PAGES && (rc = ss_save_flush_chunk(s)))
                 return rc;
-            memcpy(s->chunk + (size_t)s->chunk_fill * SS_PAGE_SIZE, page, SS_PAGE_SIZE);
+            s->chunk_src[s->chunk_fill] = page;
             rec = (ss_page_rec){.chunk = s->chunk_id, .slot = (uint8_t)s->chunk_fill++, .refs = 1};
             s->meta.pages_new++;
             *chunk = rec.chunk;
@@ -359,7 +362,7 @@ static int ss_page_intern(ss_save *s, const uint8_t *page, uint8_t *key, uint64_
         if (rc)
             return rc;
         /* Same hash: share only identical bytes, so a crafted collision cannot mix two pages up. */
-        const uint8_t *have = rec.chunk == s->chunk_id ? s->chunk + (size_t)rec.slot * SS_PAGE_SIZE
+        const uint8_t *have = rec.chunk == s->chunk_id ? s->chunk_src[rec.slot]
                                                          : ss_chunk_page(st, s->txn, rec.chunk, rec.slot);
         if (!have)
             return MDB_CORRUPTED;

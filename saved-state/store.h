@@ -41,7 +41,9 @@ void ss_close(ss_store *st);
 
 ss_save *ss_save_begin(ss_store *st, const ss_meta *meta, char *err, size_t errlen);
 int ss_save_unit(ss_save *s, const char *unit, uint32_t instance, uint32_t version, const void *blob, size_t len);
-/* page == NULL records a zero page (needed in incremental snapshots, where the parent may have data there). */
+/* page == NULL records a zero page (needed in incremental snapshots, where the parent may have data there).
+ * The page's bytes are read until ss_save_seal: keep them unchanged until then (vmm saves while the guest is
+ * paused). */
 int ss_save_page(ss_save *s, uint64_t index, const uint8_t *page);
 /* Everything handed to the save so far is copied into the transaction: the memory it came from may change
  * from here on (vmm resumes the guest before committing). -1 with a reason in err. */
