@@ -103,12 +103,24 @@ int x86_load_images(x86raw *x, const vmm_image *images, unsigned nimages)
         x->hlp->log(x->inst, VMM_LOG_ERROR, "no image to run (give one with --image FILE[@ADDR])");
         return -1;
     }
-    for (unsigned i = 0; i < nimages; i++)
-        if (images[i].role != VMM_IMAGE_GENERIC) {
-            x->hlp->log(x->inst, VMM_LOG_ERROR, "%s: --kernel and --initrd are not supported by x86-raw yet; use --image",
-                        images[i].path);
+    const vmm_image *kernel = NULL, *initrd = NULL;
+    for (unsigned i = 0; i < nimages; i++) {
+        if (images[i].role == VMM_IMAGE_KERNEL)
+            kernel = &images[i];
+        else if (images[i].role == VMM_IMAGE_INITRD)
+            initrd = &images[i];
+    }
+    if (initrd && !kernel) {
+        x->hlp->log(x->inst, VMM_LOG_ERROR, "%s: --initrd needs --kernel", initrd->path);
+        return -1;
+    }
+    if (kernel) {
+        if (nimages != (initrd ? 2u : 1u)) {
+            x->hlp->log(x->inst, VMM_LOG_ERROR, "%s: --kernel cannot be combined with --image", kernel->path);
             return -1;
         }
+        return x86_boot_linux(x, kernel, initrd);
+    }
     int have_elf = 0;
     for (unsigned i = 0; i < nimages; i++)
         if (!images[i].has_load_addr && x86_is_elf(&images[i]))

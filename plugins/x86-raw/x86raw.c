@@ -76,7 +76,7 @@ static int x86_construct(vmm_instance *inst, const vmm_helpers *hlp, void *state
     x->inst = inst;
     x->hlp = hlp;
     x->irqchip = hlp->opt_bool(inst, "irqchip");
-    return 0;
+    return x86_state_register(x);
 }
 
 static void x86_destruct(vmm_instance *inst, void *state)
@@ -105,6 +105,11 @@ static int x86_vm_create(vmm_instance *inst, void *state)
         hlp->log(inst, VMM_LOG_DEBUG, "the host driver has no use for private areas");
     if (x->irqchip && hlp->vm_enable_feature(inst, VMM_FEATURE_IRQCHIP, 0))
         return -1;
+    /* The PIT is the timer Linux calibrates its local APIC timer against; in the kernel it costs no exits. */
+    if (x->irqchip && hlp->vm_enable_feature(inst, VMM_FEATURE_PIT, 0)) {
+        hlp->log(inst, VMM_LOG_ERROR, "the host driver cannot create the interval timer (PIT)");
+        return -1;
+    }
     return hlp->pio_register(inst, X86_REPORT_PORT, 4, NULL, x86_report_write);
 }
 
@@ -179,6 +184,7 @@ static int x86_vcpu_init(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
         x86_set_long_mode_sregs(&s);
         r.rip = x->entry;
         r.rsp = X86_STACK_TOP;
+        r.rsi = x->linux_zero_page; /* the boot protocol's 64-bit entry: RSI = boot_params */
     } else {
         x86_set_real_mode_sregs(&s, x->entry);
         r.rip = 0;

@@ -7,6 +7,7 @@
 #define X86RAW_H
 
 #include <linux/kvm.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <vmm/plugin.h>
@@ -41,6 +42,18 @@
 
 enum x86_relegation_kind {
     X86_RELEGATE_INT3,
+    X86_RELEGATE_CMPXCHG16B,
+    X86_RELEGATE_CMPXCHG8B,
+    X86_RELEGATE_XSAVE,
+    X86_RELEGATE_XSAVES,
+    X86_RELEGATE_XRSTOR,
+    X86_RELEGATE_XRSTORS,
+    X86_RELEGATE_XGETBV,
+    X86_RELEGATE_BITS,
+    X86_RELEGATE_CRC32,
+    X86_RELEGATE_SMAP,
+    X86_RELEGATE_FWAIT,
+    X86_RELEGATE_NATIVE,
     X86_RELEGATE_COUNT
 };
 
@@ -52,8 +65,12 @@ typedef struct x86raw {
     int irqchip;
     x86_boot_mode boot_mode;
     uint64_t entry;       /* long mode: RIP; real mode: the image's physical address */
+    uint64_t linux_zero_page; /* --kernel: the boot_params handed to the kernel in RSI; 0 otherwise */
     uint64_t relegations[X86_RELEGATE_COUNT];
 } x86raw;
+
+/* state.c: register the saved-state units. */
+int x86_state_register(x86raw *x);
 
 /* boot.c */
 int x86_load_images(x86raw *x, const vmm_image *images, unsigned nimages);
@@ -61,9 +78,28 @@ int x86_build_long_mode_tables(x86raw *x);
 void x86_set_long_mode_sregs(struct kvm_sregs *s);
 void x86_set_real_mode_sregs(struct kvm_sregs *s, uint64_t addr);
 
+/* linux.c: --kernel (bzImage or vmlinux), --initrd, --append; initrd may be NULL. */
+int x86_boot_linux(x86raw *x, const vmm_image *kernel, const vmm_image *initrd);
+/* The MP table for ncpus vCPUs (hlp->vcpu_count: every vCPU of the VM). */
+int x86_boot_mptable(x86raw *x, unsigned ncpus);
+
 /* relegate.c */
 vmm_exit_action x86_relegate(x86raw *x, vmm_vcpu *vcpu, const vmm_exit *exit);
 const char *x86_relegation_name(unsigned kind);
+
+/* Shared by the relegations (relegate.c, native.c). The copy returns 0, or the first unmapped linear address
+ * (1 for page 0); page_fault injects #PF for it. */
+#include <capstone/capstone.h>
+int x86_relegate_mem_operand(x86raw *x, vmm_vcpu *vcpu, const struct kvm_regs *r, const cs_insn *insn,
+                             uint64_t *linear);
+uint64_t x86_relegate_copy(x86raw *x, vmm_vcpu *vcpu, uint64_t linear, void *buf, size_t len, int write);
+int x86_relegate_page_fault(x86raw *x, vmm_vcpu *vcpu, uint64_t linear, int write);
+int x86_relegate_advance(x86raw *x, vmm_vcpu *vcpu, struct kvm_regs *r, const cs_insn *insn);
+
+/* native.c: run a SIMD/FP instruction on the host CPU with the guest's state; 1 done, 0 not applicable, -1 error. */
+int x86_native_relegate(x86raw *x, vmm_vcpu *vcpu, struct kvm_regs *r, const cs_insn *insn);
+/* The same for register-only VEX/EVEX instructions Capstone does not decode. */
+int x86_native_relegate_raw(x86raw *x, vmm_vcpu *vcpu, struct kvm_regs *r, const uint8_t *code, size_t len);
 
 /* dump.c */
 /* Guest-physical address of the instruction pointer's linear address, or -1. */

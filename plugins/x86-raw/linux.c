@@ -1,0 +1,388 @@
+/*
+ * x86-raw Linux boot: the x86 boot protocol's 64-bit entry for --kernel (a bzImage or an uncompressed ELF
+ * vmlinux), --initrd and --append. A bzImage's payload is decompressed here on the host and its ELF loaded
+ * directly, so the guest never runs the kernel's own decompressor: on software KVM that code runs at ring 0,
+ * emulated, and never finishes; everywhere else it costs boot time. The zero page carries an e820 map that
+ * mirrors x86-raw's RAM layout, and an MP table describes the vCPUs and the IOAPIC so --cpus N works without ACPI.
+ */
+#include <asm/bootparam.h>
+#include <elf.h>
+#include <inttypes.h>
+#include <lzma.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "x86raw.h"
+
+/* Where the boot structures go: inside x86-raw's boot area, clear of its tables (docs/linux-boot.md). */
+#define X86_LINUX_ZERO_PAGE 0x10000ull
+#define X86_LINUX_CMDLINE 0x20000ull
+#define X86_LINUX_CMDLINE_MAX 0x10000ull
+/* The MP table sits in the last KiB of base memory, one of the places Linux scans, reserved in the e820 map. */
+#define X86_LINUX_MPTABLE 0x9fc00ull
+#define X86_LINUX_EBDA_END 0xa0000ull
+#define X86_LINUX_HIGH_START 0x100000ull
+#define X86_IOAPIC_ADDR 0xfec00000ull
+#define X86_LAPIC_ADDR 0xfee00000ull
+
+/* A decompressed kernel larger than this is not a kernel this plugin should believe. */
+#define X86_LINUX_MAX_KERNEL (1ull << 30)
+
+#define X86_SETUP_HDR_OFF 0x1f1u
+#define X86_HDRS_MAGIC 0x53726448u /* "HdrS" */
+
+static int x86_boot_fail(x86raw *x, const char *path, const char *fmt, const char *detail)
+{
+    x->hlp->log(x->inst, VMM_LOG_ERROR, fmt, path, detail);
+    return -1;
+}
+
+static uint32_t x86_le32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/*
+ * The bzImage's payload, decompressed. Only xz is understood: it is what Debian's kernels use (payload magic
+ * fd 37 7a 58 5a 00); other compressors are named in the error so the user knows what is missing.
+ */
+static int x86_boot_decompress(x86raw *x, const char *path, const uint8_t *in, size_t inlen, uint8_t **out,
+                               size_t *outlen)
+{
+    static const uint8_t xz_magic[6] = {0xfd, '7', 'z', 'X', 'Z', 0x00};
+    const char *other = NULL;
+    if (inlen >= 2 && in[0] == 0x1f && (in[1] == 0x8b || in[1] == 0x9e))
+        other = "gzip";
+    else if (inlen >= 3 && memcmp(in, "BZh", 3) == 0)
+        other = "bzip2";
+    else if (inlen >= 4 && x86_le32(in) == 0xfd2fb528u)
+        other = "zstd";
+    else if (inlen >= 4 && memcmp(in, "\x89LZO", 4) == 0)
+        other = "lzo";
+    else if (inlen >= 4 && x86_le32(in) == 0x184c2102u)
+        other = "lz4";
+    else if (inlen >= 3 && in[0] == 0x5d && in[1] == 0 && in[2] == 0)
+        other = "lzma";
+    if (other)
+        return x86_boot_fail(x, path, "%s: the kernel payload is %s-compressed; x86-raw decompresses xz payloads only "
+                             "(Debian's); give an uncompressed vmlinux instead", other);
+    if (inlen < sizeof(xz_magic) + 4 || memcmp(in, xz_magic, sizeof(xz_magic)) != 0)
+        return x86_boot_fail(x, path, "%s: the kernel payload is not in a known compressed format (%s)",
+                             "no xz, gzip, zstd, bzip2, lzma, lzo or lz4 magic");
+    /* The kernel build appends the decompressed size as 4 little-endian bytes after the xz stream. */
+    size_t want = x86_le32(in + inlen - 4);
+    if (want < sizeof(Elf64_Ehdr) || want > X86_LINUX_MAX_KERNEL)
+        return x86_boot_fail(x, path, "%s: the kernel payload's trailer gives an implausible size (%s)",
+                             "not between 64 bytes and 1 GiB");
+    uint8_t *buf = malloc(want);
+    if (!buf)
+        return x86_boot_fail(x, path, "%s: %s", "out of memory for the decompressed kernel");
+    lzma_stream s = LZMA_STREAM_INIT;
+    if (lzma_stream_decoder(&s, UINT64_MAX, 0) != LZMA_OK) {
+        free(buf);
+        return x86_boot_fail(x, path, "%s: %s", "liblzma would not start a decoder");
+    }
+    s.next_in = in;
+    s.avail_in = inlen - 4;
+    s.next_out = buf;
+    s.avail_out = want;
+    /* liblzma reports a stream cut short as LZMA_BUF_ERROR only on a call that can make no progress. */
+    lzma_ret r = lzma_code(&s, LZMA_FINISH);
+    while (r == LZMA_OK && s.avail_out)
+        r = lzma_code(&s, LZMA_FINISH);
+    size_t got = want - s.avail_out;
+    lzma_end(&s);
+    if (r != LZMA_STREAM_END || got != want) {
+        free(buf);
+        const char *why = r == LZMA_STREAM_END  ? "the decompressed size differs from the trailer"
+                          : r == LZMA_DATA_ERROR ? "corrupt xz data"
+                          : r == LZMA_BUF_ERROR  ? "the xz data is truncated"
+                          : r == LZMA_OK         ? "the decompressed kernel is larger than the trailer says"
+                                                 : "the xz stream is damaged";
+        return x86_boot_fail(x, path, "%s: cannot decompress the kernel payload: %s", why);
+    }
+    *out = buf;
+    *outlen = got;
+    return 0;
+}
+
+/* Load a vmlinux's PT_LOAD segments at their physical addresses; entry and highest byte used come back. */
+static int x86_boot_load_vmlinux(x86raw *x, const char *path, const uint8_t *data, size_t size, uint64_t *entry,
+                                 uint64_t *start, uint64_t *end)
+{
+    Elf64_Ehdr eh;
+    if (size < sizeof(eh))
+        return x86_boot_fail(x, path, "%s: %s", "the kernel ELF header is truncated");
+    memcpy(&eh, data, sizeof(eh));
+    if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+        eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_machine != EM_X86_64 || eh.e_type != ET_EXEC)
+        return x86_boot_fail(x, path, "%s: %s", "the kernel is not an x86-64 ELF executable");
+    if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phoff > size ||
+        (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > size - eh.e_phoff)
+        return x86_boot_fail(x, path, "%s: %s", "the kernel's program headers are missing or truncated");
+    uint64_t lo = UINT64_MAX, hi = 0;
+    int loaded = 0, entry_ok = 0;
+    for (unsigned i = 0; i < eh.e_phnum; i++) {
+        Elf64_Phdr ph;
+        memcpy(&ph, data + eh.e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
+        if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
+            continue;
+        if (ph.p_filesz > ph.p_memsz || ph.p_offset > size || ph.p_filesz > size - ph.p_offset)
+            return x86_boot_fail(x, path, "%s: %s", "a kernel segment lies outside the file (truncated?)");
+        /* Below 0xa0000 live the boot area, the zero page, the command line and the MP table. */
+        if (ph.p_paddr < X86_LINUX_EBDA_END || ph.p_paddr + ph.p_memsz < ph.p_paddr)
+            return x86_boot_fail(x, path, "%s: %s", "a kernel segment is below 640 KiB (x86-raw's boot structures) "
+                                 "or wraps around");
+        uint8_t *dst = x->hlp->mem_ptr(x->inst, ph.p_paddr, ph.p_memsz, 1);
+        if (!dst) {
+            x->hlp->log(x->inst, VMM_LOG_ERROR, "%s: the kernel segment at 0x%" PRIx64 "-0x%" PRIx64
+                        " does not fit in guest RAM (%" PRIu64 " MiB); give more with --mem",
+                        path, (uint64_t)ph.p_paddr, (uint64_t)(ph.p_paddr + ph.p_memsz),
+                        x->hlp->mem_ram_size(x->inst) >> 20);
+            return -1;
+        }
+        memcpy(dst, data + ph.p_offset, ph.p_filesz);
+        memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
+        if (ph.p_paddr + ph.p_memsz > hi)
+            hi = ph.p_paddr + ph.p_memsz;
+        if (ph.p_paddr < lo)
+            lo = ph.p_paddr;
+        /* vmlinux's e_entry is the physical address of startup_64. */
+        if (eh.e_entry >= ph.p_paddr && eh.e_entry - ph.p_paddr < ph.p_memsz)
+            entry_ok = 1;
+        loaded++;
+    }
+    if (!loaded)
+        return x86_boot_fail(x, path, "%s: %s", "the kernel has no loadable segment");
+    if (!entry_ok)
+        return x86_boot_fail(x, path, "%s: %s", "the kernel's entry point is outside its loaded segments");
+    *entry = eh.e_entry;
+    *start = lo;
+    *end = hi;
+    return 0;
+}
+
+/* The e820 map: x86-raw's RAM regions, less the MP table's KiB at the top of base memory. */
+static unsigned x86_boot_e820(x86raw *x, struct boot_params *bp)
+{
+    uint64_t ram = x->hlp->mem_ram_size(x->inst);
+    uint64_t low = ram < X86_LOW_RAM_MAX ? ram : X86_LOW_RAM_MAX;
+    unsigned n = 0;
+    bp->e820_table[n++] = (struct boot_e820_entry){.addr = 0, .size = X86_LINUX_MPTABLE, .type = 1};
+    bp->e820_table[n++] = (struct boot_e820_entry){.addr = X86_LINUX_MPTABLE,
+                                                   .size = X86_LINUX_EBDA_END - X86_LINUX_MPTABLE, .type = 2};
+    if (low > X86_LINUX_HIGH_START)
+        bp->e820_table[n++] = (struct boot_e820_entry){.addr = X86_LINUX_HIGH_START,
+                                                       .size = low - X86_LINUX_HIGH_START, .type = 1};
+    if (ram > low)
+        bp->e820_table[n++] = (struct boot_e820_entry){.addr = X86_HIGH_RAM_BASE, .size = ram - low, .type = 1};
+    bp->e820_entries = (uint8_t)n;
+    return n;
+}
+
+static uint8_t x86_mp_checksum(const uint8_t *p, size_t len)
+{
+    uint8_t sum = 0;
+    for (size_t i = 0; i < len; i++)
+        sum = (uint8_t)(sum + p[i]);
+    return (uint8_t)(0 - sum);
+}
+
+/*
+ * MP specification 1.4 tables: one processor entry per vCPU (APIC ID = index, as CPUID says), an ISA bus, the
+ * in-kernel IOAPIC with ISA IRQs 0-15 wired to its pins 0-15 (KVM's default routing), LINT0 ExtINT and LINT1 NMI.
+ */
+int x86_boot_mptable(x86raw *x, unsigned ncpus)
+{
+    uint8_t *base = x->hlp->mem_ptr(x->inst, X86_LINUX_MPTABLE, X86_LINUX_EBDA_END - X86_LINUX_MPTABLE, 1);
+    size_t need = 16 + 44 + 20 * (size_t)ncpus + 8 + 8 + 8 * 16 + 8 * 2;
+    if (!base) {
+        x->hlp->log(x->inst, VMM_LOG_ERROR, "guest RAM is too small for the MP table at 0x%llx", X86_LINUX_MPTABLE);
+        return -1;
+    }
+    if (need > X86_LINUX_EBDA_END - X86_LINUX_MPTABLE) {
+        x->hlp->log(x->inst, VMM_LOG_ERROR, "--cpus %u: too many vCPUs for the MP table", ncpus);
+        return -1;
+    }
+    memset(base, 0, X86_LINUX_EBDA_END - X86_LINUX_MPTABLE);
+    uint8_t *fp = base, *cfg = base + 16, *p = cfg + 44;
+    uint8_t ioapic_id = (uint8_t)ncpus;
+    uint16_t entries = 0;
+    for (unsigned i = 0; i < ncpus; i++, p += 20, entries++) {
+        p[0] = 0;            /* processor */
+        p[1] = (uint8_t)i;   /* local APIC ID */
+        p[2] = 0x14;         /* local APIC version */
+        p[3] = 1 | (i == 0 ? 2 : 0); /* enabled, BSP */
+        uint32_t sig = 0x600, features = 0x201; /* family 6; FPU, APIC */
+        memcpy(p + 4, &sig, 4);
+        memcpy(p + 8, &features, 4);
+    }
+    p[0] = 1; /* bus 0: ISA */
+    memcpy(p + 2, "ISA   ", 6);
+    p += 8, entries++;
+    p[0] = 2; /* IOAPIC */
+    p[1] = ioapic_id;
+    p[2] = 0x11;
+    p[3] = 1;
+    uint32_t ioapic = (uint32_t)X86_IOAPIC_ADDR;
+    memcpy(p + 4, &ioapic, 4);
+    p += 8, entries++;
+    for (unsigned irq = 0; irq < 16; irq++, p += 8, entries++) {
+        p[0] = 3; /* I/O interrupt: INT, conforming polarity and trigger */
+        p[1] = 0;
+        p[4] = 0; /* source bus */
+        p[5] = (uint8_t)irq;
+        p[6] = ioapic_id;
+        p[7] = (uint8_t)irq;
+    }
+    for (unsigned lint = 0; lint < 2; lint++, p += 8, entries++) {
+        p[0] = 4;                    /* local interrupt */
+        p[1] = lint == 0 ? 3 : 1;    /* ExtINT, NMI */
+        p[4] = 0;
+        p[5] = 0;
+        p[6] = 0xff;                 /* every local APIC */
+        p[7] = (uint8_t)lint;
+    }
+    uint16_t cfg_len = (uint16_t)(p - cfg);
+    memcpy(cfg, "PCMP", 4);
+    memcpy(cfg + 4, &cfg_len, 2);
+    cfg[6] = 4; /* spec 1.4 */
+    memcpy(cfg + 8, "VMM     ", 8);
+    memcpy(cfg + 16, "X86-RAW     ", 12);
+    memcpy(cfg + 34, &entries, 2);
+    uint32_t lapic = (uint32_t)X86_LAPIC_ADDR;
+    memcpy(cfg + 36, &lapic, 4);
+    cfg[7] = x86_mp_checksum(cfg, cfg_len);
+
+    memcpy(fp, "_MP_", 4);
+    uint32_t cfg_addr = (uint32_t)(X86_LINUX_MPTABLE + 16);
+    memcpy(fp + 4, &cfg_addr, 4);
+    fp[8] = 1; /* length in 16-byte units */
+    fp[9] = 4;
+    fp[10] = x86_mp_checksum(fp, 16);
+    return 0;
+}
+
+static int x86_boot_is_bzimage(const vmm_image *k)
+{
+    return k->size >= 0x202 + 4 && x86_le32(k->data + 0x202) == X86_HDRS_MAGIC;
+}
+
+int x86_boot_linux(x86raw *x, const vmm_image *kernel, const vmm_image *initrd)
+{
+    const char *path = kernel->path;
+    struct boot_params bp;
+    memset(&bp, 0, sizeof(bp));
+    uint8_t *decompressed = NULL;
+    const uint8_t *elf = kernel->data;
+    size_t elf_size = kernel->size;
+    uint64_t initrd_max = 0x7fffffffull, init_size = 0;
+    uint32_t cmdline_max = 2047;
+
+    if (x86_boot_is_bzimage(kernel)) {
+        const uint8_t *k = kernel->data;
+        uint16_t version;
+        memcpy(&version, k + 0x206, 2);
+        /* Protocol 2.08 brought payload_offset/length, 2.12 xloadflags (XLF_KERNEL_64: the 64-bit entry). */
+        if (version < 0x20c)
+            return x86_boot_fail(x, path, "%s: %s", "boot protocol older than 2.12 (no 64-bit entry)");
+        size_t hdr_end = 0x202u + k[0x201];
+        if (hdr_end > kernel->size)
+            return x86_boot_fail(x, path, "%s: %s", "the setup header is truncated");
+        /* A newer kernel's header may be longer than the one this was built with: its extra fields stay unset. */
+        size_t hdr_len = hdr_end - X86_SETUP_HDR_OFF;
+        memcpy(&bp.hdr, k + X86_SETUP_HDR_OFF, hdr_len < sizeof(bp.hdr) ? hdr_len : sizeof(bp.hdr));
+        if (bp.hdr.boot_flag != 0xaa55)
+            return x86_boot_fail(x, path, "%s: %s", "the setup header's boot flag is not 0xaa55");
+        if (!(bp.hdr.xloadflags & XLF_KERNEL_64))
+            return x86_boot_fail(x, path, "%s: %s", "not a 64-bit kernel (XLF_KERNEL_64 is clear)");
+        unsigned setup_sects = bp.hdr.setup_sects ? bp.hdr.setup_sects : 4;
+        uint64_t pm_start = (uint64_t)(setup_sects + 1) * 512;
+        uint64_t off = pm_start + bp.hdr.payload_offset, len = bp.hdr.payload_length;
+        if (pm_start > kernel->size || off > kernel->size || len > kernel->size - off || len == 0)
+            return x86_boot_fail(x, path, "%s: %s", "the compressed payload lies outside the file (truncated?)");
+        /* syssize counts 16-byte units, rounded up. */
+        if (bp.hdr.syssize && pm_start + (uint64_t)bp.hdr.syssize * 16 > kernel->size + 15)
+            return x86_boot_fail(x, path, "%s: %s", "the file is shorter than the setup header's syssize (truncated)");
+        if (x86_boot_decompress(x, path, k + off, len, &decompressed, &elf_size))
+            return -1;
+        elf = decompressed;
+        initrd_max = bp.hdr.initrd_addr_max;
+        init_size = bp.hdr.init_size;
+        cmdline_max = bp.hdr.cmdline_size;
+    } else if (kernel->size >= SELFMAG && memcmp(kernel->data, ELFMAG, SELFMAG) == 0) {
+        bp.hdr.boot_flag = 0xaa55;
+        bp.hdr.header = X86_HDRS_MAGIC;
+        bp.hdr.version = 0x20f;
+        bp.hdr.kernel_alignment = 0x200000;
+        bp.hdr.cmdline_size = cmdline_max;
+        bp.hdr.initrd_addr_max = (uint32_t)initrd_max;
+    } else {
+        return x86_boot_fail(x, path, "%s: %s", "neither a bzImage (no \"HdrS\" setup header) nor an ELF vmlinux");
+    }
+
+    uint64_t entry, start, end;
+    int rc = x86_boot_load_vmlinux(x, path, elf, elf_size, &entry, &start, &end);
+    free(decompressed);
+    if (rc)
+        return -1;
+    /* The kernel's early allocations (brk, page tables) run past its image, up to init_size from its start. */
+    if (init_size && start + init_size > end)
+        end = start + init_size;
+
+    bp.hdr.type_of_loader = 0xff;
+    bp.hdr.loadflags |= LOADED_HIGH;
+
+    const char *cmdline = x->hlp->vm_cmdline(x->inst);
+    size_t cmdlen = strlen(cmdline);
+    if (cmdlen > cmdline_max || cmdlen >= X86_LINUX_CMDLINE_MAX) {
+        x->hlp->log(x->inst, VMM_LOG_ERROR, "--append: the command line is %zu bytes; this kernel takes at most %u",
+                    cmdlen, cmdline_max);
+        return -1;
+    }
+    if (x->hlp->mem_write(x->inst, X86_LINUX_CMDLINE, cmdline, cmdlen + 1))
+        return -1;
+    bp.hdr.cmd_line_ptr = (uint32_t)X86_LINUX_CMDLINE;
+
+    uint64_t ram = x->hlp->mem_ram_size(x->inst);
+    uint64_t low = ram < X86_LOW_RAM_MAX ? ram : X86_LOW_RAM_MAX;
+    if (initrd) {
+        /* As high as allowed, page aligned, below initrd_addr_max and the end of low RAM, above the kernel. */
+        uint64_t top = low < initrd_max + 1 ? low : initrd_max + 1;
+        if (initrd->size == 0)
+            return x86_boot_fail(x, initrd->path, "%s: %s", "the initrd is empty");
+        if (initrd->size > top || ((top - initrd->size) & ~0xfffull) < end) {
+            x->hlp->log(x->inst, VMM_LOG_ERROR, "%s: the initrd (%zu bytes) does not fit between the kernel's end "
+                        "(0x%" PRIx64 ") and 0x%" PRIx64 "; give more memory with --mem", initrd->path, initrd->size,
+                        end, top);
+            return -1;
+        }
+        uint64_t at = (top - initrd->size) & ~0xfffull;
+        void *dst = x->hlp->mem_ptr(x->inst, at, initrd->size, 1);
+        if (!dst)
+            return x86_boot_fail(x, initrd->path, "%s: %s", "the initrd's place is not guest RAM");
+        memcpy(dst, initrd->data, initrd->size);
+        bp.hdr.ramdisk_image = (uint32_t)at;
+        bp.hdr.ramdisk_size = (uint32_t)initrd->size;
+        bp.ext_ramdisk_image = (uint32_t)(at >> 32);
+        bp.ext_ramdisk_size = (uint32_t)((uint64_t)initrd->size >> 32);
+    } else if (end > low) {
+        x->hlp->log(x->inst, VMM_LOG_ERROR, "%s: the kernel needs RAM up to 0x%" PRIx64 "; give more with --mem",
+                    path, end);
+        return -1;
+    }
+    if (end > low)
+        return x86_boot_fail(x, path, "%s: %s", "the kernel's working area runs past low RAM; give more with --mem");
+
+    x86_boot_e820(x, &bp);
+    if (x->hlp->mem_write(x->inst, X86_LINUX_ZERO_PAGE, &bp, sizeof(bp)))
+        return -1;
+    if (x86_boot_mptable(x, x->hlp->vcpu_count(x->inst)))
+        return -1;
+    x->boot_mode = X86_BOOT_LONG;
+    x->entry = entry;
+    x->linux_zero_page = X86_LINUX_ZERO_PAGE;
+    return x86_build_long_mode_tables(x);
+}
