@@ -49,7 +49,6 @@ struct loop {
     vmm_console_input_fn in_fn;
 
     vmm_timer *timers;
-    int handles_open;
     void (*save_key)(void *ctx);
     void *save_key_ctx;
 };
@@ -378,7 +377,6 @@ loop *loop_create(void)
     uv_async_init(&lp->uv, &lp->wake, loop_wake_cb);
     lp->wake.data = lp;
     log_set_flush_hook(loop_console_flush_hook, lp);
-    lp->handles_open = 1;
     return lp;
 }
 

@@ -473,14 +473,7 @@ int snapshot_restore(vm *v, ss_store *st, const char *name, snapshot_restore_mod
         *pager = pager_start(v, reader, mode == SNAPSHOT_RESTORE_LAZY);
     if (mode == SNAPSHOT_RESTORE_EAGER || !pager || !*pager) {
         /* Eager: every page in now, each one's hash checked before the guest runs. */
-        for (uint64_t i = 0; i < max_index && !rc; i++) {
-            const uint8_t *page;
-            int got = ss_reader_page(reader, i, &page, err, errlen);
-            if (got < 0)
-                rc = -1;
-            else if (got > 0)
-                rc = snapshot_load_page(&l, i, page);
-        }
+        rc = ss_reader_each(reader, snapshot_load_page, &l, err, errlen);
         ss_reader_close(reader);
         if (rc)
             return -1;

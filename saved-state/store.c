@@ -635,7 +635,8 @@ struct ss_reader {
     ss_store *st;
     MDB_txn *txn;
     ss_loc *locs;
-    uint64_t max_index, data_pages;
+    uint64_t max_index;
+    char name[SS_NAME_MAX]; /* for messages */
 };
 
 void ss_reader_close(ss_reader *r)
@@ -658,6 +659,7 @@ ss_reader *ss_reader_open(ss_store *st, const char *name, uint64_t max_index, ch
     }
     r->st = st;
     r->max_index = max_index;
+    snprintf(r->name, sizeof(r->name), "%s", name);
     int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &r->txn);
     if (rc) {
         ss_error(err, errlen, "state database %s: %s", st->path, mdb_strerror(rc));
@@ -742,7 +744,6 @@ ss_reader *ss_reader_open(ss_store *st, const char *name, uint64_t max_index, ch
                 l->page = (const uint8_t *)chunk.mv_data + (size_t)slot * SS_PAGE_SIZE;
                 memcpy(l->hash, entry + 9, 16);
                 l->state = SS_LOC_DATA;
-                r->data_pages++;
             }
         }
         mdb_cursor_close(cur);
@@ -768,17 +769,25 @@ int ss_reader_page(ss_reader *r, uint64_t index, const uint8_t **page, char *err
     if (state == SS_LOC_DATA) {
         XXH128_hash_t h = XXH3_128bits(l->page, SS_PAGE_SIZE);
         if (ss_get_be(l->hash, 8) != h.high64 || ss_get_be(l->hash + 8, 8) != h.low64)
-            return ss_error(err, errlen, "page 0x%llx is corrupt (its contents do not match their hash)",
-                            (unsigned long long)index);
+            return ss_error(err, errlen, "snapshot '%s': page 0x%llx is corrupt (its contents do not match their "
+                            "hash)", r->name, (unsigned long long)index);
         __atomic_store_n(&l->state, SS_LOC_VERIFIED, __ATOMIC_RELEASE);
     }
     *page = l->page;
     return 1;
 }
 
-uint64_t ss_reader_data_pages(const ss_reader *r)
+int ss_reader_each(ss_reader *r, ss_page_fn fn, void *ctx, char *err, size_t errlen)
 {
-    return r->data_pages;
+    int result = 0;
+    for (uint64_t i = 0; i < r->max_index && !result; i++) {
+        if (r->locs[i].state == SS_LOC_NONE)
+            continue;
+        const uint8_t *page = NULL;
+        int got = ss_reader_page(r, i, &page, err, errlen);
+        result = got < 0 ? -1 : fn(ctx, i, got ? page : NULL);
+    }
+    return result;
 }
 
 int ss_load_pages(ss_store *st, const char *name, uint64_t max_index, ss_page_fn fn, void *ctx, char *err,
@@ -787,19 +796,7 @@ int ss_load_pages(ss_store *st, const char *name, uint64_t max_index, ss_page_fn
     ss_reader *r = ss_reader_open(st, name, max_index, err, errlen);
     if (!r)
         return -1;
-    int result = 0;
-    for (uint64_t i = 0; i < max_index && !result; i++) {
-        if (r->locs[i].state == SS_LOC_NONE)
-            continue;
-        const uint8_t *page = NULL;
-        int got = ss_reader_page(r, i, &page, err, errlen);
-        if (got < 0) {
-            result = ss_error(err, errlen, "snapshot '%s': page 0x%llx is corrupt (its contents do not match their "
-                              "hash)", name, (unsigned long long)i);
-            break;
-        }
-        result = fn(ctx, i, got ? page : NULL);
-    }
+    int result = ss_reader_each(r, fn, ctx, err, errlen);
     ss_reader_close(r);
     return result;
 }

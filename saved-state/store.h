@@ -72,7 +72,9 @@ ss_reader *ss_reader_open(ss_store *st, const char *name, uint64_t max_index, ch
 /* 1: *page points to the page's bytes (hash verified); 0: the page is zero (or never recorded); -1: corrupt,
  * with the reason in err. Safe from several threads. */
 int ss_reader_page(ss_reader *r, uint64_t index, const uint8_t **page, char *err, size_t errlen);
-uint64_t ss_reader_data_pages(const ss_reader *r); /* how many non-zero pages */
+/* fn for every page the snapshot records, in guest order (page NULL: zero), each hash checked first; stops at
+ * the first corrupt page (-1, reason in err) or the first non-zero return of fn (returned). */
+int ss_reader_each(ss_reader *r, ss_page_fn fn, void *ctx, char *err, size_t errlen);
 void ss_reader_close(ss_reader *r);
 
 /* Make committed snapshots durable (fsync). Commits do not wait for the disk, so a save pauses the guest only
