@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define RC_ABI_VERSION 1u
+#define RC_ABI_VERSION 2u
 
 /* ---- Virtual layout: the RC owns the top 2 GiB (-mcmodel=kernel), the target the lower half ----------- */
 #define RC_VA_MODULES 0xffffffff80000000ull   /* module images, each linked at a fixed 2 MiB-aligned base */
@@ -22,14 +22,16 @@
 #define RC_VA_ROM_ALIAS 0xffffffffc0800000ull /* writable alias of the core module's first ROM page (ROM test) */
 #define RC_VA_UNMAPPED 0xffffffffc0a00000ull  /* never mapped: the fault test touches it */
 
-/* ---- Guest-physical layout: target RAM from 0, the RC's regions in the hole below 4 GiB --------------- */
-#define RC_TARGET_RAM_MAX 0xc0000000ull
+/* ---- Guest-physical layout: target RAM below RC_TARGET_RAM_MAX, the RC's regions in the hole below 4 GiB -- */
+#define RC_TARGET_RAM_MAX 0xc0000000ull /* rc-selftest's target RAM starts at 0; other targets place their own */
 #define RC_GPA_SYSTEM 0xd0000000ull
 #define RC_GPA_STATE 0xd0100000ull
 #define RC_GPA_LOG 0xd0200000ull
 #define RC_GPA_MAILBOX 0xd0300000ull
 #define RC_GPA_MODULES 0xd1000000ull /* ROM and shadowed RAM of each module, in image order */
 #define RC_GPA_MODULES_END 0xe0000000ull
+#define RC_GPA_TARGET_REGIONS 0xe0000000ull /* from here to 4 GiB: regions a target's host plugin adds */
+#define RC_GPA_TARGET_REGIONS_END 0xfec00000ull
 
 /* rc-system region (MMIO2), offsets. Guard pages stay unmapped so a stack overflow faults. */
 #define RC_SYS_SIZE 0x40000ull
@@ -182,10 +184,12 @@ typedef struct rc_boot_info {
     uint32_t magic, abi;
     uint32_t nmodules, vcpus;
     uint32_t hc_port, test;
-    uint64_t target_ram; /* lower half: VA == GPA over [0, target_ram), user pages */
+    uint64_t target_ram; /* bytes of target RAM: lower half, VA == GPA over [target_ram_base, + target_ram) */
+    uint64_t target_ram_base;
     uint64_t system_va, state_va, log_va, mailbox_va;
     uint64_t rom_alias_va, unmapped_va;
     uint64_t stop_status, iterations;
+    uint64_t target_entry, target_stack; /* where a target runner module enters ring 3 (0: no target) */
     rc_boot_module modules[RC_MAX_MODULES];
 } rc_boot_info;
 

@@ -60,7 +60,7 @@ default)
     ;;
 boot)
     run 0 --arch rc-selftest --log info
-    expect 'rc-selftest: rc: RC hypervisor core up: ABI 1, 2 module\(s\), target RAM 64 MiB'
+    expect 'rc-selftest: rc: RC hypervisor core up: ABI 2, 2 module\(s\), target RAM 64 MiB'
     expect 'rc: selftest: module up, imported 5 exports from core'
     expect 'rc: selftest: [0-9]+ checks passed, 0 failed'
     expect 'the RC stops the VM with status 0'
@@ -148,7 +148,7 @@ bad-image)
     expect 'RC image: size [0-9]+ \(file 200\) or module count 2 is wrong'
     printf 'not an image at all, though long enough for a header' >"$tmp/junk.rcimg"
     run 1 --arch rc-selftest,image="$tmp/junk.rcimg"
-    expect 'RC image: not an RC image of ABI 1'
+    expect 'RC image: not an RC image of ABI 2'
     run 1 --arch rc-selftest,image="$image" --mem 3M
     expect 'rc-selftest needs 4 MiB to 3 GiB of target RAM'
     ;;

@@ -1,9 +1,10 @@
 /*
  * The RC's start state, written by the host into the rc-system MMIO2 region before vCPU 0 runs: 4-level page
- * tables (the target's RAM identity-mapped with user pages in the lower half; the RC's modules, system area and
- * MMIO2 regions supervisor-only in the top 2 GiB, code read-only, everything else no-execute), the GDT with
- * ring-0 and ring-3 segments, a TSS with the trap stacks and no I/O bitmap (so ring 3 can touch no port), an
- * IDT of the core's exception stubs, and the boot-info block that tells the RC where everything is.
+ * tables (the target's RAM identity-mapped with user pages in the lower half, plus the user regions the plugin
+ * asked for; the RC's modules, system area and MMIO2 regions supervisor-only in the top 2 GiB, code read-only,
+ * everything else no-execute), the GDT with ring-0 and ring-3 segments, a TSS with the trap stacks and an I/O
+ * bitmap that opens at most the plugin's own ports to ring 3 (none for rc-selftest), an IDT of the core's
+ * exception stubs, and the boot-info block that tells the RC where everything is.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -68,19 +69,42 @@ static int rc_map_4k(rc_host *h, uint64_t va, uint64_t gpa, uint64_t size, uint6
     return 0;
 }
 
+/* 2 MiB pages where va and gpa allow them (fewer table pages, fewer TLB misses for target code), 4 KiB else. */
+static int rc_map_range(rc_host *h, uint64_t va, uint64_t gpa, uint64_t size, uint64_t flags)
+{
+    uint64_t off = 0;
+    while (off < size) {
+        uint64_t a = va + off, g = gpa + off;
+        if (!(a & 0x1fffff) && !(g & 0x1fffff) && size - off >= 0x200000) {
+            uint64_t pd = rc_pt_walk(h, a, 2);
+            if (!pd) {
+                h->hlp->log(h->inst, VMM_LOG_ERROR, "RC page tables: pool exhausted mapping 0x%" PRIx64, a);
+                return -1;
+            }
+            *rc_sys_u64(h, pd + (a >> 21 & 511) * 8) = g | flags | PTE_P | PTE_PS;
+            off += 0x200000;
+        } else {
+            if (rc_map_4k(h, a, g, 0x1000, flags))
+                return -1;
+            off += 0x1000;
+        }
+    }
+    return 0;
+}
+
 static int rc_build_page_tables(rc_host *h)
 {
     h->pt_next = RC_SYS_PT_POOL;
     if (!rc_pt_alloc(h)) /* the PML4 */
         return -1;
-    /* Target RAM, 2 MiB pages, VA == GPA, ring 3 may read, write and execute. */
-    for (uint64_t a = 0; a < h->ram; a += 0x200000) {
-        uint64_t pd = rc_pt_walk(h, a, 2);
-        if (!pd) {
-            h->hlp->log(h->inst, VMM_LOG_ERROR, "RC page tables: pool exhausted mapping target RAM");
+    /* Target RAM, VA == GPA; ring 3 may read and write it, and execute it only where the plugin says so. */
+    if (rc_map_range(h, h->ram_gpa, h->ram_gpa, h->ram, PTE_W | PTE_U | (h->ram_executable ? 0 : PTE_NX)))
+        return -1;
+    for (unsigned i = 0; i < h->nuregions; i++) {
+        const rc_user_region *u = &h->uregions[i];
+        if (rc_map_range(h, u->va, u->gpa, u->size,
+                         PTE_U | (u->writable ? PTE_W : 0) | (u->executable ? 0 : PTE_NX)))
             return -1;
-        }
-        *rc_sys_u64(h, pd + (a >> 21 & 511) * 8) = a | PTE_P | PTE_W | PTE_U | PTE_PS;
     }
     for (unsigned i = 0; i < h->nmodules; i++) {
         const rc_module_rt *r = &h->mods[i];
@@ -115,7 +139,7 @@ static int rc_build_page_tables(rc_host *h)
 static void rc_build_gdt_tss(rc_host *h)
 {
     uint64_t tss_va = RC_VA_SYSTEM + RC_SYS_TSS;
-    uint32_t limit = 0x67;
+    uint32_t limit = h->tss_limit;
     uint64_t gdt[7] = {
         0,
         0x00af9b000000ffffull, /* 0x08 code64, DPL 0 (accessed bit preset: no write to the GDT on load) */
@@ -132,9 +156,17 @@ static void rc_build_gdt_tss(rc_host *h)
     uint64_t rsp0 = RC_VA_SYSTEM + RC_SYS_TRAP_STACK_TOP, ist1 = RC_VA_SYSTEM + RC_SYS_IST_STACK_TOP;
     memcpy(tss + 4, &rsp0, 8);
     memcpy(tss + 36, &ist1, 8);
-    /* I/O map base beyond the limit: no bitmap, so every port access from ring 3 raises #GP. */
+    /* The I/O bitmap follows the TSS proper. Without ring-3 ports it is empty (base at the limit), so every port
+     * access from ring 3 raises #GP; otherwise it opens exactly the plugin's ports, and every port above them
+     * lies beyond the limit (closed). This host honours only the bitmap for ring 3 (IOPL is ignored). */
     uint16_t iomap = 0x68;
     memcpy(tss + 102, &iomap, 2);
+    if (h->r3_port_count) {
+        uint32_t end = (uint32_t)h->r3_port + h->r3_port_count;
+        memset(tss + iomap, 0xff, (end + 7) / 8 + 1);
+        for (uint32_t p = h->r3_port; p < end; p++)
+            tss[iomap + p / 8] &= (uint8_t)~(1u << (p % 8));
+    }
 }
 
 static void rc_build_idt(rc_host *h)
@@ -163,6 +195,9 @@ static void rc_build_boot_info(rc_host *h)
     bi.hc_port = RC_HC_PORT;
     bi.test = (uint32_t)h->test;
     bi.target_ram = h->ram;
+    bi.target_ram_base = h->ram_gpa;
+    bi.target_entry = h->target_entry;
+    bi.target_stack = h->target_stack;
     bi.system_va = RC_VA_SYSTEM;
     bi.state_va = RC_VA_STATE;
     bi.log_va = RC_VA_LOG;
@@ -193,6 +228,16 @@ static void rc_build_boot_info(rc_host *h)
 int rc_boot_build(rc_host *h)
 {
     _Static_assert(sizeof(rc_boot_info) <= 0x1000, "boot info fits its page");
+    h->tss_limit = 0x67;
+    if (h->r3_port_count) {
+        uint32_t end = (uint32_t)h->r3_port + h->r3_port_count;
+        if (end > 0x7000) { /* the bitmap must fit the TSS page */
+            h->hlp->log(h->inst, VMM_LOG_ERROR, "RC: ring-3 ports must lie below 0x7000 (got 0x%x+%u)", h->r3_port,
+                        h->r3_port_count);
+            return -1;
+        }
+        h->tss_limit = 0x68 + (end + 7) / 8; /* the bitmap and the 0xff byte after it */
+    }
     if (rc_build_page_tables(h))
         return -1;
     rc_build_gdt_tss(h);
@@ -207,11 +252,11 @@ static struct kvm_segment rc_segment(uint16_t sel, uint8_t type, unsigned dpl, i
                                 .dpl = (uint8_t)dpl, .db = code64 ? 0 : 1, .s = 1, .l = code64 ? 1 : 0, .g = 1};
 }
 
-void rc_boot_sregs(struct kvm_sregs *s)
+void rc_boot_sregs(const rc_host *h, struct kvm_sregs *s)
 {
     s->cs = rc_segment(RC_SEL_CODE0, 0xb, 0, 1);
     s->ds = s->es = s->fs = s->gs = s->ss = rc_segment(RC_SEL_DATA0, 0x3, 0, 0);
-    s->tr = (struct kvm_segment){.base = RC_VA_SYSTEM + RC_SYS_TSS, .limit = 0x67, .selector = RC_SEL_TSS,
+    s->tr = (struct kvm_segment){.base = RC_VA_SYSTEM + RC_SYS_TSS, .limit = h->tss_limit, .selector = RC_SEL_TSS,
                                  .type = 0xb, .present = 1};
     s->ldt = (struct kvm_segment){.type = 0x2, .unusable = 1};
     s->gdt.base = RC_VA_SYSTEM + RC_SYS_GDT;

@@ -221,13 +221,15 @@ static int64_t rc_hc_dev_io(rc_host *h, vmm_vcpu *vcpu, const rc_hcall *c, uint6
         if ((size != 1 && size != 2 && size != 4) || addr > 0xffff || addr + size > 0x10000)
             return RC_HC_EINVAL;
         /* Our own port: the dispatch would come back here with our instance lock held. */
-        if (addr < RC_HC_PORT + 4 && addr + size > RC_HC_PORT)
+        if ((addr < RC_HC_PORT + 4 && addr + size > RC_HC_PORT) ||
+            (h->r3_port_count && addr < (uint64_t)h->r3_port + h->r3_port_count && addr + size > h->r3_port))
             return RC_HC_EINVAL;
     } else {
         if ((size != 1 && size != 2 && size != 4 && size != 8) || addr + size < addr)
             return RC_HC_EINVAL;
         /* Memory, not a device: target RAM and the RC's own regions are not reachable this way. */
-        if (addr < h->ram || (addr + size > RC_GPA_SYSTEM && addr < RC_GPA_MODULES_END))
+        if ((addr + size > h->ram_gpa && addr < h->ram_gpa + h->ram) ||
+            (addr + size > RC_GPA_SYSTEM && addr < RC_GPA_TARGET_REGIONS_END))
             return RC_HC_EFAULT;
     }
     uint8_t data[8];

@@ -1,8 +1,10 @@
 /*
- * rc-selftest host plugin internals, shared by its files only: rc_image.c (checks the RC image and maps each
+ * The host end of the RC hypervisor, a static library linked into every architecture plugin that runs its
+ * target under the RC (rc-selftest, and riscv64 with exec=rc): rc_image.c (checks an RC image and maps each
  * module as ROM plus shadowed data), rc_boot.c (page tables, GDT/IDT/TSS, boot info: the RC's start state),
- * rc_hcall.c (the hypercall port, log-ring drain, fault and trap reports with Capstone), rc_plugin.c (the
- * plugin descriptor and the architecture operations).
+ * rc_hcall.c (the hypercall port, log-ring drain, fault and trap reports with Capstone), rc_vcpu.c (start
+ * registers and the exits an RC VM can take). The plugin fills in the layout fields of rc_host (target RAM,
+ * extra user regions, ring-3 ports, target entry) between rc_image_map() and rc_boot_build().
  */
 #ifndef RC_HOST_H
 #define RC_HOST_H
@@ -15,9 +17,6 @@
 
 #include "../rc_abi.h"
 
-/* The image built with this plugin (rc-pack --c-source), unless image=PATH names another. */
-extern const unsigned char rc_image_blob[];
-extern const size_t rc_image_blob_size;
 
 typedef struct rc_module_rt {
     rc_image_module m;          /* checked copy of the image's entry */
@@ -29,7 +28,14 @@ typedef struct rc_module_rt {
     const rc_module_header *hdr;
 } rc_module_rt;
 
-enum { RC_MARKS = 12 };
+enum { RC_MARKS = 12, RC_MAX_USER_REGIONS = 4 };
+
+/* A region of the lower half that ring 3 may use besides target RAM (VA == GPA is not required). */
+typedef struct rc_user_region {
+    uint64_t va, gpa, size; /* 4 KiB aligned */
+    int writable, executable;
+    const char *what;       /* for reports: "translated code" */
+} rc_user_region;
 
 typedef struct rc_host {
     vmm_instance *inst;
@@ -43,8 +49,16 @@ typedef struct rc_host {
     rc_image_sym *sym_copies[RC_MAX_MODULES];
     uint64_t entry, trap_stubs;
     uint8_t *sys, *state, *log, *mailbox; /* MMIO2, shared with the RC */
+    const unsigned char *builtin_image; /* the image built with the plugin (rc-pack --c-source) */
+    size_t builtin_image_size;
     uint64_t pt_next;
-    uint64_t ram;
+    uint64_t ram, ram_gpa;      /* target RAM: [ram_gpa, ram_gpa + ram), VA == GPA, user pages */
+    int ram_executable;         /* may ring 3 execute target RAM (rc-selftest copies code there) */
+    rc_user_region uregions[RC_MAX_USER_REGIONS];
+    unsigned nuregions;
+    uint16_t r3_port, r3_port_count; /* ports ring 3 may access (TSS I/O bitmap); count 0: none */
+    uint32_t tss_limit;
+    uint64_t target_entry, target_stack;
     uint64_t mark_ns[RC_MARKS];
     uint64_t hc_counts[RC_HC_COUNT], hc_unknown, hc_bad, log_lines, log_dropped_seen;
     int faulted;
@@ -63,7 +77,12 @@ size_t rc_image_code(const rc_host *h, uint64_t va, uint8_t *buf, size_t len);
 
 /* rc_boot.c */
 int rc_boot_build(rc_host *h);
-void rc_boot_sregs(struct kvm_sregs *s);
+void rc_boot_sregs(const rc_host *h, struct kvm_sregs *s);
+
+/* rc_vcpu.c: vCPU 0's start registers (long mode at the core's entry); the exits of an RC VM (halt, shutdown,
+ * internal error, failed entry), each reported with registers and disassembly. */
+int rc_vcpu_start(rc_host *h, vmm_vcpu *vcpu);
+vmm_exit_action rc_vcpu_exit(rc_host *h, vmm_vcpu *vcpu, const vmm_exit *exit);
 
 /* rc_hcall.c */
 void rc_hc_port_write(void *state, uint64_t offset, unsigned size, uint64_t val);

@@ -162,8 +162,8 @@ int rc_image_load(rc_host *h)
         if (rc_read_file(h, path))
             return -1;
     } else {
-        h->image = rc_image_blob;
-        h->image_size = rc_image_blob_size;
+        h->image = h->builtin_image;
+        h->image_size = h->builtin_image_size;
     }
     rc_image_header hdr;
     if (h->image_size < sizeof(hdr)) {
@@ -291,8 +291,14 @@ const char *rc_describe_va(const rc_host *h, uint64_t va, char *buf, size_t len)
         snprintf(buf, len, "the RC's guest-physical range (not mapped for the target)");
         return buf;
     }
-    if (va >= h->ram && va < 0x800000000000ull) {
-        snprintf(buf, len, "lower half beyond target RAM (unmapped)");
+    for (unsigned i = 0; i < h->nuregions; i++)
+        if (va >= h->uregions[i].va && va - h->uregions[i].va < h->uregions[i].size) {
+            snprintf(buf, len, "%s (%s for ring 3)", h->uregions[i].what,
+                     h->uregions[i].writable ? "writable" : "read-only");
+            return buf;
+        }
+    if ((va < h->ram_gpa || va - h->ram_gpa >= h->ram) && va < 0x800000000000ull) {
+        snprintf(buf, len, "lower half outside target RAM (unmapped)");
         return buf;
     }
     return NULL;

@@ -15,6 +15,10 @@
 
 #include "rc_host.h"
 
+/* The image built with this plugin (rc-pack --c-source), unless image=PATH names another. */
+extern const unsigned char rc_image_blob[];
+extern const size_t rc_image_blob_size;
+
 static int rc_parse_test(rc_host *h)
 {
     static const char *const names[] = {"all", "fault", "stop", "bench"};
@@ -33,6 +37,8 @@ static int rc_construct(vmm_instance *inst, const vmm_helpers *hlp, void *state)
     rc_host *h = state;
     h->inst = inst;
     h->hlp = hlp;
+    h->builtin_image = rc_image_blob;
+    h->builtin_image_size = rc_image_blob_size;
     if (rc_parse_test(h))
         return -1;
     h->stop_status = hlp->opt_u64(inst, "status");
@@ -68,6 +74,8 @@ static int rc_vm_create(vmm_instance *inst, void *state)
         return -1;
     }
     void *sys, *st, *lg, *mb;
+    h->ram_gpa = 0;
+    h->ram_executable = 1; /* the selftest copies its ring-3 snippets into target RAM */
     if (hlp->mem_map_ram(inst, 0, h->ram, "target-ram") ||
         hlp->mem_map_mmio2(inst, RC_GPA_SYSTEM, RC_SYS_SIZE, "rc-system", &sys) ||
         hlp->mem_map_mmio2(inst, RC_GPA_STATE, RC_STATE_SIZE, "rc-state", &st) ||
@@ -99,62 +107,17 @@ static int rc_vm_load(vmm_instance *inst, void *state, const vmm_image *images, 
 static int rc_vcpu_init(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
 {
     rc_host *h = state;
-    const vmm_helpers *hlp = h->hlp;
-    if (hlp->vcpu_index(vcpu) != 0) {
-        hlp->log(inst, VMM_LOG_ERROR, "rc-selftest runs the RC on one vCPU (use --cpus 1)");
+    if (h->hlp->vcpu_index(vcpu) != 0) {
+        h->hlp->log(inst, VMM_LOG_ERROR, "rc-selftest runs the RC on one vCPU (use --cpus 1)");
         return -1;
     }
-    struct kvm_sregs s;
-    if (hlp->vcpu_get_state(vcpu, VMM_STATE_SYSREGS, &s, sizeof(s)))
-        return -1;
-    rc_boot_sregs(&s);
-    struct kvm_regs r;
-    memset(&r, 0, sizeof(r));
-    r.rflags = 0x2;
-    r.rip = h->entry;
-    r.rsp = RC_VA_SYSTEM + RC_SYS_STACK_TOP;
-    r.rdi = RC_VA_SYSTEM + RC_SYS_BOOTINFO;
-    if (hlp->vcpu_set_state(vcpu, VMM_STATE_SYSREGS, &s, sizeof(s)) ||
-        hlp->vcpu_set_state(vcpu, VMM_STATE_GPRS, &r, sizeof(r))) {
-        hlp->log(inst, VMM_LOG_ERROR, "the host driver refused the RC's start registers");
-        return -1;
-    }
-    return 0;
+    return rc_vcpu_start(h, vcpu);
 }
 
-static vmm_exit_action rc_stop(rc_host *h, vmm_vcpu *vcpu, const char *why)
+static vmm_exit_action rc_selftest_vcpu_exit(vmm_instance *inst, void *state, vmm_vcpu *vcpu, const vmm_exit *exit)
 {
-    rc_dump(h, vcpu, why);
-    h->hlp->vm_stop(h->inst, 1);
-    return VMM_ACTION_STOP;
-}
-
-static vmm_exit_action rc_vcpu_exit(vmm_instance *inst, void *state, vmm_vcpu *vcpu, const vmm_exit *exit)
-{
-    rc_host *h = state;
-    char why[160];
     (void)inst;
-    switch (exit->reason) {
-    case VMM_EXIT_HALT:
-        if (h->faulted) {
-            h->hlp->vm_stop(h->inst, 1);
-            return VMM_ACTION_STOP;
-        }
-        return rc_stop(h, vcpu, "the RC halted without a stop hypercall (bad boot info, or a fault while reporting one)");
-    case VMM_EXIT_SHUTDOWN:
-        return rc_stop(h, vcpu, "triple fault: the CPU shut down inside the RC");
-    case VMM_EXIT_INTERNAL_ERROR:
-        snprintf(why, sizeof(why), "the host could not execute an RC instruction (internal error, suberror %u)",
-                 exit->u.internal.suberror);
-        return rc_stop(h, vcpu, why);
-    case VMM_EXIT_FAIL_ENTRY:
-        snprintf(why, sizeof(why), "the host refused to enter the RC (hardware reason 0x%llx)",
-                 (unsigned long long)exit->u.fail_entry.hw_reason);
-        return rc_stop(h, vcpu, why);
-    default:
-        snprintf(why, sizeof(why), "unexpected exit %u while running the RC", exit->reason);
-        return rc_stop(h, vcpu, why);
-    }
+    return rc_vcpu_exit(state, vcpu, exit);
 }
 
 static void rc_vcpu_dump(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
@@ -182,7 +145,7 @@ static const vmm_arch_ops rc_arch_ops = {
     .vm_create = rc_vm_create,
     .vm_load = rc_vm_load,
     .vcpu_init = rc_vcpu_init,
-    .vcpu_exit = rc_vcpu_exit,
+    .vcpu_exit = rc_selftest_vcpu_exit,
     .vcpu_dump = rc_vcpu_dump,
 };
 
