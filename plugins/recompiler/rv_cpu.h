@@ -2,7 +2,9 @@
  * rv_cpu: the guest hart's architectural state as the generated code sees it (register file, pc, the
  * instruction budget, the guest memory window) plus the machine-mode CSRs the runtime keeps. The translator
  * addresses these fields by offset from the host register that holds the rv_cpu pointer, so both execution
- * modes (in-process now, in-VM later) share one layout.
+ * modes share one layout. In the in-VM mode (exec=rc) this structure lives in memory shared with the VM's ring
+ * 3: the runtime on the host treats every field the generated code may write as untrusted, and keeps the
+ * host's own pointers and bounds (RAM, codemap) out of it.
  */
 #ifndef RV_CPU_H
 #define RV_CPU_H
@@ -36,17 +38,16 @@ enum {
 
 typedef struct rv_jc_entry {
     uint64_t pc;
-    void *code; /* executable address */
+    uint64_t code; /* executable address */
 } rv_jc_entry;
 
 typedef struct rv_cpu {
     uint64_t x[32];       /* x[0] stays 0 */
     uint64_t pc;
     int64_t budget;       /* instructions left in this quantum; a block whose count takes it below 0 exits */
-    uint8_t *ram;         /* host address of guest RAM */
-    uint8_t *codemap;     /* one byte per RV_CODEMAP granule of RAM, at codemap_off bytes from this struct */
-    int64_t codemap_off;
-    uint8_t *chain_field; /* set by an exit stub: the rel32 (writable view) to point at the next block */
+    uint64_t ram;         /* where generated code finds guest RAM (r15): a host address in-process, a VM address in the VM */
+    int64_t codemap_off;  /* the codemap (one byte per RV_CODEMAP granule of RAM) is this far from this struct */
+    uint64_t chain_field; /* set by an exit stub: the rel32 (executable view) to point at the next block */
     uint32_t leave;       /* set by a helper: return to the dispatcher, pc is already set */
     uint32_t priv;
     uint64_t ram_base, ram_size;
@@ -57,6 +58,12 @@ typedef struct rv_cpu {
     uint64_t quantum;     /* budget the current quantum started with */
     uint64_t lr_addr;     /* LR reservation, or ~0 */
     int wfi;              /* waiting for an interrupt */
+
+    /* In-VM mode only: the ring-3 stubs and the host's exit handler talk through these. */
+    uint64_t vm_next;     /* where the dispatch stub jumps after its exit: the enter stub, or itself again */
+    uint64_t vm_block;    /* the block the enter stub jumps to */
+    uint64_t vm_args[3];  /* helper arguments (the stubs store rsi, rdx, rcx) */
+    uint64_t vm_ret;      /* helper result (rax) */
 
     rv_jc_entry jc[RV_JC_SIZE];
 } rv_cpu;

@@ -27,13 +27,33 @@ typedef struct rv_tb {
     uint8_t *code;   /* writable view */
 } rv_tb;
 
+/* In-process, the rv_cpu sits in a block with a pointer back to its runtime (C helpers called by generated code
+ * receive only the rv_cpu) and the codemap after it. In the VM it sits in shared memory without that pointer:
+ * the exit handler knows its runtime, and no host address is ever written where the VM can read it. */
+typedef struct rv_inproc_block {
+    rv_runtime *rt;
+    uint64_t pad[7];
+    rv_cpu cpu;
+} rv_inproc_block;
+
 struct rv_runtime {
-    rv_cpu cpu; /* first, so helpers get from the cpu to the runtime with a cast */
+    rv_cpu *cpu;
     rv_machine_ops ops;
+    uint8_t *ram;        /* host view of guest RAM; bounds come from ram_size here, never from rv_cpu */
+    uint64_t ram_size;
+    uint8_t *codemap;    /* host view */
+    rv_inproc_block *inproc;
+    int vm;              /* exec=rc: generated code runs at the VM's ring 3 */
+    uint16_t vm_port;
+    uint64_t vm_cpu_va;
+    rv_vm_stubs stubs;
+    int vm_in_block;     /* a block was entered since the last dispatch exit */
+    uint64_t quantum_len;
+    uint64_t stat_vm_exits[5];
     unsigned trace;
     int emulate_misaligned;
 
-    uint8_t *code_rw, *code_rx;
+    uint8_t *code_rw, *code_rx; /* in the VM: code_rx is unused, code_rw is the host's MMIO2 pointer */
     size_t code_size;
     ptrdiff_t rx_delta;
     uint8_t *code_start; /* first byte after the trampolines */
@@ -88,8 +108,8 @@ static void rv_mark_watch(rv_runtime *rt)
 {
     uint64_t a[2] = { rt->tohost, rt->fromhost };
     for (int i = 0; i < 2; i++)
-        if (a[i] && a[i] - RV_RAM_BASE < rt->cpu.ram_size)
-            rt->cpu.codemap[(a[i] - RV_RAM_BASE) >> RV_CODEMAP_SHIFT] |= RV_CODEMAP_WATCH;
+        if (a[i] && a[i] - RV_RAM_BASE < rt->ram_size)
+            rt->codemap[(a[i] - RV_RAM_BASE) >> RV_CODEMAP_SHIFT] |= RV_CODEMAP_WATCH;
 }
 
 /* Throw away every translation: the simple, always-correct answer to self-modifying code and a full buffer. */
@@ -98,21 +118,26 @@ static void rv_flush(rv_runtime *rt)
     for (unsigned i = 0; i < RV_TB_HASH_SIZE; i++)
         rt->tbs[i].pc = ~0ull;
     rt->ntbs = 0;
-    memset(rt->cpu.jc, 0xff, sizeof(rt->cpu.jc));
+    memset(rt->cpu->jc, 0xff, sizeof(rt->cpu->jc));
     for (unsigned i = 0; i < RV_JC_SIZE; i++)
-        rt->cpu.jc[i].code = NULL;
-    memset(rt->cpu.codemap, 0, rt->codemap_len);
+        rt->cpu->jc[i].code = 0;
+    memset(rt->codemap, 0, rt->codemap_len);
     rv_mark_watch(rt);
     /* The trampolines spill and reload the pinned registers, so they follow the map. With an unchanged map
      * they come out byte for byte the same, which matters when the flush happens under running code (SMC). */
     rt->buf.p = rt->code_rw;
     rt->buf.overflow = 0;
-    uint8_t *enter;
-    rv_emit_trampolines(&rt->buf, &rt->map, &enter, &rt->epilogue);
-    void *enter_rx = enter + rt->rx_delta;
-    memcpy(&rt->enter, &enter_rx, sizeof(enter_rx));
+    if (rt->vm) {
+        rv_emit_vm_stubs(&rt->buf, &rt->map, rt->vm_cpu_va, rt->vm_port, &rt->stubs);
+        rt->epilogue = rt->stubs.epilogue;
+    } else {
+        uint8_t *enter;
+        rv_emit_trampolines(&rt->buf, &rt->map, &enter, &rt->epilogue);
+        void *enter_rx = enter + rt->rx_delta;
+        memcpy(&rt->enter, &enter_rx, sizeof(enter_rx));
+    }
     rt->code_start = rt->buf.p;
-    rt->cpu.chain_field = NULL;
+    rt->cpu->chain_field = 0;
     rt->stat_flushes++;
 }
 
@@ -128,10 +153,16 @@ static int rv_fetch16(void *opaque, uint64_t addr, uint16_t *out)
 {
     rv_runtime *rt = opaque;
     uint64_t off = addr - RV_RAM_BASE;
-    if (off >= rt->cpu.ram_size || off + 2 > rt->cpu.ram_size)
+    if (off >= rt->ram_size || off + 2 > rt->ram_size)
         return -1;
-    memcpy(out, rt->cpu.ram + off, 2);
+    memcpy(out, rt->ram + off, 2);
     return 0;
+}
+
+/* The executable-view address of a byte of the code buffer (what generated code and the VM see). */
+static uint64_t rv_exec_addr(const rv_runtime *rt, const uint8_t *p)
+{
+    return (uint64_t)(uintptr_t)p + (uint64_t)rt->rx_delta;
 }
 
 static uint64_t rv_helper_load(rv_cpu *c, uint64_t addr, uint32_t info);
@@ -186,11 +217,19 @@ static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
         rv_flush(rt);
     rv_xlate_env env = {
         .map = &rt->map,
-        .buf = &rt->buf, .epilogue = rt->epilogue, .fetch16 = rv_fetch16, .opaque = rt,
-        .ram_base = RV_RAM_BASE, .ram_size = rt->cpu.ram_size, .codemap_off = (int32_t)rt->cpu.codemap_off,
-        .load = rv_helper_load, .store = rv_helper_store, .interp = rv_helper_interp,
+        .buf = &rt->buf, .exec_delta = rt->rx_delta, .epilogue = rt->epilogue, .fetch16 = rv_fetch16, .opaque = rt,
+        .ram_base = RV_RAM_BASE, .ram_size = rt->ram_size, .codemap_off = (int32_t)rt->cpu->codemap_off,
         .no_chain = (rt->trace & RV_TRACE_EXEC) != 0,
     };
+    if (rt->vm) {
+        env.load = rv_exec_addr(rt, rt->stubs.load);
+        env.store = rv_exec_addr(rt, rt->stubs.store);
+        env.interp = rv_exec_addr(rt, rt->stubs.interp);
+    } else {
+        env.load = (uint64_t)(uintptr_t)rv_helper_load;
+        env.store = (uint64_t)(uintptr_t)rv_helper_store;
+        env.interp = (uint64_t)(uintptr_t)rv_helper_interp;
+    }
     rv_xlate_result res;
     if (rv_translate_block(&env, pc, &res)) {
         rv_flush(rt);
@@ -199,7 +238,7 @@ static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
     }
     for (uint64_t g = (res.pc - RV_RAM_BASE) >> RV_CODEMAP_SHIFT; g <= (res.end_pc - 1 - RV_RAM_BASE) >> RV_CODEMAP_SHIFT;
          g++)
-        rt->cpu.codemap[g] |= RV_CODEMAP_CODE;
+        rt->codemap[g] |= RV_CODEMAP_CODE;
     t = rv_tb_slot(rt, pc);
     t->pc = pc;
     t->code = res.code;
@@ -214,7 +253,7 @@ static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
 
 static void rv_trap(rv_runtime *rt, uint64_t cause, uint64_t tval)
 {
-    rv_cpu *c = &rt->cpu;
+    rv_cpu *c = rt->cpu;
     c->mepc = c->pc;
     c->mcause = cause;
     c->mtval = tval;
@@ -234,7 +273,7 @@ static void rv_trap(rv_runtime *rt, uint64_t cause, uint64_t tval)
 
 static void rv_update_mip(rv_runtime *rt)
 {
-    rv_cpu *c = &rt->cpu;
+    rv_cpu *c = rt->cpu;
     uint64_t mip = c->mip & ~((1ull << RV_IRQ_MTI) | (1ull << RV_IRQ_MSI));
     if (rv_mtime(rt) >= rt->mtimecmp)
         mip |= 1ull << RV_IRQ_MTI;
@@ -246,7 +285,7 @@ static void rv_update_mip(rv_runtime *rt)
 /* Take the highest-priority enabled interrupt, if any; returns whether one is pending in mie at all. */
 static int rv_check_interrupts(rv_runtime *rt)
 {
-    rv_cpu *c = &rt->cpu;
+    rv_cpu *c = rt->cpu;
     rv_update_mip(rt);
     uint64_t pend = c->mip & c->mie;
     if (!pend)
@@ -268,9 +307,9 @@ static int rv_check_interrupts(rv_runtime *rt)
 
 static void rv_htif(rv_runtime *rt)
 {
-    rv_cpu *c = &rt->cpu;
+    rv_cpu *c = rt->cpu;
     uint64_t v;
-    memcpy(&v, c->ram + (rt->tohost - RV_RAM_BASE), 8);
+    memcpy(&v, rt->ram + (rt->tohost - RV_RAM_BASE), 8);
     if (!v)
         return;
     unsigned dev = (unsigned)(v >> 56), cmd = (unsigned)(v >> 48) & 0xff;
@@ -290,22 +329,22 @@ static void rv_htif(rv_runtime *rt)
     } else if (dev == 0) {
         /* A syscall block (riscv-tests' benchmark runtime): which, arg0, arg1, arg2 */
         uint64_t m[4], off = v - RV_RAM_BASE;
-        if (off < c->ram_size && off + sizeof(m) <= c->ram_size) {
-            memcpy(m, c->ram + off, sizeof(m));
-            if (m[0] == 64 && m[2] - RV_RAM_BASE < c->ram_size && m[3] <= c->ram_size - (m[2] - RV_RAM_BASE))
-                rt->ops.console(rt->ops.opaque, c->ram + (m[2] - RV_RAM_BASE), (size_t)m[3]);
+        if (off < rt->ram_size && off + sizeof(m) <= rt->ram_size) {
+            memcpy(m, rt->ram + off, sizeof(m));
+            if (m[0] == 64 && m[2] - RV_RAM_BASE < rt->ram_size && m[3] <= rt->ram_size - (m[2] - RV_RAM_BASE))
+                rt->ops.console(rt->ops.opaque, rt->ram + (m[2] - RV_RAM_BASE), (size_t)m[3]);
             else if (m[0] == 93) {
                 rt->ops.stop(rt->ops.opaque, (int)(m[1] & 0xff), NULL);
                 rt->stopped = 1;
                 c->leave = 1;
             }
             if (m[0] == 64)
-                memcpy(c->ram + off, &m[3], 8); /* write() returns the length */
+                memcpy(rt->ram + off, &m[3], 8); /* write() returns the length */
         }
     }
-    memcpy(c->ram + (rt->tohost - RV_RAM_BASE), &zero, 8);
-    if (rt->fromhost && rt->fromhost - RV_RAM_BASE < c->ram_size)
-        memcpy(c->ram + (rt->fromhost - RV_RAM_BASE), &one, 8);
+    memcpy(rt->ram + (rt->tohost - RV_RAM_BASE), &zero, 8);
+    if (rt->fromhost && rt->fromhost - RV_RAM_BASE < rt->ram_size)
+        memcpy(rt->ram + (rt->fromhost - RV_RAM_BASE), &one, 8);
 }
 
 static int rv_clint(rv_runtime *rt, uint64_t off, unsigned size, int is_write, uint64_t *val)
@@ -335,20 +374,20 @@ static int rv_clint(rv_runtime *rt, uint64_t off, unsigned size, int is_write, u
 /* One data access from a helper: 0, or the exception cause. May set cpu->leave (code flushed, guest stopped). */
 static int rv_mem_access(rv_runtime *rt, uint64_t addr, unsigned size, int is_write, uint64_t *val, int amo)
 {
-    rv_cpu *c = &rt->cpu;
+    rv_cpu *c = rt->cpu;
     uint64_t off = addr - RV_RAM_BASE;
     if (addr & (size - 1)) {
         /* Trap (the default), or, with misaligned=emulate, do it as QEMU does when it lies wholly in RAM. */
-        if (amo || !rt->emulate_misaligned || off >= c->ram_size || size > c->ram_size - off)
+        if (amo || !rt->emulate_misaligned || off >= rt->ram_size || size > rt->ram_size - off)
             return is_write || amo ? RV_EXC_STORE_MISALIGNED : RV_EXC_LOAD_MISALIGNED;
         if (!is_write) {
             uint64_t v = 0;
-            memcpy(&v, c->ram + off, size);
+            memcpy(&v, rt->ram + off, size);
             *val = v;
             return 0;
         }
-        memcpy(c->ram + off, val, size);
-        uint8_t map = c->codemap[off >> RV_CODEMAP_SHIFT] | c->codemap[(off + size - 1) >> RV_CODEMAP_SHIFT];
+        memcpy(rt->ram + off, val, size);
+        uint8_t map = rt->codemap[off >> RV_CODEMAP_SHIFT] | rt->codemap[(off + size - 1) >> RV_CODEMAP_SHIFT];
         if (map & RV_CODEMAP_CODE) {
             rv_flush(rt);
             c->leave = 1;
@@ -357,8 +396,8 @@ static int rv_mem_access(rv_runtime *rt, uint64_t addr, unsigned size, int is_wr
             rv_htif(rt);
         return 0;
     }
-    if (off < c->ram_size) {
-        uint8_t *p = c->ram + off;
+    if (off < rt->ram_size) {
+        uint8_t *p = rt->ram + off;
         if (!is_write) {
             uint64_t v = 0;
             memcpy(&v, p, size);
@@ -366,7 +405,7 @@ static int rv_mem_access(rv_runtime *rt, uint64_t addr, unsigned size, int is_wr
             return 0;
         }
         memcpy(p, val, size);
-        uint8_t map = c->codemap[off >> RV_CODEMAP_SHIFT];
+        uint8_t map = rt->codemap[off >> RV_CODEMAP_SHIFT];
         if (map & RV_CODEMAP_CODE) {
             rv_flush(rt);
             c->leave = 1;
@@ -393,9 +432,9 @@ static int rv_mem_access(rv_runtime *rt, uint64_t addr, unsigned size, int is_wr
     return 0;
 }
 
-static uint64_t rv_helper_load(rv_cpu *c, uint64_t addr, uint32_t info)
+static uint64_t rv_do_load(rv_runtime *rt, uint64_t addr, uint32_t info)
 {
-    rv_runtime *rt = (rv_runtime *)c;
+    rv_cpu *c = rt->cpu;
     unsigned size = info & 0xff;
     uint64_t v = 0;
     int e = rv_mem_access(rt, addr, size, 0, &v, 0);
@@ -414,9 +453,9 @@ static uint64_t rv_helper_load(rv_cpu *c, uint64_t addr, uint32_t info)
     return v;
 }
 
-static void rv_helper_store(rv_cpu *c, uint64_t addr, uint64_t val, uint32_t info)
+static void rv_do_store(rv_runtime *rt, uint64_t addr, uint64_t val, uint32_t info)
 {
-    rv_runtime *rt = (rv_runtime *)c;
+    rv_cpu *c = rt->cpu;
     int e = rv_mem_access(rt, addr, info & 0xff, 1, &val, 0);
     if (e) {
         rv_trap(rt, (uint64_t)e, addr);
@@ -430,7 +469,7 @@ static void rv_helper_store(rv_cpu *c, uint64_t addr, uint64_t val, uint32_t inf
 
 static int rv_csr_read(rv_runtime *rt, unsigned csr, uint64_t *v)
 {
-    rv_cpu *c = &rt->cpu;
+    rv_cpu *c = rt->cpu;
     if (c->priv < ((csr >> 8) & 3))
         return -1;
     if (csr >= 0xc00 && csr <= 0xc1f && c->priv < RV_PRIV_M && !((c->mcounteren >> (csr & 31)) & 1))
@@ -465,7 +504,7 @@ static int rv_csr_read(rv_runtime *rt, unsigned csr, uint64_t *v)
 
 static int rv_csr_write(rv_runtime *rt, unsigned csr, uint64_t v)
 {
-    rv_cpu *c = &rt->cpu;
+    rv_cpu *c = rt->cpu;
     if ((csr >> 10) == 3)
         return -1; /* read-only */
     switch (csr) {
@@ -513,9 +552,9 @@ static uint64_t rv_amo_op(rv_op op, uint64_t a, uint64_t b, int w)
     }
 }
 
-static void rv_helper_interp(rv_cpu *c, uint32_t raw)
+static void rv_do_interp(rv_runtime *rt, uint32_t raw)
 {
-    rv_runtime *rt = (rv_runtime *)c;
+    rv_cpu *c = rt->cpu;
     rv_insn in;
     rv_decode(raw, &in);
     uint64_t a = c->x[in.rs1], b = c->x[in.rs2], r = 0, next = c->pc + in.len;
@@ -676,6 +715,27 @@ static void rv_helper_interp(rv_cpu *c, uint32_t raw)
     c->pc = next;
 }
 
+/* The C entry points generated code calls in-process: from the rv_cpu back to its runtime. */
+static rv_runtime *rv_rt_of(rv_cpu *c)
+{
+    return ((rv_inproc_block *)(void *)((char *)c - offsetof(rv_inproc_block, cpu)))->rt;
+}
+
+static uint64_t rv_helper_load(rv_cpu *c, uint64_t addr, uint32_t info)
+{
+    return rv_do_load(rv_rt_of(c), addr, info);
+}
+
+static void rv_helper_store(rv_cpu *c, uint64_t addr, uint64_t val, uint32_t info)
+{
+    rv_do_store(rv_rt_of(c), addr, val, info);
+}
+
+static void rv_helper_interp(rv_cpu *c, uint32_t raw)
+{
+    rv_do_interp(rv_rt_of(c), raw);
+}
+
 /* ---- Register pinning -------------------------------------------------------------------------------- */
 
 /* Quanta expire at block entries in proportion to where time goes, so the block at pc is a profile sample. */
@@ -764,78 +824,188 @@ static void rv_repin(rv_runtime *rt)
 
 /* ---- Dispatcher --------------------------------------------------------------------------------------- */
 
+/* Before a block: interrupts, wfi, the block at pc (translated if needed), chaining and the jump cache. Returns
+ * the block (writable view), or NULL when the caller should look at stop/pause requests and come again. */
+static uint8_t *rv_dispatch_next(rv_runtime *rt)
+{
+    rv_cpu *c = rt->cpu;
+    int pending = rv_check_interrupts(rt);
+    if (c->wfi) {
+        if (!pending) {
+            uint64_t now = rv_mtime(rt), wait_ns = 1000000;
+            if ((c->mie & (1ull << RV_IRQ_MTI)) && rt->mtimecmp > now && (rt->mtimecmp - now) * 100 < wait_ns)
+                wait_ns = (rt->mtimecmp - now) * 100;
+            struct timespec ts = { 0, (long)wait_ns };
+            nanosleep(&ts, NULL);
+            return NULL;
+        }
+        c->wfi = 0;
+    }
+    uint8_t *code = rv_tb_get(rt, c->pc);
+    if (!code) {
+        uint64_t vec = c->mtvec & ~3ull;
+        if (c->pc == vec) {
+            char why[128];
+            snprintf(why, sizeof(why), "instruction access fault at 0x%" PRIx64 ", which is also the trap vector",
+                     c->pc);
+            rt->ops.stop(rt->ops.opaque, 1, why);
+            rt->stopped = 1;
+            return NULL;
+        }
+        rv_trap(rt, RV_EXC_INSN_ACCESS, c->pc);
+        c->leave = 0;
+        return NULL;
+    }
+    if (rt->trace & RV_TRACE_EXEC)
+        fprintf(stderr, "Trace: 0x%016" PRIx64 "\n", c->pc);
+    /* The exit stub's rel32 address comes from memory generated code writes (shared with the VM in exec=rc):
+     * patch only inside the code buffer. */
+    uint64_t field = c->chain_field, lo = rv_exec_addr(rt, rt->code_start);
+    c->chain_field = 0;
+    if (field >= lo && field - lo <= (uint64_t)(rt->buf.p - rt->code_start) - 4 && rt->buf.p - rt->code_start >= 4) {
+        x64_patch_rel32(rt->code_start + (field - lo), code);
+        rt->stat_chains++;
+    }
+    rv_jc_entry *e = &c->jc[(c->pc >> 1) & (RV_JC_SIZE - 1)];
+    e->pc = c->pc;
+    e->code = rv_exec_addr(rt, code);
+    c->quantum = rt->quantum_len;
+    c->budget = (int64_t)rt->quantum_len;
+    return code;
+}
+
+/* After generated code returned: profile sample when the quantum ran out, retired-instruction count. */
+static void rv_dispatch_after(rv_runtime *rt)
+{
+    rv_cpu *c = rt->cpu;
+    if (c->budget < RV_TB_MAX_INSNS && !c->wfi) {
+        rv_sample(rt, c->pc);
+        if (rt->samples >= rt->next_decision) {
+            rt->next_decision *= 16;
+            rv_repin(rt);
+        }
+    }
+    c->instret += c->quantum - (uint64_t)c->budget;
+    c->quantum = 0;
+    c->budget = 0;
+}
+
 int rv_runtime_run(rv_runtime *rt)
 {
-    rv_cpu *c = &rt->cpu;
     while (!rt->stopped && !rt->ops.should_return(rt->ops.opaque)) {
-        int pending = rv_check_interrupts(rt);
-        if (c->wfi) {
-            if (!pending) {
-                uint64_t now = rv_mtime(rt), wait_ns = 1000000;
-                if ((c->mie & (1ull << RV_IRQ_MTI)) && rt->mtimecmp > now && (rt->mtimecmp - now) * 100 < wait_ns)
-                    wait_ns = (rt->mtimecmp - now) * 100;
-                struct timespec ts = { 0, (long)wait_ns };
-                nanosleep(&ts, NULL);
-                continue;
-            }
-            c->wfi = 0;
-        }
-        uint8_t *code = rv_tb_get(rt, c->pc);
-        if (!code) {
-            uint64_t vec = c->mtvec & ~3ull;
-            if (c->pc == vec) {
-                char why[128];
-                snprintf(why, sizeof(why), "instruction access fault at 0x%" PRIx64 ", which is also the trap vector",
-                         c->pc);
-                rt->ops.stop(rt->ops.opaque, 1, why);
-                rt->stopped = 1;
-                return -1;
-            }
-            rv_trap(rt, RV_EXC_INSN_ACCESS, c->pc);
-            c->leave = 0;
+        uint8_t *code = rv_dispatch_next(rt);
+        if (!code)
             continue;
-        }
-        if (rt->trace & RV_TRACE_EXEC)
-            fprintf(stderr, "Trace: 0x%016" PRIx64 "\n", c->pc);
-        if (c->chain_field) {
-            x64_patch_rel32(c->chain_field, code);
-            c->chain_field = NULL;
-            rt->stat_chains++;
-        }
-        rv_jc_entry *e = &c->jc[(c->pc >> 1) & (RV_JC_SIZE - 1)];
-        e->pc = c->pc;
-        e->code = code + rt->rx_delta;
-        c->quantum = RV_QUANTUM;
-        c->budget = RV_QUANTUM;
-        rt->enter(c, code + rt->rx_delta);
-        if (c->budget < RV_TB_MAX_INSNS && !c->wfi) {
-            rv_sample(rt, c->pc);
-            if (rt->samples >= rt->next_decision) {
-                rt->next_decision *= 16;
-                rv_repin(rt);
-            }
-        }
-        c->instret += c->quantum - (uint64_t)c->budget;
-        c->quantum = 0;
-        c->budget = 0;
+        rt->enter(rt->cpu, code + rt->rx_delta);
+        rv_dispatch_after(rt);
     }
     return rt->stopped ? -1 : 0;
 }
 
+void rv_runtime_vm_exit(rv_runtime *rt, uint32_t code)
+{
+    rv_cpu *c = rt->cpu;
+    if (code >= 1 && code <= 4)
+        rt->stat_vm_exits[code]++;
+    switch (code) {
+    case RV_VMX_LOAD:
+        c->vm_ret = rv_do_load(rt, c->vm_args[0], (uint32_t)c->vm_args[1]);
+        return;
+    case RV_VMX_STORE:
+        rv_do_store(rt, c->vm_args[0], c->vm_args[1], (uint32_t)c->vm_args[2]);
+        return;
+    case RV_VMX_INTERP:
+        rv_do_interp(rt, (uint32_t)c->vm_args[0]);
+        return;
+    case RV_VMX_DISPATCH:
+        break;
+    default: {
+        char why[96];
+        snprintf(why, sizeof(why), "exec=rc: ring-3 code exited with unknown code %u", code);
+        rt->ops.stop(rt->ops.opaque, 1, why);
+        rt->stopped = 1;
+        c->vm_next = rv_exec_addr(rt, rt->stubs.dispatch);
+        return;
+    }
+    }
+    if (rt->vm_in_block) {
+        rv_dispatch_after(rt);
+        rt->vm_in_block = 0;
+    }
+    /* Unless a block is ready, the dispatch stub exits again as soon as the vCPU runs (after a pause). */
+    c->vm_next = rv_exec_addr(rt, rt->stubs.dispatch);
+    while (!rt->stopped && !rt->ops.should_return(rt->ops.opaque)) {
+        uint8_t *block = rv_dispatch_next(rt);
+        if (!block)
+            continue;
+        c->vm_block = rv_exec_addr(rt, block);
+        c->vm_next = rv_exec_addr(rt, rt->stubs.enter);
+        rt->vm_in_block = 1;
+        return;
+    }
+}
+
 /* ---- Setup -------------------------------------------------------------------------------------------- */
+
+static size_t rv_codemap_len(uint64_t ram_size)
+{
+    return (size_t)((ram_size + (1u << RV_CODEMAP_SHIFT) - 1) >> RV_CODEMAP_SHIFT);
+}
+
+/* What both modes share once cpu, codemap and the code buffer are in place. */
+static rv_runtime *rv_runtime_start(rv_runtime *rt, uint64_t ram_va, char *err, size_t errlen)
+{
+    rt->buf = (x64_buf){ rt->code_rw, rt->code_rw + rt->code_size, 0 };
+    /* Until samples say otherwise: what GCC allocates first (a5, a4, ... a0, a6), sp and s0. */
+    static const uint8_t initial[RV_PIN_SLOTS] = { 15, 14, 13, 12, 11, 10, 2, 8, 16 };
+    memcpy(rt->pinned, initial, sizeof(initial));
+    rv_pin_map_build(&rt->map, rt->pinned, RV_PIN_SLOTS);
+    rt->next_decision = 16;
+    rt->tbs = calloc(RV_TB_HASH_SIZE, sizeof(*rt->tbs));
+    if (!rt->tbs) {
+        snprintf(err, errlen, "out of memory");
+        rv_runtime_free(rt);
+        return NULL;
+    }
+    rv_cpu *c = rt->cpu;
+    c->ram = ram_va;
+    c->ram_base = RV_RAM_BASE;
+    c->ram_size = rt->ram_size;
+    c->priv = RV_PRIV_M;
+    c->lr_addr = ~0ull;
+    rt->mtimecmp = ~0ull;
+    rt->start_ns = rv_now_ns();
+    rv_flush(rt);
+    rt->stat_flushes = 0;
+    if (rt->trace & RV_TRACE_OUT_ASM)
+        rt->have_capstone = cs_open(CS_ARCH_X86, CS_MODE_64, &rt->capstone) == CS_ERR_OK;
+    return rt;
+}
 
 rv_runtime *rv_runtime_new(uint8_t *ram, uint64_t ram_size, const rv_machine_ops *ops, unsigned trace, char *err,
                            size_t errlen)
 {
-    /* The codemap follows the runtime in one allocation, so generated code reaches it from rbp. */
-    size_t codemap_len = (size_t)((ram_size + (1u << RV_CODEMAP_SHIFT) - 1) >> RV_CODEMAP_SHIFT);
-    rv_runtime *rt = calloc(1, sizeof(*rt) + codemap_len + 1);
-    if (!rt) {
+    rv_runtime *rt = calloc(1, sizeof(*rt));
+    size_t codemap_len = rv_codemap_len(ram_size);
+    /* The codemap follows the cpu in one allocation, so generated code reaches it from rbp. */
+    rv_inproc_block *blk = calloc(1, sizeof(*blk) + codemap_len + 1);
+    if (!rt || !blk) {
         snprintf(err, errlen, "out of memory");
+        free(rt);
+        free(blk);
         return NULL;
     }
+    blk->rt = rt;
+    rt->inproc = blk;
+    rt->cpu = &blk->cpu;
+    rt->codemap = (uint8_t *)(blk + 1);
+    rt->codemap_len = codemap_len;
+    rt->cpu->codemap_off = (int64_t)(sizeof(*blk) - offsetof(rv_inproc_block, cpu));
     rt->ops = *ops;
     rt->trace = trace;
+    rt->ram = ram;
+    rt->ram_size = ram_size;
+    rt->quantum_len = RV_QUANTUM;
     rt->code_size = RV_CODE_SIZE;
     /* Two views of one memfd: generated code is written through one and executed through the other. */
     int fd = memfd_create("rv-code", MFD_CLOEXEC);
@@ -843,6 +1013,7 @@ rv_runtime *rv_runtime_new(uint8_t *ram, uint64_t ram_size, const rv_machine_ops
         snprintf(err, errlen, "code buffer: %s", strerror(errno));
         if (fd >= 0)
             close(fd);
+        free(blk);
         free(rt);
         return NULL;
     }
@@ -855,38 +1026,56 @@ rv_runtime *rv_runtime_new(uint8_t *ram, uint64_t ram_size, const rv_machine_ops
             munmap(rt->code_rw, rt->code_size);
         if (rt->code_rx != MAP_FAILED)
             munmap(rt->code_rx, rt->code_size);
+        free(blk);
         free(rt);
         return NULL;
     }
     rt->rx_delta = rt->code_rx - rt->code_rw;
-    rt->buf = (x64_buf){ rt->code_rw, rt->code_rw + rt->code_size, 0 };
-    /* Until samples say otherwise: what GCC allocates first (a5, a4, ... a0, a6), sp and s0. */
-    static const uint8_t initial[RV_PIN_SLOTS] = { 15, 14, 13, 12, 11, 10, 2, 8, 16 };
-    memcpy(rt->pinned, initial, sizeof(initial));
-    rv_pin_map_build(&rt->map, rt->pinned, RV_PIN_SLOTS);
-    rt->next_decision = 16;
+    return rv_runtime_start(rt, (uint64_t)(uintptr_t)ram, err, errlen);
+}
 
-    rt->codemap_len = codemap_len;
-    rt->cpu.codemap = (uint8_t *)(rt + 1);
-    rt->cpu.codemap_off = (int64_t)sizeof(*rt);
-    rt->tbs = calloc(RV_TB_HASH_SIZE, sizeof(*rt->tbs));
-    if (!rt->tbs) {
-        snprintf(err, errlen, "out of memory");
-        rv_runtime_free(rt);
+size_t rv_runtime_vm_cpu_bytes(uint64_t ram_size)
+{
+    size_t cpu = (sizeof(rv_cpu) + 63) & ~(size_t)63;
+    return (cpu + rv_codemap_len(ram_size) + 1 + 4095) & ~(size_t)4095;
+}
+
+rv_runtime *rv_runtime_new_vm(const rv_vm_layout *l, const rv_machine_ops *ops, unsigned trace, char *err,
+                              size_t errlen)
+{
+    if (l->cpu_size < rv_runtime_vm_cpu_bytes(l->ram_size) || l->code_size < 4 * RV_TB_MAX_CODE + 4096) {
+        snprintf(err, errlen, "exec=rc: the shared regions are too small");
         return NULL;
     }
-    rt->cpu.ram = ram;
-    rt->cpu.ram_base = RV_RAM_BASE;
-    rt->cpu.ram_size = ram_size;
-    rt->cpu.priv = RV_PRIV_M;
-    rt->cpu.lr_addr = ~0ull;
-    rt->mtimecmp = ~0ull;
-    rt->start_ns = rv_now_ns();
-    rv_flush(rt);
-    rt->stat_flushes = 0;
-    if (trace & RV_TRACE_OUT_ASM)
-        rt->have_capstone = cs_open(CS_ARCH_X86, CS_MODE_64, &rt->capstone) == CS_ERR_OK;
-    return rt;
+    rv_runtime *rt = calloc(1, sizeof(*rt));
+    if (!rt) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    rt->ops = *ops;
+    rt->trace = trace;
+    rt->vm = 1;
+    rt->vm_port = l->port;
+    rt->vm_cpu_va = l->cpu_va;
+    rt->ram = l->ram;
+    rt->ram_size = l->ram_size;
+    /* An exit costs microseconds here: give each entry into the VM ten times the in-process quantum. */
+    rt->quantum_len = 10 * RV_QUANTUM;
+    memset(l->cpu_host, 0, l->cpu_size);
+    rt->cpu = (rv_cpu *)(void *)l->cpu_host;
+    size_t cpu = (sizeof(rv_cpu) + 63) & ~(size_t)63;
+    rt->codemap = l->cpu_host + cpu;
+    rt->codemap_len = rv_codemap_len(l->ram_size);
+    rt->cpu->codemap_off = (int64_t)cpu;
+    rt->code_rw = l->code_host;
+    rt->code_size = l->code_size;
+    rt->rx_delta = (ptrdiff_t)(l->code_va - (uint64_t)(uintptr_t)l->code_host);
+    return rv_runtime_start(rt, l->ram_va, err, errlen);
+}
+
+uint64_t rv_runtime_vm_entry(rv_runtime *rt)
+{
+    return rv_exec_addr(rt, rt->stubs.entry);
 }
 
 void rv_runtime_free(rv_runtime *rt)
@@ -897,15 +1086,18 @@ void rv_runtime_free(rv_runtime *rt)
         rv_print_profile(rt);
     if (rt->have_capstone)
         cs_close(&rt->capstone);
-    munmap(rt->code_rw, rt->code_size);
-    munmap(rt->code_rx, rt->code_size);
+    if (!rt->vm) {
+        munmap(rt->code_rw, rt->code_size);
+        munmap(rt->code_rx, rt->code_size);
+    }
     free(rt->tbs);
+    free(rt->inproc);
     free(rt);
 }
 
 rv_cpu *rv_runtime_cpu(rv_runtime *rt)
 {
-    return &rt->cpu;
+    return rt->cpu;
 }
 
 void rv_runtime_set_misaligned(rv_runtime *rt, int emulate)
@@ -922,7 +1114,7 @@ void rv_runtime_set_htif(rv_runtime *rt, uint64_t tohost, uint64_t fromhost)
 
 void rv_runtime_dump(rv_runtime *rt, void (*print)(void *opaque, const char *line), void *opaque)
 {
-    rv_cpu *c = &rt->cpu;
+    rv_cpu *c = rt->cpu;
     char line[160];
     snprintf(line, sizeof(line), "pc  %016" PRIx64 "  priv %s  mstatus %016" PRIx64 "  mcause %" PRIx64
              "  mepc %" PRIx64 "  mtval %" PRIx64 "  mtvec %" PRIx64, c->pc, c->priv == RV_PRIV_M ? "M" : "U",
@@ -958,8 +1150,14 @@ void rv_runtime_stats(rv_runtime *rt, uint64_t *instret, uint64_t *blocks, uint6
     for (unsigned i = 0; i < RV_PIN_SLOTS && o < pinned_len; i++)
         o += (size_t)snprintf(pinned + o, pinned_len - o, "%s%s", i ? "," : "", rv_reg_name(rt->pinned[i]));
     *repins = rt->stat_repins;
-    *instret = rv_instret(&rt->cpu);
+    *instret = rv_instret(rt->cpu);
     *blocks = rt->stat_blocks;
     *flushes = rt->stat_flushes;
     *chains = rt->stat_chains;
+}
+
+void rv_runtime_vm_stats(rv_runtime *rt, uint64_t counts[4])
+{
+    for (int i = 0; i < 4; i++)
+        counts[i] = rt->stat_vm_exits[i + 1];
 }

@@ -42,6 +42,29 @@ void rv_runtime_set_htif(rv_runtime *rt, uint64_t tohost, uint64_t fromhost);
 /* Misaligned loads and stores: trap (0, the default) or perform them when they lie in RAM (1). AMOs and LR/SC
  * always trap. */
 void rv_runtime_set_misaligned(rv_runtime *rt, int emulate);
+/* In-VM mode (exec=rc): generated code runs at the VM's ring 3, from a code buffer and with an rv_cpu in memory
+ * shared with the VM (host pointer + the VM address of the same bytes), and leaves to the host by `out` on
+ * `port`; the caller maps these regions for ring 3 and calls rv_runtime_vm_exit() for each such exit. */
+typedef struct rv_vm_layout {
+    uint8_t *ram;                /* host view of guest RAM */
+    uint64_t ram_size, ram_va;   /* where ring 3 finds it */
+    uint8_t *cpu_host;           /* rv_cpu and codemap: rv_runtime_vm_cpu_bytes(ram_size) bytes at least */
+    uint64_t cpu_va;
+    size_t cpu_size;
+    uint8_t *code_host;          /* the code buffer: host (writable) and VM (ring 3, read + execute) views */
+    uint64_t code_va;
+    size_t code_size;
+    uint16_t port;
+} rv_vm_layout;
+size_t rv_runtime_vm_cpu_bytes(uint64_t ram_size);
+rv_runtime *rv_runtime_new_vm(const rv_vm_layout *layout, const rv_machine_ops *ops, unsigned trace, char *err,
+                              size_t errlen);
+/* Where ring 3 starts (its stack is the caller's), and the handler of the value ring 3 wrote to the port. */
+uint64_t rv_runtime_vm_entry(rv_runtime *rt);
+void rv_runtime_vm_exit(rv_runtime *rt, uint32_t code);
+/* Exits to the host by kind (dispatch, load, store, interp) for --stats. */
+void rv_runtime_vm_stats(rv_runtime *rt, uint64_t counts[4]);
+
 /* Run until should_return() or until the guest stops; returns 0, or -1 once the hart cannot continue. */
 int rv_runtime_run(rv_runtime *rt);
 /* Registers and the instructions around pc, for error reports. */

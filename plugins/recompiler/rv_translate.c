@@ -71,6 +71,54 @@ void rv_emit_trampolines(x64_buf *b, const rv_pin_map *map, uint8_t **enter, uin
     x64_emit_ret(b);
 }
 
+static void rv_emit_vm_exit(x64_buf *b, uint32_t code, uint16_t port)
+{
+    x64_emit_mov_imm(b, X64_RAX, code);
+    x64_emit_mov_imm(b, X64_RDX, port);
+    x64_emit_byte(b, 0xef); /* out %eax, %dx */
+}
+
+void rv_emit_vm_stubs(x64_buf *b, const rv_pin_map *map, uint64_t cpu_va, uint16_t port, rv_vm_stubs *out)
+{
+    /* Fixed part. Everything live across an exit is in rv_cpu; the helpers follow the System V convention the
+     * generated code already uses for C helpers (arguments in rsi/rdx/rcx, result in rax, caller-saved registers
+     * clobbered). */
+    out->entry = b->p;
+    x64_emit_mov_imm(b, X64_RBP, cpu_va);
+    x64_emit_mov_r_rm(b, 8, X64_R15, x64_mem(X64_RBP, CPU_OFF(ram)));
+    out->dispatch = b->p;
+    rv_emit_vm_exit(b, RV_VMX_DISPATCH, port);
+    x64_emit_jmp_rm(b, x64_mem(X64_RBP, CPU_OFF(vm_next)));
+
+    out->load = b->p;
+    x64_emit_mov_rm_r(b, 8, x64_mem(X64_RBP, CPU_OFF(vm_args[0])), X64_RSI);
+    x64_emit_mov_rm_r(b, 8, x64_mem(X64_RBP, CPU_OFF(vm_args[1])), X64_RDX);
+    rv_emit_vm_exit(b, RV_VMX_LOAD, port);
+    x64_emit_mov_r_rm(b, 8, X64_RAX, x64_mem(X64_RBP, CPU_OFF(vm_ret)));
+    x64_emit_ret(b);
+
+    out->store = b->p;
+    x64_emit_mov_rm_r(b, 8, x64_mem(X64_RBP, CPU_OFF(vm_args[0])), X64_RSI);
+    x64_emit_mov_rm_r(b, 8, x64_mem(X64_RBP, CPU_OFF(vm_args[1])), X64_RDX);
+    x64_emit_mov_rm_r(b, 8, x64_mem(X64_RBP, CPU_OFF(vm_args[2])), X64_RCX);
+    rv_emit_vm_exit(b, RV_VMX_STORE, port);
+    x64_emit_ret(b);
+
+    out->interp = b->p;
+    x64_emit_mov_rm_r(b, 8, x64_mem(X64_RBP, CPU_OFF(vm_args[0])), X64_RSI);
+    rv_emit_vm_exit(b, RV_VMX_INTERP, port);
+    x64_emit_ret(b);
+    out->fixed_end = b->p;
+
+    /* Pin-map dependent part. */
+    out->enter = b->p;
+    rv_emit_reload(b, map);
+    x64_emit_jmp_rm(b, x64_mem(X64_RBP, CPU_OFF(vm_block)));
+    out->epilogue = b->p;
+    rv_emit_spill(b, map);
+    x64_patch_rel32(x64_emit_jmp32(b), out->dispatch);
+}
+
 /* ---- Per-block state ---------------------------------------------------------------------------------- */
 
 typedef struct rv_slow {
@@ -126,13 +174,13 @@ static void rv_emit_direct_exit_stub(rv_block *k, uint8_t *field, uint64_t targe
     if (k->env->no_chain) {
         x64_emit_mov_rm_imm32(b, 8, x64_mem(X64_RBP, CPU_OFF(chain_field)), 0);
     } else {
-        x64_emit_mov_imm(b, X64_RAX, (uint64_t)(uintptr_t)field);
+        x64_emit_mov_imm(b, X64_RAX, (uint64_t)((uintptr_t)field + (uint64_t)k->env->exec_delta));
         x64_emit_mov_rm_r(b, 8, x64_mem(X64_RBP, CPU_OFF(chain_field)), X64_RAX);
     }
     x64_patch_rel32(x64_emit_jmp32(b), k->env->epilogue);
 }
 
-static void rv_emit_helper_call(x64_buf *b, const void *fn)
+static void rv_emit_helper_call(x64_buf *b, uint64_t fn)
 {
     x64_emit_call_abs(b, fn);
 }
@@ -404,7 +452,7 @@ static void rv_emit_slow_paths(rv_block *k)
             x64_emit_mov_imm(b, X64_RDX, s->info);
         }
         x64_emit_mov_r_rm(b, 8, X64_RDI, x64_reg(X64_RBP));
-        rv_emit_helper_call(b, s->is_store ? (const void *)k->env->store : (const void *)k->env->load);
+        rv_emit_helper_call(b, s->is_store ? k->env->store : k->env->load);
         rv_emit_reload(b, k->map);
         rv_emit_check_leave(k);
         if (!s->is_store && s->rd)
@@ -421,7 +469,7 @@ static void rv_emit_interp(rv_block *k, const rv_insn *in, uint64_t pc)
     rv_emit_spill(b, k->map);
     x64_emit_mov_r_rm(b, 8, X64_RDI, x64_reg(X64_RBP));
     x64_emit_mov_imm(b, X64_RSI, in->raw);
-    rv_emit_helper_call(b, (const void *)k->env->interp);
+    rv_emit_helper_call(b, k->env->interp);
     rv_emit_reload(b, k->map);
     rv_emit_check_leave(k);
 }

@@ -45,14 +45,14 @@ void rv_pin_map_build(rv_pin_map *m, const uint8_t *regs, unsigned n);
 typedef struct rv_xlate_env {
     const rv_pin_map *map;
     x64_buf *buf;            /* where the block goes (writable view) */
+    int64_t exec_delta;      /* executable-view address minus writable-view address of the same byte */
     uint8_t *epilogue;       /* writable-view address of the common exit to the dispatcher */
     int (*fetch16)(void *opaque, uint64_t addr, uint16_t *out); /* 0, or -1 when addr is not fetchable */
     void *opaque;
     uint64_t ram_base, ram_size;
     int32_t codemap_off;     /* rv_cpu.codemap - rv_cpu pointer */
-    rv_load_helper_fn load;
-    rv_store_helper_fn store;
-    rv_interp_helper_fn interp;
+    /* Executable addresses of the helpers (rv_*_helper_fn): C functions in-process, ring-3 stubs in the VM. */
+    uint64_t load, store, interp;
     int no_chain;            /* every block exit returns to the dispatcher (exec tracing) */
 } rv_xlate_env;
 
@@ -66,6 +66,20 @@ typedef struct rv_xlate_result {
 /* The code that enters generated code: void enter(rv_cpu *cpu, void *code), and the common epilogue that
  * returns from it. Emitted once per code buffer. */
 void rv_emit_trampolines(x64_buf *b, const rv_pin_map *map, uint8_t **enter, uint8_t **epilogue);
+
+/* In-VM mode: the fixed ring-3 stubs at the start of the code buffer (the same bytes whatever the pin map, so
+ * a flush while the vCPU sits in one of them is harmless), then the enter and epilogue code for the map. Each
+ * stub leaves to the host with `out %eax, %dx` (eax = an RV_VMX_* code) on the port the RC opened to ring 3. */
+enum { RV_VMX_DISPATCH = 1, RV_VMX_LOAD = 2, RV_VMX_STORE = 3, RV_VMX_INTERP = 4 };
+typedef struct rv_vm_stubs {
+    uint8_t *entry;    /* ring 3 starts here: rbp = the rv_cpu, r15 = guest RAM, then dispatch */
+    uint8_t *dispatch; /* back to the host's dispatcher; then jmp [rbp + vm_next] */
+    uint8_t *load, *store, *interp; /* helpers for generated code */
+    uint8_t *enter;    /* reload the pinned registers, jmp [rbp + vm_block] */
+    uint8_t *epilogue; /* spill them, then dispatch */
+    uint8_t *fixed_end;
+} rv_vm_stubs;
+void rv_emit_vm_stubs(x64_buf *b, const rv_pin_map *map, uint64_t cpu_va, uint16_t port, rv_vm_stubs *out);
 
 /* Translate the block at pc; 0, or -1 if the buffer overflowed (flush and retry). The first instruction is
  * fetchable (the runtime raises an instruction access fault otherwise). */

@@ -241,9 +241,9 @@ void x64_emit_jmp_rm(x64_buf *b, x64_op rm)
     x64_emit_op_rm(b, 4, &opc, 1, 4, rm);
 }
 
-void x64_emit_call_abs(x64_buf *b, const void *fn)
+void x64_emit_call_abs(x64_buf *b, uint64_t addr)
 {
-    x64_emit_mov_imm(b, X64_RAX, (uint64_t)(uintptr_t)fn);
+    x64_emit_mov_imm(b, X64_RAX, addr);
     uint8_t opc = 0xff;
     x64_emit_op_rm(b, 4, &opc, 1, 2, x64_reg(X64_RAX));
 }

@@ -71,7 +71,7 @@ void x64_emit_cmov(x64_buf *b, int cc, int r, x64_op rm); /* 64-bit: if cc, r = 
 uint8_t *x64_emit_jcc32(x64_buf *b, int cc);
 uint8_t *x64_emit_jmp32(x64_buf *b);
 void x64_emit_jmp_rm(x64_buf *b, x64_op rm);
-void x64_emit_call_abs(x64_buf *b, const void *fn); /* through rax */
+void x64_emit_call_abs(x64_buf *b, uint64_t addr); /* through rax */
 void x64_emit_push(x64_buf *b, int r);
 void x64_emit_pop(x64_buf *b, int r);
 void x64_emit_ret(x64_buf *b);
