@@ -4,8 +4,12 @@
  * executed by the recompiler in this process (vcpu_run), so no KVM is needed. This file is the glue between
  * the vmm plugin ABI and rv_runtime: options, RAM, ELF loading, device access and reports.
  *
- * Execution modes: `exec=inproc` (the default and, for now, the only one). The in-VM mode (`exec=rc`, the
- * translated code at the VM's ring 3 under the RC hypervisor) will reuse rv_translate.c with its own runtime.
+ * Execution modes, one translator: `exec=inproc` (the default; generated code runs in this process) and
+ * `exec=rc`, where generated code runs at ring 3 of a KVM VM under the RC hypervisor (its rvexec module): the
+ * RISC-V RAM is the VM's target RAM (user pages, no execute), the code buffer is an MMIO2 region ring 3 may
+ * read and execute but not write, the rv_cpu and the ring-3 stack another (read/write, no execute), and ring 3
+ * comes back to this plugin through one port the RC's TSS opens to it (RV_RC_PORT). Everything else in the VM
+ * belongs to the RC and is supervisor-only.
  */
 #include <elf.h>
 #include <inttypes.h>
@@ -15,7 +19,22 @@
 
 #include <vmm/plugin.h>
 
+#include "rc_host.h"
 #include "rv_runtime.h"
+
+/* exec=rc layout, in the range rc_abi.h leaves to a target's plugin. */
+#define RV_RC_CODE_GPA RC_GPA_TARGET_REGIONS        /* code buffer, VA == GPA */
+#define RV_RC_CODE_SIZE (16ull << 20)
+#define RV_RC_CPU_GPA (RV_RC_CODE_GPA + RV_RC_CODE_SIZE) /* rv_cpu, codemap, ring-3 stack */
+#define RV_RC_STACK_SIZE 0x10000ull
+#define RV_RC_PORT 0x5e8                             /* ring 3 -> this plugin; 4 bytes, beside the RC's 0x5e0 */
+#define RV_RC_RAM_MAX (RC_GPA_SYSTEM - RV_RAM_BASE)  /* RISC-V RAM must end below the RC's regions */
+
+extern const unsigned char rc_rvexec_blob[];
+extern const size_t rc_rvexec_blob_size;
+
+/* The host driver's state-class layout, from the host info at load time: exec=rc needs "kvm-x86_64". */
+static char riscv64_hostdrv_abi[32];
 
 struct riscv64 {
     vmm_instance *inst;
@@ -26,7 +45,13 @@ struct riscv64 {
     int emulate_misaligned;
     uint64_t entry, tohost, fromhost;
     int stopped;
+    int exec_rc;
+    rc_host rc;               /* exec=rc: the RC's host end */
+    uint8_t *code, *cpu;      /* exec=rc: MMIO2 regions shared with ring 3 */
+    uint64_t cpu_size;
 };
+
+static int riscv64_start_rc(struct riscv64 *m);
 
 static int riscv64_parse_trace(const char *s, unsigned *out)
 {
@@ -67,17 +92,33 @@ static int riscv64_construct(vmm_instance *inst, const vmm_helpers *hlp, void *s
     }
     m->emulate_misaligned = !strcmp(mis, "emulate");
     const char *exec = hlp->opt_string(inst, "exec");
-    if (exec && strcmp(exec, "inproc") != 0) {
-        hlp->log(inst, VMM_LOG_ERROR, "exec=%s: only 'inproc' exists so far (the in-VM mode 'rc' needs the RC "
-                 "hypervisor)", exec);
+    if (exec && strcmp(exec, "inproc") != 0 && strcmp(exec, "rc") != 0) {
+        hlp->log(inst, VMM_LOG_ERROR, "exec=%s: use inproc (in this process) or rc (inside a KVM VM, at ring 3 "
+                 "under the RC hypervisor)", exec);
         return -1;
     }
+    m->exec_rc = exec && !strcmp(exec, "rc");
+    if (m->exec_rc && strcmp(riscv64_hostdrv_abi, "kvm-x86_64") != 0) {
+        hlp->log(inst, VMM_LOG_ERROR, "exec=rc runs translated code inside a KVM VM, and this vmm has no x86-64 KVM "
+                 "(host driver: %s); use exec=inproc", riscv64_hostdrv_abi[0] ? riscv64_hostdrv_abi : "none");
+        return -1;
+    }
+    m->rc.inst = inst;
+    m->rc.hlp = hlp;
+    m->rc.builtin_image = rc_rvexec_blob;
+    m->rc.builtin_image_size = rc_rvexec_blob_size;
     return 0;
 }
 
 static void riscv64_destruct(vmm_instance *inst, void *state)
 {
     struct riscv64 *m = state;
+    if (m->rt && m->exec_rc && m->hlp->stats_enabled(inst)) {
+        uint64_t v[4];
+        rv_runtime_vm_stats(m->rt, v);
+        fprintf(stderr, "riscv64: exec=rc exits to vmm: %" PRIu64 " dispatch, %" PRIu64 " load, %" PRIu64 " store, %"
+                PRIu64 " interpreter\n", v[0], v[1], v[2], v[3]);
+    }
     if (m->rt && m->hlp->stats_enabled(inst)) {
         uint64_t n, blocks, flushes, chains, repins;
         char pinned[64];
@@ -88,6 +129,61 @@ static void riscv64_destruct(vmm_instance *inst, void *state)
     }
     rv_runtime_free(m->rt);
     m->rt = NULL;
+    if (m->exec_rc) {
+        if (m->rc.log)
+            rc_log_drain(&m->rc);
+        rc_image_free(&m->rc);
+    }
+}
+
+static void riscv64_hc_write(void *state, uint64_t offset, unsigned size, uint64_t val)
+{
+    struct riscv64 *m = state;
+    rc_hc_port_write(&m->rc, offset, size, val);
+}
+
+/* Ring 3's way back: the RV_VMX_* code in eax. */
+static void riscv64_vmx_write(void *state, uint64_t offset, unsigned size, uint64_t val)
+{
+    struct riscv64 *m = state;
+    if (offset != 0 || size != 4 || !m->rt) {
+        m->hlp->log(m->inst, VMM_LOG_ERROR, "exec=rc: a %u-byte write to port 0x%" PRIx64 " is not a ring-3 exit",
+                    size, RV_RC_PORT + offset);
+        m->hlp->vm_stop(m->inst, 1);
+        return;
+    }
+    rv_runtime_vm_exit(m->rt, (uint32_t)val);
+}
+
+static int riscv64_vm_create_rc(struct riscv64 *m, uint64_t size)
+{
+    const vmm_helpers *hlp = m->hlp;
+    rc_host *h = &m->rc;
+    if (size > RV_RC_RAM_MAX) {
+        hlp->log(m->inst, VMM_LOG_ERROR, "--mem: exec=rc takes at most %llu MiB of RISC-V RAM (it must end below the "
+                 "RC's regions at 0x%llx)", RV_RC_RAM_MAX >> 20, RC_GPA_SYSTEM);
+        return -1;
+    }
+    void *code, *cpu;
+    m->cpu_size = (rv_runtime_vm_cpu_bytes(size) + RV_RC_STACK_SIZE + 0x1fffff) & ~0x1fffffull;
+    if (hlp->mem_map_ram(m->inst, RV_RAM_BASE, size, "ram") || rc_map_regions(h) ||
+        hlp->mem_map_mmio2(m->inst, RV_RC_CODE_GPA, RV_RC_CODE_SIZE, "rv-code", &code) ||
+        hlp->mem_map_mmio2(m->inst, RV_RC_CPU_GPA, m->cpu_size, "rv-cpu", &cpu) ||
+        hlp->pio_register(m->inst, RC_HC_PORT, 4, NULL, riscv64_hc_write) ||
+        hlp->pio_register(m->inst, RV_RC_PORT, 4, NULL, riscv64_vmx_write) ||
+        rc_image_load(h, NULL) || rc_image_map(h))
+        return -1;
+    m->code = code;
+    m->cpu = cpu;
+    h->ram_gpa = RV_RAM_BASE;
+    h->ram = size;
+    h->ram_executable = 0;
+    h->uregions[0] = (rc_user_region){ RV_RC_CODE_GPA, RV_RC_CODE_GPA, RV_RC_CODE_SIZE, 0, 1, "translated code" };
+    h->uregions[1] = (rc_user_region){ RV_RC_CPU_GPA, RV_RC_CPU_GPA, m->cpu_size, 1, 0, "RISC-V CPU state and stack" };
+    h->nuregions = 2;
+    h->r3_port = RV_RC_PORT;
+    h->r3_port_count = 4;
+    return 0;
 }
 
 static int riscv64_vm_create(vmm_instance *inst, void *state)
@@ -98,6 +194,8 @@ static int riscv64_vm_create(vmm_instance *inst, void *state)
         m->hlp->log(inst, VMM_LOG_ERROR, "--mem must be a non-zero multiple of 4 KiB");
         return -1;
     }
+    if (m->exec_rc)
+        return riscv64_vm_create_rc(m, size);
     return m->hlp->mem_map_ram(inst, RV_RAM_BASE, size, "ram");
 }
 
@@ -179,15 +277,19 @@ static int riscv64_vm_load(vmm_instance *inst, void *state, const vmm_image *ima
                     "0x80000000)");
         return -1;
     }
-    if (img->size >= sizeof(Elf64_Ehdr) && !memcmp(img->data, ELFMAG, SELFMAG))
-        return riscv64_load_elf(m, img);
-    uint64_t addr = img->has_load_addr ? img->load_addr : RV_RAM_BASE;
-    if (m->hlp->mem_write(inst, addr, img->data, img->size)) {
-        m->hlp->log(inst, VMM_LOG_ERROR, "%s: %zu bytes at 0x%" PRIx64 " do not fit in RAM", img->path, img->size, addr);
-        return -1;
+    if (img->size >= sizeof(Elf64_Ehdr) && !memcmp(img->data, ELFMAG, SELFMAG)) {
+        if (riscv64_load_elf(m, img))
+            return -1;
+    } else {
+        uint64_t addr = img->has_load_addr ? img->load_addr : RV_RAM_BASE;
+        if (m->hlp->mem_write(inst, addr, img->data, img->size)) {
+            m->hlp->log(inst, VMM_LOG_ERROR, "%s: %zu bytes at 0x%" PRIx64 " do not fit in RAM", img->path, img->size,
+                        addr);
+            return -1;
+        }
+        m->entry = addr;
     }
-    m->entry = addr;
-    return 0;
+    return m->exec_rc ? riscv64_start_rc(m) : 0;
 }
 
 /* ---- Machine callbacks for the runtime ---------------------------------------------------------------- */
@@ -236,6 +338,34 @@ static void riscv64_console(void *opaque, const void *buf, size_t len)
     m->hlp->console_write(m->inst, buf, len);
 }
 
+static const rv_machine_ops riscv64_machine_ops = { .mmio = riscv64_mmio, .should_return = riscv64_should_return,
+                                                     .stop = riscv64_stop, .console = riscv64_console };
+
+/* exec=rc: the runtime over the shared regions, then the RC's start state with the ring-3 entry stub. */
+static int riscv64_start_rc(struct riscv64 *m)
+{
+    char err[256];
+    uint64_t size = m->hlp->mem_ram_size(m->inst);
+    uint8_t *ram = m->hlp->mem_ptr(m->inst, RV_RAM_BASE, size, 1);
+    if (!ram) {
+        m->hlp->log(m->inst, VMM_LOG_ERROR, "guest RAM is not one host mapping");
+        return -1;
+    }
+    rv_machine_ops ops = riscv64_machine_ops;
+    ops.opaque = m;
+    rv_vm_layout lay = { .ram = ram, .ram_size = size, .ram_va = RV_RAM_BASE, .cpu_host = m->cpu,
+                         .cpu_va = RV_RC_CPU_GPA, .cpu_size = m->cpu_size - RV_RC_STACK_SIZE, .code_host = m->code,
+                         .code_va = RV_RC_CODE_GPA, .code_size = RV_RC_CODE_SIZE, .port = RV_RC_PORT };
+    m->rt = rv_runtime_new_vm(&lay, &ops, m->trace, err, sizeof(err));
+    if (!m->rt) {
+        m->hlp->log(m->inst, VMM_LOG_ERROR, "%s", err);
+        return -1;
+    }
+    m->rc.target_entry = rv_runtime_vm_entry(m->rt);
+    m->rc.target_stack = RV_RC_CPU_GPA + m->cpu_size;
+    return rc_boot_build(&m->rc);
+}
+
 static int riscv64_vcpu_init(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
 {
     struct riscv64 *m = state;
@@ -244,18 +374,22 @@ static int riscv64_vcpu_init(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
         m->hlp->log(inst, VMM_LOG_ERROR, "one hart only for now (--cpus 1)");
         return -1;
     }
-    uint64_t size = m->hlp->mem_ram_size(inst);
-    uint8_t *ram = m->hlp->mem_ptr(inst, RV_RAM_BASE, size, 1);
-    if (!ram) {
-        m->hlp->log(inst, VMM_LOG_ERROR, "guest RAM is not one host mapping");
-        return -1;
-    }
-    rv_machine_ops ops = { .opaque = m, .mmio = riscv64_mmio, .should_return = riscv64_should_return,
-                           .stop = riscv64_stop, .console = riscv64_console };
     m->vcpu = vcpu;
-    m->rt = rv_runtime_new(ram, size, &ops, m->trace, err, sizeof(err));
-    if (!m->rt) {
-        m->hlp->log(inst, VMM_LOG_ERROR, "%s", err);
+    if (!m->exec_rc) {
+        uint64_t size = m->hlp->mem_ram_size(inst);
+        uint8_t *ram = m->hlp->mem_ptr(inst, RV_RAM_BASE, size, 1);
+        if (!ram) {
+            m->hlp->log(inst, VMM_LOG_ERROR, "guest RAM is not one host mapping");
+            return -1;
+        }
+        rv_machine_ops ops = riscv64_machine_ops;
+        ops.opaque = m;
+        m->rt = rv_runtime_new(ram, size, &ops, m->trace, err, sizeof(err));
+        if (!m->rt) {
+            m->hlp->log(inst, VMM_LOG_ERROR, "%s", err);
+            return -1;
+        }
+    } else if (!m->rt || rc_vcpu_start(&m->rc, vcpu)) {
         return -1;
     }
     if (m->tohost)
@@ -273,6 +407,8 @@ static vmm_exit_action riscv64_vcpu_run(vmm_instance *inst, void *state, vmm_vcp
     struct riscv64 *m = state;
     (void)inst;
     (void)vcpu;
+    if (m->exec_rc)
+        return VMM_ACTION_HOST; /* the RC and ring 3 run on KVM; ring 3 exits come to riscv64_vmx_write */
     if (m->stopped)
         return VMM_ACTION_RESUME; /* the stop request is on its way: the core returns */
     rv_runtime_run(m->rt);
@@ -282,7 +418,8 @@ static vmm_exit_action riscv64_vcpu_run(vmm_instance *inst, void *state, vmm_vcp
 static vmm_exit_action riscv64_vcpu_exit(vmm_instance *inst, void *state, vmm_vcpu *vcpu, const vmm_exit *exit)
 {
     struct riscv64 *m = state;
-    (void)vcpu;
+    if (m->exec_rc)
+        return rc_vcpu_exit(&m->rc, vcpu, exit);
     m->hlp->log(inst, VMM_LOG_ERROR, "unexpected host-driver exit %u", (unsigned)exit->reason);
     return VMM_ACTION_STOP;
 }
@@ -291,9 +428,10 @@ static void riscv64_vcpu_dump(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
 {
     struct riscv64 *m = state;
     (void)inst;
-    (void)vcpu;
     if (m->rt)
         rv_runtime_dump(m->rt, riscv64_print_line, m);
+    if (m->exec_rc)
+        rc_dump(&m->rc, vcpu, "exec=rc: the VM's vCPU");
 }
 
 static const vmm_arch_ops riscv64_arch_ops = {
@@ -315,7 +453,8 @@ static const vmm_option_desc riscv64_options[] = {
       .help = "misaligned loads and stores: trap (address-misaligned exception to mtvec) or emulate (perform "
               "them, as QEMU does); AMOs always trap" },
     { .name = "exec", .type = VMM_OPT_STRING, .default_value = "inproc",
-      .help = "where translated code runs: inproc (this process); rc (inside the VM) is not built yet" },
+      .help = "where translated code runs: inproc (in this process) or rc (at ring 3 of a KVM VM under the RC "
+              "hypervisor; needs /dev/kvm, RAM up to 1280 MiB)" },
     { .name = NULL },
 };
 
@@ -335,4 +474,10 @@ static const vmm_plugin_desc riscv64_desc = {
     .version_end = VMM_DESC_VERSION,
 };
 
-VMM_PLUGIN_DEFINE(riscv64_desc)
+VMM_EXPORT int vmm_plugin_entry(const vmm_host_info *host, vmm_register_fn reg, void *ctx);
+VMM_EXPORT int vmm_plugin_entry(const vmm_host_info *host, vmm_register_fn reg, void *ctx)
+{
+    if (VMM_VERSION_MAGIC(host->version) == VMM_HOST_MAGIC && host->hostdrv_abi)
+        snprintf(riscv64_hostdrv_abi, sizeof(riscv64_hostdrv_abi), "%s", host->hostdrv_abi);
+    return reg(ctx, &riscv64_desc);
+}

@@ -235,7 +235,12 @@ def main():
     ap.add_argument("--insns", type=int, default=300)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", default=None, help="directory for failing programs")
+    ap.add_argument("--exec", default="inproc", choices=["inproc", "rc"],
+                    help="vmm's execution mode (rc: at ring 3 of a KVM VM under the RC hypervisor)")
     a = ap.parse_args()
+    if a.exec == "rc" and not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        print("SKIP: /dev/kvm not available (exec=rc runs translated code inside a KVM VM)")
+        return 77
     for tool in (CC, QEMU):
         if not shutil.which(tool):
             print("SKIP: %s not installed (scripts/install-deps installs it)" % tool)
@@ -258,7 +263,7 @@ def main():
                 return 1
             rq, oq, eq = run([QEMU, "-M", "virt", "-bios", "none", "-nographic", "-monitor", "none",
                               "-serial", "stdio", "-kernel", elf])
-            rv, ov, ev = run([a.vmm, "run", "--arch", "riscv64", "--mem", "64M", "--kernel", elf,
+            rv, ov, ev = run([a.vmm, "run", "--arch", "riscv64,exec=" + a.exec, "--mem", "64M", "--kernel", elf,
                               "--device", "uart16550,mmio=0x10000000", "--device", "sifive-test"])
             if rq != 0 or rv != 0 or oq != ov:
                 failures += 1

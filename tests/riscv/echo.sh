@@ -6,6 +6,12 @@
 set -u
 vmm=$1 dir=$2 text1=$3 text2=$4 want=$5
 CC=riscv64-unknown-elf-gcc
+case "${RV_ARCH_OPTS-}" in *exec=rc*)
+    if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+        echo "SKIP: /dev/kvm not available (exec=rc runs translated code inside a KVM VM)"
+        exit 77
+    fi
+esac
 if ! command -v $CC >/dev/null 2>&1; then
     echo "SKIP: $CC not installed (apt-get install gcc-riscv64-unknown-elf, or scripts/install-deps)"
     exit 77
@@ -15,7 +21,7 @@ trap 'rm -rf "$tmp"' EXIT
 $CC -march=rv64imac_zicsr_zifencei -mabi=lp64 -nostdlib -nostartfiles -mno-relax -T "$dir/link.ld" \
     -o "$tmp/echo.elf" "$dir/isa/echo.S" || exit 1
 mkfifo "$tmp/in" || exit 1
-timeout 30 "$vmm" run --arch riscv64 --mem 64M --kernel "$tmp/echo.elf" --device uart16550,mmio=0x10000000 \
+timeout 30 "$vmm" run --arch "riscv64${RV_ARCH_OPTS-}" --mem 64M --kernel "$tmp/echo.elf" --device uart16550,mmio=0x10000000 \
     --device sifive-test <"$tmp/in" >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 exec 3>"$tmp/in"

@@ -8,6 +8,12 @@ vmm=$1 src=$2 want_status=$3
 want_out=${4-}
 [ $# -ge 4 ] && shift 4 || shift $#
 CC=riscv64-unknown-elf-gcc
+case "${RV_ARCH_OPTS-}" in *exec=rc*)
+    if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+        echo "SKIP: /dev/kvm not available (exec=rc runs translated code inside a KVM VM)"
+        exit 77
+    fi
+esac
 if ! command -v $CC >/dev/null 2>&1; then
     echo "SKIP: $CC not installed (apt-get install gcc-riscv64-unknown-elf, or scripts/install-deps)"
     exit 77

@@ -65,7 +65,10 @@ typedef struct rc_host {
 } rc_host;
 
 /* rc_image.c */
-int rc_image_load(rc_host *h);
+/* The RC's MMIO2 regions (rc-system, rc-state, rc-log, rc-mailbox) at their fixed guest-physical addresses. */
+int rc_map_regions(rc_host *h);
+/* The image at path, or the built-in one when path is NULL; every offset and size checked. */
+int rc_image_load(rc_host *h, const char *path);
 void rc_image_free(rc_host *h);
 int rc_image_map(rc_host *h);
 /* "module:symbol+0xoff" for a VA inside a module, or "" */

@@ -155,9 +155,23 @@ static int rc_check_module(rc_host *h, unsigned i)
     return 0;
 }
 
-int rc_image_load(rc_host *h)
+int rc_map_regions(rc_host *h)
 {
-    const char *path = h->hlp->opt_string(h->inst, "image");
+    void *sys, *st, *lg, *mb;
+    if (h->hlp->mem_map_mmio2(h->inst, RC_GPA_SYSTEM, RC_SYS_SIZE, "rc-system", &sys) ||
+        h->hlp->mem_map_mmio2(h->inst, RC_GPA_STATE, RC_STATE_SIZE, "rc-state", &st) ||
+        h->hlp->mem_map_mmio2(h->inst, RC_GPA_LOG, RC_LOG_SIZE, "rc-log", &lg) ||
+        h->hlp->mem_map_mmio2(h->inst, RC_GPA_MAILBOX, RC_MAILBOX_SIZE, "rc-mailbox", &mb))
+        return -1;
+    h->sys = sys;
+    h->state = st;
+    h->log = lg;
+    h->mailbox = mb;
+    return 0;
+}
+
+int rc_image_load(rc_host *h, const char *path)
+{
     if (path) {
         if (rc_read_file(h, path))
             return -1;

@@ -73,22 +73,13 @@ static int rc_vm_create(vmm_instance *inst, void *state)
                  "(got %" PRIu64 " bytes)", h->ram);
         return -1;
     }
-    void *sys, *st, *lg, *mb;
     h->ram_gpa = 0;
     h->ram_executable = 1; /* the selftest copies its ring-3 snippets into target RAM */
-    if (hlp->mem_map_ram(inst, 0, h->ram, "target-ram") ||
-        hlp->mem_map_mmio2(inst, RC_GPA_SYSTEM, RC_SYS_SIZE, "rc-system", &sys) ||
-        hlp->mem_map_mmio2(inst, RC_GPA_STATE, RC_STATE_SIZE, "rc-state", &st) ||
-        hlp->mem_map_mmio2(inst, RC_GPA_LOG, RC_LOG_SIZE, "rc-log", &lg) ||
-        hlp->mem_map_mmio2(inst, RC_GPA_MAILBOX, RC_MAILBOX_SIZE, "rc-mailbox", &mb))
+    if (hlp->mem_map_ram(inst, 0, h->ram, "target-ram") || rc_map_regions(h))
         return -1;
-    h->sys = sys;
-    h->state = st;
-    h->log = lg;
-    h->mailbox = mb;
     if (hlp->pio_register(inst, RC_HC_PORT, 4, NULL, rc_hc_port_write))
         return -1;
-    if (rc_image_load(h) || rc_image_map(h))
+    if (rc_image_load(h, hlp->opt_string(inst, "image")) || rc_image_map(h))
         return -1;
     return 0;
 }
