@@ -46,6 +46,10 @@ static const char main_usage[] =
     "  --kernel FILE                kernel for the architecture plugin to boot\n"
     "  --initrd FILE                initial RAM disk for the kernel\n"
     "  --append TEXT                kernel command line\n"
+    "  --exec MODE                  where the architecture plugin executes the guest (its exec= option; riscv64:\n"
+    "                               inproc or rc)\n"
+    "  --trace LIST                 the architecture plugin's debug traces, comma-separated (its trace= option;\n"
+    "                               riscv64: in_asm,out_asm,exec,prof)\n"
     "  --stats                      print exit and plugin statistics when the VM ends\n"
     "  --state DB                   state database (a directory) for snapshots; pages are logged for incremental\n"
     "                               saves (Ctrl-A s and the control socket save there)\n"
@@ -71,6 +75,8 @@ typedef struct main_args {
     const char *arch;
     char *arch_name;
     const char *arch_options;
+    const char *exec_mode, *trace; /* --exec, --trace: forwarded as the arch plugin's exec= and trace= */
+    char *arch_options_buf;
     uint64_t mem;
     unsigned cpus;
     vm_image_config images[MAIN_MAX_LIST];
@@ -166,7 +172,8 @@ static int main_parse_args(main_args *a, int argc, char **argv)
                           !strcmp(opt, "--image") || !strcmp(opt, "--device") || !strcmp(opt, "--plugin-path") ||
                           !strcmp(opt, "--log") || !strcmp(opt, "--check") || !strcmp(opt, "--kernel") ||
                           !strcmp(opt, "--initrd") || !strcmp(opt, "--append") || !strcmp(opt, "--state") ||
-                          !strcmp(opt, "--restore") || !strcmp(opt, "--control") || !strcmp(opt, "--restore-mode");
+                          !strcmp(opt, "--restore") || !strcmp(opt, "--control") || !strcmp(opt, "--restore-mode") ||
+                          !strcmp(opt, "--exec") || !strcmp(opt, "--trace");
         if (takes_value && !val) {
             if (i + 1 >= argc)
                 return main_usage_error("option %s needs a value", opt);
@@ -231,6 +238,14 @@ static int main_parse_args(main_args *a, int argc, char **argv)
             if (level < 0)
                 return main_usage_error("--log %s: use error, warn, info, debug or trace", val);
             log_set_level((vmm_log_level)level);
+        } else if (!strcmp(opt, "--exec")) {
+            if (!*val || strpbrk(val, ",=+"))
+                return main_usage_error("--exec %s: give one mode name (e.g. --exec rc)", val);
+            a->exec_mode = val;
+        } else if (!strcmp(opt, "--trace")) {
+            if (!*val || strpbrk(val, "="))
+                return main_usage_error("--trace %s: give a comma-separated list (e.g. --trace in_asm,exec)", val);
+            a->trace = val;
         } else if (!strcmp(opt, "--stats")) {
             a->stats = 1;
         } else if (!strcmp(opt, "--force")) {
@@ -556,6 +571,24 @@ static int main_cmd_run(main_args *a)
         status = 1;
         goto out_plugins;
     }
+    if (a->exec_mode || a->trace) {
+        /* Generic spellings of two plugin options; the plugin's option table decides whether they exist. */
+        size_t len = (a->arch_options ? strlen(a->arch_options) : 0) + (a->exec_mode ? strlen(a->exec_mode) : 0) +
+                     (a->trace ? strlen(a->trace) : 0) + 32;
+        a->arch_options_buf = malloc(len);
+        if (!a->arch_options_buf) {
+            log_error("out of memory");
+            status = 1;
+            goto out_plugins;
+        }
+        int n = snprintf(a->arch_options_buf, len, "%s%s%s%s", a->arch_options ? a->arch_options : "",
+                         a->exec_mode ? ",exec=" : "", a->exec_mode ? a->exec_mode : "", a->trace ? ",trace=" : "");
+        /* Plugin options are comma-separated, so a trace list reaches the plugin '+'-separated. */
+        for (const char *t = a->trace; t && *t && n >= 0 && (size_t)n + 1 < len; t++)
+            a->arch_options_buf[n++] = *t == ',' ? '+' : *t;
+        a->arch_options_buf[n] = '\0';
+        a->arch_options = a->arch_options_buf + (a->arch_options_buf[0] == ',');
+    }
     vm_config cfg = {.arch = a->arch, .arch_options = a->arch_options, .ram_size = a->mem, .cpus = a->cpus,
                      .images = a->images, .nimages = a->nimages, .devices = a->devices, .ndevices = a->ndevices,
                      .cmdline = a->cmdline, .stats = a->stats, .dirty_log = store != NULL,
@@ -717,5 +750,6 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < a.ndevices; i++)
         free(a.device_names[i]);
     free(a.arch_name);
+    free(a.arch_options_buf);
     return rc;
 }

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""bench/riscv: the same rvbench ELF on vmm (riscv64 recompiler, in-process) and on qemu-system-riscv64
+"""bench/riscv: the same rvbench ELF on vmm (riscv64 recompiler, in-process and, where /dev/kvm exists, at ring 3
+of a KVM VM under the RC hypervisor) and on qemu-system-riscv64
 (-M virt -bios none, TCG), and rvbench compiled natively for x86-64 as the physical limit, interleaved in one
 run. Reports the best wall-clock time of each (and CPU time, which a loaded host distorts less), the ratios
 and guest MIPS (instruction count from vmm --stats). Checksums must agree or the run fails."""
 import argparse
+import os
 import re
 import resource
 import shutil
@@ -41,11 +43,16 @@ def main():
         "vmm riscv64 (inproc)": [a.vmm, "run", "--stats", "--arch", "riscv64", "--mem", "64M", "--kernel", a.elf,
                                  "--device", "uart16550,mmio=0x10000000", "--device", "sifive-test"],
     }
+    have_rc = os.access("/dev/kvm", os.R_OK | os.W_OK)
+    if have_rc:
+        cmds["vmm riscv64 (exec=rc)"] = [a.vmm, "run", "--stats", "--arch", "riscv64,exec=rc", "--mem", "64M",
+                                         "--kernel", a.elf, "--device", "uart16550,mmio=0x10000000",
+                                         "--device", "sifive-test"]
     if have_qemu:
         cmds["qemu-system-riscv64"] = [a.qemu, "-M", "virt", "-bios", "none", "-nographic", "-monitor", "none",
                                        "-serial", "stdio", "-kernel", a.elf]
     best = {k: [float("inf"), float("inf")] for k in cmds}
-    sums, insns = set(), None
+    sums, insns, exits = set(), None, None
     for _ in range(a.runs):
         for name, cmd in cmds.items():
             wall, cpu, csum, err = timed(cmd)
@@ -55,6 +62,9 @@ def main():
             m = re.search(r"riscv64: (\d+) guest instructions", err)
             if m:
                 insns = int(m.group(1))
+            m = re.search(r"exec=rc exits to vmm: (\d+) dispatch, (\d+) load, (\d+) store, (\d+) interpreter", err)
+            if m:
+                exits = [int(x) for x in m.groups()]
     if len(sums) != 1:
         sys.exit("bench-riscv: checksums differ: %s" % ", ".join(sorted(sums)))
     print("rvbench, best of %d runs, checksum %s, %s guest instructions" % (a.runs, sums.pop(),
@@ -71,6 +81,17 @@ def main():
         print("qemu / native: %.2fx wall, %.2fx cpu" % (q[0] / n[0], q[1] / n[1]))
     else:
         print("qemu-system-riscv64 not installed: no QEMU comparison")
+    if have_rc:
+        r = best["vmm riscv64 (exec=rc)"]
+        print("exec=rc / native: %.2fx wall, %.2fx cpu;  exec=rc / inproc: %.2fx wall, %.2fx cpu" %
+              (r[0] / n[0], r[1] / n[1], r[0] / v[0], r[1] / v[1]))
+        if have_qemu:
+            print("qemu / exec=rc: %.2fx wall, %.2fx cpu" % (q[0] / r[0], q[1] / r[1]))
+        if exits:
+            print("exec=rc exits to vmm: %d dispatch, %d load, %d store, %d interpreter (%.0f per second)" %
+                  (exits[0], exits[1], exits[2], exits[3], sum(exits) / r[0]))
+    else:
+        print("/dev/kvm not available: no exec=rc run")
     return 0
 
 

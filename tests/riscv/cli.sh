@@ -61,6 +61,11 @@ if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
     run ,exec=rc vfault
     expect "exec=rc: unfetchable trap vector: status 1" [ "$st" = 1 ]
     expect "exec=rc: unfetchable trap vector: named" grep -q 'instruction access fault at 0x0, which is also the trap vector' "$tmp/err"
+    # The core's generic spellings: --exec MODE and --trace LIST become the plugin's exec= and trace=.
+    run "" alu --exec rc --trace in_asm,out_asm
+    expect "--exec rc --trace in_asm,out_asm: status 0" [ "$st" = 0 ]
+    expect "--trace in_asm: guest blocks" grep -q '^IN: 0x0000000080000000$' "$tmp/err"
+    expect "--exec rc: host code in the VM's code region" grep -qE '^0x00000000e0[0-9a-f]{6}:  sub +r11, ' "$tmp/err"
     run ,exec=rc alu --cpus 2
     expect "exec=rc: --cpus 2 is refused (one hart)" [ "$st" != 0 ]
 else
@@ -74,6 +79,13 @@ run "" vfault
 expect "unfetchable trap vector: status 1" [ "$st" = 1 ]
 expect "unfetchable trap vector: named in the report" grep -q 'instruction access fault at 0x0, which is also the trap vector' "$tmp/err"
 expect "unfetchable trap vector: registers dumped" grep -qE 'mcause 2 ' "$tmp/err"
+
+timeout 30 "$vmm" run --arch x86-raw --exec rc --kernel "$tmp/alu.elf" >"$tmp/out" 2>"$tmp/err" </dev/null
+st=$?
+expect "--exec for a plugin without execution modes: refused" [ "$st" = 2 ]
+expect "--exec refused: the plugin and the option are named" grep -q "x86-raw: unknown option 'exec'" "$tmp/err"
+run "" alu --exec "rc,trace=exec"
+expect "--exec with a list is refused" [ "$st" = 2 ]
 
 "$vmm" plugins >"$tmp/out" 2>&1
 expect "vmm plugins lists riscv64 as an architecture" grep -qE '^riscv64 +architecture' "$tmp/out"
