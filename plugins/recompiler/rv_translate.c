@@ -314,6 +314,108 @@ static void rv_emit_li(rv_block *k, unsigned rd, uint64_t v)
     }
 }
 
+/* Points a short jump of the instruction being emitted at the current position. After an overflow the field may
+ * lie at the end of the buffer: leave it, the block is discarded anyway. */
+static void rv_patch_here8(rv_block *k, uint8_t *field)
+{
+    if (!k->b->overflow && x64_patch_rel8(field, k->b->p))
+        k->b->overflow = 1; /* cannot happen: the jumps below skip a few bytes */
+}
+
+/* DIV, DIVU, REM, REMU and their W forms. x86 div/idiv fault (#DE) on a zero divisor and on INT_MIN / -1,
+ * where RISC-V defines results (quotient all ones / remainder = dividend; quotient INT_MIN / remainder 0), so
+ * those divisors take a short detour that computes the result without dividing:
+ *
+ *     mov rax, rs1                      ; rcx = rs2 unless rs2 is pinned (then its host register is used)
+ *     lea rdx, [rs2 + 1]  /  test rs2, rs2
+ *     cmp rdx, 1                        ; signed: rs2 is 0 or -1 exactly when rs2 + 1 <= 1 unsigned
+ *     ja/jnz  .divide
+ *     (rax/rdx = the special result)
+ *     jmp .done
+ * .divide:
+ *     cqo / xor edx, edx
+ *     idiv/div rs2
+ * .done:
+ *     rd = rax (quotient) or rdx (remainder)
+ *
+ * W forms do the same in 32-bit operations (the upper halves of the inputs are ignored) and sign-extend the
+ * 32-bit result. rd = x0: nothing to compute, and nothing can trap. */
+static void rv_emit_divrem(rv_block *k, rv_op op, unsigned rd, unsigned rs1, unsigned rs2)
+{
+    x64_buf *b = k->b;
+    if (rd == 0)
+        return;
+    int w = op == RV_OP_DIVW || op == RV_OP_DIVUW || op == RV_OP_REMW || op == RV_OP_REMUW;
+    int sgn = op == RV_OP_DIV || op == RV_OP_REM || op == RV_OP_DIVW || op == RV_OP_REMW;
+    int rem = op == RV_OP_REM || op == RV_OP_REMU || op == RV_OP_REMW || op == RV_OP_REMUW;
+    int sz = w ? 4 : 8;
+    int hs = k->map->host[rs2];
+    int d = hs >= 0 ? hs : X64_RCX; /* never rax or rdx: those are not pinned (division is not if-converted) */
+    x64_emit_mov_r_rm(b, sz, X64_RAX, rv_gop(k->map, rs1));
+    if (hs < 0)
+        x64_emit_mov_r_rm(b, sz, X64_RCX, rv_gop(k->map, rs2));
+    uint8_t *divide, *done;
+    if (sgn) {
+        /* rdx = rs2 + 1, which is 1 (rs2 = 0) or 0 (rs2 = -1) on the detour (in the low 32 bits for W) */
+        x64_emit_lea(b, X64_RDX, x64_mem(d, 1));
+        x64_emit_alu_rm_imm(b, sz, X64_CMP, x64_reg(X64_RDX), 1);
+        divide = x64_emit_jcc8(b, X64_CC_A);
+        x64_emit_neg(b, sz, x64_reg(X64_RDX)); /* all ones for rs2 = 0, else 0 */
+        if (rem) {
+            x64_emit_alu_r_rm(b, sz, X64_AND, X64_RDX, x64_reg(X64_RAX)); /* dividend, or 0 */
+        } else {
+            x64_emit_neg(b, sz, x64_reg(X64_RAX));                        /* x / -1 = -x (INT_MIN stays) */
+            x64_emit_alu_r_rm(b, sz, X64_OR, X64_RAX, x64_reg(X64_RDX));  /* or all ones for x / 0 */
+        }
+    } else {
+        x64_emit_test_r_r(b, sz, d, d);
+        divide = x64_emit_jcc8(b, X64_CC_NE);
+        if (rem)
+            x64_emit_mov_r_rm(b, sz, X64_RDX, x64_reg(X64_RAX)); /* x % 0 = x */
+        else
+            x64_emit_alu_rm_imm(b, sz, X64_OR, x64_reg(X64_RAX), -1); /* x / 0 = all ones */
+    }
+    done = x64_emit_jmp8(b);
+    rv_patch_here8(k, divide);
+    if (sgn) {
+        if (w)
+            x64_emit_cdq(b);
+        else
+            x64_emit_cqo(b);
+    } else {
+        x64_emit_mov_imm(b, X64_RDX, 0);
+    }
+    x64_emit_div1(b, sz, sgn, x64_reg(d));
+    rv_patch_here8(k, done);
+    if (!w) {
+        x64_emit_mov_rm_r(b, 8, rv_gop(k->map, rd), rem ? X64_RDX : X64_RAX);
+    } else if (!rem) {
+        rv_emit_finish_w(k, rd);
+    } else {
+        int hd = k->map->host[rd];
+        x64_emit_movsxd(b, hd >= 0 ? hd : X64_RAX, x64_reg(X64_RDX));
+        if (hd < 0)
+            rv_emit_store_rax(k, rd);
+    }
+}
+
+/* MULHSU: the high half of signed(rs1) * unsigned(rs2) is that of the unsigned product minus rs2 when rs1 is
+ * negative (rs1 as unsigned is rs1 + 2^64). */
+static void rv_emit_mulhsu(rv_block *k, unsigned rd, unsigned rs1, unsigned rs2)
+{
+    x64_buf *b = k->b;
+    if (rd == 0)
+        return;
+    x64_op src2 = rv_gop(k->map, rs2);
+    x64_emit_mov_r_rm(b, 8, X64_RAX, rv_gop(k->map, rs1));
+    x64_emit_mov_r_rm(b, 8, X64_RCX, x64_reg(X64_RAX));
+    x64_emit_shift_imm(b, 8, X64_SAR, x64_reg(X64_RCX), 63);
+    x64_emit_alu_r_rm(b, 8, X64_AND, X64_RCX, src2); /* rs1 < 0 ? rs2 : 0 */
+    x64_emit_mul1(b, 0, src2);
+    x64_emit_alu_r_rm(b, 8, X64_SUB, X64_RDX, x64_reg(X64_RCX));
+    x64_emit_mov_rm_r(b, 8, rv_gop(k->map, rd), X64_RDX);
+}
+
 /* ---- Memory ------------------------------------------------------------------------------------------- */
 
 static unsigned rv_log2(unsigned size)
@@ -461,7 +563,7 @@ static void rv_emit_slow_paths(rv_block *k)
     }
 }
 
-/* An instruction executed by the runtime's interpreter helper (division, AMOs, CSRs, system). */
+/* An instruction executed by the runtime's interpreter helper (AMOs, LR/SC, CSRs, system). */
 static void rv_emit_interp(rv_block *k, const rv_insn *in, uint64_t pc)
 {
     x64_buf *b = k->b;
@@ -612,6 +714,11 @@ static int rv_emit_insn(rv_block *k, const rv_insn *in, uint64_t pc)
         x64_emit_mov_r_rm(b, 8, X64_RAX, rv_gop(k->map, rs1));
         x64_emit_mul1(b, in->op == RV_OP_MULH, rv_gop(k->map, rs2));
         x64_emit_mov_rm_r(b, 8, rv_gop(k->map, rd), X64_RDX);
+        break;
+    case RV_OP_MULHSU: rv_emit_mulhsu(k, rd, rs1, rs2); break;
+    case RV_OP_DIV: case RV_OP_DIVU: case RV_OP_REM: case RV_OP_REMU:
+    case RV_OP_DIVW: case RV_OP_DIVUW: case RV_OP_REMW: case RV_OP_REMUW:
+        rv_emit_divrem(k, in->op, rd, rs1, rs2);
         break;
     case RV_OP_LB: case RV_OP_LH: case RV_OP_LW: case RV_OP_LD: case RV_OP_LBU: case RV_OP_LHU: case RV_OP_LWU:
         rv_emit_load(k, in, pc);

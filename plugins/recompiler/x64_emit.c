@@ -170,6 +170,18 @@ void x64_emit_mul1(x64_buf *b, int is_signed, x64_op rm)
     x64_emit_op_rm(b, 8, &opc, 1, is_signed ? 5 : 4, rm);
 }
 
+void x64_emit_div1(x64_buf *b, int size, int is_signed, x64_op rm)
+{
+    uint8_t opc = 0xf7;
+    x64_emit_op_rm(b, size, &opc, 1, is_signed ? 7 : 6, rm);
+}
+
+void x64_emit_neg(x64_buf *b, int size, x64_op rm)
+{
+    uint8_t opc = 0xf7;
+    x64_emit_op_rm(b, size, &opc, 1, 3, rm);
+}
+
 void x64_emit_movsxd(x64_buf *b, int r, x64_op rm)
 {
     uint8_t opc = 0x63;
@@ -218,6 +230,17 @@ void x64_emit_cdqe(x64_buf *b)
     x64_emit_byte(b, 0x98);
 }
 
+void x64_emit_cdq(x64_buf *b)
+{
+    x64_emit_byte(b, 0x99);
+}
+
+void x64_emit_cqo(x64_buf *b)
+{
+    x64_emit_byte(b, 0x48);
+    x64_emit_byte(b, 0x99);
+}
+
 uint8_t *x64_emit_jcc32(x64_buf *b, int cc)
 {
     x64_emit_byte(b, 0x0f);
@@ -232,6 +255,22 @@ uint8_t *x64_emit_jmp32(x64_buf *b)
     x64_emit_byte(b, 0xe9);
     uint8_t *field = b->p;
     x64_emit_u32(b, 0);
+    return field;
+}
+
+uint8_t *x64_emit_jcc8(x64_buf *b, int cc)
+{
+    x64_emit_byte(b, (uint8_t)(0x70 | cc));
+    uint8_t *field = b->p;
+    x64_emit_byte(b, 0);
+    return field;
+}
+
+uint8_t *x64_emit_jmp8(x64_buf *b)
+{
+    x64_emit_byte(b, 0xeb);
+    uint8_t *field = b->p;
+    x64_emit_byte(b, 0);
     return field;
 }
 
@@ -269,4 +308,13 @@ void x64_patch_rel32(uint8_t *field, const uint8_t *target)
 {
     int32_t rel = (int32_t)(target - (field + 4));
     memcpy(field, &rel, 4);
+}
+
+int x64_patch_rel8(uint8_t *field, const uint8_t *target)
+{
+    ptrdiff_t rel = target - (field + 1);
+    if (rel < -128 || rel > 127)
+        return -1;
+    *field = (uint8_t)(int8_t)rel;
+    return 0;
 }

@@ -59,6 +59,10 @@ void x64_emit_shift_imm(x64_buf *b, int size, int op, x64_op rm, uint8_t n);
 void x64_emit_shift_cl(x64_buf *b, int size, int op, x64_op rm);
 void x64_emit_imul_r_rm(x64_buf *b, int size, int r, x64_op rm);
 void x64_emit_mul1(x64_buf *b, int is_signed, x64_op rm);          /* rdx:rax = rax * rm (64-bit) */
+/* div/idiv rm (F7 /6, /7), size 4 or 8: rdx:rax (edx:eax) / rm, quotient in rax, remainder in rdx (#DE on a
+ * zero divisor or a quotient that does not fit: the caller must rule both out). */
+void x64_emit_div1(x64_buf *b, int size, int is_signed, x64_op rm);
+void x64_emit_neg(x64_buf *b, int size, x64_op rm);                 /* rm = -rm */
 void x64_emit_movsxd(x64_buf *b, int r, x64_op rm);                /* r = (int64)(int32)rm */
 void x64_emit_movzx(x64_buf *b, int from, int r, x64_op rm);        /* from 1 or 2 bytes, into r (64-bit) */
 void x64_emit_movsx(x64_buf *b, int from, int r, x64_op rm);        /* from 1 or 2 bytes, into r (64-bit) */
@@ -66,10 +70,15 @@ void x64_emit_lea(x64_buf *b, int r, x64_op m);
 void x64_emit_setcc(x64_buf *b, int cc, int r8);                    /* r8 must be AL, CL, DL or BL */
 void x64_emit_test_r_r(x64_buf *b, int size, int a, int r);
 void x64_emit_cdqe(x64_buf *b);
+void x64_emit_cdq(x64_buf *b);                                       /* edx = sign of eax */
+void x64_emit_cqo(x64_buf *b);                                       /* rdx = sign of rax */
 void x64_emit_cmov(x64_buf *b, int cc, int r, x64_op rm); /* 64-bit: if cc, r = rm */
 /* Jumps with a rel32 field; return the address of that field (for later patching). */
 uint8_t *x64_emit_jcc32(x64_buf *b, int cc);
 uint8_t *x64_emit_jmp32(x64_buf *b);
+/* Short jumps with a rel8 field (for branches within one instruction's code); patch with x64_patch_rel8. */
+uint8_t *x64_emit_jcc8(x64_buf *b, int cc);
+uint8_t *x64_emit_jmp8(x64_buf *b);
 void x64_emit_jmp_rm(x64_buf *b, x64_op rm);
 void x64_emit_call_abs(x64_buf *b, uint64_t addr); /* through rax */
 void x64_emit_push(x64_buf *b, int r);
@@ -77,5 +86,7 @@ void x64_emit_pop(x64_buf *b, int r);
 void x64_emit_ret(x64_buf *b);
 /* Point a rel32 field (written in the same view as b) at target (an address in that view). */
 void x64_patch_rel32(uint8_t *field, const uint8_t *target);
+/* The same for a rel8 field; returns -1 (and leaves it alone) when target is out of reach. */
+int x64_patch_rel8(uint8_t *field, const uint8_t *target);
 
 #endif

@@ -111,6 +111,46 @@ int main(void)
     X64("cmp byte [r14+rax], 0", x64_emit_alu_rm_imm(b, 1, X64_CMP, x64_mem_idx(X64_R14, X64_RAX, 1, 0), 0),
         0x41, 0x80, 0x3c, 0x06, 0x00);
 
+    /* division, negation and sign extension into rdx (the inline RISC-V division family) */
+    X64("div rcx", x64_emit_div1(b, 8, 0, x64_reg(X64_RCX)), 0x48, 0xf7, 0xf1);
+    X64("idiv rsi", x64_emit_div1(b, 8, 1, x64_reg(X64_RSI)), 0x48, 0xf7, 0xfe);
+    X64("idiv r13d", x64_emit_div1(b, 4, 1, x64_reg(X64_R13)), 0x41, 0xf7, 0xfd);
+    X64("div ecx", x64_emit_div1(b, 4, 0, x64_reg(X64_RCX)), 0xf7, 0xf1);
+    X64("div r9", x64_emit_div1(b, 8, 0, x64_reg(X64_R9)), 0x49, 0xf7, 0xf1);
+    X64("div qword [rbp+0x98]", x64_emit_div1(b, 8, 0, x64_mem(X64_RBP, 0x98)),
+        0x48, 0xf7, 0xb5, 0x98, 0x00, 0x00, 0x00);
+    X64("idiv dword [r12+0x10]", x64_emit_div1(b, 4, 1, x64_mem(X64_R12, 0x10)), 0x41, 0xf7, 0x7c, 0x24, 0x10);
+    X64("neg rdx", x64_emit_neg(b, 8, x64_reg(X64_RDX)), 0x48, 0xf7, 0xda);
+    X64("neg edx", x64_emit_neg(b, 4, x64_reg(X64_RDX)), 0xf7, 0xda);
+    X64("neg r10d", x64_emit_neg(b, 4, x64_reg(X64_R10)), 0x41, 0xf7, 0xda);
+    X64("neg qword [r13+0]", x64_emit_neg(b, 8, x64_mem(X64_R13, 0)), 0x49, 0xf7, 0x5d, 0x00);
+    X64("cqo", x64_emit_cqo(b), 0x48, 0x99);
+    X64("cdq", x64_emit_cdq(b), 0x99);
+    /* short jumps: forward over a cqo, backward onto a cdq, and to the next instruction */
+    X64("ja 1f; cqo; 1:", { uint8_t *f = x64_emit_jcc8(b, X64_CC_A); x64_emit_cqo(b); x64_patch_rel8(f, b->p); },
+        0x77, 0x02, 0x48, 0x99);
+    X64("1: cdq; jmp 1b", { uint8_t *t = b->p; x64_emit_cdq(b); x64_patch_rel8(x64_emit_jmp8(b), t); },
+        0x99, 0xeb, 0xfd);
+    X64("jne 1f; jmp 1f; 1:", {
+            uint8_t *f1 = x64_emit_jcc8(b, X64_CC_NE);
+            uint8_t *f2 = x64_emit_jmp8(b);
+            x64_patch_rel8(f1, b->p);
+            x64_patch_rel8(f2, b->p);
+        }, 0x75, 0x02, 0xeb, 0x00);
+    {
+        /* reach: -128..127 from the end of the jump; beyond that refused with the field left alone */
+        uint8_t mem[400] = { 0 };
+        x64_buf bb = { mem + 200, mem + sizeof(mem), 0 };
+        uint8_t *f = x64_emit_jmp8(&bb), *next = f + 1;
+        int ok = x64_patch_rel8(f, next + 128) == -1 && *f == 0 && x64_patch_rel8(f, next - 129) == -1 && *f == 0;
+        ok = ok && x64_patch_rel8(f, next + 127) == 0 && *f == 0x7f;
+        ok = ok && x64_patch_rel8(f, next - 128) == 0 && *f == 0x80;
+        if (!ok) {
+            printf("FAIL: x64_patch_rel8 range\n");
+            failures++;
+        }
+    }
+
     if (failures) {
         printf("%d failures\n", failures);
         return 1;

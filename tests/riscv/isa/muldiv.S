@@ -1,5 +1,24 @@
 /* M extension, including the division corner cases the ISA defines (no traps on division by zero). */
 #include "test.h"
+
+/* rd = inst(rs1 = a, rs2 = b) with explicit registers. a0-a6, s0 (and sp) start pinned in host registers;
+ * s1-s11, t0-t5, a7 and ra live in memory (t6 is CHECK's scratch, gp the check number). */
+#define TEST_REGS(n, inst, rd, rs1, rs2, expect, a, b) \
+    li rs1, a;                                         \
+    li rs2, b;                                         \
+    inst rd, rs1, rs2;                                 \
+    CHECK(n, rd, expect)
+
+/* The sources are intact afterwards (when rd is neither of them). */
+#define KEEP(n, rs1, a, rs2, b) \
+    CHECK(n, rs1, a);           \
+    CHECK(n, rs2, b)
+
+#define TEST_RR_SAME_MEM(n, inst, expect, a) \
+    li s2, a;                                \
+    inst s2, s2, s2;                         \
+    CHECK(n, s2, expect)
+
 TEST_BEGIN("muldiv")
     TEST_RR(1, mul, 0x0000000000000006, 2, 3)
     TEST_RR(2, mul, 0xfffffffffffffffa, -2, 3)
@@ -33,4 +52,300 @@ TEST_BEGIN("muldiv")
     TEST_RR(30, remuw, 0xfffffffffffffff9, 0xfffffff9, 0)
     TEST_RR_MEM(31, mul, 0x0000000000000000, 0x100000000, 0x100000000)
     TEST_RR_MEM(32, mulhu, 0x0000000000000001, 0x100000000, 0x100000000)
+
+    /* Division family and mulhsu, translated inline: every operation over negative operands, zero divisors,
+     * INT_MIN / -1 (64- and 32-bit), divisors whose low half alone is 0 or -1, W forms with garbage in the
+     * upper halves of both inputs, across pinned and in-memory registers and with rd = rs1 or rs2. The
+     * expected values follow the ISA manual's table for division by zero and overflow. */
+    TEST_REGS(33, div, a4, a1, a2, 0xfffffffffffffffd, 0xfffffffffffffff9, 0x0000000000000002)
+    KEEP(33, a1, 0xfffffffffffffff9, a2, 0x0000000000000002)
+    TEST_REGS(34, div, a0, a5, a3, 0xfffffffffffffffd, 0x0000000000000007, 0xfffffffffffffffe)
+    KEEP(34, a5, 0x0000000000000007, a3, 0xfffffffffffffffe)
+    TEST_REGS(35, div, a6, s0, a4, 0x0000000000000003, 0xfffffffffffffff9, 0xfffffffffffffffe)
+    KEEP(35, s0, 0xfffffffffffffff9, a4, 0xfffffffffffffffe)
+    TEST_REGS(36, div, s4, s2, s3, 0x0000000000000002, 0x0000000000000007, 0x0000000000000003)
+    KEEP(36, s2, 0x0000000000000007, s3, 0x0000000000000003)
+    TEST_REGS(37, div, t4, s5, t5, 0xffffffffffffffff, 0x0000000000000005, 0x0000000000000000)
+    KEEP(37, s5, 0x0000000000000005, t5, 0x0000000000000000)
+    TEST_REGS(38, div, s11, t3, s10, 0xffffffffffffffff, 0xfffffffffffffffb, 0x0000000000000000)
+    KEEP(38, t3, 0xfffffffffffffffb, s10, 0x0000000000000000)
+    TEST_REGS(39, div, a5, s6, a3, 0xffffffffffffffff, 0x8000000000000000, 0x0000000000000000)
+    KEEP(39, s6, 0x8000000000000000, a3, 0x0000000000000000)
+    TEST_REGS(40, div, s7, a2, s8, 0xffffffffffffffff, 0x0000000000000000, 0x0000000000000000)
+    KEEP(40, a2, 0x0000000000000000, s8, 0x0000000000000000)
+    TEST_REGS(41, div, s9, a1, a6, 0x8000000000000000, 0x8000000000000000, 0xffffffffffffffff)
+    KEEP(41, a1, 0x8000000000000000, a6, 0xffffffffffffffff)
+    TEST_REGS(42, div, a5, a5, s3, 0xfffffffffffffffb, 0x0000000000000005, 0xffffffffffffffff)
+    TEST_REGS(43, div, s2, s2, a3, 0x8000000000000001, 0x7fffffffffffffff, 0xffffffffffffffff)
+    TEST_REGS(44, div, s2, s2, s3, 0xffffffff80000000, 0x8000000000000000, 0x00000000ffffffff)
+    TEST_REGS(45, div, a4, a4, a2, 0x0000000000000001, 0x0000000123456789, 0x0000000100000000)
+    TEST_REGS(46, div, a3, s5, a3, 0xfffffeffffa4ffe0, 0xfedcba9876543210, 0x0000000000012345)
+    TEST_REGS(47, div, s3, a1, s3, 0x8000000000000000, 0x8000000000000000, 0x0000000000000001)
+    TEST_REGS(48, div, s3, s2, s3, 0xc000000000000000, 0x8000000000000000, 0x0000000000000002)
+    TEST_REGS(49, div, a2, a1, a2, 0x0000000000000001, 0xffffffffffffffff, 0xffffffffffffffff)
+    TEST_REGS(50, divu, ra, a7, a0, 0x7ffffffffffffffc, 0xfffffffffffffff9, 0x0000000000000002)
+    KEEP(50, a7, 0xfffffffffffffff9, a0, 0x0000000000000002)
+    TEST_REGS(51, divu, t0, t1, t2, 0x0000000000000000, 0x0000000000000007, 0xfffffffffffffffe)
+    KEEP(51, t1, 0x0000000000000007, t2, 0xfffffffffffffffe)
+    TEST_REGS(52, divu, a1, s1, a0, 0x0000000000000000, 0xfffffffffffffff9, 0xfffffffffffffffe)
+    KEEP(52, s1, 0xfffffffffffffff9, a0, 0xfffffffffffffffe)
+    TEST_REGS(53, divu, a4, a1, a2, 0x0000000000000002, 0x0000000000000007, 0x0000000000000003)
+    KEEP(53, a1, 0x0000000000000007, a2, 0x0000000000000003)
+    TEST_REGS(54, divu, a0, a5, a3, 0xffffffffffffffff, 0x0000000000000005, 0x0000000000000000)
+    KEEP(54, a5, 0x0000000000000005, a3, 0x0000000000000000)
+    TEST_REGS(55, divu, a6, s0, a4, 0xffffffffffffffff, 0xfffffffffffffffb, 0x0000000000000000)
+    KEEP(55, s0, 0xfffffffffffffffb, a4, 0x0000000000000000)
+    TEST_REGS(56, divu, s4, s2, s3, 0xffffffffffffffff, 0x8000000000000000, 0x0000000000000000)
+    KEEP(56, s2, 0x8000000000000000, s3, 0x0000000000000000)
+    TEST_REGS(57, divu, t4, s5, t5, 0xffffffffffffffff, 0x0000000000000000, 0x0000000000000000)
+    KEEP(57, s5, 0x0000000000000000, t5, 0x0000000000000000)
+    TEST_REGS(58, divu, s11, t3, s10, 0x0000000000000000, 0x8000000000000000, 0xffffffffffffffff)
+    KEEP(58, t3, 0x8000000000000000, s10, 0xffffffffffffffff)
+    TEST_REGS(59, divu, a5, s6, a3, 0x0000000000000000, 0x0000000000000005, 0xffffffffffffffff)
+    KEEP(59, s6, 0x0000000000000005, a3, 0xffffffffffffffff)
+    TEST_REGS(60, divu, s7, a2, s8, 0x0000000000000000, 0x7fffffffffffffff, 0xffffffffffffffff)
+    KEEP(60, a2, 0x7fffffffffffffff, s8, 0xffffffffffffffff)
+    TEST_REGS(61, divu, s9, a1, a6, 0x0000000080000000, 0x8000000000000000, 0x00000000ffffffff)
+    KEEP(61, a1, 0x8000000000000000, a6, 0x00000000ffffffff)
+    TEST_REGS(62, divu, a5, a5, s3, 0x0000000000000001, 0x0000000123456789, 0x0000000100000000)
+    TEST_REGS(63, divu, s2, s2, a3, 0x0000e0004fa01c4d, 0xfedcba9876543210, 0x0000000000012345)
+    TEST_REGS(64, divu, s2, s2, s3, 0x8000000000000000, 0x8000000000000000, 0x0000000000000001)
+    TEST_REGS(65, divu, a4, a4, a2, 0x4000000000000000, 0x8000000000000000, 0x0000000000000002)
+    TEST_REGS(66, divu, a3, s5, a3, 0x0000000000000001, 0xffffffffffffffff, 0xffffffffffffffff)
+    TEST_REGS(67, rem, s3, a1, s3, 0xffffffffffffffff, 0xfffffffffffffff9, 0x0000000000000002)
+    TEST_REGS(68, rem, s3, s2, s3, 0x0000000000000001, 0x0000000000000007, 0xfffffffffffffffe)
+    TEST_REGS(69, rem, a2, a1, a2, 0xffffffffffffffff, 0xfffffffffffffff9, 0xfffffffffffffffe)
+    TEST_REGS(70, rem, ra, a7, a0, 0x0000000000000001, 0x0000000000000007, 0x0000000000000003)
+    KEEP(70, a7, 0x0000000000000007, a0, 0x0000000000000003)
+    TEST_REGS(71, rem, t0, t1, t2, 0x0000000000000005, 0x0000000000000005, 0x0000000000000000)
+    KEEP(71, t1, 0x0000000000000005, t2, 0x0000000000000000)
+    TEST_REGS(72, rem, a1, s1, a0, 0xfffffffffffffffb, 0xfffffffffffffffb, 0x0000000000000000)
+    KEEP(72, s1, 0xfffffffffffffffb, a0, 0x0000000000000000)
+    TEST_REGS(73, rem, a4, a1, a2, 0x8000000000000000, 0x8000000000000000, 0x0000000000000000)
+    KEEP(73, a1, 0x8000000000000000, a2, 0x0000000000000000)
+    TEST_REGS(74, rem, a0, a5, a3, 0x0000000000000000, 0x0000000000000000, 0x0000000000000000)
+    KEEP(74, a5, 0x0000000000000000, a3, 0x0000000000000000)
+    TEST_REGS(75, rem, a6, s0, a4, 0x0000000000000000, 0x8000000000000000, 0xffffffffffffffff)
+    KEEP(75, s0, 0x8000000000000000, a4, 0xffffffffffffffff)
+    TEST_REGS(76, rem, s4, s2, s3, 0x0000000000000000, 0x0000000000000005, 0xffffffffffffffff)
+    KEEP(76, s2, 0x0000000000000005, s3, 0xffffffffffffffff)
+    TEST_REGS(77, rem, t4, s5, t5, 0x0000000000000000, 0x7fffffffffffffff, 0xffffffffffffffff)
+    KEEP(77, s5, 0x7fffffffffffffff, t5, 0xffffffffffffffff)
+    TEST_REGS(78, rem, s11, t3, s10, 0xffffffff80000000, 0x8000000000000000, 0x00000000ffffffff)
+    KEEP(78, t3, 0x8000000000000000, s10, 0x00000000ffffffff)
+    TEST_REGS(79, rem, a5, s6, a3, 0x0000000023456789, 0x0000000123456789, 0x0000000100000000)
+    KEEP(79, s6, 0x0000000123456789, a3, 0x0000000100000000)
+    TEST_REGS(80, rem, s7, a2, s8, 0xffffffffffff9ab0, 0xfedcba9876543210, 0x0000000000012345)
+    KEEP(80, a2, 0xfedcba9876543210, s8, 0x0000000000012345)
+    TEST_REGS(81, rem, s9, a1, a6, 0x0000000000000000, 0x8000000000000000, 0x0000000000000001)
+    KEEP(81, a1, 0x8000000000000000, a6, 0x0000000000000001)
+    TEST_REGS(82, rem, a5, a5, s3, 0x0000000000000000, 0x8000000000000000, 0x0000000000000002)
+    TEST_REGS(83, rem, s2, s2, a3, 0x0000000000000000, 0xffffffffffffffff, 0xffffffffffffffff)
+    TEST_REGS(84, remu, s2, s2, s3, 0x0000000000000001, 0xfffffffffffffff9, 0x0000000000000002)
+    TEST_REGS(85, remu, a4, a4, a2, 0x0000000000000007, 0x0000000000000007, 0xfffffffffffffffe)
+    TEST_REGS(86, remu, a3, s5, a3, 0xfffffffffffffff9, 0xfffffffffffffff9, 0xfffffffffffffffe)
+    TEST_REGS(87, remu, s3, a1, s3, 0x0000000000000001, 0x0000000000000007, 0x0000000000000003)
+    TEST_REGS(88, remu, s3, s2, s3, 0x0000000000000005, 0x0000000000000005, 0x0000000000000000)
+    TEST_REGS(89, remu, a2, a1, a2, 0xfffffffffffffffb, 0xfffffffffffffffb, 0x0000000000000000)
+    TEST_REGS(90, remu, ra, a7, a0, 0x8000000000000000, 0x8000000000000000, 0x0000000000000000)
+    KEEP(90, a7, 0x8000000000000000, a0, 0x0000000000000000)
+    TEST_REGS(91, remu, t0, t1, t2, 0x0000000000000000, 0x0000000000000000, 0x0000000000000000)
+    KEEP(91, t1, 0x0000000000000000, t2, 0x0000000000000000)
+    TEST_REGS(92, remu, a1, s1, a0, 0x8000000000000000, 0x8000000000000000, 0xffffffffffffffff)
+    KEEP(92, s1, 0x8000000000000000, a0, 0xffffffffffffffff)
+    TEST_REGS(93, remu, a4, a1, a2, 0x0000000000000005, 0x0000000000000005, 0xffffffffffffffff)
+    KEEP(93, a1, 0x0000000000000005, a2, 0xffffffffffffffff)
+    TEST_REGS(94, remu, a0, a5, a3, 0x7fffffffffffffff, 0x7fffffffffffffff, 0xffffffffffffffff)
+    KEEP(94, a5, 0x7fffffffffffffff, a3, 0xffffffffffffffff)
+    TEST_REGS(95, remu, a6, s0, a4, 0x0000000080000000, 0x8000000000000000, 0x00000000ffffffff)
+    KEEP(95, s0, 0x8000000000000000, a4, 0x00000000ffffffff)
+    TEST_REGS(96, remu, s4, s2, s3, 0x0000000023456789, 0x0000000123456789, 0x0000000100000000)
+    KEEP(96, s2, 0x0000000123456789, s3, 0x0000000100000000)
+    TEST_REGS(97, remu, t4, s5, t5, 0x0000000000010a4f, 0xfedcba9876543210, 0x0000000000012345)
+    KEEP(97, s5, 0xfedcba9876543210, t5, 0x0000000000012345)
+    TEST_REGS(98, remu, s11, t3, s10, 0x0000000000000000, 0x8000000000000000, 0x0000000000000001)
+    KEEP(98, t3, 0x8000000000000000, s10, 0x0000000000000001)
+    TEST_REGS(99, remu, a5, s6, a3, 0x0000000000000000, 0x8000000000000000, 0x0000000000000002)
+    KEEP(99, s6, 0x8000000000000000, a3, 0x0000000000000002)
+    TEST_REGS(100, remu, s7, a2, s8, 0x0000000000000000, 0xffffffffffffffff, 0xffffffffffffffff)
+    KEEP(100, a2, 0xffffffffffffffff, s8, 0xffffffffffffffff)
+    TEST_REGS(101, divw, s9, a1, a6, 0xfffffffffffffffd, 0xfffffffffffffff9, 0x0000000000000002)
+    KEEP(101, a1, 0xfffffffffffffff9, a6, 0x0000000000000002)
+    TEST_REGS(102, divw, a5, a5, s3, 0xfffffffffffffffd, 0x0000000000000007, 0x00000000fffffffe)
+    TEST_REGS(103, divw, s2, s2, a3, 0x0000000000000003, 0xdeadbeeffffffff9, 0x12345678fffffffe)
+    TEST_REGS(104, divw, s2, s2, s3, 0xffffffffffffffff, 0x0000000000000005, 0x0000000000000000)
+    TEST_REGS(105, divw, a4, a4, a2, 0xffffffffffffffff, 0xdeadbeef87654321, 0x0000000000000000)
+    TEST_REGS(106, divw, a3, s5, a3, 0xffffffffffffffff, 0x0000000000000005, 0xffffffff00000000)
+    TEST_REGS(107, divw, s3, a1, s3, 0xffffffff80000000, 0x0000000080000000, 0xffffffffffffffff)
+    TEST_REGS(108, divw, s3, s2, s3, 0xffffffff80000000, 0x1234567880000000, 0xabcdef01ffffffff)
+    TEST_REGS(109, divw, a2, a1, a2, 0xfffffffffffffffb, 0xffffffff00000005, 0x00000000ffffffff)
+    TEST_REGS(110, divw, ra, a7, a0, 0x0000000000000004, 0x0000000700000009, 0x0000000100000002)
+    KEEP(110, a7, 0x0000000700000009, a0, 0x0000000100000002)
+    TEST_REGS(111, divw, t0, t1, t2, 0xfffffffffffffffd, 0x00001234fffffff9, 0x0000567800000002)
+    KEEP(111, t1, 0x00001234fffffff9, t2, 0x0000567800000002)
+    TEST_REGS(112, divw, a1, s1, a0, 0x0000000000000000, 0x8000000000000000, 0x0000000000000003)
+    KEEP(112, s1, 0x8000000000000000, a0, 0x0000000000000003)
+    TEST_REGS(113, divw, a4, a1, a2, 0x0000000000000001, 0x0000000080000000, 0x0000000080000000)
+    KEEP(113, a1, 0x0000000080000000, a2, 0x0000000080000000)
+    TEST_REGS(114, divw, a0, a5, a3, 0x0000000000000000, 0xffffffffffffffff, 0x0000000080000000)
+    KEEP(114, a5, 0xffffffffffffffff, a3, 0x0000000080000000)
+    TEST_REGS(115, divw, a6, s0, a4, 0xffffffff80000001, 0xfffffffe7fffffff, 0x00000009ffffffff)
+    KEEP(115, s0, 0xfffffffe7fffffff, a4, 0x00000009ffffffff)
+    TEST_REGS(116, divuw, s4, s2, s3, 0x000000007ffffffc, 0xfffffffffffffff9, 0x0000000000000002)
+    KEEP(116, s2, 0xfffffffffffffff9, s3, 0x0000000000000002)
+    TEST_REGS(117, divuw, t4, s5, t5, 0x0000000000000000, 0x0000000000000007, 0x00000000fffffffe)
+    KEEP(117, s5, 0x0000000000000007, t5, 0x00000000fffffffe)
+    TEST_REGS(118, divuw, s11, t3, s10, 0x0000000000000000, 0xdeadbeeffffffff9, 0x12345678fffffffe)
+    KEEP(118, t3, 0xdeadbeeffffffff9, s10, 0x12345678fffffffe)
+    TEST_REGS(119, divuw, a5, s6, a3, 0xffffffffffffffff, 0x0000000000000005, 0x0000000000000000)
+    KEEP(119, s6, 0x0000000000000005, a3, 0x0000000000000000)
+    TEST_REGS(120, divuw, s7, a2, s8, 0xffffffffffffffff, 0xdeadbeef87654321, 0x0000000000000000)
+    KEEP(120, a2, 0xdeadbeef87654321, s8, 0x0000000000000000)
+    TEST_REGS(121, divuw, s9, a1, a6, 0xffffffffffffffff, 0x0000000000000005, 0xffffffff00000000)
+    KEEP(121, a1, 0x0000000000000005, a6, 0xffffffff00000000)
+    TEST_REGS(122, divuw, a5, a5, s3, 0x0000000000000000, 0x0000000080000000, 0xffffffffffffffff)
+    TEST_REGS(123, divuw, s2, s2, a3, 0x0000000000000000, 0x1234567880000000, 0xabcdef01ffffffff)
+    TEST_REGS(124, divuw, s2, s2, s3, 0x0000000000000000, 0xffffffff00000005, 0x00000000ffffffff)
+    TEST_REGS(125, divuw, a4, a4, a2, 0x0000000000000004, 0x0000000700000009, 0x0000000100000002)
+    TEST_REGS(126, divuw, a3, s5, a3, 0x000000007ffffffc, 0x00001234fffffff9, 0x0000567800000002)
+    TEST_REGS(127, divuw, s3, a1, s3, 0x0000000000000000, 0x8000000000000000, 0x0000000000000003)
+    TEST_REGS(128, divuw, s3, s2, s3, 0x0000000000000001, 0x0000000080000000, 0x0000000080000000)
+    TEST_REGS(129, divuw, a2, a1, a2, 0x0000000000000001, 0xffffffffffffffff, 0x0000000080000000)
+    TEST_REGS(130, divuw, ra, a7, a0, 0x0000000000000000, 0xfffffffe7fffffff, 0x00000009ffffffff)
+    KEEP(130, a7, 0xfffffffe7fffffff, a0, 0x00000009ffffffff)
+    TEST_REGS(131, remw, t0, t1, t2, 0xffffffffffffffff, 0xfffffffffffffff9, 0x0000000000000002)
+    KEEP(131, t1, 0xfffffffffffffff9, t2, 0x0000000000000002)
+    TEST_REGS(132, remw, a1, s1, a0, 0x0000000000000001, 0x0000000000000007, 0x00000000fffffffe)
+    KEEP(132, s1, 0x0000000000000007, a0, 0x00000000fffffffe)
+    TEST_REGS(133, remw, a4, a1, a2, 0xffffffffffffffff, 0xdeadbeeffffffff9, 0x12345678fffffffe)
+    KEEP(133, a1, 0xdeadbeeffffffff9, a2, 0x12345678fffffffe)
+    TEST_REGS(134, remw, a0, a5, a3, 0x0000000000000005, 0x0000000000000005, 0x0000000000000000)
+    KEEP(134, a5, 0x0000000000000005, a3, 0x0000000000000000)
+    TEST_REGS(135, remw, a6, s0, a4, 0xffffffff87654321, 0xdeadbeef87654321, 0x0000000000000000)
+    KEEP(135, s0, 0xdeadbeef87654321, a4, 0x0000000000000000)
+    TEST_REGS(136, remw, s4, s2, s3, 0x0000000000000005, 0x0000000000000005, 0xffffffff00000000)
+    KEEP(136, s2, 0x0000000000000005, s3, 0xffffffff00000000)
+    TEST_REGS(137, remw, t4, s5, t5, 0x0000000000000000, 0x0000000080000000, 0xffffffffffffffff)
+    KEEP(137, s5, 0x0000000080000000, t5, 0xffffffffffffffff)
+    TEST_REGS(138, remw, s11, t3, s10, 0x0000000000000000, 0x1234567880000000, 0xabcdef01ffffffff)
+    KEEP(138, t3, 0x1234567880000000, s10, 0xabcdef01ffffffff)
+    TEST_REGS(139, remw, a5, s6, a3, 0x0000000000000000, 0xffffffff00000005, 0x00000000ffffffff)
+    KEEP(139, s6, 0xffffffff00000005, a3, 0x00000000ffffffff)
+    TEST_REGS(140, remw, s7, a2, s8, 0x0000000000000001, 0x0000000700000009, 0x0000000100000002)
+    KEEP(140, a2, 0x0000000700000009, s8, 0x0000000100000002)
+    TEST_REGS(141, remw, s9, a1, a6, 0xffffffffffffffff, 0x00001234fffffff9, 0x0000567800000002)
+    KEEP(141, a1, 0x00001234fffffff9, a6, 0x0000567800000002)
+    TEST_REGS(142, remw, a5, a5, s3, 0x0000000000000000, 0x8000000000000000, 0x0000000000000003)
+    TEST_REGS(143, remw, s2, s2, a3, 0x0000000000000000, 0x0000000080000000, 0x0000000080000000)
+    TEST_REGS(144, remw, s2, s2, s3, 0xffffffffffffffff, 0xffffffffffffffff, 0x0000000080000000)
+    TEST_REGS(145, remw, a4, a4, a2, 0x0000000000000000, 0xfffffffe7fffffff, 0x00000009ffffffff)
+    TEST_REGS(146, remuw, a3, s5, a3, 0x0000000000000001, 0xfffffffffffffff9, 0x0000000000000002)
+    TEST_REGS(147, remuw, s3, a1, s3, 0x0000000000000007, 0x0000000000000007, 0x00000000fffffffe)
+    TEST_REGS(148, remuw, s3, s2, s3, 0xfffffffffffffff9, 0xdeadbeeffffffff9, 0x12345678fffffffe)
+    TEST_REGS(149, remuw, a2, a1, a2, 0x0000000000000005, 0x0000000000000005, 0x0000000000000000)
+    TEST_REGS(150, remuw, ra, a7, a0, 0xffffffff87654321, 0xdeadbeef87654321, 0x0000000000000000)
+    KEEP(150, a7, 0xdeadbeef87654321, a0, 0x0000000000000000)
+    TEST_REGS(151, remuw, t0, t1, t2, 0x0000000000000005, 0x0000000000000005, 0xffffffff00000000)
+    KEEP(151, t1, 0x0000000000000005, t2, 0xffffffff00000000)
+    TEST_REGS(152, remuw, a1, s1, a0, 0xffffffff80000000, 0x0000000080000000, 0xffffffffffffffff)
+    KEEP(152, s1, 0x0000000080000000, a0, 0xffffffffffffffff)
+    TEST_REGS(153, remuw, a4, a1, a2, 0xffffffff80000000, 0x1234567880000000, 0xabcdef01ffffffff)
+    KEEP(153, a1, 0x1234567880000000, a2, 0xabcdef01ffffffff)
+    TEST_REGS(154, remuw, a0, a5, a3, 0x0000000000000005, 0xffffffff00000005, 0x00000000ffffffff)
+    KEEP(154, a5, 0xffffffff00000005, a3, 0x00000000ffffffff)
+    TEST_REGS(155, remuw, a6, s0, a4, 0x0000000000000001, 0x0000000700000009, 0x0000000100000002)
+    KEEP(155, s0, 0x0000000700000009, a4, 0x0000000100000002)
+    TEST_REGS(156, remuw, s4, s2, s3, 0x0000000000000001, 0x00001234fffffff9, 0x0000567800000002)
+    KEEP(156, s2, 0x00001234fffffff9, s3, 0x0000567800000002)
+    TEST_REGS(157, remuw, t4, s5, t5, 0x0000000000000000, 0x8000000000000000, 0x0000000000000003)
+    KEEP(157, s5, 0x8000000000000000, t5, 0x0000000000000003)
+    TEST_REGS(158, remuw, s11, t3, s10, 0x0000000000000000, 0x0000000080000000, 0x0000000080000000)
+    KEEP(158, t3, 0x0000000080000000, s10, 0x0000000080000000)
+    TEST_REGS(159, remuw, a5, s6, a3, 0x000000007fffffff, 0xffffffffffffffff, 0x0000000080000000)
+    KEEP(159, s6, 0xffffffffffffffff, a3, 0x0000000080000000)
+    TEST_REGS(160, remuw, s7, a2, s8, 0x000000007fffffff, 0xfffffffe7fffffff, 0x00000009ffffffff)
+    KEEP(160, a2, 0xfffffffe7fffffff, s8, 0x00000009ffffffff)
+    TEST_REGS(161, mulhsu, s9, a1, a6, 0xffffffffffffffff, 0xffffffffffffffff, 0x0000000000000001)
+    KEEP(161, a1, 0xffffffffffffffff, a6, 0x0000000000000001)
+    TEST_REGS(162, mulhsu, a5, a5, s3, 0xffffffffffffffff, 0xffffffffffffffff, 0xffffffffffffffff)
+    TEST_REGS(163, mulhsu, s2, s2, a3, 0x0000000000000000, 0x0000000000000001, 0xffffffffffffffff)
+    TEST_REGS(164, mulhsu, s2, s2, s3, 0x8000000000000000, 0x8000000000000000, 0xffffffffffffffff)
+    TEST_REGS(165, mulhsu, a4, a4, a2, 0xc000000000000000, 0x8000000000000000, 0x8000000000000000)
+    TEST_REGS(166, mulhsu, a3, s5, a3, 0x7ffffffffffffffe, 0x7fffffffffffffff, 0xffffffffffffffff)
+    TEST_REGS(167, mulhsu, s3, a1, s3, 0xffffffffffffffff, 0xfffffffffffffffd, 0x0123456789abcdef)
+    TEST_REGS(168, mulhsu, s3, s2, s3, 0x0121fa00ad77d742, 0x0123456789abcdef, 0xfedcba9876543210)
+    TEST_REGS(169, mulhsu, a2, a1, a2, 0x0000000000000000, 0x0000000000000000, 0xffffffffffffffff)
+    TEST_REGS(170, mulhsu, ra, a7, a0, 0x0000000000000000, 0xfffffffffffffffe, 0x0000000000000000)
+    KEEP(170, a7, 0xfffffffffffffffe, a0, 0x0000000000000000)
+
+    /* rd = x0: no write and no trap, even for a zero divisor and INT_MIN / -1; x0 still reads as 0 */
+    li a1, 0x8000000000000000
+    li a2, -1
+    li s2, 0x80000000
+    li s3, 0
+    li a4, 0x5a5a
+    div zero, a1, a2
+    rem zero, a1, a2
+    divw zero, s2, a2
+    remw zero, s2, a2
+    divu zero, a1, s3
+    remu zero, a1, s3
+    div zero, s2, s3
+    divw zero, a1, s3
+    divuw zero, s2, s3
+    remuw zero, s2, s3
+    mulhsu zero, a1, a2
+    CHECK(171, a4, 0x5a5a)
+    and a4, a1, zero
+    CHECK(172, a4, 0)
+    /* x0 as an operand */
+    divu a4, a1, zero
+    CHECK(173, a4, 0xffffffffffffffff)
+    rem s4, a1, zero
+    CHECK(174, s4, 0x8000000000000000)
+    remw a5, s2, zero
+    CHECK(175, a5, 0xffffffff80000000)
+    div a4, zero, a2
+    CHECK(176, a4, 0)
+    divuw s5, zero, zero
+    CHECK(177, s5, 0xffffffffffffffff)
+    mulhsu a4, a2, zero
+    CHECK(178, a4, 0)
+    CHECK(179, a1, 0x8000000000000000)
+    CHECK(180, a2, 0xffffffffffffffff)
+    CHECK(181, s2, 0x80000000)
+    CHECK(182, s3, 0)
+
+    /* rd = rs1 = rs2, and rs1 = rs2 != rd */
+    TEST_RR_SAME(183, div, 0xffffffffffffffff, 0)
+    TEST_RR_SAME(184, rem, 0, 0x8000000000000000)
+    TEST_RR_SAME(185, divw, 1, 0x1234567880000000)
+    TEST_RR_SAME(186, remuw, 0, 0xffffffff00000000)
+    TEST_RR_SAME(187, divuw, 0xffffffffffffffff, 0xffffffff00000000)
+    TEST_RR_SAME(188, mulhsu, 0xffffffffffffffff, -1)
+    TEST_RR_SAME_MEM(189, div, 1, 0x8000000000000000)
+    TEST_RR_SAME_MEM(190, remu, 0, 0)
+    TEST_RR_SAME_MEM(191, remw, 0, 0x1234)
+    TEST_RR_SAME_MEM(192, mulhsu, 0xc000000000000000, 0x8000000000000000)
+    li s2, 0x8000000000000000
+    div a4, s2, s2
+    CHECK(193, a4, 1)
+    li a1, 0x1234567800000000
+    remw s4, a1, a1
+    CHECK(194, s4, 0)
+    li a3, 0xffffffff80000000
+    divw t4, a3, a3
+    CHECK(195, t4, 1)
+
+    /* results feeding the next division in the same block */
+    li a1, 100
+    li a2, 7
+    div a3, a1, a2
+    rem a4, a1, a3
+    divu a5, a3, a4
+    remuw s6, a5, a4
+    CHECK(196, a3, 14)
+    CHECK(197, a4, 2)
+    CHECK(198, a5, 7)
+    CHECK(199, s6, 1)
 TEST_END
