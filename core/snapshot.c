@@ -119,6 +119,301 @@ static int snapshot_save_ram(vm *v, ss_save *s, int incremental, const char *nam
     return 0;
 }
 
+/* ---- Live save ----------------------------------------------------------------------------------------
+ * The guest runs while its RAM is written out. At the pause every RAM page is write-protected with userfaultfd;
+ * a write to a page not saved yet (by the guest, by KVM or by a device) faults to the saving thread, which copies
+ * that page aside and then lifts the protection; the store takes pages in increasing order, so the copy is
+ * saved when the sweep reaches it. Pages with no memory behind them at the pause (from /proc/self/pagemap) were
+ * zero then and are recorded so without being read or protected, so the guest may fill them freely meanwhile
+ * and protecting costs in proportion to the memory in use, not to the RAM size. The snapshot therefore holds
+ * RAM exactly as it was at the pause, and the pause lasts as long as the units and the protection take. */
+
+#define LIVE_MAX_REGIONS 16
+#define LIVE_BATCH 8192    /* pages copied into the store and unprotected with one call (each call costs TLB
+                              shootdowns on every CPU running a vCPU, so not too many) */
+#define LIVE_FAULT_EVERY 16 /* pages read (or 1024 passed) between looks at faults */
+
+typedef struct live_region {
+    uint8_t *host;
+    uint64_t gpa, pages;
+    uint64_t *dirty; /* incremental: pages to save; NULL for a full save */
+    uint64_t *done;  /* reached by the sweep: saved (or deliberately skipped) */
+    uint64_t *present; /* had memory behind it at the pause (else it was zero, and is not protected) */
+    uint8_t **aside; /* pages written by the guest before the sweep reached them: their content at the pause */
+} live_region;
+
+typedef struct live_save {
+    vm *v;
+    ss_save *s;
+    int uffd, incremental, failed;
+
+    live_region r[LIVE_MAX_REGIONS];
+    unsigned n;
+    uint64_t faults, aside_bytes;
+    uint8_t *handed[LIVE_BATCH]; /* aside copies given to the store, freed once it has copied them */
+    unsigned nhanded;
+    char err[256];
+} live_save;
+
+static void live_unprotect(live_save *ls, uint8_t *start, uint64_t len)
+{
+    struct uffdio_writeprotect wp = {.range = {.start = (uint64_t)(uintptr_t)start, .len = len}, .mode = 0};
+    if (ioctl(ls->uffd, UFFDIO_WRITEPROTECT, &wp) && !ls->failed) {
+        ls->failed = 1;
+        snprintf(ls->err, sizeof(ls->err), "lifting write protection: %s", strerror(errno));
+    }
+}
+
+/* The sweep reached page p of region r: save it (its copy if the guest has written it since the pause).
+ * Returns whether that took any work (reading the page), so the caller can look at faults in proportion. */
+static int live_save_page(live_save *ls, live_region *r, uint64_t p)
+{
+    r->done[p / 64] |= 1ull << (p % 64);
+    uint8_t *copy = r->aside[p];
+    r->aside[p] = NULL;
+    if (copy)
+        ls->handed[ls->nhanded++] = copy; /* at most one per page of the batch */
+    if (ls->failed)
+        return 0;
+    const uint8_t *page = copy ? copy : r->host + p * SS_PAGE_SIZE;
+    /* A page with no memory behind it at the pause was zero then, whatever the guest has written since. */
+    int absent = !copy && !(r->present[p / 64] & (1ull << (p % 64)));
+    uint64_t index = r->gpa / SS_PAGE_SIZE + p;
+    int rc = 0, work = 0;
+    if (ls->incremental) {
+        if (r->dirty[p / 64] & (1ull << (p % 64))) {
+            work = 1;
+            rc = ss_save_page(ls->s, index, absent || snapshot_page_is_zero(page) ? NULL : page);
+        }
+    } else if (!absent) {
+        work = 1;
+        if (!snapshot_page_is_zero(page))
+            rc = ss_save_page(ls->s, index, page);
+    }
+    if (rc) {
+        ls->failed = 1;
+        snprintf(ls->err, sizeof(ls->err), "%s", ss_save_error(ls->s));
+    }
+    return work;
+}
+
+/* The store copies what it was handed so far; from then on those pages may change. */
+static void live_copy_handed(live_save *ls)
+{
+    if (!ls->failed && ss_save_copy_pages(ls->s)) {
+        ls->failed = 1;
+        snprintf(ls->err, sizeof(ls->err), "%s", ss_save_error(ls->s));
+    }
+    for (unsigned i = 0; i < ls->nhanded; i++)
+        free(ls->handed[i]);
+    ls->nhanded = 0;
+}
+
+/* End of a batch: copied, then the batch's pages are writable again. */
+static void live_batch_done(live_save *ls, live_region *r, uint64_t start, uint64_t end)
+{
+    live_copy_handed(ls);
+    live_unprotect(ls, r->host + start * SS_PAGE_SIZE, (end - start) * SS_PAGE_SIZE);
+}
+
+/* A write to page p before the sweep reached it: keep its content at the pause aside. */
+static void live_copy_aside(live_save *ls, live_region *r, uint64_t p)
+{
+    if ((r->done[p / 64] & (1ull << (p % 64))) || r->aside[p] || ls->failed)
+        return;
+    r->aside[p] = malloc(SS_PAGE_SIZE);
+    if (!r->aside[p]) {
+        ls->failed = 1;
+        snprintf(ls->err, sizeof(ls->err), "out of memory keeping pages the guest wrote during the save");
+        return;
+    }
+    memcpy(r->aside[p], r->host + p * SS_PAGE_SIZE, SS_PAGE_SIZE);
+    ls->aside_bytes += SS_PAGE_SIZE;
+}
+
+static void live_serve_faults(live_save *ls)
+{
+    struct uffd_msg msg[16];
+    ssize_t n;
+    while ((n = read(ls->uffd, msg, sizeof(msg))) > 0) {
+        for (ssize_t i = 0; i < n / (ssize_t)sizeof(msg[0]); i++) {
+            if (msg[i].event != UFFD_EVENT_PAGEFAULT)
+                continue;
+            uint64_t addr = msg[i].arg.pagefault.address & ~(uint64_t)(SS_PAGE_SIZE - 1);
+            for (unsigned k = 0; k < ls->n; k++) {
+                live_region *r = &ls->r[k];
+                uint64_t base = (uint64_t)(uintptr_t)r->host;
+                if (addr < base || addr - base >= r->pages * SS_PAGE_SIZE)
+                    continue;
+                ls->faults++;
+                uint64_t pg = (addr - base) / SS_PAGE_SIZE;
+                if (r->done[pg / 64] & (1ull << (pg % 64)))
+                    live_copy_handed(ls); /* handed to the store in this batch, maybe not copied yet */
+                else
+                    live_copy_aside(ls, r, pg);
+                live_unprotect(ls, r->host + (addr - base), SS_PAGE_SIZE);
+            }
+        }
+    }
+}
+
+static void live_teardown(live_save *ls)
+{
+    for (unsigned k = 0; k < ls->n; k++) {
+        live_region *r = &ls->r[k];
+        struct uffdio_writeprotect wp = {.range = {.start = (uint64_t)(uintptr_t)r->host,
+                                                   .len = r->pages * SS_PAGE_SIZE}, .mode = 0};
+        ioctl(ls->uffd, UFFDIO_WRITEPROTECT, &wp);
+        ioctl(ls->uffd, UFFDIO_UNREGISTER, &wp.range);
+        for (uint64_t p = 0; r->aside && p < r->pages; p++)
+            free(r->aside[p]);
+        free(r->aside);
+        free(r->dirty);
+        free(r->done);
+        free(r->present);
+    }
+    if (ls->uffd >= 0)
+        close(ls->uffd);
+    ls->uffd = -1;
+    ls->n = 0;
+}
+
+/* Which pages of a region have memory (or swap) behind them, from /proc/self/pagemap; NULL when unreadable. */
+static uint64_t *live_read_present(const uint8_t *host, uint64_t pages)
+{
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    uint64_t *bits = calloc(pages / 64 + 1, sizeof(uint64_t));
+    uint64_t e[512];
+    for (uint64_t at = 0; fd >= 0 && bits && at < pages; at += 512) {
+        uint64_t n = pages - at < 512 ? pages - at : 512;
+        off_t off = (off_t)((uint64_t)(uintptr_t)(host + at * SS_PAGE_SIZE) / SS_PAGE_SIZE * 8);
+        if (pread(fd, e, n * 8, off) != (ssize_t)(n * 8)) {
+            free(bits);
+            bits = NULL;
+            break;
+        }
+        for (uint64_t i = 0; i < n; i++)
+            if (e[i] & (3ull << 62)) /* present, or swapped out */
+                bits[(at + i) / 64] |= 1ull << ((at + i) % 64);
+    }
+    if (fd >= 0)
+        close(fd);
+    return bits;
+}
+
+/* With the VM paused: read the dirty logs (incremental) and write-protect all RAM. 0, or -1 with nothing left
+ * protected when userfaultfd cannot do it here (the caller then saves with the VM paused). */
+static int live_setup(live_save *ls, vm *v, ss_save *s, int incremental)
+{
+    memset(ls, 0, sizeof(*ls));
+    ls->v = v;
+    ls->s = s;
+    ls->incremental = incremental;
+    ls->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+    struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_PAGEFAULT_FLAG_WP};
+    if (ls->uffd < 0 || ioctl(ls->uffd, UFFDIO_API, &api)) {
+        log_info("live save unavailable (userfaultfd write-protect: %s): the guest stays paused while saving",
+                 strerror(errno));
+        if (ls->uffd >= 0)
+            close(ls->uffd);
+        ls->uffd = -1;
+        return -1;
+    }
+    for (size_t i = 0; i < v->mem.count; i++) {
+        const mem_region *m = &v->mem.regions[i];
+        if (m->kind != MEM_RAM)
+            continue;
+        if (ls->n == LIVE_MAX_REGIONS) {
+            live_teardown(ls);
+            return -1;
+        }
+        live_region *r = &ls->r[ls->n];
+        r->host = m->host;
+        r->gpa = m->gpa;
+        r->pages = m->size / SS_PAGE_SIZE;
+        r->done = calloc(r->pages / 64 + 1, sizeof(uint64_t));
+        r->aside = calloc(r->pages, sizeof(*r->aside));
+        struct uffdio_register reg = {.range = {.start = (uint64_t)(uintptr_t)m->host, .len = m->size},
+                                      .mode = UFFDIO_REGISTER_MODE_WP};
+        if (!r->done || !r->aside || ioctl(ls->uffd, UFFDIO_REGISTER, &reg)) {
+            log_info("live save unavailable (registering '%s': %s): the guest stays paused while saving", m->name,
+                     strerror(errno));
+            free(r->done);
+            free(r->aside);
+            live_teardown(ls);
+            return -1;
+        }
+        ls->n++;
+        /* Protection covers only pages with memory behind them: which those are must be known. */
+        r->present = live_read_present(r->host, r->pages);
+        if (!r->present) {
+            log_info("live save unavailable (/proc/self/pagemap unreadable): the guest stays paused while saving");
+            live_teardown(ls);
+            return -1;
+        }
+        struct uffdio_writeprotect wp = {.range = reg.range, .mode = UFFDIO_WRITEPROTECT_MODE_WP};
+        if (ioctl(ls->uffd, UFFDIO_WRITEPROTECT, &wp)) {
+            log_info("live save unavailable (write-protecting '%s': %s): the guest stays paused while saving",
+                     m->name, strerror(errno));
+            live_teardown(ls);
+            return -1;
+        }
+    }
+    /* Only now consume the dirty logs: every fallback above leaves them for the paused save. */
+    for (unsigned k = 0; k < ls->n && incremental; k++) {
+        live_region *r = &ls->r[k];
+        const mem_region *m = memmap_find(&v->mem, r->gpa);
+        r->dirty = calloc(r->pages / 64 + 1, sizeof(uint64_t));
+        if (!m || !r->dirty || hostdrv_vm_get_dirty_log(v->hv, m->slot, r->dirty)) {
+            ls->failed = 1;
+            snprintf(ls->err, sizeof(ls->err), "reading the dirty-page log of '%s': %s", m ? m->name : "RAM",
+                     strerror(errno));
+            return 0; /* the caller aborts this save after resuming */
+        }
+        if (m->host_dirty)
+            for (uint64_t w = 0; w < r->pages / 64 + 1; w++)
+                r->dirty[w] |= __atomic_exchange_n(&m->host_dirty[w], 0, __ATOMIC_RELAXED);
+    }
+    return 0;
+}
+
+/* With the VM running: every page in order, faulted pages first. 0, or -1 with the reason in err. */
+static int live_run(live_save *ls, const char *name, char *err, size_t errlen)
+{
+    uint64_t total = 0;
+    for (unsigned k = 0; k < ls->n; k++)
+        total += ls->r[k].pages;
+    snapshot_progress prog = {.name = name, .total = total ? total : 1, .last_tenth = -1,
+                              .show = total >= (256u << 20) / SS_PAGE_SIZE && isatty(STDERR_FILENO)};
+    for (unsigned k = 0; k < ls->n && !ls->failed; k++) {
+        live_region *r = &ls->r[k];
+        for (uint64_t start = 0; start < r->pages && !ls->failed; start += LIVE_BATCH) {
+            live_serve_faults(ls);
+            uint64_t end = start + LIVE_BATCH < r->pages ? start + LIVE_BATCH : r->pages;
+            unsigned work = 0;
+            for (uint64_t p = start; p < end; p++) {
+                snapshot_progress_step(&prog);
+                work += (unsigned)live_save_page(ls, r, p);
+                /* A writer waits for us: do not make it wait a whole batch, nor pay a syscall per page. */
+                if (work >= LIVE_FAULT_EVERY || (p & 1023) == 1023) {
+                    live_serve_faults(ls);
+                    work = 0;
+                }
+            }
+            live_batch_done(ls, r, start, end);
+        }
+    }
+    live_serve_faults(ls);
+    if (ls->failed) {
+        snprintf(err, errlen, "%s", ls->err);
+        return -1;
+    }
+    if (ls->v->stats)
+        fprintf(stderr, "vmm: stats: live save: %llu writes during the save waited for a copy of their page "
+                "(%llu KiB kept aside)\n", (unsigned long long)ls->faults, (unsigned long long)(ls->aside_bytes >> 10));
+    return 0;
+}
+
 int snapshot_save(vm *v, ss_store *st, const char *name, const char *config, char *err, size_t errlen)
 {
     int was_running = v->running && !vm_is_paused(v);
@@ -143,17 +438,32 @@ int snapshot_save(vm *v, ss_store *st, const char *name, const char *config, cha
         snprintf(meta.parent, sizeof(meta.parent), "%s", v->last_snapshot);
 
     uint64_t t0 = loop_clock_ns(), t1;
-    int rc = -1;
+    int rc = -1, live = 0;
+    live_save ls = {.uffd = -1};
     ss_save *s = ss_save_begin(st, &meta, err, errlen);
-    if (s && (snapshot_save_units(v, s, err, errlen) || snapshot_save_ram(v, s, incremental, name, err, errlen) ||
-              ss_save_seal(s, err, errlen))) {
+    if (s && snapshot_save_units(v, s, err, errlen)) {
         ss_save_abort(s);
         s = NULL;
     }
-    /* The transaction holds its own copy of every page now: the guest may run while it is written out. */
+    /* Live when the guest was running and userfaultfd can write-protect its RAM; else RAM is copied now. */
+    if (s && was_running && v->hv && live_setup(&ls, v, s, incremental) == 0)
+        live = 1;
+    if (s && !live && (snapshot_save_ram(v, s, incremental, name, err, errlen) || ss_save_seal(s, err, errlen))) {
+        ss_save_abort(s);
+        s = NULL;
+    }
+    /* Paused save: the transaction holds its own copy of every page now. Live save: protected pages stand in. */
     t1 = loop_clock_ns();
     if (was_running)
         vm_resume(v);
+    if (live) {
+        int lrc = live_run(&ls, name, err, errlen);
+        live_teardown(&ls);
+        if (lrc || ss_save_seal(s, err, errlen)) {
+            ss_save_abort(s);
+            s = NULL;
+        }
+    }
     if (s)
         rc = ss_save_commit(s, err, errlen);
     if (rc == 0)
@@ -163,9 +473,9 @@ int snapshot_save(vm *v, ss_store *st, const char *name, const char *config, cha
     if (rc == 0)
         rc = ss_sync(st, err, errlen);
     if (rc == 0)
-        log_info("saved snapshot '%s'%s%s: guest paused %.1f ms, durable after %.1f ms", name,
-                 incremental ? " on top of " : "", incremental ? meta.parent : "", (double)(t1 - t0) / 1e6,
-                 (double)(loop_clock_ns() - t0) / 1e6);
+        log_info("saved snapshot '%s'%s%s%s: guest paused %.1f ms, durable after %.1f ms", name,
+                 incremental ? " on top of " : "", incremental ? meta.parent : "", live ? " (live)" : "",
+                 (double)(t1 - t0) / 1e6, (double)(loop_clock_ns() - t0) / 1e6);
     return rc;
 }
 

@@ -536,6 +536,16 @@ static int ss_save_flush_group(ss_save *s)
     return mdb_put(s->txn, s->st->pagemap, &k, &v, 0);
 }
 
+int ss_save_copy_pages(ss_save *s)
+{
+    int rc;
+    if (s->err[0])
+        return -1;
+    if ((rc = ss_save_flush_chunk(s)))
+        return ss_save_failed(s, rc, "copying pages");
+    return 0;
+}
+
 int ss_save_page(ss_save *s, uint64_t index, const uint8_t *page)
 {
     int rc;

@@ -42,9 +42,11 @@ void ss_close(ss_store *st);
 ss_save *ss_save_begin(ss_store *st, const ss_meta *meta, char *err, size_t errlen);
 int ss_save_unit(ss_save *s, const char *unit, uint32_t instance, uint32_t version, const void *blob, size_t len);
 /* page == NULL records a zero page (needed in incremental snapshots, where the parent may have data there).
- * The page's bytes are read until ss_save_seal: keep them unchanged until then (vmm saves while the guest is
- * paused). */
+ * The page's bytes are read until ss_save_copy_pages or ss_save_seal: keep them unchanged until then. */
 int ss_save_page(ss_save *s, uint64_t index, const uint8_t *page);
+/* Copy the pages handed over so far into the transaction, so that their memory may change (a live save lifts
+ * the guest's write protection after this). 0, or -1 with the reason in ss_save_error. */
+int ss_save_copy_pages(ss_save *s);
 /* Everything handed to the save so far is copied into the transaction: the memory it came from may change
  * from here on (vmm resumes the guest before committing). -1 with a reason in err. */
 int ss_save_seal(ss_save *s, char *err, size_t errlen);

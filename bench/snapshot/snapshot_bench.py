@@ -119,6 +119,21 @@ def main():
         durable = [float(x) for x in re.findall(r"durable after ([0-9.]+) ms", log)]
         if len(paused) != 2:
             sys.exit(f"snapshot-bench: vmm did not report both saves:\n{log}")
+        # The same saves without a pause request: vmm saves live (RAM write-protected, the guest runs on).
+        live_db = os.path.join(work, "live-db")
+        lout, lerr = os.path.join(work, "live.out"), os.path.join(work, "live.err")
+        g.start(["--arch", "x86-raw", "--mem", a.mem, "--image", a.guest, "--image", g.params + "@0x200000",
+                 "--device", "uart16550", "--device", "debug-exit", "--state", live_db], lout, lerr)
+        g.wait_output(lout, b"count 1")
+        for name in ("live-full", "live-incremental"):
+            g.ctl("save", name)
+            time.sleep(0.5)
+        g.stop()
+        llog = open(lerr).read()
+        live = re.findall(r"saved snapshot '(live-[a-z]+)'.*\(live\): guest paused ([0-9.]+) ms, durable after ([0-9.]+) ms",
+                          llog)
+        if len(live) != 2:
+            sys.exit(f"snapshot-bench: vmm did not save live:\n{llog}")
         db_bytes = os.path.getsize(os.path.join(g.db, "data.mdb"))
         info = subprocess.run([a.vmm, "snapshot", "info", g.db, "incremental"], capture_output=True, text=True).stdout
         inc_pages = re.search(r"pages mapped: *([0-9]+)", info).group(1)
@@ -148,6 +163,13 @@ def main():
             rate = touched / (p / 1000) if name == "full" else float("nan")
             ratio = f"{rate / limits['write']:.2f}x" if name == "full" else "-"
             print(f"{name:<12} {p:>16.1f} {d:>11.1f} {rate:>14.0f} {ratio:>14}")
+        for name, p, d in live:
+            p, d = float(p), float(d)
+            if name == "live-full":
+                print(f"{name:<12} {p:>16.1f} {d:>11.1f} {touched / (p / 1000):>14.0f} {'-':>14}   "
+                      f"(durable: {touched / (d / 1000):.0f} MB/s)")
+            else:
+                print(f"{name:<12} {p:>16.1f} {d:>11.1f} {'nan':>14} {'-':>14}")
         print(f"incremental snapshot: {inc_pages} pages; database: {db_bytes / MiB:.0f} MiB for {touched} MiB touched")
         print(f"{'restore':<10} {'inside vmm ms':>22} {'start to first output ms':>26}")
         for mode, (inside, first_line) in restores.items():
