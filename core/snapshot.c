@@ -209,11 +209,55 @@ static void live_copy_handed(live_save *ls)
     ls->nhanded = 0;
 }
 
+/* Does this save read page p at all: it had memory at the pause, and (incremental) was written since the parent. */
+static int live_wanted(const live_save *ls, const live_region *r, uint64_t p)
+{
+    return ((r->present[p / 64] >> (p % 64)) & 1) && (!ls->incremental || ((r->dirty[p / 64] >> (p % 64)) & 1));
+}
+
+/* Protect (or release) the wanted pages of [start, end): one call per run of them, or one for the whole range
+ * when they are scattered. Each call costs a TLB shootdown on the CPUs running vCPUs. */
+static int live_protect(live_save *ls, live_region *r, uint64_t start, uint64_t end, int protect)
+{
+    enum { MAX_RUNS = 32 };
+    uint64_t run_start[MAX_RUNS], run_end[MAX_RUNS];
+    unsigned runs = 0;
+    for (uint64_t p = start; p < end;) {
+        if (!live_wanted(ls, r, p)) {
+            p++;
+            continue;
+        }
+        uint64_t q = p + 1;
+        while (q < end && live_wanted(ls, r, q))
+            q++;
+        if (runs == MAX_RUNS) {
+            runs = 1;
+            run_start[0] = start;
+            run_end[0] = end;
+            break;
+        }
+        run_start[runs] = p;
+        run_end[runs++] = q;
+        p = q;
+    }
+    for (unsigned i = 0; i < runs; i++) {
+        struct uffdio_writeprotect wp = {.range = {.start = (uint64_t)(uintptr_t)(r->host + run_start[i] * SS_PAGE_SIZE),
+                                                   .len = (run_end[i] - run_start[i]) * SS_PAGE_SIZE},
+                                         .mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0};
+        if (ioctl(ls->uffd, UFFDIO_WRITEPROTECT, &wp))
+            return -1;
+    }
+    return 0;
+}
+
 /* End of a batch: copied, then the batch's pages are writable again. */
 static void live_batch_done(live_save *ls, live_region *r, uint64_t start, uint64_t end)
 {
     live_copy_handed(ls);
-    live_unprotect(ls, r->host + start * SS_PAGE_SIZE, (end - start) * SS_PAGE_SIZE);
+    if (live_protect(ls, r, start, end, 0) && !ls->failed) {
+        ls->failed = 1;
+        snprintf(ls->err, sizeof(ls->err), "lifting write protection: %s", strerror(errno));
+    }
 }
 
 /* A write to page p before the sweep reached it: keep its content at the pause aside. */
@@ -351,16 +395,10 @@ static int live_setup(live_save *ls, vm *v, ss_save *s, int incremental)
             live_teardown(ls);
             return -1;
         }
-        struct uffdio_writeprotect wp = {.range = reg.range, .mode = UFFDIO_WRITEPROTECT_MODE_WP};
-        if (ioctl(ls->uffd, UFFDIO_WRITEPROTECT, &wp)) {
-            log_info("live save unavailable (write-protecting '%s': %s): the guest stays paused while saving",
-                     m->name, strerror(errno));
-            live_teardown(ls);
-            return -1;
-        }
     }
-    /* Only now consume the dirty logs: every fallback above leaves them for the paused save. */
-    for (unsigned k = 0; k < ls->n && incremental; k++) {
+    /* Only now consume the dirty logs (a full save too: the next incremental one counts from this one); every
+     * fallback above leaves them for the paused save. */
+    for (unsigned k = 0; k < ls->n && v->dirty_log; k++) {
         live_region *r = &ls->r[k];
         const mem_region *m = memmap_find(&v->mem, r->gpa);
         r->dirty = calloc(r->pages / 64 + 1, sizeof(uint64_t));
@@ -374,6 +412,16 @@ static int live_setup(live_save *ls, vm *v, ss_save *s, int incremental)
             for (uint64_t w = 0; w < r->pages / 64 + 1; w++)
                 r->dirty[w] |= __atomic_exchange_n(&m->host_dirty[w], 0, __ATOMIC_RELAXED);
     }
+    /* Protect what this save will read. The logs are consumed: a failure now fails the save. */
+    for (unsigned k = 0; k < ls->n; k++)
+        for (uint64_t start = 0; start < ls->r[k].pages; start += LIVE_BATCH) {
+            uint64_t end = start + LIVE_BATCH < ls->r[k].pages ? start + LIVE_BATCH : ls->r[k].pages;
+            if (live_protect(ls, &ls->r[k], start, end, 1)) {
+                ls->failed = 1;
+                snprintf(ls->err, sizeof(ls->err), "write-protecting guest RAM: %s", strerror(errno));
+                return 0; /* the caller aborts this save after resuming */
+            }
+        }
     return 0;
 }
 
