@@ -39,7 +39,9 @@ void vcpu_kick(vmm_vcpu *vcpu)
 static const char *vcpu_exit_name(uint32_t reason)
 {
     static const char *const names[] = {"none", "port I/O", "MMIO", "halt", "shutdown", "internal error",
-                                        "failed entry", "system event", "debug", "interrupted", "unknown"};
+                                        "failed entry", "system event", "debug", "interrupted", "unknown",
+                                        "model-specific register"};
+    _Static_assert(sizeof(names) / sizeof(names[0]) == VCPU_EXIT_REASONS, "a name for every exit reason");
     return reason < sizeof(names) / sizeof(names[0]) ? names[reason] : "?";
 }
 
@@ -90,7 +92,7 @@ void *vcpu_thread(void *arg)
             vm_request_stop(v, 1);
             break;
         }
-        if (exit.reason <= VMM_EXIT_UNKNOWN)
+        if (exit.reason < VCPU_EXIT_REASONS)
             vcpu->exits_by_reason[exit.reason]++;
         switch (exit.reason) {
         case VMM_EXIT_PIO:
@@ -102,6 +104,7 @@ void *vcpu_thread(void *arg)
         case VMM_EXIT_INTERRUPTED:
             break;
         default:
+            /* Everything else, VMM_EXIT_MSR included, is the architecture's: the plugin answers through the exit. */
             if (log_enabled(VMM_LOG_DEBUG))
                 log_debug("vCPU %u: %s exit", vcpu->index, vcpu_exit_name(exit.reason));
             if (arch->vcpu_exit(v->arch, v->arch->state, vcpu, &exit) == VMM_ACTION_STOP)

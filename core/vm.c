@@ -1034,11 +1034,12 @@ int vm_park_if_paused(vm *v)
 static void vm_print_stats(vm *v)
 {
     static const char *const names[] = {"none", "pio", "mmio", "halt", "shutdown", "internal", "fail-entry",
-                                        "system-event", "debug", "interrupted", "unknown"};
+                                        "system-event", "debug", "interrupted", "unknown", "msr"};
+    _Static_assert(sizeof(names) / sizeof(names[0]) == VCPU_EXIT_REASONS, "a name for every exit reason");
     for (unsigned i = 0; v->vcpus && i < v->ncpus; i++) {
         char line[512];
         int n = snprintf(line, sizeof(line), "vmm: stats: vCPU %u exits:", i);
-        for (unsigned r = 1; r <= VMM_EXIT_UNKNOWN && n > 0 && (size_t)n < sizeof(line); r++)
+        for (unsigned r = 1; r < VCPU_EXIT_REASONS && n > 0 && (size_t)n < sizeof(line); r++)
             if (v->vcpus[i].exits_by_reason[r])
                 n += snprintf(line + n, sizeof(line) - (size_t)n, " %s=%llu", names[r],
                               (unsigned long long)v->vcpus[i].exits_by_reason[r]);

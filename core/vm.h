@@ -57,6 +57,9 @@ struct vmm_instance {
     int constructed;
 };
 
+/* Exit reasons the core counts: every vmm_exit_reason of the SDK it was built with. */
+#define VCPU_EXIT_REASONS (VMM_EXIT_MSR + 1)
+
 struct vmm_vcpu {
     vm *vm;
     unsigned index;
@@ -65,7 +68,7 @@ struct vmm_vcpu {
     int started;
     int on_host;    /* runs on the host driver (always, unless the arch plugin executes it with vcpu_run) */
     uint64_t exits; /* handled exits, for --log debug */
-    uint64_t exits_by_reason[VMM_EXIT_UNKNOWN + 1]; /* for --stats */
+    uint64_t exits_by_reason[VCPU_EXIT_REASONS]; /* for --stats */
 };
 
 typedef struct vm_unit {

@@ -1,7 +1,10 @@
 /*
  * hostdrv: the host execution driver. Puts the host's virtualisation interface (today KVM through /dev/kvm)
  * behind a neutral one: open and probe, VMs, memory slots (read-only, dirty-logged), vCPUs, and exits turned
- * into vmm_exit events. Called by core/ only; plugins reach it through the SDK helper table.
+ * into vmm_exit events (VMM_EXIT_MSR for the registers asked for with VMM_FEATURE_MSR_EXIT, answered through
+ * pointers into the driver's run area), and the host's limits (VMM_VM_STATE_HOST_LIMITS, found by a probe in a
+ * scratch VM the first time they are asked for). Called by core/ only; plugins reach it through the SDK helper
+ * table.
  */
 #ifndef VMM_HOSTDRV_H
 #define VMM_HOSTDRV_H

@@ -21,15 +21,26 @@ struct hostdrv {
     int vcpu_mmap_size;
     unsigned nr_vcpus, max_vcpus;
     int has_readonly_mem, has_immediate_exit, has_irqchip, has_vcpu_events, has_xsave, has_xcrs;
+    int limits_probed;     /* kvm_probe_limits ran; limits holds its result */
+    uint64_t limits;       /* VMM_HOST_LIMIT_* */
     char provider[32];
     char description[256];
 };
+
+/* KVM takes at most this many filter ranges; x86-raw needs one. */
+#define KVM_MSR_EXIT_MAX 16
 
 struct hostdrv_vm {
     hostdrv *drv;
     int fd;
     int irqchip;
+    unsigned nmsr_exits; /* MSRs whose accesses exit to user space (VMM_FEATURE_MSR_EXIT) */
+    uint32_t msr_exits[KVM_MSR_EXIT_MAX];
+    uint8_t msr_deny; /* the filter's bitmap for each one-MSR range: 0 = denied, so the access exits */
 };
+
+/* The exit structure is part of the SDK ABI; its union never grows. */
+_Static_assert(sizeof(vmm_exit) == 8 + 256, "vmm_exit changed size");
 
 struct hostdrv_vcpu {
     hostdrv_vm *vm;
@@ -203,6 +214,43 @@ int hostdrv_vm_get_dirty_log(hostdrv_vm *vm, uint32_t slot, uint64_t *bitmap)
     return ioctl(vm->fd, KVM_GET_DIRTY_LOG, &log) < 0 ? -1 : 0;
 }
 
+/* Accesses to the listed MSRs exit to user space: KVM's MSR filter denies them (default allow for every other
+ * MSR) and KVM_CAP_X86_USER_SPACE_MSR turns a filter denial into KVM_EXIT_X86_RDMSR/WRMSR instead of #GP. The
+ * filter is replaced as a whole, so the list is kept here and set again with each addition. */
+static int kvm_add_msr_exit(hostdrv_vm *vm, uint64_t index)
+{
+    if (index > UINT32_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (unsigned i = 0; i < vm->nmsr_exits; i++)
+        if (vm->msr_exits[i] == index)
+            return 0;
+    if (vm->nmsr_exits == KVM_MSR_EXIT_MAX) {
+        errno = ENOSPC;
+        return -1;
+    }
+    if (kvm_check_extension(vm->drv->fd, KVM_CAP_X86_USER_SPACE_MSR) <= 0 ||
+        kvm_check_extension(vm->drv->fd, KVM_CAP_X86_MSR_FILTER) <= 0) {
+        errno = ENOTSUP;
+        return -1;
+    }
+    if (vm->nmsr_exits == 0) {
+        struct kvm_enable_cap cap = {.cap = KVM_CAP_X86_USER_SPACE_MSR, .args = {KVM_MSR_EXIT_REASON_FILTER}};
+        if (ioctl(vm->fd, KVM_ENABLE_CAP, &cap) < 0)
+            return -1;
+    }
+    struct kvm_msr_filter f = {.flags = KVM_MSR_FILTER_DEFAULT_ALLOW};
+    vm->msr_exits[vm->nmsr_exits] = (uint32_t)index;
+    for (unsigned i = 0; i <= vm->nmsr_exits; i++)
+        f.ranges[i] = (struct kvm_msr_filter_range){.flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE,
+                                                    .nmsrs = 1, .base = vm->msr_exits[i], .bitmap = &vm->msr_deny};
+    if (ioctl(vm->fd, KVM_X86_SET_MSR_FILTER, &f) < 0)
+        return -1;
+    vm->nmsr_exits++;
+    return 0;
+}
+
 int hostdrv_vm_enable_feature(hostdrv_vm *vm, vmm_vm_feature feature, uint64_t arg)
 {
     switch (feature) {
@@ -221,6 +269,8 @@ int hostdrv_vm_enable_feature(hostdrv_vm *vm, vmm_vm_feature feature, uint64_t a
         uint64_t addr = arg;
         return ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &addr) < 0 ? -1 : 0;
     }
+    case VMM_FEATURE_MSR_EXIT:
+        return kvm_add_msr_exit(vm, arg);
     }
     errno = EINVAL;
     return -1;
@@ -258,6 +308,111 @@ static int kvm_check_msrs_len(const void *buf, size_t len)
     return len < sizeof(*m) + (size_t)m->nmsrs * sizeof(m->entries[0]) ? -1 : 0;
 }
 
+#if defined(__x86_64__)
+/*
+ * The limits probe: a scratch VM whose one vCPU starts at ring 3 in long mode and executes `syscall`; the
+ * LSTAR target is a `hlt`. Where the host runs syscall as the architecture says, the hlt runs at CPL 0 and
+ * exits as KVM_EXIT_HLT (no interrupt controller). Where it stays at CPL 3 (kvm_pvm with a non-PVM guest), the
+ * hlt faults, and with an empty IDT that ends in a shutdown. Anything but a halt at CPL 0 counts as the limit.
+ * Guest-physical layout (one 64 KiB slot): 0x1000 PML4, 0x2000 PDPT, 0x3000 PD (one 2 MiB user page), 0x4000
+ * GDT, 0x5000 TSS, 0x6000 the ring-3 code, 0x7000 the LSTAR target. Returns VMM_HOST_LIMIT_* bits; a probe that
+ * cannot be set up reports no limit (and logs nothing: the caller's use of the result is optional).
+ */
+#define KVM_PROBE_MEM 0x10000u
+static uint64_t kvm_probe_limits(hostdrv *drv)
+{
+    uint64_t limits = 0;
+    int vmfd = -1, cpufd = -1;
+    struct kvm_run *run = MAP_FAILED;
+    struct kvm_cpuid2 *cpuid = NULL;
+    uint8_t *mem = mmap(NULL, KVM_PROBE_MEM, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED)
+        return 0;
+    vmfd = ioctl(drv->fd, KVM_CREATE_VM, 0);
+    struct kvm_userspace_memory_region r0 = {.slot = 0, .memory_size = KVM_PROBE_MEM,
+                                             .userspace_addr = (uint64_t)(uintptr_t)mem};
+    if (vmfd < 0 || ioctl(vmfd, KVM_SET_USER_MEMORY_REGION, &r0) < 0)
+        goto out;
+    uint64_t pml4 = 0x2000 | 7, pdpt = 0x3000 | 7, pde = 0x87; /* P, RW, US (and PS for the 2 MiB page) */
+    memcpy(mem + 0x1000, &pml4, 8);
+    memcpy(mem + 0x2000, &pdpt, 8);
+    memcpy(mem + 0x3000, &pde, 8);
+    const uint64_t gdt[7] = {0, 0x00af9a000000ffffull, 0x00cf92000000ffffull, 0x00affa000000ffffull,
+                             0x00cff2000000ffffull, 0x00008b0050000067ull, 0};
+    memcpy(mem + 0x4000, gdt, sizeof(gdt));
+    mem[0x6000] = 0x0f, mem[0x6001] = 0x05, mem[0x6002] = 0xf4; /* syscall; hlt */
+    mem[0x7000] = 0xf4;                                         /* hlt */
+
+    cpufd = ioctl(vmfd, KVM_CREATE_VCPU, 0);
+    if (cpufd < 0)
+        goto out;
+    run = mmap(NULL, (size_t)drv->vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, cpufd, 0);
+    cpuid = calloc(1, sizeof(*cpuid) + 256 * sizeof(cpuid->entries[0]));
+    if (run == MAP_FAILED || !cpuid)
+        goto out;
+    cpuid->nent = 256;
+    if (ioctl(drv->fd, KVM_GET_SUPPORTED_CPUID, cpuid) < 0 || ioctl(cpufd, KVM_SET_CPUID2, cpuid) < 0)
+        goto out;
+    struct kvm_sregs s;
+    if (ioctl(cpufd, KVM_GET_SREGS, &s) < 0)
+        goto out;
+    s.cr0 = 0x80050033; /* PG, AM, WP, NE, ET, MP, PE */
+    s.cr3 = 0x1000;
+    s.cr4 = 0x20; /* PAE */
+    s.efer = 0xd01; /* SCE, LME, LMA, NXE */
+    s.gdt = (struct kvm_dtable){.base = 0x4000, .limit = sizeof(gdt) - 1};
+    s.idt = (struct kvm_dtable){.base = 0, .limit = 0};
+    s.cs = (struct kvm_segment){.limit = 0xffffffff, .selector = 0x1b, .type = 0xb, .present = 1, .dpl = 3,
+                                .s = 1, .l = 1, .g = 1};
+    s.ss = (struct kvm_segment){.limit = 0xffffffff, .selector = 0x23, .type = 0x3, .present = 1, .dpl = 3,
+                                .s = 1, .db = 1, .g = 1};
+    s.ds = s.es = s.fs = s.gs = s.ss;
+    s.tr = (struct kvm_segment){.base = 0x5000, .limit = 0x67, .selector = 0x28, .type = 0xb, .present = 1};
+    s.ldt = (struct kvm_segment){.type = 0x2, .present = 1, .unusable = 1};
+    struct {
+        struct kvm_msrs hdr;
+        struct kvm_msr_entry e[3];
+    } msrs = {.hdr.nmsrs = 3,
+              .e = {{.index = 0xc0000081, .data = (0x10ull << 48) | (0x08ull << 32)}, /* STAR */
+                    {.index = 0xc0000082, .data = 0x7000},                            /* LSTAR */
+                    {.index = 0xc0000084, .data = 0x200}}};                           /* SFMASK: IF */
+    struct kvm_regs r = {.rip = 0x6000, .rsp = 0x8000, .rflags = 0x2};
+    if (ioctl(cpufd, KVM_SET_SREGS, &s) < 0 || ioctl(cpufd, KVM_SET_MSRS, &msrs) != 3 ||
+        ioctl(cpufd, KVM_SET_REGS, &r) < 0)
+        goto out;
+    limits = VMM_HOST_LIMIT_X86_SYSCALL_CPL3;
+    for (int tries = 0; tries < 4; tries++) {
+        if (ioctl(cpufd, KVM_RUN, 0) < 0) {
+            if (errno == EINTR || errno == EAGAIN)
+                continue;
+            break;
+        }
+        if (run->exit_reason != KVM_EXIT_HLT)
+            break;
+        if (ioctl(cpufd, KVM_GET_SREGS, &s) == 0 && ioctl(cpufd, KVM_GET_REGS, &r) == 0 &&
+            (s.cs.selector & 3) == 0 && s.cs.dpl == 0 && r.rip == 0x7001)
+            limits &= ~VMM_HOST_LIMIT_X86_SYSCALL_CPL3;
+        break;
+    }
+out:
+    free(cpuid);
+    if (run != MAP_FAILED)
+        munmap(run, (size_t)drv->vcpu_mmap_size);
+    if (cpufd >= 0)
+        close(cpufd);
+    if (vmfd >= 0)
+        close(vmfd);
+    munmap(mem, KVM_PROBE_MEM);
+    return limits;
+}
+#else
+static uint64_t kvm_probe_limits(hostdrv *drv)
+{
+    (void)drv;
+    return 0;
+}
+#endif
+
 int hostdrv_vm_get_state(hostdrv_vm *vm, vmm_vm_state_class cls, void *buf, size_t len)
 {
     switch (cls) {
@@ -283,6 +438,15 @@ int hostdrv_vm_get_state(hostdrv_vm *vm, vmm_vm_state_class cls, void *buf, size
             break;
         return ioctl(vm->drv->fd, KVM_GET_MSR_INDEX_LIST, buf) < 0 ? -1 : 0;
     }
+    case VMM_VM_STATE_HOST_LIMITS:
+        if (len != sizeof(uint64_t))
+            break;
+        if (!vm->drv->limits_probed) {
+            vm->drv->limits = kvm_probe_limits(vm->drv);
+            vm->drv->limits_probed = 1;
+        }
+        memcpy(buf, &vm->drv->limits, sizeof(uint64_t));
+        return 0;
     }
     errno = EINVAL;
     return -1;
@@ -293,6 +457,7 @@ int hostdrv_vm_set_state(hostdrv_vm *vm, vmm_vm_state_class cls, const void *buf
     switch (cls) {
     case VMM_VM_STATE_SUPPORTED_CPU_MODEL:
     case VMM_VM_STATE_MSR_INDEX_LIST:
+    case VMM_VM_STATE_HOST_LIMITS:
         break;
     case VMM_VM_STATE_IRQCHIP:
         if (len < sizeof(struct kvm_irqchip))
@@ -408,6 +573,17 @@ static void kvm_translate_exit(struct kvm_run *run, vmm_exit *exit)
         break;
     case KVM_EXIT_INTR:
         exit->reason = VMM_EXIT_INTERRUPTED;
+        break;
+    case KVM_EXIT_X86_RDMSR:
+    case KVM_EXIT_X86_WRMSR:
+        exit->reason = VMM_EXIT_MSR;
+        exit->u.msr.index = run->msr.index;
+        exit->u.msr.is_write = run->exit_reason == KVM_EXIT_X86_WRMSR;
+        exit->u.msr.data = exit->u.msr.is_write ? run->msr.data : 0;
+        run->msr.error = 0;
+        run->msr.data = exit->u.msr.is_write ? run->msr.data : 0;
+        exit->u.msr.result = (uint64_t *)&run->msr.data;
+        exit->u.msr.error = &run->msr.error;
         break;
     default:
         exit->reason = VMM_EXIT_UNKNOWN;

@@ -164,15 +164,19 @@ static int x86_boot_load_vmlinux(x86raw *x, const char *path, const uint8_t *dat
     return 0;
 }
 
-/* The e820 map: x86-raw's RAM regions, less the MP table's KiB at the top of base memory. */
+/* The e820 map: x86-raw's RAM regions, less the MP table's KiB at the top of base memory and, where syscall is
+ * relegated, the three page-table pages of the syscall trap mapping below it (syscall.c). */
 static unsigned x86_boot_e820(x86raw *x, struct boot_params *bp)
 {
     uint64_t ram = x->hlp->mem_ram_size(x->inst);
     uint64_t low = ram < X86_LOW_RAM_MAX ? ram : X86_LOW_RAM_MAX;
+    uint64_t reserved = x->syscall_relegation ? X86_SYSCALL_PT_LINUX : X86_LINUX_MPTABLE;
+    _Static_assert(X86_SYSCALL_PT_LINUX + X86_SYSCALL_PT_PAGES * 0x1000ull <= X86_LINUX_MPTABLE,
+                   "the syscall page tables end below the MP table");
     unsigned n = 0;
-    bp->e820_table[n++] = (struct boot_e820_entry){.addr = 0, .size = X86_LINUX_MPTABLE, .type = 1};
-    bp->e820_table[n++] = (struct boot_e820_entry){.addr = X86_LINUX_MPTABLE,
-                                                   .size = X86_LINUX_EBDA_END - X86_LINUX_MPTABLE, .type = 2};
+    bp->e820_table[n++] = (struct boot_e820_entry){.addr = 0, .size = reserved, .type = 1};
+    bp->e820_table[n++] = (struct boot_e820_entry){.addr = reserved, .size = X86_LINUX_EBDA_END - reserved,
+                                                   .type = 2};
     if (low > X86_LINUX_HIGH_START)
         bp->e820_table[n++] = (struct boot_e820_entry){.addr = X86_LINUX_HIGH_START,
                                                        .size = low - X86_LINUX_HIGH_START, .type = 1};

@@ -41,7 +41,7 @@ static int x86_relegate_int3(x86raw *x, vmm_vcpu *vcpu, struct kvm_regs *r, cons
 
 /* ---- Guest state helpers shared by the relegations ---------------------------------------------------- */
 
-static int x86_relegate_inject(x86raw *x, vmm_vcpu *vcpu, unsigned vector, int has_error_code, uint32_t error_code)
+int x86_relegate_inject(x86raw *x, vmm_vcpu *vcpu, unsigned vector, int has_error_code, uint32_t error_code)
 {
     struct kvm_vcpu_events ev;
     if (x->hlp->vcpu_get_state(vcpu, VMM_STATE_EVENTS, &ev, sizeof(ev)))
@@ -815,6 +815,12 @@ vmm_exit_action x86_relegate(x86raw *x, vmm_vcpu *vcpu, const vmm_exit *exit)
     if (x->hlp->vcpu_get_state(vcpu, VMM_STATE_GPRS, &r, sizeof(r)) ||
         x->hlp->vcpu_get_state(vcpu, VMM_STATE_SYSREGS, &s, sizeof(s)))
         return x86_relegation_failed(x, vcpu, "emulation failure, and the registers cannot be read");
+    /* A syscall stopped at the fake LSTAR: there are no instruction bytes, the address itself says what it is. */
+    int sys = x86_syscall_relegate(x, vcpu, &r, &s);
+    if (sys > 0)
+        return VMM_ACTION_RESUME;
+    if (sys < 0)
+        return x86_relegation_failed(x, vcpu, "relegating a syscall failed: the host driver refused the registers");
 
     uint8_t code[16];
     size_t n = x86_read_code(x, vcpu, &r, &s, code, sizeof(code));

@@ -1,7 +1,8 @@
 /*
  * x86-raw saved state: an "x86-cpus" unit with every vCPU in order (general, segment and control registers,
  * FPU and XSAVE state, XCRs, the MSRs the host driver lists, local APIC, pending events, MP state, debug
- * registers, and the CPUID the guest saw) and an "x86-platform" unit (in-kernel PIC and IOAPIC, PIT, kvmclock).
+ * registers, and the CPUID the guest saw, then an optional section "guest-lstar" with the guest's own LSTAR where
+ * syscall is relegated, syscall.c) and an "x86-platform" unit (in-kernel PIC and IOAPIC, PIT, kvmclock).
  * The structures are the host driver's own (ABI "kvm-x86_64"), which KVM keeps stable. Restoring checks that
  * this host offers every CPU feature the guest was shown: a guest that found a feature at boot uses it.
  */
@@ -113,6 +114,8 @@ static int x86_cpus_save(void *state, vmm_ssm *ssm)
             cpuid->hdr.nent = 0;
         h->ssm_put_bytes(ssm, cpuid->e, cpuid->hdr.nent * sizeof(cpuid->e[0]));
     }
+    if (!rc)
+        rc = x86_syscall_save(x, ssm);
     free(buf);
     free(msrs);
     free(cpuid);
@@ -240,6 +243,8 @@ static int x86_cpus_load(void *state, vmm_ssm *ssm, uint32_t version)
         for (size_t c = 0; c < NA; c++)
             free(after[c]);
     }
+    if (!rc)
+        rc = x86_syscall_load(x, ssm);
     free(msrs);
     free(cpuid);
     return rc;

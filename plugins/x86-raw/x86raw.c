@@ -87,6 +87,11 @@ static void x86_destruct(vmm_instance *inst, void *state)
         return;
     for (unsigned k = 0; k < X86_RELEGATE_COUNT; k++)
         fprintf(stderr, "x86-raw: stats: relegated %s: %" PRIu64 "\n", x86_relegation_name(k), x->relegations[k]);
+    fprintf(stderr, "x86-raw: stats: syscall relegated: %" PRIu64 "%s\n", x->syscalls_relegated,
+            x->syscall_relegation ? "" : " (not needed on this host)");
+    if (x->syscall_spoofs)
+        fprintf(stderr, "x86-raw: stats: jumps to the syscall trap address (given #PF): %" PRIu64 "\n",
+                x->syscall_spoofs);
 }
 
 static int x86_vm_create(vmm_instance *inst, void *state)
@@ -110,6 +115,8 @@ static int x86_vm_create(vmm_instance *inst, void *state)
         hlp->log(inst, VMM_LOG_ERROR, "the host driver cannot create the interval timer (PIT)");
         return -1;
     }
+    if (x86_syscall_setup(x))
+        return -1;
     return hlp->pio_register(inst, X86_REPORT_PORT, 4, NULL, x86_report_write);
 }
 
@@ -172,6 +179,8 @@ static int x86_vcpu_init(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
         hlp->log(inst, VMM_LOG_ERROR, "the host driver refused the local APIC set-up of vCPU %u", index);
         return -1;
     }
+    if (x86_syscall_vcpu_init(x, vcpu))
+        return -1;
     if (index != 0)
         return 0; /* application processors wait for INIT/SIPI from the guest */
     struct kvm_sregs s;
@@ -212,6 +221,8 @@ static vmm_exit_action x86_vcpu_exit(vmm_instance *inst, void *state, vmm_vcpu *
     switch (exit->reason) {
     case VMM_EXIT_INTERNAL_ERROR:
         return x86_relegate(x, vcpu, exit);
+    case VMM_EXIT_MSR:
+        return x86_syscall_msr_exit(x, vcpu, exit);
     case VMM_EXIT_SHUTDOWN:
         return x86_stop_with_dump(x, vcpu, "triple fault: the CPU shut down", 1);
     case VMM_EXIT_HALT:
@@ -251,6 +262,9 @@ static void x86_vcpu_dump(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
 static const vmm_option_desc x86_options[] = {
     {.name = "irqchip", .type = VMM_OPT_BOOL, .default_value = "on",
      .help = "in-kernel interrupt controllers (PIC, IOAPIC, LAPIC); off makes HLT stop the VM"},
+    {.name = "syscall-relegation", .type = VMM_OPT_BOOL, .default_value = "on",
+     .help = "where the host leaves a ring-3 syscall at CPL 3 (kvm_pvm), finish it in x86-raw through a trapping "
+             "LSTAR; off: never (on other hosts it is never needed)"},
     {0},
 };
 

@@ -40,6 +40,25 @@
 #define X86_PRIVATE_AREA 0xfffbd000ull
 #define X86_IDENTITY_MAP_AREA 0xfffbc000ull
 
+/*
+ * Syscall relegation (syscall.c), only where the host leaves a ring-3 `syscall` at CPL 3 (kvm_pvm): the guest's
+ * LSTAR is kept by x86-raw (its rdmsr/wrmsr exit to the plugin), KVM's LSTAR points at a fake address whose page
+ * the guest's page tables map user-accessible to a guest-physical page with no memory behind it, so a syscall
+ * exits there and x86-raw finishes the ring transition into the guest's handler. The three page-table pages
+ * (PDPT, PD, PT) are RAM the guest does not own: in x86-raw's boot area for ELF starts, reserved in the e820 map
+ * for Linux. docs/x86-raw.md has the details.
+ */
+#define X86_MSR_STAR 0xc0000081u
+#define X86_MSR_LSTAR 0xc0000082u
+#define X86_MSR_SFMASK 0xc0000084u
+#define X86_SYSCALL_FAKE_LSTAR 0xfffffe8000000000ull /* PML4 slot 509: the 4-level "unused hole", copied to every mm */
+#define X86_SYSCALL_PML4_SLOT 509u
+#define X86_SYSCALL_TRAP_GPA 0xfffb0000ull /* no memory slot, no device: a fetch there fails, data accesses are MMIO */
+#define X86_SYSCALL_PT_ELF 0xd000ull       /* 3 pages after the TSS in the boot area */
+#define X86_SYSCALL_PT_LINUX 0x9c000ull    /* 3 pages below the MP table, reserved in the e820 map */
+#define X86_SYSCALL_PT_PAGES 3u
+#define X86_MAX_VCPUS 1024u
+
 enum x86_relegation_kind {
     X86_RELEGATE_INT3,
     X86_RELEGATE_CMPXCHG16B,
@@ -67,6 +86,12 @@ typedef struct x86raw {
     uint64_t entry;       /* long mode: RIP; real mode: the image's physical address */
     uint64_t linux_zero_page; /* --kernel: the boot_params handed to the kernel in RSI; 0 otherwise */
     uint64_t relegations[X86_RELEGATE_COUNT];
+    /* Syscall relegation (syscall.c). */
+    int syscall_relegation;    /* on: the host needs it and gave LSTAR exits; set in vm_create */
+    int syscall_unavailable;   /* the fake mapping could not be installed: LSTAR writes go to the host */
+    uint64_t syscall_pt;       /* the 3 page-table pages as restored from a snapshot; 0: as the boot mode says */
+    uint64_t syscalls_relegated, syscall_spoofs;
+    uint64_t guest_lstar[X86_MAX_VCPUS]; /* the guest's LSTAR per vCPU, while the host's holds the fake one */
 } x86raw;
 
 /* state.c: register the saved-state units. */
@@ -83,6 +108,16 @@ int x86_boot_linux(x86raw *x, const vmm_image *kernel, const vmm_image *initrd);
 /* The MP table for ncpus vCPUs (hlp->vcpu_count: every vCPU of the VM). */
 int x86_boot_mptable(x86raw *x, unsigned ncpus);
 
+/* syscall.c */
+int x86_syscall_setup(x86raw *x);                     /* vm_create: decide, ask for LSTAR exits */
+int x86_syscall_vcpu_init(x86raw *x, vmm_vcpu *vcpu); /* the host's LSTAR := the fake address */
+vmm_exit_action x86_syscall_msr_exit(x86raw *x, vmm_vcpu *vcpu, const vmm_exit *exit);
+/* At an emulation failure: 1 a relegated syscall (or a spoofed jump, given #PF), 0 not ours, -1 failed. */
+int x86_syscall_relegate(x86raw *x, vmm_vcpu *vcpu, struct kvm_regs *r, struct kvm_sregs *s);
+/* Saved state: the guest's LSTAR values, an optional section of the x86-cpus unit. */
+int x86_syscall_save(x86raw *x, vmm_ssm *ssm);
+int x86_syscall_load(x86raw *x, vmm_ssm *ssm);
+
 /* relegate.c */
 vmm_exit_action x86_relegate(x86raw *x, vmm_vcpu *vcpu, const vmm_exit *exit);
 const char *x86_relegation_name(unsigned kind);
@@ -94,6 +129,7 @@ int x86_relegate_mem_operand(x86raw *x, vmm_vcpu *vcpu, const struct kvm_regs *r
                              uint64_t *linear);
 uint64_t x86_relegate_copy(x86raw *x, vmm_vcpu *vcpu, uint64_t linear, void *buf, size_t len, int write);
 int x86_relegate_page_fault(x86raw *x, vmm_vcpu *vcpu, uint64_t linear, int write);
+int x86_relegate_inject(x86raw *x, vmm_vcpu *vcpu, unsigned vector, int has_error_code, uint32_t error_code);
 int x86_relegate_advance(x86raw *x, vmm_vcpu *vcpu, struct kvm_regs *r, const cs_insn *insn);
 
 /* native.c: run a SIMD/FP instruction on the host CPU with the guest's state; 1 done, 0 not applicable, -1 error. */

@@ -7,6 +7,9 @@
 #   dedup     two runs save full snapshots into one database: the second adds few new pages
 #   kill      vmm is killed with SIGKILL in the middle of saving a large snapshot: the earlier snapshot stays
 #             listed and restorable, the interrupted one is absent
+#   syscall   (COUNTER_ELF is long_syscall_entry.elf) saved after the guest kernel set LSTAR and before its
+#             ring-3 syscalls: the restored run's syscalls reach the kernel's handler (on kvm_pvm that needs the
+#             guest's LSTAR, kept by x86-raw, in the snapshot)
 #   badinput  missing database, unknown snapshot, other RAM size, other architecture, a device missing or added,
 #             a device configured differently, a newer unit version, a truncated and a corrupted database:
 #             each is one clear line on stderr, a non-zero exit, and no guest output
@@ -91,6 +94,21 @@ guest_args() {
 }
 
 case $case_ in
+syscall)
+    params 10000000000 0 0 # about 6 s here: time to pause and save after "ring 3 waits"
+    start --image "$guest" --image "$tmp/params.bin@0x200000" --device uart16550 --device debug-exit --state "$db"
+    wait_for "ring 3 waits"
+    ctl pause
+    ctl save s1
+    settled_output >"$tmp/before.out"
+    kill -KILL "$pid"
+    wait "$pid" 2>/dev/null
+    grep -q "syscall 1" "$tmp/before.out" && fail "the guest made its syscalls before the save; wait longer"
+    restore s1 "$tmp/after.out"
+    printf 'syscall 1 returned with sysretq\nsyscall 2 returned with iretq\nsyscall 3 returned with sysretq\nsyscall 4 returned with iretq\njumping to the syscall trap address\n#PF 0x14 at the trap address\n' >"$tmp/expected.out"
+    cmp -s "$tmp/after.out" "$tmp/expected.out" || fail "the restored guest printed: $(cat "$tmp/after.out")"
+    echo "ok: syscalls after the restore reached the kernel's handler"
+    ;;
 continue)
     params 120 20000000 0
     full_run

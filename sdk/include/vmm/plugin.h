@@ -38,7 +38,7 @@ extern "C" {
 
 /* The SDK release this header describes. */
 #define VMM_SDK_MAJOR 1
-#define VMM_SDK_MINOR 0
+#define VMM_SDK_MINOR 1
 
 #define VMM_DESC_MAGIC    0x5044u /* 'PD': plugin descriptor */
 #define VMM_HELPERS_MAGIC 0x4854u /* 'HT': helper table */
@@ -109,6 +109,7 @@ typedef enum vmm_exit_reason {
     VMM_EXIT_DEBUG = 8,
     VMM_EXIT_INTERRUPTED = 9,    /* a signal or a stop request kicked the vCPU out; the core handles it */
     VMM_EXIT_UNKNOWN = 10,
+    VMM_EXIT_MSR = 11,           /* SDK 1.1: a model-specific-register access the plugin asked for (see msr) */
 } vmm_exit_reason;
 
 #define VMM_INTERNAL_EMULATION 1 /* internal.suberror: the host's instruction emulator failed */
@@ -147,6 +148,19 @@ typedef struct vmm_exit {
         struct {
             uint32_t code; /* host-driver exit code */
         } unknown;
+        /* SDK 1.1, VMM_EXIT_MSR: the guest read or wrote a register requested with VMM_FEATURE_MSR_EXIT, and
+         * the host did not perform the access. The vCPU's instruction pointer is still at the instruction.
+         * Answer through the pointers (valid until the vCPU runs again): a read returns *result; a nonzero
+         * *error makes the access fault in the guest instead (x86: #GP). A write is not performed by anyone
+         * unless the plugin does it. Both are 0 when the exit is reported. */
+        struct {
+            uint32_t index;   /* the register's number (x86: ECX) */
+            uint8_t is_write;
+            uint8_t pad[3];
+            uint64_t data;    /* the value written */
+            uint64_t *result; /* read: the value the guest gets */
+            uint8_t *error;
+        } msr;
         uint8_t pad[256];
     } u;
 } vmm_exit;
@@ -183,7 +197,12 @@ typedef enum vmm_vm_state_class {
     VMM_VM_STATE_PIT = 3,
     VMM_VM_STATE_CLOCK = 4,
     VMM_VM_STATE_MSR_INDEX_LIST = 5,      /* the MSRs the host driver saves and restores; get only */
+    VMM_VM_STATE_HOST_LIMITS = 6,         /* SDK 1.1: get only, a uint64_t of VMM_HOST_LIMIT_* bits */
 } vmm_vm_state_class;
+
+/* SDK 1.1, VMM_VM_STATE_HOST_LIMITS: architectural behaviour this host driver gets wrong, found by a probe the
+ * host driver runs in a scratch VM; each bit is meaningful for the host-driver ABI it names. */
+#define VMM_HOST_LIMIT_X86_SYSCALL_CPL3 (1ull << 0) /* kvm-x86_64: a ring-3 syscall reaches LSTAR still at CPL 3 */
 
 /* Host features an architecture plugin can ask the host driver to create (the plugin's ring-0 part). */
 typedef enum vmm_vm_feature {
@@ -191,6 +210,9 @@ typedef enum vmm_vm_feature {
     VMM_FEATURE_PIT = 2,          /* in-kernel interval timer */
     VMM_FEATURE_PRIVATE_AREA = 3, /* arg = guest-physical address of a 3-page area the host driver may use */
     VMM_FEATURE_IDENTITY_MAP = 4, /* arg = guest-physical address of a 1-page area the host driver may use */
+    /* SDK 1.1: arg = a model-specific register's number; the guest's reads and writes of it (x86: rdmsr, wrmsr)
+     * are no longer performed by the host but reported as VMM_EXIT_MSR. Call once per register. */
+    VMM_FEATURE_MSR_EXIT = 5,
 } vmm_vm_feature;
 
 /* ---- Callbacks a plugin registers ------------------------------------------------------------------- */
