@@ -9,6 +9,7 @@ it ends (on software KVM it dies at the kernel's first int3). vmm's --stats give
 and system CPU time show how much of the boot is the host kernel (KVM's ring-0 emulator) rather than vmm.
 
 usage: boot_bench.py --vmm VMM --get-guest SCRIPT [--runs N] [--qemu-runs N] [--mem MiB] [--timeout S]
+                     [--append CMDLINE]   (default: the stock "console=ttyS0 panic=-1"; both monitors get it)
 """
 import argparse
 import os
@@ -155,6 +156,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--kvm-timeout", type=float, default=240)
     ap.add_argument("--skip-vmm", action="store_true")
+    ap.add_argument("--append", default=CMDLINE, help="kernel command line for both monitors")
     ap.add_argument("--save-output", help="directory for each run's serial output")
     args = ap.parse_args()
 
@@ -162,14 +164,14 @@ def main():
     kernel, initrd = os.path.join(d, "vmlinuz"), os.path.join(d, "initramfs.cpio.gz")
     pkg = open(os.path.join(d, "kernel-package")).read().strip() if os.path.exists(os.path.join(d, "kernel-package")) else "?"
     mem_bytes = args.mem << 20
-    print(f"kernel {kernel} ({pkg}), initramfs {initrd}, --mem {args.mem}M, cmdline '{CMDLINE}'")
+    print(f"kernel {kernel} ({pkg}), initramfs {initrd}, --mem {args.mem}M, cmdline '{args.append}'")
     print(f"host: {os.uname().release}, /dev/kvm module: "
           f"{'kvm_pvm (software KVM)' if os.path.exists('/sys/module/kvm_pvm') else 'hardware KVM'}")
 
     vmm_argv = [args.vmm, "run", "--arch", "x86-raw", "--mem", f"{args.mem}M", "--kernel", kernel, "--initrd", initrd,
-                "--append", CMDLINE, "--device", "uart16550", "--device", "i8042", "--stats"]
+                "--append", args.append, "--device", "uart16550", "--device", "i8042", "--stats"]
     qemu = ["qemu-system-x86_64", "-M", "microvm,acpi=off,pit=on,pic=on,rtc=on", "-m", f"{args.mem}M", "-kernel", kernel,
-            "-initrd", initrd, "-append", CMDLINE, "-nographic", "-nodefaults", "-serial", "stdio", "-no-reboot"]
+            "-initrd", initrd, "-append", args.append, "-nographic", "-nodefaults", "-serial", "stdio", "-no-reboot"]
     print("vmm:  " + " ".join(vmm_argv))
     print("qemu: " + " ".join(qemu + ["-accel", "tcg|kvm"]))
 
