@@ -61,28 +61,6 @@ next:
     mov $0x10, %al
     jmp debug_exit
 
-# put_decimal: RAX in decimal on COM1.
-put_decimal:
-    push %rbx
-    push %rdx
-    push %rcx
-    mov $10, %rbx
-    xor %ecx, %ecx
-6:  xor %edx, %edx
-    div %rbx
-    push %rdx
-    inc %ecx
-    test %rax, %rax
-    jnz 6b
-7:  pop %rax
-    add $'0', %al
-    call putc
-    loop 7b
-    pop %rcx
-    pop %rdx
-    pop %rbx
-    ret
-
     .include "common64.inc"
 
     .section .rodata
