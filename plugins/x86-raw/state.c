@@ -150,6 +150,15 @@ static int x86_check_cpuid(x86raw *x, vmm_ssm *ssm, vmm_vcpu *vcpu, const struct
                 int ids = s->function == 1 || s->function == 0xd;
                 uint32_t miss[4] = {ids ? 0 : s->eax & ~c->eax, ids ? 0 : s->ebx & ~c->ebx, s->ecx & ~c->ecx,
                                     s->edx & ~c->edx};
+                /* Bits that mirror the guest's own settings, not the host: OSXSAVE (CR4.OSXSAVE) and APIC (the
+                 * APIC-base MSR's enable) in leaf 1, OSPKE (CR4.PKE) in leaf 7. A freshly created vCPU shows them
+                 * clear; the restored CR4 and MSRs set them again. */
+                if (s->function == 1) {
+                    miss[2] &= ~(1u << 27);
+                    miss[3] &= ~(1u << 9);
+                } else if (s->function == 7 && s->index == 0) {
+                    miss[2] &= ~(1u << 4);
+                }
                 if (miss[0] | miss[1] | miss[2] | miss[3])
                     rc = x->hlp->ssm_fail(ssm, "the snapshot's CPU had features this host lacks (CPUID 0x%x.%u: "
                                           "eax %08x ebx %08x ecx %08x edx %08x)", s->function, s->index, miss[0],

@@ -14,6 +14,11 @@
     .text
     .globl _start
 _start:
+    /* CR4.OSXSAVE on, as any modern kernel has it: the guest then sees CPUID.1:ECX.OSXSAVE set, a bit a restore
+     * must not mistake for a host feature (a fresh vCPU shows it clear). */
+    mov %cr4, %rax
+    or $(1 << 18), %rax
+    mov %rax, %cr4
     pushq $USER_SS
     pushq $USER_STACK
     pushq $0x3002                  # IOPL 3, interrupts off
