@@ -71,6 +71,32 @@ static int snapshot_save_units(vm *v, ss_save *s, char *err, size_t errlen)
     return 0;
 }
 
+/* Take a RAM region's dirty pages since the last take: KVM's log (fetching it clears it) and the pages devices
+ * wrote (mem_write, writable mem_ptr), which that log cannot see. A bitmap to free, or NULL with err set. */
+static uint64_t *snapshot_take_dirty(vm *v, const mem_region *m, char *err, size_t errlen)
+{
+    uint64_t words = m->size / SS_PAGE_SIZE / 64 + 1;
+    uint64_t *dirty = calloc(words, sizeof(uint64_t));
+    if (!dirty || hostdrv_vm_get_dirty_log(v->hv, m->slot, dirty)) {
+        snprintf(err, errlen, "reading the dirty-page log of '%s': %s", m->name, strerror(errno));
+        free(dirty);
+        return NULL;
+    }
+    if (m->host_dirty)
+        for (uint64_t w = 0; w < words; w++)
+            dirty[w] |= __atomic_exchange_n(&m->host_dirty[w], 0, __ATOMIC_RELAXED);
+    return dirty;
+}
+
+/* Record one page the save wants (page NULL: known to be zero): a full save leaves zero pages out, an incremental
+ * one records them as zero, since its parent may have data there. */
+static int snapshot_put_page(ss_save *s, uint64_t index, const uint8_t *page, int incremental)
+{
+    if (page && snapshot_page_is_zero(page))
+        page = NULL;
+    return page || incremental ? ss_save_page(s, index, page) : 0;
+}
+
 static int snapshot_save_ram(vm *v, ss_save *s, int incremental, const char *name, char *err, size_t errlen)
 {
     uint64_t total = 0;
@@ -84,30 +110,15 @@ static int snapshot_save_ram(vm *v, ss_save *s, int incremental, const char *nam
         if (m->kind != MEM_RAM)
             continue; /* ROM and MMIO2 are re-created by their owners, not saved */
         uint64_t pages = m->size / SS_PAGE_SIZE;
+        /* Taken on full saves too: the next incremental save counts from this one. */
         uint64_t *dirty = NULL;
-        if (v->dirty_log && v->hv) {
-            /* Fetching the log also clears it: from here on it counts toward the next save. */
-            dirty = calloc(pages / 64 + 1, sizeof(uint64_t));
-            if (!dirty || hostdrv_vm_get_dirty_log(v->hv, m->slot, dirty)) {
-                snprintf(err, errlen, "reading the dirty-page log of '%s': %s", m->name, strerror(errno));
-                free(dirty);
-                return -1;
-            }
-        }
-        if (dirty && m->host_dirty)
-            for (uint64_t w = 0; w < pages / 64 + 1; w++)
-                dirty[w] |= __atomic_exchange_n(&m->host_dirty[w], 0, __ATOMIC_RELAXED);
+        if (v->dirty_log && v->hv && !(dirty = snapshot_take_dirty(v, m, err, errlen)))
+            return -1;
         for (uint64_t p = 0; p < pages; p++) {
             snapshot_progress_step(&prog);
-            const uint8_t *page = m->host + p * SS_PAGE_SIZE;
-            uint64_t index = m->gpa / SS_PAGE_SIZE + p;
             int rc = 0;
-            if (incremental) {
-                if (dirty[p / 64] & (1ull << (p % 64)))
-                    rc = ss_save_page(s, index, snapshot_page_is_zero(page) ? NULL : page);
-            } else if (!snapshot_page_is_zero(page)) {
-                rc = ss_save_page(s, index, page);
-            }
+            if (!incremental || (dirty[p / 64] & (1ull << (p % 64))))
+                rc = snapshot_put_page(s, m->gpa / SS_PAGE_SIZE + p, m->host + p * SS_PAGE_SIZE, incremental);
             if (rc) {
                 snprintf(err, errlen, "%s", ss_save_error(s));
                 free(dirty);
@@ -134,6 +145,7 @@ static int snapshot_save_ram(vm *v, ss_save *s, int incremental, const char *nam
 #define LIVE_FAULT_EVERY 16 /* pages read (or 1024 passed) between looks at faults */
 
 typedef struct live_region {
+    const mem_region *m;
     uint8_t *host;
     uint64_t gpa, pages;
     uint64_t *dirty; /* incremental: pages to save; NULL for a full save */
@@ -178,23 +190,13 @@ static int live_save_page(live_save *ls, live_region *r, uint64_t p)
     const uint8_t *page = copy ? copy : r->host + p * SS_PAGE_SIZE;
     /* A page with no memory behind it at the pause was zero then, whatever the guest has written since. */
     int absent = !copy && !(r->present[p / 64] & (1ull << (p % 64)));
-    uint64_t index = r->gpa / SS_PAGE_SIZE + p;
-    int rc = 0, work = 0;
-    if (ls->incremental) {
-        if (r->dirty[p / 64] & (1ull << (p % 64))) {
-            work = 1;
-            rc = ss_save_page(ls->s, index, absent || snapshot_page_is_zero(page) ? NULL : page);
-        }
-    } else if (!absent) {
-        work = 1;
-        if (!snapshot_page_is_zero(page))
-            rc = ss_save_page(ls->s, index, page);
-    }
-    if (rc) {
+    if (ls->incremental && !(r->dirty[p / 64] & (1ull << (p % 64))))
+        return 0;
+    if (snapshot_put_page(ls->s, r->gpa / SS_PAGE_SIZE + p, absent ? NULL : page, ls->incremental)) {
         ls->failed = 1;
         snprintf(ls->err, sizeof(ls->err), "%s", ss_save_error(ls->s));
     }
-    return work;
+    return !absent;
 }
 
 /* The store copies what it was handed so far; from then on those pages may change. */
@@ -372,6 +374,7 @@ static int live_setup(live_save *ls, vm *v, ss_save *s, int incremental)
             return -1;
         }
         live_region *r = &ls->r[ls->n];
+        r->m = m;
         r->host = m->host;
         r->gpa = m->gpa;
         r->pages = m->size / SS_PAGE_SIZE;
@@ -398,20 +401,11 @@ static int live_setup(live_save *ls, vm *v, ss_save *s, int incremental)
     }
     /* Only now consume the dirty logs (a full save too: the next incremental one counts from this one); every
      * fallback above leaves them for the paused save. */
-    for (unsigned k = 0; k < ls->n && v->dirty_log; k++) {
-        live_region *r = &ls->r[k];
-        const mem_region *m = memmap_find(&v->mem, r->gpa);
-        r->dirty = calloc(r->pages / 64 + 1, sizeof(uint64_t));
-        if (!m || !r->dirty || hostdrv_vm_get_dirty_log(v->hv, m->slot, r->dirty)) {
+    for (unsigned k = 0; k < ls->n && v->dirty_log; k++)
+        if (!(ls->r[k].dirty = snapshot_take_dirty(v, ls->r[k].m, ls->err, sizeof(ls->err)))) {
             ls->failed = 1;
-            snprintf(ls->err, sizeof(ls->err), "reading the dirty-page log of '%s': %s", m ? m->name : "RAM",
-                     strerror(errno));
             return 0; /* the caller aborts this save after resuming */
         }
-        if (m->host_dirty)
-            for (uint64_t w = 0; w < r->pages / 64 + 1; w++)
-                r->dirty[w] |= __atomic_exchange_n(&m->host_dirty[w], 0, __ATOMIC_RELAXED);
-    }
     /* Protect what this save will read. The logs are consumed: a failure now fails the save. */
     for (unsigned k = 0; k < ls->n; k++)
         for (uint64_t start = 0; start < ls->r[k].pages; start += LIVE_BATCH) {
@@ -842,12 +836,8 @@ int snapshot_restore(vm *v, ss_store *st, const char *name, snapshot_restore_mod
             const mem_region *m = &v->mem.regions[r];
             if (m->kind != MEM_RAM)
                 continue;
-            uint64_t *bits = calloc(m->size / SS_PAGE_SIZE / 64 + 1, sizeof(uint64_t));
-            if (bits)
-                hostdrv_vm_get_dirty_log(v->hv, m->slot, bits);
-            free(bits);
-            if (m->host_dirty)
-                memset(m->host_dirty, 0, (m->size / SS_PAGE_SIZE / 64 + 1) * sizeof(uint64_t));
+            char ignored[64];
+            free(snapshot_take_dirty(v, m, ignored, sizeof(ignored)));
         }
     snprintf(v->last_snapshot, sizeof(v->last_snapshot), "%s", name);
     return 0;
