@@ -209,7 +209,7 @@ kill)
     rpid=$!
     pids="$pids $rpid"
     i=0
-    until grep -q "count" "$tmp/after.out"; do
+    until grep -q "^count [0-9]" "$tmp/after.out"; do  # the whole "count N", not a line cut short by the kill
         i=$((i + 1))
         [ $i -gt 300 ] && fail "the earlier snapshot does not run after restore: $(cat "$tmp/restore.err")"
         sleep 0.02
