@@ -1,14 +1,16 @@
 /*
  * x86-raw Linux boot: the x86 boot protocol's 64-bit entry for --kernel (a bzImage or an uncompressed ELF
- * vmlinux), --initrd and --append. A bzImage's payload is decompressed here on the host and its ELF loaded
- * directly, so the guest never runs the kernel's own decompressor: on software KVM that code runs at ring 0,
- * emulated, and never finishes; everywhere else it costs boot time. The zero page carries an e820 map that
- * mirrors x86-raw's RAM layout, and an MP table describes the vCPUs and the IOAPIC so --cpus N works without ACPI.
+ * vmlinux), --initrd and --append. A bzImage's payload is decompressed here on the host and its ELF's segments
+ * streamed into guest RAM as they come out, so the guest never runs the kernel's own decompressor: on software
+ * KVM that code runs at ring 0, emulated, and never finishes; everywhere else it costs boot time. The zero page
+ * carries an e820 map that mirrors x86-raw's RAM layout, and an MP table describes the vCPUs and the IOAPIC so
+ * --cpus N works without ACPI.
  */
 #include <asm/bootparam.h>
 #include <elf.h>
 #include <inttypes.h>
 #include <lzma.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +29,11 @@
 
 /* A decompressed kernel larger than this is not a kernel this plugin should believe. */
 #define X86_LINUX_MAX_KERNEL (1ull << 30)
+/* The decompressed ELF streams through a window this big, so the host never holds the whole vmlinux. */
+#define X86_LINUX_XZ_WINDOW (256u * 1024u)
+/* Its ELF and program headers must come in the first bytes, to be read before any segment streams past. */
+#define X86_LINUX_ELF_PREFIX (64u * 1024u)
+_Static_assert(X86_LINUX_ELF_PREFIX <= X86_LINUX_XZ_WINDOW, "the headers arrive within the first window");
 
 #define X86_SETUP_HDR_OFF 0x1f1u
 #define X86_HDRS_MAGIC 0x53726448u /* "HdrS" */
@@ -44,12 +51,192 @@ static uint32_t x86_le32(const uint8_t *p)
     return v;
 }
 
+/* Where an ELF kernel's loadable segments go, read from its headers and checked against the file and guest RAM. */
+typedef struct x86_boot_elf {
+    uint64_t entry, start, end;
+    Elf64_Phdr *seg; /* PT_LOAD segments with a memory size, by file offset */
+    unsigned nseg;
+} x86_boot_elf;
+
+static int x86_boot_seg_by_offset(const void *a, const void *b)
+{
+    const Elf64_Phdr *pa = a, *pb = b;
+    return pa->p_offset < pb->p_offset ? -1 : pa->p_offset > pb->p_offset;
+}
+
 /*
- * The bzImage's payload, decompressed. Only xz is understood: it is what Debian's kernels use (payload magic
- * fd 37 7a 58 5a 00); other compressors are named in the error so the user knows what is missing.
+ * Read an ELF vmlinux's headers from the first avail bytes of a file of size bytes, and check every segment
+ * before a byte is loaded: a stream cannot go back, so nothing may be refused half way through. On failure err
+ * gets the reason and elf->seg is freed.
  */
-static int x86_boot_decompress(x86raw *x, const char *path, const uint8_t *in, size_t inlen, uint8_t **out,
-                               size_t *outlen)
+static int x86_boot_parse_elf(x86raw *x, const uint8_t *data, size_t avail, uint64_t size, x86_boot_elf *elf,
+                              char *err, size_t errlen)
+{
+    memset(elf, 0, sizeof(*elf));
+    Elf64_Ehdr eh;
+    if (size < sizeof(eh) || avail < sizeof(eh)) {
+        snprintf(err, errlen, "the kernel ELF header is truncated");
+        return -1;
+    }
+    memcpy(&eh, data, sizeof(eh));
+    if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+        eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_machine != EM_X86_64 || eh.e_type != ET_EXEC) {
+        snprintf(err, errlen, "the kernel is not an x86-64 ELF executable");
+        return -1;
+    }
+    uint64_t ph_bytes = (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr);
+    if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phoff > size ||
+        ph_bytes > size - eh.e_phoff) {
+        snprintf(err, errlen, "the kernel's program headers are missing or truncated");
+        return -1;
+    }
+    if (eh.e_phoff > avail || ph_bytes > avail - eh.e_phoff) {
+        snprintf(err, errlen, "the kernel's program headers end past the first %u KiB of the decompressed ELF, "
+                 "where x86-raw's streaming loader needs them", X86_LINUX_ELF_PREFIX / 1024);
+        return -1;
+    }
+    elf->seg = malloc(ph_bytes);
+    if (!elf->seg) {
+        snprintf(err, errlen, "out of memory for the kernel's program headers");
+        return -1;
+    }
+    for (unsigned i = 0; i < eh.e_phnum; i++) {
+        Elf64_Phdr ph;
+        memcpy(&ph, data + eh.e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
+        if (ph.p_type == PT_LOAD && ph.p_memsz != 0)
+            elf->seg[elf->nseg++] = ph;
+    }
+    if (!elf->nseg) {
+        snprintf(err, errlen, "the kernel has no loadable segment");
+        goto fail;
+    }
+    qsort(elf->seg, elf->nseg, sizeof(*elf->seg), x86_boot_seg_by_offset);
+    uint64_t lo = UINT64_MAX, hi = 0;
+    int entry_ok = 0;
+    for (unsigned i = 0; i < elf->nseg; i++) {
+        const Elf64_Phdr *ph = &elf->seg[i];
+        if (ph->p_filesz > ph->p_memsz || ph->p_offset > size || ph->p_filesz > size - ph->p_offset) {
+            snprintf(err, errlen, "a kernel segment lies outside the file (truncated?)");
+            goto fail;
+        }
+        /* Below 0xa0000 live the boot area, the zero page, the command line and the MP table. */
+        if (ph->p_paddr < X86_LINUX_EBDA_END || ph->p_paddr + ph->p_memsz < ph->p_paddr) {
+            snprintf(err, errlen, "a kernel segment is below 640 KiB (x86-raw's boot structures) or wraps around");
+            goto fail;
+        }
+        if (!x->hlp->mem_ptr(x->inst, ph->p_paddr, ph->p_memsz, 0)) {
+            snprintf(err, errlen, "the kernel segment at 0x%" PRIx64 "-0x%" PRIx64 " does not fit in guest RAM (%"
+                     PRIu64 " MiB); give more with --mem", (uint64_t)ph->p_paddr,
+                     (uint64_t)(ph->p_paddr + ph->p_memsz), x->hlp->mem_ram_size(x->inst) >> 20);
+            goto fail;
+        }
+        /* Each file byte is copied once as it streams past, and a later segment's bss must not clear an
+         * earlier one's contents: shared bytes either way would make the result depend on the order. */
+        for (unsigned j = 0; j < i; j++) {
+            const Elf64_Phdr *q = &elf->seg[j];
+            if (q->p_filesz && ph->p_filesz && ph->p_offset < q->p_offset + q->p_filesz) {
+                snprintf(err, errlen, "kernel segments overlap in the file (at offset 0x%" PRIx64 ")",
+                         (uint64_t)ph->p_offset);
+                goto fail;
+            }
+            if (ph->p_paddr < q->p_paddr + q->p_memsz && q->p_paddr < ph->p_paddr + ph->p_memsz) {
+                snprintf(err, errlen, "kernel segments overlap in memory (at 0x%" PRIx64 ")",
+                         (uint64_t)(ph->p_paddr > q->p_paddr ? ph->p_paddr : q->p_paddr));
+                goto fail;
+            }
+        }
+        if (ph->p_paddr + ph->p_memsz > hi)
+            hi = ph->p_paddr + ph->p_memsz;
+        if (ph->p_paddr < lo)
+            lo = ph->p_paddr;
+        /* vmlinux's e_entry is the physical address of startup_64. */
+        if (eh.e_entry >= ph->p_paddr && eh.e_entry - ph->p_paddr < ph->p_memsz)
+            entry_ok = 1;
+    }
+    if (!entry_ok) {
+        snprintf(err, errlen, "the kernel's entry point is outside its loaded segments");
+        goto fail;
+    }
+    elf->entry = eh.e_entry;
+    elf->start = lo;
+    elf->end = hi;
+    return 0;
+fail:
+    free(elf->seg);
+    elf->seg = NULL;
+    return -1;
+}
+
+/* The bytes at file offset pos..pos+len go to the segments they belong to; the rest (headers, padding, section
+ * tables) are dropped. */
+static void x86_boot_copy_segments(x86raw *x, const x86_boot_elf *elf, uint64_t pos, const uint8_t *buf,
+                                   size_t len)
+{
+    for (unsigned i = 0; i < elf->nseg; i++) {
+        const Elf64_Phdr *ph = &elf->seg[i];
+        if (ph->p_offset >= pos + len)
+            break; /* sorted: every later segment starts later still */
+        uint64_t from = ph->p_offset > pos ? ph->p_offset : pos;
+        uint64_t to = ph->p_offset + ph->p_filesz < pos + len ? ph->p_offset + ph->p_filesz : pos + len;
+        if (from >= to)
+            continue;
+        /* Checked for the whole segment by x86_boot_parse_elf, so this cannot fail. */
+        uint8_t *dst = x->hlp->mem_ptr(x->inst, ph->p_paddr + (from - ph->p_offset), to - from, 1);
+        if (dst)
+            memcpy(dst, buf + (from - pos), to - from);
+    }
+}
+
+/* The bss, past each segment's file bytes, reads as zero whatever RAM held before. */
+static void x86_boot_zero_bss(x86raw *x, const x86_boot_elf *elf)
+{
+    for (unsigned i = 0; i < elf->nseg; i++) {
+        const Elf64_Phdr *ph = &elf->seg[i];
+        if (ph->p_memsz == ph->p_filesz)
+            continue;
+        uint8_t *dst = x->hlp->mem_ptr(x->inst, ph->p_paddr + ph->p_filesz, ph->p_memsz - ph->p_filesz, 1);
+        if (dst)
+            memset(dst, 0, ph->p_memsz - ph->p_filesz);
+    }
+}
+
+/* A vmlinux read whole: its segments are copied straight from the file. */
+static int x86_boot_load_vmlinux(x86raw *x, const char *path, const uint8_t *data, size_t size, x86_boot_elf *elf)
+{
+    char err[256];
+    if (x86_boot_parse_elf(x, data, size, size, elf, err, sizeof(err)))
+        return x86_boot_fail(x, path, "%s: %s", err);
+    x86_boot_copy_segments(x, elf, 0, data, size);
+    x86_boot_zero_bss(x, elf);
+    return 0;
+}
+
+static const char *x86_boot_xz_error(lzma_ret r)
+{
+    return r == LZMA_DATA_ERROR ? "corrupt xz data" : r == LZMA_BUF_ERROR ? "the xz data is truncated"
+                                                                          : "the xz stream is damaged";
+}
+
+/* Fill the window from the decoder: it comes back full, or short with the stream's end or an error. */
+static lzma_ret x86_boot_xz_fill(lzma_stream *s, uint8_t *win, size_t *got)
+{
+    s->next_out = win;
+    s->avail_out = X86_LINUX_XZ_WINDOW;
+    /* liblzma reports a stream cut short as LZMA_BUF_ERROR only on a call that can make no progress. */
+    lzma_ret r = LZMA_OK;
+    while (r == LZMA_OK && s->avail_out)
+        r = lzma_code(s, LZMA_FINISH);
+    *got = X86_LINUX_XZ_WINDOW - s->avail_out;
+    return r;
+}
+
+/*
+ * Decompress a bzImage's payload and load its ELF as it streams out, one window at a time: the host holds
+ * liblzma's dictionary and one window, never the whole vmlinux. Only xz is understood: it is what Debian's
+ * kernels use (payload magic fd 37 7a 58 5a 00); other compressors are named in the error so the user knows what
+ * is missing.
+ */
+static int x86_boot_load_payload(x86raw *x, const char *path, const uint8_t *in, size_t inlen, x86_boot_elf *elf)
 {
     static const uint8_t xz_magic[6] = {0xfd, '7', 'z', 'X', 'Z', 0x00};
     const char *other = NULL;
@@ -72,95 +259,64 @@ static int x86_boot_decompress(x86raw *x, const char *path, const uint8_t *in, s
         return x86_boot_fail(x, path, "%s: the kernel payload is not in a known compressed format (%s)",
                              "no xz, gzip, zstd, bzip2, lzma, lzo or lz4 magic");
     /* The kernel build appends the decompressed size as 4 little-endian bytes after the xz stream. */
-    size_t want = x86_le32(in + inlen - 4);
+    uint64_t want = x86_le32(in + inlen - 4);
     if (want < sizeof(Elf64_Ehdr) || want > X86_LINUX_MAX_KERNEL)
         return x86_boot_fail(x, path, "%s: the kernel payload's trailer gives an implausible size (%s)",
                              "not between 64 bytes and 1 GiB");
-    uint8_t *buf = malloc(want);
-    if (!buf)
-        return x86_boot_fail(x, path, "%s: %s", "out of memory for the decompressed kernel");
+    memset(elf, 0, sizeof(*elf));
+    uint8_t *win = malloc(X86_LINUX_XZ_WINDOW);
+    if (!win)
+        return x86_boot_fail(x, path, "%s: %s", "out of memory for the decompression window");
     lzma_stream s = LZMA_STREAM_INIT;
     if (lzma_stream_decoder(&s, UINT64_MAX, 0) != LZMA_OK) {
-        free(buf);
+        free(win);
         return x86_boot_fail(x, path, "%s: %s", "liblzma would not start a decoder");
     }
     s.next_in = in;
     s.avail_in = inlen - 4;
-    s.next_out = buf;
-    s.avail_out = want;
-    /* liblzma reports a stream cut short as LZMA_BUF_ERROR only on a call that can make no progress. */
-    lzma_ret r = lzma_code(&s, LZMA_FINISH);
-    while (r == LZMA_OK && s.avail_out)
-        r = lzma_code(&s, LZMA_FINISH);
-    size_t got = want - s.avail_out;
+    char err[256] = "";
+    const char *why = NULL;
+    uint64_t pos = 0;
+    size_t got;
+    lzma_ret r;
+    do {
+        r = x86_boot_xz_fill(&s, win, &got);
+        if (r != LZMA_OK && r != LZMA_STREAM_END) {
+            why = x86_boot_xz_error(r);
+            break;
+        }
+        if (got > want - pos) {
+            why = "the decompressed kernel is larger than the trailer says";
+            break;
+        }
+        /* A short first window is the whole kernel; one that the trailer says is not is reported below. */
+        if (pos == 0 && (r == LZMA_OK || got == want) &&
+            x86_boot_parse_elf(x, win, got < X86_LINUX_ELF_PREFIX ? got : X86_LINUX_ELF_PREFIX, want, elf, err,
+                               sizeof(err)))
+            break;
+        x86_boot_copy_segments(x, elf, pos, win, got);
+        pos += got;
+    } while (r == LZMA_OK);
+    if (!why && !err[0] && r == LZMA_STREAM_END && pos != want)
+        why = "the decompressed size differs from the trailer";
+    if (err[0]) {
+        /* Damaged xz data decodes to garbage before the decoder notices: if the rest of the stream does not
+         * check out, that is the reason to give rather than whatever the garbage looked like. */
+        while (r == LZMA_OK)
+            r = x86_boot_xz_fill(&s, win, &got);
+        if (r != LZMA_STREAM_END)
+            why = x86_boot_xz_error(r);
+    }
     lzma_end(&s);
-    if (r != LZMA_STREAM_END || got != want) {
-        free(buf);
-        const char *why = r == LZMA_STREAM_END  ? "the decompressed size differs from the trailer"
-                          : r == LZMA_DATA_ERROR ? "corrupt xz data"
-                          : r == LZMA_BUF_ERROR  ? "the xz data is truncated"
-                          : r == LZMA_OK         ? "the decompressed kernel is larger than the trailer says"
-                                                 : "the xz stream is damaged";
+    free(win);
+    if (why) {
+        free(elf->seg);
+        elf->seg = NULL;
         return x86_boot_fail(x, path, "%s: cannot decompress the kernel payload: %s", why);
     }
-    *out = buf;
-    *outlen = got;
-    return 0;
-}
-
-/* Load a vmlinux's PT_LOAD segments at their physical addresses; entry and highest byte used come back. */
-static int x86_boot_load_vmlinux(x86raw *x, const char *path, const uint8_t *data, size_t size, uint64_t *entry,
-                                 uint64_t *start, uint64_t *end)
-{
-    Elf64_Ehdr eh;
-    if (size < sizeof(eh))
-        return x86_boot_fail(x, path, "%s: %s", "the kernel ELF header is truncated");
-    memcpy(&eh, data, sizeof(eh));
-    if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-        eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_machine != EM_X86_64 || eh.e_type != ET_EXEC)
-        return x86_boot_fail(x, path, "%s: %s", "the kernel is not an x86-64 ELF executable");
-    if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phoff > size ||
-        (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > size - eh.e_phoff)
-        return x86_boot_fail(x, path, "%s: %s", "the kernel's program headers are missing or truncated");
-    uint64_t lo = UINT64_MAX, hi = 0;
-    int loaded = 0, entry_ok = 0;
-    for (unsigned i = 0; i < eh.e_phnum; i++) {
-        Elf64_Phdr ph;
-        memcpy(&ph, data + eh.e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
-        if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
-            continue;
-        if (ph.p_filesz > ph.p_memsz || ph.p_offset > size || ph.p_filesz > size - ph.p_offset)
-            return x86_boot_fail(x, path, "%s: %s", "a kernel segment lies outside the file (truncated?)");
-        /* Below 0xa0000 live the boot area, the zero page, the command line and the MP table. */
-        if (ph.p_paddr < X86_LINUX_EBDA_END || ph.p_paddr + ph.p_memsz < ph.p_paddr)
-            return x86_boot_fail(x, path, "%s: %s", "a kernel segment is below 640 KiB (x86-raw's boot structures) "
-                                 "or wraps around");
-        uint8_t *dst = x->hlp->mem_ptr(x->inst, ph.p_paddr, ph.p_memsz, 1);
-        if (!dst) {
-            x->hlp->log(x->inst, VMM_LOG_ERROR, "%s: the kernel segment at 0x%" PRIx64 "-0x%" PRIx64
-                        " does not fit in guest RAM (%" PRIu64 " MiB); give more with --mem",
-                        path, (uint64_t)ph.p_paddr, (uint64_t)(ph.p_paddr + ph.p_memsz),
-                        x->hlp->mem_ram_size(x->inst) >> 20);
-            return -1;
-        }
-        memcpy(dst, data + ph.p_offset, ph.p_filesz);
-        memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
-        if (ph.p_paddr + ph.p_memsz > hi)
-            hi = ph.p_paddr + ph.p_memsz;
-        if (ph.p_paddr < lo)
-            lo = ph.p_paddr;
-        /* vmlinux's e_entry is the physical address of startup_64. */
-        if (eh.e_entry >= ph.p_paddr && eh.e_entry - ph.p_paddr < ph.p_memsz)
-            entry_ok = 1;
-        loaded++;
-    }
-    if (!loaded)
-        return x86_boot_fail(x, path, "%s: %s", "the kernel has no loadable segment");
-    if (!entry_ok)
-        return x86_boot_fail(x, path, "%s: %s", "the kernel's entry point is outside its loaded segments");
-    *entry = eh.e_entry;
-    *start = lo;
-    *end = hi;
+    if (err[0])
+        return x86_boot_fail(x, path, "%s: %s", err);
+    x86_boot_zero_bss(x, elf);
     return 0;
 }
 
@@ -279,9 +435,7 @@ int x86_boot_linux(x86raw *x, const vmm_image *kernel, const vmm_image *initrd)
     const char *path = kernel->path;
     struct boot_params bp;
     memset(&bp, 0, sizeof(bp));
-    uint8_t *decompressed = NULL;
-    const uint8_t *elf = kernel->data;
-    size_t elf_size = kernel->size;
+    x86_boot_elf elf;
     uint64_t initrd_max = 0x7fffffffull, init_size = 0;
     uint32_t cmdline_max = 2047;
 
@@ -310,9 +464,8 @@ int x86_boot_linux(x86raw *x, const vmm_image *kernel, const vmm_image *initrd)
         /* syssize counts 16-byte units, rounded up. */
         if (bp.hdr.syssize && pm_start + (uint64_t)bp.hdr.syssize * 16 > kernel->size + 15)
             return x86_boot_fail(x, path, "%s: %s", "the file is shorter than the setup header's syssize (truncated)");
-        if (x86_boot_decompress(x, path, k + off, len, &decompressed, &elf_size))
+        if (x86_boot_load_payload(x, path, k + off, len, &elf))
             return -1;
-        elf = decompressed;
         initrd_max = bp.hdr.initrd_addr_max;
         init_size = bp.hdr.init_size;
         cmdline_max = bp.hdr.cmdline_size;
@@ -323,15 +476,14 @@ int x86_boot_linux(x86raw *x, const vmm_image *kernel, const vmm_image *initrd)
         bp.hdr.kernel_alignment = 0x200000;
         bp.hdr.cmdline_size = cmdline_max;
         bp.hdr.initrd_addr_max = (uint32_t)initrd_max;
+        if (x86_boot_load_vmlinux(x, path, kernel->data, kernel->size, &elf))
+            return -1;
     } else {
         return x86_boot_fail(x, path, "%s: %s", "neither a bzImage (no \"HdrS\" setup header) nor an ELF vmlinux");
     }
 
-    uint64_t entry, start, end;
-    int rc = x86_boot_load_vmlinux(x, path, elf, elf_size, &entry, &start, &end);
-    free(decompressed);
-    if (rc)
-        return -1;
+    free(elf.seg);
+    uint64_t entry = elf.entry, start = elf.start, end = elf.end;
     /* The kernel's early allocations (brk, page tables) run past its image, up to init_size from its start. */
     if (init_size && start + init_size > end)
         end = start + init_size;

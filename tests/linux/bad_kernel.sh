@@ -2,7 +2,8 @@
 # bad_kernel.sh: x86-raw's Linux loader against broken input. Builds small bzImages around a test guest ELF (an
 # xz payload, like Debian's kernels), then damages them or the initrd one way per case: vmm must exit with status
 # 2 and one error line naming the file and the reason, never crash. The 'good' case checks that the undamaged
-# bzImage boots (the guest ELF prints and exits 33), so the damaged cases fail for the reason they test.
+# bzImage boots (the guest ELF prints and exits 33), so the damaged cases fail for the reason they test; the
+# other 'good-' cases boot the ELF as a vmlinux and through a payload bigger than the loader's streaming window.
 #
 # usage: bad_kernel.sh VMM GUEST_ELF CASE
 # Exits 77 (meson: skipped) without /dev/kvm or without xz.
@@ -46,9 +47,17 @@ mkbz() {
     le32 $((0x400000)) | put "$out" $((0x260))                # init_size
 }
 
-# The payload as the kernel's build makes it: xz with a CRC32 check, then the decompressed size, 4 bytes LE.
-xz --check=crc32 -c "$elf" > "$tmp/payload"
-le32 "$(wc -c < "$elf")" >> "$tmp/payload"
+# mkpayload OUT ELF [SIZE]: the payload as the kernel's build makes it: xz with a CRC32 check, then the
+# decompressed size (SIZE, by default the ELF's), 4 bytes LE.
+mkpayload() {
+    xz --check=crc32 -c "$2" > "$1"
+    le32 "${3:-$(wc -c < "$2")}" >> "$1"
+}
+le64() { le32 $(($1 & 0xffffffff)); le32 $(($1 >> 32)); }
+# Program header i of an ELF64: offset of its field at byte OFF within the entry.
+phdr() { echo $((64 + $1 * 56 + $2)); }
+
+mkpayload "$tmp/payload" "$elf"
 mkbz "$tmp/bzImage" "$tmp/payload"
 printf 'initrd contents\n' > "$tmp/initrd"
 
@@ -70,6 +79,43 @@ gzip-payload)
     gzip -c "$elf" > "$tmp/p"; le32 "$(wc -c < "$elf")" >> "$tmp/p"
     mkbz "$tmp/k" "$tmp/p"; kernel="$tmp/k"; expect='gzip' ;;
 truncated-vmlinux) head -c 100 "$elf" > "$tmp/k"; kernel="$tmp/k"; expect='program headers|truncated' ;;
+good-vmlinux) kernel="$elf" ;;
+good-streamed)
+    # The guest's code and data pushed past the first 256 KiB of the payload (the loader's decompression window)
+    # by incompressible padding, the text straddling that window's end, and a bss after the data: the guest
+    # runs only if every piece landed where it belongs.
+    pad=$((262144 - 4096 - 64))
+    head -c 4096 "$elf" > "$tmp/e"; head -c "$pad" /dev/urandom >> "$tmp/e"; tail -c +4097 "$elf" >> "$tmp/e"
+    for i in 1 2; do
+        off=$(od -An -tu4 -j "$(phdr $i 8)" -N4 "$elf" | tr -d ' ')
+        le64 $((off + pad)) | put "$tmp/e" "$(phdr $i 8)"
+    done
+    le64 $((0x3000)) | put "$tmp/e" "$(phdr 2 40)"            # p_memsz of the data segment: a bss
+    le64 0 | put "$tmp/e" 40                                   # e_shoff: the section headers moved
+    mkpayload "$tmp/p" "$tmp/e"; mkbz "$tmp/k" "$tmp/p"; kernel="$tmp/k" ;;
+overlapping-segments)
+    cp "$elf" "$tmp/e"; le64 $((0x1000)) | put "$tmp/e" "$(phdr 2 8)"
+    mkpayload "$tmp/p" "$tmp/e"; mkbz "$tmp/k" "$tmp/p"; kernel="$tmp/k"; expect='overlap in the file' ;;
+late-phdrs)
+    # The program headers copied to 72 KiB into the ELF: a streaming loader has let the segments go by then.
+    cp "$elf" "$tmp/e"; truncate -s 73728 "$tmp/e"; dd if="$elf" bs=1 skip=64 count=168 status=none >> "$tmp/e"
+    le64 73728 | put "$tmp/e" 32
+    mkpayload "$tmp/p" "$tmp/e"; mkbz "$tmp/k" "$tmp/p"; kernel="$tmp/k"; expect='first 64 KiB' ;;
+payload-not-elf)
+    head -c 100000 /dev/zero | tr '\0' x > "$tmp/e"
+    mkpayload "$tmp/p" "$tmp/e"; mkbz "$tmp/k" "$tmp/p"; kernel="$tmp/k"; expect='not an x86-64 ELF' ;;
+segment-beyond-ram)
+    cp "$elf" "$tmp/e"; le64 $((0x8000000)) | put "$tmp/e" "$(phdr 2 24)"
+    mkpayload "$tmp/p" "$tmp/e"; mkbz "$tmp/k" "$tmp/p"; kernel="$tmp/k"; expect='does not fit in guest RAM' ;;
+low-segment)
+    cp "$elf" "$tmp/e"; le64 $((0x9f000)) | put "$tmp/e" "$(phdr 2 24)"
+    mkpayload "$tmp/p" "$tmp/e"; mkbz "$tmp/k" "$tmp/p"; kernel="$tmp/k"; expect='below 640 KiB' ;;
+trailer-short)
+    mkpayload "$tmp/p" "$elf" $(($(wc -c < "$elf") - 1)); mkbz "$tmp/k" "$tmp/p"; kernel="$tmp/k"
+    expect='larger than the trailer' ;;
+trailer-long)
+    mkpayload "$tmp/p" "$elf" $(($(wc -c < "$elf") + 1)); mkbz "$tmp/k" "$tmp/p"; kernel="$tmp/k"
+    expect='differs from the trailer' ;;
 not-a-kernel) printf 'just some text, long enough to be read as a header by a careless loader\n' > "$tmp/k"
     kernel="$tmp/k"; expect='neither a bzImage' ;;
 empty-initrd) : > "$tmp/initrd"; expect='initrd is empty' ;;
@@ -79,18 +125,19 @@ long-cmdline) extra=$(head -c 3000 /dev/zero | tr '\0' x); expect='command line'
 esac
 
 set -- run --arch x86-raw --mem "$mem" --kernel "$kernel" --device uart16550 --device debug-exit
-[ "$case" = empty-initrd ] || [ "$case" = huge-initrd ] || [ "$case" = good ] && set -- "$@" --initrd "$initrd"
+case "$case" in empty-initrd|huge-initrd|good*) set -- "$@" --initrd "$initrd" ;; esac
 [ -n "$extra" ] && set -- "$@" --append "$extra"
 timeout 60 "$vmm" "$@" < /dev/null > "$tmp/out" 2> "$tmp/err"
 status=$?
 
-if [ "$case" = good ]; then
+case "$case" in good*)
     if [ "$status" -ne 33 ] || ! grep -q 'Hello from long mode' "$tmp/out"; then
-        echo "FAIL: the undamaged bzImage did not boot its guest: status $status"; cat "$tmp/out" "$tmp/err"; exit 1
+        echo "FAIL: $case: the undamaged kernel did not boot its guest: status $status"; cat "$tmp/out" "$tmp/err"
+        exit 1
     fi
-    echo "ok: the bzImage wrapper boots"
+    echo "ok: $case: the guest boots"
     exit 0
-fi
+esac
 if [ "$status" -ne 2 ]; then
     echo "FAIL: $case: expected exit status 2, got $status"
     cat "$tmp/err"
