@@ -279,6 +279,20 @@ static int hlp_irq_set(vmm_instance *inst, uint32_t line, int level)
     return 0;
 }
 
+static int hlp_msi_send(vmm_instance *inst, uint64_t addr, uint32_t data)
+{
+    vm *v = inst->vm;
+    if (!v->hv || !hostdrv_vm_has_irqchip(v->hv)) {
+        log_msg(VMM_LOG_DEBUG, inst->name, "MSI 0x%" PRIx64 "/0x%x with no interrupt controller", addr, data);
+        return -1;
+    }
+    if (hostdrv_vm_signal_msi(v->hv, addr, data)) {
+        log_msg(VMM_LOG_WARN, inst->name, "MSI 0x%" PRIx64 "/0x%x: %s", addr, data, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int hlp_mem_read(vmm_instance *inst, uint64_t gpa, void *buf, size_t len)
 {
     return vm_mem_access(inst->vm, gpa, buf, len, 0);
@@ -620,6 +634,7 @@ const vmm_helpers vm_helpers = {
     .vcpu_count = hlp_vcpu_count,
     .vcpu_get = hlp_vcpu_get,
     .ssm_get_var_bytes = ssm_get_var_bytes,
+    .msi_send = hlp_msi_send,
     .version_end = VMM_HELPERS_VERSION,
 };
 

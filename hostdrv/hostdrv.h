@@ -43,6 +43,8 @@ int hostdrv_vm_get_dirty_log(hostdrv_vm *vm, uint32_t slot, uint64_t *bitmap);
 int hostdrv_vm_enable_feature(hostdrv_vm *vm, vmm_vm_feature feature, uint64_t arg);
 int hostdrv_vm_irq_line(hostdrv_vm *vm, uint32_t line, int level);
 int hostdrv_vm_has_irqchip(const hostdrv_vm *vm);
+/* Deliver a message-signalled interrupt through the in-kernel interrupt controller; safe from any thread. */
+int hostdrv_vm_signal_msi(hostdrv_vm *vm, uint64_t addr, uint32_t data);
 int hostdrv_vm_get_state(hostdrv_vm *vm, vmm_vm_state_class cls, void *buf, size_t len);
 int hostdrv_vm_set_state(hostdrv_vm *vm, vmm_vm_state_class cls, const void *buf, size_t len);
 

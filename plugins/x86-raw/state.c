@@ -116,6 +116,8 @@ static int x86_cpus_save(void *state, vmm_ssm *ssm)
     }
     if (!rc)
         rc = x86_syscall_save(x, ssm);
+    if (!rc)
+        rc = x86_timer_save(x, ssm);
     free(buf);
     free(msrs);
     free(cpuid);
@@ -254,6 +256,8 @@ static int x86_cpus_load(void *state, vmm_ssm *ssm, uint32_t version)
     }
     if (!rc)
         rc = x86_syscall_load(x, ssm);
+    if (!rc)
+        rc = x86_timer_load(x, ssm);
     free(msrs);
     free(cpuid);
     return rc;

@@ -76,15 +76,28 @@ static int x86_construct(vmm_instance *inst, const vmm_helpers *hlp, void *state
     x->inst = inst;
     x->hlp = hlp;
     x->irqchip = hlp->opt_bool(inst, "irqchip");
+    char err[160];
+    /* A bad value is the user's mistake: refuse it before a VM exists. */
+    if (x86_timer_parse_slack(hlp->opt_string(inst, "timer-slack"), &x->timer_slack_ns, err, sizeof(err))) {
+        hlp->log(inst, VMM_LOG_ERROR, "%s", err);
+        return -1;
+    }
     return x86_state_register(x);
 }
+
+static void x86_print_stats(x86raw *x);
 
 static void x86_destruct(vmm_instance *inst, void *state)
 {
     x86raw *x = state;
     (void)inst;
-    if (!x->hlp->stats_enabled(x->inst))
-        return;
+    if (x->hlp->stats_enabled(x->inst))
+        x86_print_stats(x);
+    x86_timer_destroy(x);
+}
+
+static void x86_print_stats(x86raw *x)
+{
     for (unsigned k = 0; k < X86_RELEGATE_COUNT; k++)
         fprintf(stderr, "x86-raw: stats: relegated %s: %" PRIu64 "\n", x86_relegation_name(k), x->relegations[k]);
     fprintf(stderr, "x86-raw: stats: syscall relegated: %" PRIu64 "%s\n", x->syscalls_relegated,
@@ -92,6 +105,11 @@ static void x86_destruct(vmm_instance *inst, void *state)
     if (x->syscall_spoofs)
         fprintf(stderr, "x86-raw: stats: jumps to the syscall trap address (given #PF): %" PRIu64 "\n",
                 x->syscall_spoofs);
+    if (x->deadlines)
+        fprintf(stderr, "x86-raw: stats: TSC-deadline timer interrupts: %" PRIu64 " (%" PRIu64 " held back by "
+                "timer-slack=%" PRIu64 "us)\n", x->timer_delivered, x->timer_held_back, x->timer_slack_ns / 1000);
+    else
+        fprintf(stderr, "x86-raw: stats: TSC-deadline timer: kept by the host driver\n");
 }
 
 static int x86_vm_create(vmm_instance *inst, void *state)
@@ -115,7 +133,7 @@ static int x86_vm_create(vmm_instance *inst, void *state)
         hlp->log(inst, VMM_LOG_ERROR, "the host driver cannot create the interval timer (PIT)");
         return -1;
     }
-    if (x86_syscall_setup(x))
+    if (x86_syscall_setup(x) || x86_timer_setup(x))
         return -1;
     return hlp->pio_register(inst, X86_REPORT_PORT, 4, NULL, x86_report_write);
 }
@@ -222,6 +240,8 @@ static vmm_exit_action x86_vcpu_exit(vmm_instance *inst, void *state, vmm_vcpu *
     case VMM_EXIT_INTERNAL_ERROR:
         return x86_relegate(x, vcpu, exit);
     case VMM_EXIT_MSR:
+        if (exit->u.msr.index == X86_MSR_TSC_DEADLINE)
+            return x86_timer_msr_exit(x, vcpu, exit);
         return x86_syscall_msr_exit(x, vcpu, exit);
     case VMM_EXIT_SHUTDOWN:
         return x86_stop_with_dump(x, vcpu, "triple fault: the CPU shut down", 1);
@@ -265,6 +285,10 @@ static const vmm_option_desc x86_options[] = {
     {.name = "syscall-relegation", .type = VMM_OPT_BOOL, .default_value = "on",
      .help = "where the host leaves a ring-3 syscall at CPL 3 (kvm_pvm), finish it in x86-raw through a trapping "
              "LSTAR; off: never (on other hosts it is never needed)"},
+    {.name = "timer-slack", .type = VMM_OPT_STRING, .default_value = "auto",
+     .help = "keep the guest's TSC-deadline timer interrupts at least this far apart (e.g. 20ms; up to 1000ms), "
+             "trading timer latency for guest kernel time; auto: 20ms where the host emulates the guest's kernel "
+             "(kvm_pvm, no VT-x/AMD-V), off elsewhere; off: the host driver keeps the timer"},
     {0},
 };
 

@@ -58,6 +58,10 @@
 #define X86_SYSCALL_PT_LINUX 0x9c000ull    /* 3 pages below the MP table, reserved in the e820 map */
 #define X86_SYSCALL_PT_PAGES 3u
 #define X86_MAX_VCPUS 1024u
+#define X86_MSR_TSC 0x10u
+#define X86_MSR_TSC_DEADLINE 0x6e0u
+/* timer-slack=auto where the guest's kernel is emulated: 50 timer interrupts a second at most (Linux asks 250). */
+#define X86_TIMER_SLACK_AUTO_NS 20000000ull
 
 enum x86_relegation_kind {
     X86_RELEGATE_INT3,
@@ -92,6 +96,10 @@ typedef struct x86raw {
     uint64_t syscall_pt;       /* the 3 page-table pages as restored from a snapshot; 0: as the boot mode says */
     uint64_t syscalls_relegated, syscall_spoofs;
     uint64_t guest_lstar[X86_MAX_VCPUS]; /* the guest's LSTAR per vCPU, while the host's holds the fake one */
+    /* The TSC-deadline timer with slack (timer.c); deadlines is NULL when KVM keeps the timer. */
+    uint64_t timer_slack_ns;
+    struct x86_deadline *deadlines;
+    uint64_t timer_delivered, timer_held_back;
 } x86raw;
 
 /* state.c: register the saved-state units. */
@@ -117,6 +125,15 @@ int x86_syscall_relegate(x86raw *x, vmm_vcpu *vcpu, struct kvm_regs *r, struct k
 /* Saved state: the guest's LSTAR values, an optional section of the x86-cpus unit. */
 int x86_syscall_save(x86raw *x, vmm_ssm *ssm);
 int x86_syscall_load(x86raw *x, vmm_ssm *ssm);
+
+/* timer.c */
+int x86_timer_parse_slack(const char *s, uint64_t *ns, char *err, size_t errlen); /* "auto": UINT64_MAX */
+int x86_timer_setup(x86raw *x); /* vm_create: decide, ask for IA32_TSC_DEADLINE exits, create the timers */
+void x86_timer_destroy(x86raw *x);
+void x86_timer_fire(void *state, vmm_timer *timer);
+vmm_exit_action x86_timer_msr_exit(x86raw *x, vmm_vcpu *vcpu, const vmm_exit *exit);
+int x86_timer_save(x86raw *x, vmm_ssm *ssm); /* optional section "tsc-deadline" of x86-cpus */
+int x86_timer_load(x86raw *x, vmm_ssm *ssm);
 
 /* relegate.c */
 vmm_exit_action x86_relegate(x86raw *x, vmm_vcpu *vcpu, const vmm_exit *exit);

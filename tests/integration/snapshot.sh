@@ -10,6 +10,9 @@
 #   syscall   (COUNTER_ELF is long_syscall_entry.elf) saved after the guest kernel set LSTAR and before its
 #             ring-3 syscalls: the restored run's syscalls reach the kernel's handler (on kvm_pvm that needs the
 #             guest's LSTAR, kept by x86-raw, in the snapshot)
+#   timer     (COUNTER_ELF is long_tsc_deadline.elf) saved while the guest waits in hlt for its TSC deadline:
+#             the restored guest's timer fires and it ticks on (x86-raw re-arms the deadline it keeps with
+#             timer-slack, or KVM restores its own)
 #   badinput  missing database, unknown snapshot, other RAM size, other architecture, a device missing or added,
 #             a device configured differently, a newer unit version, a truncated and a corrupted database:
 #             each is one clear line on stderr, a non-zero exit, and no guest output
@@ -108,6 +111,24 @@ syscall)
     printf 'syscall 1 returned with sysretq\nsyscall 2 returned with iretq\nsyscall 3 returned with sysretq\nsyscall 4 returned with iretq\njumping to the syscall trap address\n#PF 0x14 at the trap address\n' >"$tmp/expected.out"
     cmp -s "$tmp/after.out" "$tmp/expected.out" || fail "the restored guest printed: $(cat "$tmp/after.out")"
     echo "ok: syscalls after the restore reached the kernel's handler"
+    ;;
+timer)
+    # 200 more deadlines after the guest's own checks: ~4 s with timer-slack=20ms, "tick N" every 10.
+    python3 -c "import struct,sys; sys.stdout.buffer.write(struct.pack('<Q', 200))" >"$tmp/ticks.bin"
+    start --image "$guest" --image "$tmp/ticks.bin@0x300000" --device uart16550 --device debug-exit --state "$db"
+    wait_for "tick 3"
+    ctl pause
+    ctl save s1
+    settled_output >"$tmp/before.out"
+    kill -KILL "$pid"
+    wait "$pid" 2>/dev/null
+    last=$(grep -c '^tick' "$tmp/before.out")
+    # Halted in hlt, the guest only goes on if its armed deadline fires in the new process.
+    restore s1 "$tmp/after.out"
+    first=$(head -n1 "$tmp/after.out")
+    [ "$first" = "tick $((last + 1))" ] || fail "after 'tick $last' the restored guest printed: $(head -n3 "$tmp/after.out")"
+    tail -n1 "$tmp/after.out" | grep -q '^tick 20$' || fail "the restored guest stopped at: $(tail -n1 "$tmp/after.out")"
+    echo "ok: saved after tick $last; the restored guest ticked on from tick $((last + 1)) to 20"
     ;;
 continue)
     params 120 20000000 0

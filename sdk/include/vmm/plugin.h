@@ -38,7 +38,7 @@ extern "C" {
 
 /* The SDK release this header describes. */
 #define VMM_SDK_MAJOR 1
-#define VMM_SDK_MINOR 1
+#define VMM_SDK_MINOR 2
 
 #define VMM_DESC_MAGIC    0x5044u /* 'PD': plugin descriptor */
 #define VMM_HELPERS_MAGIC 0x4854u /* 'HT': helper table */
@@ -189,6 +189,7 @@ typedef enum vmm_state_class {
     VMM_STATE_XCRS = 9,
     VMM_STATE_MP_STATE = 10,
     VMM_STATE_DEBUGREGS = 11,
+    VMM_STATE_TSC_KHZ = 12, /* SDK 1.2: get only, a uint32_t: the vCPU's time-stamp counter rate in kHz */
 } vmm_state_class;
 
 typedef enum vmm_vm_state_class {
@@ -203,6 +204,10 @@ typedef enum vmm_vm_state_class {
 /* SDK 1.1, VMM_VM_STATE_HOST_LIMITS: architectural behaviour this host driver gets wrong, found by a probe the
  * host driver runs in a scratch VM; each bit is meaningful for the host-driver ABI it names. */
 #define VMM_HOST_LIMIT_X86_SYSCALL_CPL3 (1ull << 0) /* kvm-x86_64: a ring-3 syscall reaches LSTAR still at CPL 3 */
+/* SDK 1.2: guest code outside user mode is not run by the CPU but by the host's instruction emulator (no
+ * hardware virtualisation underneath): it runs orders of magnitude slower than user mode, so guest work that
+ * the VMM can spare the guest's kernel (timer interrupts, for one) is worth sparing. */
+#define VMM_HOST_LIMIT_KERNEL_EMULATED (1ull << 1)
 
 /* Host features an architecture plugin can ask the host driver to create (the plugin's ring-0 part). */
 typedef enum vmm_vm_feature {
@@ -342,7 +347,12 @@ typedef struct vmm_helpers {
     /* Bytes of a length not known in advance: fails if more than max were saved; *len gets the length. */
     int (*ssm_get_var_bytes)(vmm_ssm *ssm, void *buf, size_t max, size_t *len);
 
-    void *reserved[15]; /* must be NULL; later minors append helpers here */
+    /* SDK 1.2, for architecture plugins with an in-kernel interrupt controller: deliver a message-signalled
+     * interrupt (x86: address 0xfee00000 | destination APIC ID << 12, data = vector). Safe from any thread,
+     * timer callbacks included; returns 0, or -1 when the host driver refused it. */
+    int (*msi_send)(vmm_instance *inst, uint64_t addr, uint32_t data);
+
+    void *reserved[14]; /* must be NULL; later minors append helpers here */
     uint32_t version_end; /* == version */
 } vmm_helpers;
 

@@ -1,0 +1,76 @@
+#!/bin/sh
+# timer_slack.sh: the TSC-deadline guest (tests/guests/x86/long_tsc_deadline.S) under each timer keeper.
+#  - timer-slack=20ms: x86-raw keeps the timer; the guest's SDM checks pass, --stats counts its 20 interrupts and
+#    at least 19 held back, and the run takes at least 19 x 20 ms (the interrupts cannot come closer than the slack);
+#  - timer-slack=off: KVM keeps it; the same checks pass;
+#  - the default (auto) passes whichever keeper this host gets;
+#  - a bad value is refused before the VM exists, naming the option and what it takes.
+# usage: timer_slack.sh VMM GUEST_ELF
+set -u
+vmm=$1 guest=$2
+if [ ! -c /dev/kvm ] || ! (exec 3<>/dev/kvm) 2>/dev/null; then
+    echo "SKIP: /dev/kvm not available"
+    exit 77
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+run() { # run OPTS: sets out, err, status, ms
+    t0=$(date +%s%N)
+    timeout 60 "$vmm" run --arch "x86-raw$1" --image "$guest" --device uart16550 --device debug-exit --stats \
+        < /dev/null > "$tmp/out" 2> "$tmp/err"
+    status=$?
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    out=$(cat "$tmp/out")
+}
+expect_ok() {
+    if [ "$status" -ne 33 ] || [ "$out" != "tsc-deadline ok" ]; then
+        echo "FAIL ($1): status $status, output: $out"; cat "$tmp/err"; exit 1
+    fi
+}
+
+run ",timer-slack=20ms"
+expect_ok "timer-slack=20ms"
+line=$(grep 'TSC-deadline timer interrupts' "$tmp/err")
+delivered=$(echo "$line" | sed -n 's/.*interrupts: \([0-9]*\) (\([0-9]*\) held back.*/\1/p')
+held=$(echo "$line" | sed -n 's/.*interrupts: \([0-9]*\) (\([0-9]*\) held back.*/\2/p')
+if [ "$delivered" != 20 ] || [ -z "$held" ] || [ "$held" -lt 19 ]; then
+    echo "FAIL: expected 20 interrupts delivered, >= 19 held back: '$line'"; cat "$tmp/err"; exit 1
+fi
+if [ "$ms" -lt 380 ]; then
+    echo "FAIL: 20 timer interrupts 20 ms apart came within $ms ms"; exit 1
+fi
+echo "timer-slack=20ms: $line; run took $ms ms"
+
+run ""
+expect_ok "timer-slack=auto"
+auto=$(grep 'TSC-deadline timer' "$tmp/err")
+echo "timer-slack=auto: $auto"
+
+# KVM keeping the timer: on a host where x86-raw's auto mode keeps it itself (the guest's kernel is emulated),
+# KVM's own TSC-deadline timer has been seen never to fire for this guest (kvm_pvm; docs/x86-raw.md), so there
+# the run can only show that nothing is intercepted; elsewhere the guest's checks must pass.
+case "$auto" in
+*"held back"*)
+    timeout 5 "$vmm" run --arch x86-raw,timer-slack=off --image "$guest" --device uart16550 --device debug-exit \
+        --stats < /dev/null > "$tmp/out" 2> "$tmp/err"
+    grep -q 'TSC-deadline timer: kept by the host driver' "$tmp/err" ||
+        { echo "FAIL: off did not leave the timer to KVM"; cat "$tmp/err"; exit 1; }
+    echo "timer-slack=off: left to KVM (whose timer does not fire for this guest on this host)" ;;
+*)
+    run ",timer-slack=off"
+    expect_ok "timer-slack=off"
+    grep -q 'TSC-deadline timer: kept by the host driver' "$tmp/err" ||
+        { echo "FAIL: off did not leave the timer to KVM"; cat "$tmp/err"; exit 1; }
+    echo "timer-slack=off: ok in $ms ms" ;;
+esac
+
+for bad in 5s 0ms 2000ms -1ms fast; do
+    run ",timer-slack=$bad"
+    if [ "$status" -eq 0 ] || [ "$status" -eq 33 ] || [ "$status" -eq 124 ] ||
+        ! grep -q "x86-raw: error: timer-slack '$bad': expected auto, off, or a time" "$tmp/err"; then
+        echo "FAIL: timer-slack=$bad: status $status, stderr:"; cat "$tmp/err"; exit 1
+    fi
+done
+echo "bad values refused: $(head -n1 "$tmp/err")"
+echo "ok"
