@@ -74,6 +74,14 @@ ss_reader *ss_reader_open(ss_store *st, const char *name, uint64_t max_index, ch
 /* 1: *page points to the page's bytes (hash verified); 0: the page is zero (or never recorded); -1: corrupt,
  * with the reason in err. Safe from several threads. */
 int ss_reader_page(ss_reader *r, uint64_t index, const uint8_t **page, char *err, size_t errlen);
+/* 1 and the first page of [first, first + count) the snapshot records (zero or not) in *index, or 0. */
+int ss_reader_find(ss_reader *r, uint64_t first, uint64_t count, uint64_t *index);
+/* Copy the pages [first, first + count) that hold data to dst (page first at dst[0]), each hash checked before
+ * it is copied. Pages the snapshot records as zero, or does not record, are not written: fresh guest memory is
+ * zero already, and leaving it alone keeps it from being faulted in. The number of pages copied, or -1 at the
+ * first corrupt page with the reason in err (pages before it may have been copied). Safe from several threads on
+ * disjoint ranges. */
+int64_t ss_reader_copy(ss_reader *r, uint64_t first, uint64_t count, uint8_t *dst, char *err, size_t errlen);
 /* fn for every page the snapshot records, in guest order (page NULL: zero), each hash checked first; stops at
  * the first corrupt page (-1, reason in err) or the first non-zero return of fn (returned). */
 int ss_reader_each(ss_reader *r, ss_page_fn fn, void *ctx, char *err, size_t errlen);

@@ -3,8 +3,8 @@
 # checks every page still holds the previous round's value before writing the next. Two snapshots (a full one
 # and an incremental one) are saved over the control socket while it runs - no pause requested - so the guest
 # writes pages the save has not reached yet; vmm is killed, and each snapshot restored in a new process must
-# finish the rounds without finding a page from another round. The saves must have been live (the log says so,
-# and --stats counts the writes that waited for a copy of their page).
+# finish the rounds without finding a page from another round, restored lazily and eagerly. The saves must have
+# been live (the log says so, and --stats counts the writes that waited for a copy of their page).
 # usage: snapshot_live.sh VMM SCRIBBLE_ELF
 set -u
 vmm=$1 guest=$2
@@ -51,12 +51,16 @@ grep -q "vmm: stats: live save: [0-9]* writes during the save waited" "$tmp/run.
 echo "ok: two live saves while the guest wrote memory"
 grep "saved snapshot\|live save" "$tmp/run.err"
 
-for s in live1 live2; do
-    timeout 120 "$vmm" run --restore "$db:$s" </dev/null >"$tmp/$s.out" 2>"$tmp/$s.err"
-    st=$?
-    grep -q "mismatch" "$tmp/$s.out" && fail "restoring $s: the guest found a page saved from another round"
-    [ "$st" -eq 33 ] || fail "restoring $s ended with status $st: $(cat "$tmp/$s.err")"
-    tail -n 1 "$tmp/$s.out" | grep -q "^scribble ok$" || fail "restoring $s: the guest did not finish"
-    echo "ok: $s restored and every page held the value of its round"
+# Lazily (the default) and eagerly (RAM copied by several threads, 2 MiB each, before the guest runs).
+for mode in lazy eager; do
+    for s in live1 live2; do
+        timeout 120 "$vmm" run --restore "$db:$s" --restore-mode $mode </dev/null >"$tmp/$s.out" 2>"$tmp/$s.err"
+        st=$?
+        grep -q "mismatch" "$tmp/$s.out" &&
+            fail "restoring $s ($mode): the guest found a page saved from another round"
+        [ "$st" -eq 33 ] || fail "restoring $s ($mode) ended with status $st: $(cat "$tmp/$s.err")"
+        tail -n 1 "$tmp/$s.out" | grep -q "^scribble ok$" || fail "restoring $s ($mode): the guest did not finish"
+        echo "ok: $s restored $mode and every page held the value of its round"
+    done
 done
 exit 0

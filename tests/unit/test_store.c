@@ -1,6 +1,7 @@
 /* test_store: the LMDB snapshot store on real files in a temporary directory — pages deduplicated by content,
- * zero pages not stored, incremental chains resolved newest-first, parents protected or folded into children on
- * forced removal, an aborted save leaving nothing, and corrupt or truncated databases refused, never crashing. */
+ * zero pages not stored, incremental chains resolved newest-first, pages copied out in bulk (data pages only),
+ * parents protected or folded into children on forced removal, an aborted save leaving nothing, and corrupt or
+ * truncated databases refused, never crashing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -150,6 +151,43 @@ static void test_store_incremental_chain_restores_each_point(void **state)
     assert_int_equal(im.touched[2], 1); /* the newest entry wins and the parent's is not applied over it */
 }
 
+static void test_store_reader_copies_data_pages_only(void **state)
+{
+    fixture *f = *state;
+    static uint8_t p[3][SS_PAGE_SIZE];
+    fill(p[0], 0x10);
+    fill(p[1], 0x11);
+    fill(p[2], 0x12);
+    int full[3] = {0, 1, 2};
+    save(f->st, "s1", NULL, p, full, 3);
+    static uint8_t q[1][SS_PAGE_SIZE];
+    fill(q[0], 0x21);
+    int one[1] = {1};
+    save(f->st, "s2", "s1", q, one, 1);
+    int two[1] = {2};
+    save(f->st, "s3", "s2", NULL, two, 1); /* page 2 became zero */
+    char err[256];
+    ss_reader *r = ss_reader_open(f->st, "s3", NPAGES, err, sizeof(err));
+    assert_non_null(r);
+    static uint8_t mem[NPAGES][SS_PAGE_SIZE];
+    memset(mem, 0xee, sizeof(mem));
+    assert_int_equal(ss_reader_copy(r, 0, NPAGES, mem[0], err, sizeof(err)), 2);
+    assert_int_equal(mem[0][4095], 0x10);
+    assert_int_equal(mem[1][0], 0x21); /* the newest snapshot of the chain wins */
+    assert_int_equal(mem[2][0], 0xee); /* zero pages and pages never recorded are not written */
+    assert_int_equal(mem[3][0], 0xee);
+    /* A window of the guest's pages lands at the start of the destination. */
+    memset(mem, 0xee, sizeof(mem));
+    assert_int_equal(ss_reader_copy(r, 1, 2, mem[0], err, sizeof(err)), 1);
+    assert_int_equal(mem[0][0], 0x21);
+    assert_int_equal(mem[1][0], 0xee);
+    uint64_t at = 0;
+    assert_int_equal(ss_reader_find(r, 2, NPAGES, &at), 1);
+    assert_int_equal(at, 2); /* a recorded zero page counts */
+    assert_int_equal(ss_reader_find(r, 3, NPAGES, &at), 0);
+    ss_reader_close(r);
+}
+
 static void test_store_protects_parents_and_folds_on_force(void **state)
 {
     fixture *f = *state;
@@ -243,6 +281,12 @@ static void test_store_detects_corrupt_page_contents(void **state)
     image im;
     assert_int_equal(ss_load_pages(f->st, "c", NPAGES, load_page, &im, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "corrupt"));
+    ss_reader *r = ss_reader_open(f->st, "c", NPAGES, err, sizeof(err));
+    assert_non_null(r);
+    err[0] = '\0';
+    assert_int_equal(ss_reader_copy(r, 0, NPAGES, im.mem[0], err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "page 0x3 is corrupt"));
+    ss_reader_close(r);
 }
 
 static void test_store_refuses_truncated_and_missing_databases(void **state)
@@ -279,6 +323,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_store_deduplicates_identical_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_incremental_chain_restores_each_point, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_reader_copies_data_pages_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_protects_parents_and_folds_on_force, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_aborted_save_leaves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_refuses_duplicate_and_bad_names_and_missing_parents, setup, teardown),
