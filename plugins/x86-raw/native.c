@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "x86raw.h"
 
@@ -31,6 +32,8 @@ _Static_assert(offsetof(x86_native_ctx, rflags) == 0x80, "trampoline offsets");
 _Static_assert(offsetof(x86_native_ctx, guest_area) == 0xa0, "trampoline offsets");
 
 void x86_native_trampoline(x86_native_ctx *ctx);
+
+static uint8_t *x86_native_exec_view(uint8_t *page);
 
 /* Saves the host's vector state, loads the guest's and its registers, calls the instruction, and reverses all
  * of it. The instruction runs with the host's stack (never the guest's RSP: such instructions are refused). */
@@ -67,6 +70,11 @@ __asm__(".text\n"
         "  ret\n"
         ".size x86_native_trampoline, .-x86_native_trampoline\n");
 
+#define X86_NATIVE_PAGES 5
+#define X86_NATIVE_EXEC_SLOT (4096 + 512) /* where the work area keeps the address of its executable view */
+/* Instructions run natively in one exit at most, so an interrupt waits for no more than these. */
+#define X86_NATIVE_RUN_MAX 256
+#define X86_RFLAGS_TF (1ull << 8)
 #define X86_FLAGS_ARITH 0x8d5ull /* CF PF AF ZF SF OF: all an instruction here may read or write */
 
 static int x86_native_group_ok(const cs_insn *insn)
@@ -188,19 +196,22 @@ static uint64_t x86_native_host_xcr0(void)
 }
 
 /*
- * Run `len` bytes of code (one instruction, its memory operand already aimed at the bounce buffer) with the guest's
- * state. mem_linear/mem_len describe the guest bytes behind the bounce buffer (mem_len 0: none). After it, RSP is
- * reloaded from the context (RIP-relative, needing no register), so even an instruction that wrote RSP returns.
- * 1: performed (or a fault injected); -1: failed.
+ * Run `code_len` bytes of code (one instruction, its memory operand already aimed at the bounce buffer) with the
+ * guest's state held in the page: the XSAVE image is fetched from the host driver on the first instruction of a
+ * run (first != 0) and written back only by x86_native_commit, and the general registers are taken from and left
+ * in r. mem_linear/mem_len describe the guest bytes behind the bounce buffer (mem_len 0: none). After the
+ * instruction, RSP is reloaded from the context (RIP-relative, needing no register), so even an instruction that
+ * wrote RSP returns. 1: performed; 0: not performed because its memory operand is not readable (a later
+ * instruction of a run stops there; the first injects #PF and returns 2); -1: failed.
  */
-static int x86_native_run(x86raw *x, vmm_vcpu *vcpu, struct kvm_regs *r, uint8_t *page, size_t code_len,
-                          uint64_t mem_linear, size_t mem_len, unsigned insn_len)
+static int x86_native_exec(x86raw *x, vmm_vcpu *vcpu, struct kvm_regs *r, uint8_t *page, size_t code_len,
+                           uint64_t mem_linear, size_t mem_len, unsigned insn_len, int first)
 {
-    uint8_t *code = page, *bounce = page + 4096, *host_area = page + 2 * 4096;
+    uint8_t *code = page, *bounce = page + 4096, *host_area = page + 2 * 4096, *exec = x86_native_exec_view(page);
     x86_native_ctx *ctx = (x86_native_ctx *)(page + 4096 + 256);
     struct kvm_xsave *gx = (struct kvm_xsave *)(page + 3 * 4096);
     /* mov host_rsp(%rip), %rsp; ret */
-    int64_t rel = (int64_t)((uintptr_t)&ctx->host_rsp - ((uintptr_t)code + code_len + 7));
+    int64_t rel = (int64_t)((uintptr_t)&ctx->host_rsp - ((uintptr_t)exec + code_len + 7));
     int32_t rel32 = (int32_t)rel;
     code[code_len] = 0x48;
     code[code_len + 1] = 0x8b;
@@ -209,79 +220,167 @@ static int x86_native_run(x86raw *x, vmm_vcpu *vcpu, struct kvm_regs *r, uint8_t
     code[code_len + 7] = 0xc3;
     if (mem_len) {
         uint64_t bad = x86_relegate_copy(x, vcpu, mem_linear, bounce, mem_len, 0);
+        if (bad && !first)
+            return 0;
         if (bad)
-            return x86_relegate_page_fault(x, vcpu, bad, 0) ? -1 : 1;
+            return x86_relegate_page_fault(x, vcpu, bad, 0) ? -1 : 2;
     }
     uint8_t before[64];
     memcpy(before, bounce, sizeof(before));
-    if (x->hlp->vcpu_get_state(vcpu, VMM_STATE_XSAVE, gx, sizeof(*gx)))
-        return -1;
+    struct kvm_xsave *saved = (struct kvm_xsave *)(page + 4 * 4096);
+    if (mem_len && !first)
+        memcpy(saved, gx, sizeof(*gx)); /* for a store that turns out not to be writable */
     /* x87 through AVX-512 and PKRU: what fits KVM's 4 KiB image (AMX tiles would not). */
-    uint64_t mask = x86_native_host_xcr0() & 0x2ffull;
+    uint64_t mask = x86_native_host_xcr0() & 0x2ffull, bv;
+    if (first) {
+        if (x->hlp->vcpu_get_state(vcpu, VMM_STATE_XSAVE, gx, sizeof(*gx)))
+            return -1;
+        /* The guest image may name components the host has not enabled; xrstor would fault on those. */
+        memcpy(&bv, (uint8_t *)gx->region + 512, 8);
+        bv &= mask;
+        memcpy((uint8_t *)gx->region + 512, &bv, 8);
+        memset((uint8_t *)gx->region + 520, 0, 56);
+    }
     __u64 *const slots[16] = {&r->rax, &r->rcx, &r->rdx, &r->rbx, &r->rsp, &r->rbp, &r->rsi, &r->rdi,
                               &r->r8, &r->r9, &r->r10, &r->r11, &r->r12, &r->r13, &r->r14, &r->r15};
     for (unsigned i = 0; i < 16; i++)
         ctx->gpr[i] = *slots[i];
     ctx->rflags = (r->rflags & X86_FLAGS_ARITH) | 2;
-    ctx->code = (uint64_t)(uintptr_t)code;
+    ctx->code = (uint64_t)(uintptr_t)exec;
     ctx->mask = mask;
     ctx->host_area = (uint64_t)(uintptr_t)host_area;
     ctx->guest_area = (uint64_t)(uintptr_t)gx->region;
-    /* The guest image may name components the host has not enabled; xrstor would fault on those. */
-    uint64_t bv;
-    memcpy(&bv, (uint8_t *)gx->region + 512, 8);
-    bv &= mask;
-    memcpy((uint8_t *)gx->region + 512, &bv, 8);
-    memset((uint8_t *)gx->region + 520, 0, 56);
-    if (mprotect(code, 4096, PROT_READ | PROT_EXEC))
-        return -1;
     x86_native_trampoline(ctx);
-    /* A standard-format xsave64 writes every requested component (init values for those not in use), but its
-     * header may still say "init" for SSE while MXCSR is not the default (AMD counts only the XMM registers),
-     * and KVM then ignores MXCSR. Every component in the image is valid, so mark them all. Not limited to the
-     * guest's XCR0: SSE state exists with XCR0 = 1 too (FXSR). */
-    bv = mask;
-    memcpy((uint8_t *)gx->region + 512, &bv, 8);
-    if (x->hlp->vcpu_set_state(vcpu, VMM_STATE_XSAVE, gx, sizeof(*gx)))
-        return -1;
     if (mem_len && memcmp(before, bounce, mem_len) != 0) {
+        /* The read above found every page; a write that now fails (a read-only mapping) is the guest's #PF, but
+         * the instruction's register results are already made: stop with nothing applied. */
         uint64_t bad = x86_relegate_copy(x, vcpu, mem_linear, bounce, mem_len, 1);
+        if (bad && !first) {
+            memcpy(gx, saved, sizeof(*gx));
+            return 0;
+        }
         if (bad)
-            return x86_relegate_page_fault(x, vcpu, bad, 1) ? -1 : 1;
+            return x86_relegate_page_fault(x, vcpu, bad, 1) ? -1 : 2;
     }
     for (unsigned i = 0; i < 16; i++)
         if (i != 4)
             *slots[i] = ctx->gpr[i];
     r->rflags = (r->rflags & ~X86_FLAGS_ARITH) | (ctx->rflags & X86_FLAGS_ARITH);
     r->rip += insn_len;
+    return 1;
+}
+
+/* Hand the run's vector state and registers back to the host driver. */
+static int x86_native_commit(x86raw *x, vmm_vcpu *vcpu, struct kvm_regs *r, uint8_t *page)
+{
+    struct kvm_xsave *gx = (struct kvm_xsave *)(page + 3 * 4096);
+    /* A standard-format xsave64 writes every requested component (init values for those not in use), but its
+     * header may still say "init" for SSE while MXCSR is not the default (AMD counts only the XMM registers),
+     * and KVM then ignores MXCSR. Every component in the image is valid, so mark them all. Not limited to the
+     * guest's XCR0: SSE state exists with XCR0 = 1 too (FXSR). */
+    uint64_t bv = x86_native_host_xcr0() & 0x2ffull;
+    memcpy((uint8_t *)gx->region + 512, &bv, 8);
+    if (x->hlp->vcpu_set_state(vcpu, VMM_STATE_XSAVE, gx, sizeof(*gx)))
+        return -1;
     return x->hlp->vcpu_set_state(vcpu, VMM_STATE_GPRS, r, sizeof(*r)) ? -1 : 1;
+}
+
+/*
+ * The work area of a vCPU thread, a memfd mapped twice: read-write (page 0 the code, then the bounce buffer and the
+ * context, the host's XSAVE area, the guest's, a copy of the guest's) and page 0 again read+execute, so code is
+ * written through one view and run through the other without changing protections per instruction. Made once
+ * per thread (an exit cannot afford six system calls more on a host where it already costs tens of
+ * microseconds); after each exit its code page is filled with int3, so what stays executable is only traps.
+ */
+static __thread uint8_t *x86_native_area;
+
+static uint8_t *x86_native_map(void)
+{
+    int fd = memfd_create("x86-raw-native", MFD_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    /* Both views in one reservation, so every RIP-relative displacement between them fits in 32 bits. */
+    uint8_t *rw = mmap(NULL, (X86_NATIVE_PAGES + 1) * 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint8_t *rx = rw == MAP_FAILED ? MAP_FAILED : rw + X86_NATIVE_PAGES * 4096;
+    if (rw == MAP_FAILED || ftruncate(fd, X86_NATIVE_PAGES * 4096) != 0 ||
+        mmap(rw, X86_NATIVE_PAGES * 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED ||
+        mmap(rx, 4096, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
+        if (rw != MAP_FAILED)
+            munmap(rw, (X86_NATIVE_PAGES + 1) * 4096);
+        close(fd);
+        return NULL;
+    }
+    close(fd);
+    memcpy(rw + X86_NATIVE_EXEC_SLOT, &rx, sizeof(rx));
+    return rw;
+}
+
+static uint8_t *x86_native_exec_view(uint8_t *page)
+{
+    uint8_t *rx;
+    memcpy(&rx, page + X86_NATIVE_EXEC_SLOT, sizeof(rx));
+    return rx;
 }
 
 static uint8_t *x86_native_page(void)
 {
-    /* Page 0: code (made executable once written); then the bounce buffer and context, the host's XSAVE area,
-     * the guest's. A fresh mapping per instruction: nothing executable outlives it. */
-    void *p = mmap(NULL, 4 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
+    if (!x86_native_area)
+        x86_native_area = x86_native_map();
+    return x86_native_area;
 }
 
-/* 1: performed (or a fault injected); 0: not an instruction this runs; -1: failed. */
-int x86_native_relegate(x86raw *x, vmm_vcpu *vcpu, struct kvm_regs *r, const cs_insn *insn)
+static void x86_native_unmap(uint8_t *page)
+{
+    memset(page, 0xcc, 4096);
+}
+
+/*
+ * General-purpose instructions a run may include between SIMD ones, so that a loop's pointer and counter updates
+ * do not each end the run: register and memory forms, none of which can fault on registers (no division), take
+ * a lock, branch, use the stack or touch memory other than their one explicit operand. (lea is not among them:
+ * its operand is an address, which the bounce-buffer rewrite would change.)
+ */
+static int x86_native_gpr_ok(const cs_insn *insn)
+{
+    static const char *const exact[] = {"add", "sub", "and", "or", "xor", "inc", "dec", "neg", "not", "shl", "shr",
+                                        "sar", "sal", "rol", "ror", "mov", "movzx", "movsx", "movsxd", "movabs", "cmp",
+                                        "test", "imul", "adc", "sbb", "bswap", "shld", "shrd", NULL};
+    const cs_detail *d = insn->detail;
+    for (unsigned i = 0; i < d->groups_count; i++)
+        if (d->groups[i] == X86_GRP_JUMP || d->groups[i] == X86_GRP_CALL || d->groups[i] == X86_GRP_RET ||
+            d->groups[i] == X86_GRP_INT || d->groups[i] == X86_GRP_IRET || d->groups[i] == X86_GRP_PRIVILEGE ||
+            d->groups[i] == X86_GRP_BRANCH_RELATIVE)
+            return 0;
+    for (unsigned i = 0; i < sizeof(d->x86.prefix); i++)
+        if (d->x86.prefix[i] == X86_PREFIX_LOCK || d->x86.prefix[i] == X86_PREFIX_REP ||
+            d->x86.prefix[i] == X86_PREFIX_REPNE)
+            return 0;
+    for (unsigned i = 0; exact[i]; i++)
+        if (!strcmp(insn->mnemonic, exact[i]))
+            return 1;
+    return !strncmp(insn->mnemonic, "cmov", 4) || (!strncmp(insn->mnemonic, "set", 3) && strlen(insn->mnemonic) <= 6);
+}
+
+/* Whether insn may run natively, and its memory operand; 1 yes, 0 no, -1 the operand's address is unknowable. */
+static int x86_native_check(x86raw *x, vmm_vcpu *vcpu, const struct kvm_regs *r, const cs_insn *insn, int in_run,
+                            uint64_t *linear, uint64_t *mem_len, int *has_mem)
 {
     unsigned a, bx, c, d;
-    if (!insn->detail || !__get_cpuid(1, &a, &bx, &c, &d) || !(c & (1u << 27)) || !x86_native_group_ok(insn))
+    if (!insn->detail || !__get_cpuid(1, &a, &bx, &c, &d) || !(c & (1u << 27)))
         return 0; /* no OSXSAVE on the host: nothing to switch the state with */
+    if (!x86_native_group_ok(insn) && !(in_run && x86_native_gpr_ok(insn)))
+        return 0;
     const cs_x86 *dx = &insn->detail->x86;
-    int has_mem = 0;
     unsigned mem_size = 0;
+    *has_mem = 0;
     for (unsigned i = 0; i < dx->op_count; i++) {
         const cs_x86_op *op = &dx->operands[i];
         if (op->type == X86_OP_REG && x86_native_is_rsp(op->reg))
             return 0;
         if (op->type == X86_OP_MEM) {
-            if (has_mem)
+            if (*has_mem)
                 return 0;
-            has_mem = 1;
+            *has_mem = 1;
             mem_size = op->size;
         }
     }
@@ -291,24 +390,77 @@ int x86_native_relegate(x86raw *x, vmm_vcpu *vcpu, struct kvm_regs *r, const cs_
     for (unsigned i = 0; i < insn->detail->regs_write_count; i++)
         if (x86_native_is_rsp(insn->detail->regs_write[i]))
             return 0;
-    uint64_t linear = 0, mem_len = 0;
-    if (has_mem) {
-        if (x86_relegate_mem_operand(x, vcpu, r, insn, &linear))
+    *linear = 0;
+    *mem_len = 0;
+    if (*has_mem) {
+        if (x86_relegate_mem_operand(x, vcpu, r, insn, linear))
             return -1;
         /* Capstone gives the operand's size; without one, up to 64 bytes but not past the page. */
-        mem_len = mem_size && mem_size <= 64 ? mem_size : 64;
-        if (!mem_size && 4096 - (linear & 4095) < mem_len)
-            mem_len = 4096 - (linear & 4095);
+        *mem_len = mem_size && mem_size <= 64 ? mem_size : 64;
+        if (!mem_size && 4096 - (*linear & 4095) < *mem_len)
+            *mem_len = 4096 - (*linear & 4095);
     }
+    return 1;
+}
+
+/*
+ * 1: performed (or a fault injected); 0: not an instruction this runs; -1: failed. Having run the instruction at
+ * RIP, it goes on with the ones after it while they are SIMD/FP instructions (or the simple general-purpose
+ * ones of x86_native_gpr_ok between them), up to X86_NATIVE_RUN_MAX, before the guest resumes: each exit costs
+ * tens of microseconds on a host that emulates the guest's kernel (kvm_pvm), and SIMD code comes in long straight
+ * stretches (Linux's AVX-512 blake2s and crypto self-tests). A run stops before anything it cannot do in the
+ * same way (a branch, an unreadable operand, TF set), which the host then executes or reports as usual.
+ */
+int x86_native_relegate(x86raw *x, vmm_vcpu *vcpu, struct kvm_regs *r, const struct kvm_sregs *s, const cs_insn *insn,
+                        unsigned *ran)
+{
+    uint64_t linear, mem_len;
+    int has_mem;
+    *ran = 0;
+    int ok = x86_native_check(x, vcpu, r, insn, 0, &linear, &mem_len, &has_mem);
+    if (ok <= 0)
+        return ok;
     uint8_t *page = x86_native_page();
     if (!page)
         return -1;
     int ret = 0;
-    size_t n = x86_native_rewrite(insn, page, 4096 - 16, (uint64_t)(uintptr_t)page, (uint64_t)(uintptr_t)(page + 4096),
-                                  has_mem);
+    size_t n = x86_native_rewrite(insn, page, 4096 - 16, (uint64_t)(uintptr_t)x86_native_exec_view(page),
+                                  (uint64_t)(uintptr_t)(page + 4096), has_mem);
     if (n)
-        ret = x86_native_run(x, vcpu, r, page, n, linear, mem_len, insn->size);
-    munmap(page, 4 * 4096);
+        ret = x86_native_exec(x, vcpu, r, page, n, linear, mem_len, insn->size, 1);
+    if (ret == 2) {
+        ret = 1; /* #PF injected, nothing changed */
+    } else if (ret == 1) {
+        *ran = 1;
+        static __thread csh h;
+        static __thread int h_open;
+        if (!h_open && cs_open(CS_ARCH_X86, CS_MODE_64, &h) == CS_ERR_OK) {
+            cs_option(h, CS_OPT_DETAIL, CS_OPT_ON); /* the run's decoder, kept by the thread like its work area */
+            h_open = 1;
+        }
+        if (h_open && !(r->rflags & X86_RFLAGS_TF) && s && (s->efer & 0x400) && s->cs.l) {
+            while (*ran < X86_NATIVE_RUN_MAX) {
+                uint8_t code[16];
+                size_t got = x86_read_code(x, vcpu, r, s, code, sizeof(code));
+                cs_insn *next = NULL;
+                if (!got || cs_disasm(h, code, got, r->rip, 1, &next) != 1)
+                    break;
+                int more = x86_native_check(x, vcpu, r, next, 1, &linear, &mem_len, &has_mem) == 1 &&
+                           (n = x86_native_rewrite(next, page, 4096 - 16, (uint64_t)(uintptr_t)x86_native_exec_view(page),
+                                                   (uint64_t)(uintptr_t)(page + 4096), has_mem)) != 0;
+                int done = more ? x86_native_exec(x, vcpu, r, page, n, linear, mem_len, next->size, 0) : 0;
+                cs_free(next, 1);
+                if (done < 0)
+                    ret = -1;
+                if (done != 1)
+                    break;
+                (*ran)++;
+            }
+        }
+        if (ret == 1)
+            ret = x86_native_commit(x, vcpu, r, page);
+    }
+    x86_native_unmap(page);
     return ret;
 }
 
@@ -358,7 +510,11 @@ int x86_native_relegate_raw(x86raw *x, vmm_vcpu *vcpu, struct kvm_regs *r, const
     if (!page)
         return -1;
     memcpy(page, b, len);
-    int ret = x86_native_run(x, vcpu, r, page, len, 0, 0, (unsigned)len);
-    munmap(page, 4 * 4096);
+    int ret = x86_native_exec(x, vcpu, r, page, len, 0, 0, (unsigned)len, 1);
+    if (ret == 1)
+        ret = x86_native_commit(x, vcpu, r, page);
+    else if (ret == 2)
+        ret = 1;
+    x86_native_unmap(page);
     return ret;
 }

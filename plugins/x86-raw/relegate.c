@@ -844,6 +844,7 @@ vmm_exit_action x86_relegate(x86raw *x, vmm_vcpu *vcpu, const vmm_exit *exit)
         int native = n ? x86_native_relegate_raw(x, vcpu, &r, code, n) : 0;
         if (native > 0) {
             __atomic_fetch_add(&x->relegations[X86_RELEGATE_NATIVE], 1, __ATOMIC_RELAXED);
+            __atomic_fetch_add(&x->native_insns, 1, __ATOMIC_RELAXED);
             return VMM_ACTION_RESUME;
         }
         return x86_relegation_failed(x, vcpu, native < 0 ? "running an instruction Capstone does not decode natively "
@@ -857,9 +858,11 @@ vmm_exit_action x86_relegate(x86raw *x, vmm_vcpu *vcpu, const vmm_exit *exit)
     for (size_t i = 0; i < sizeof(x86_relegations) / sizeof(x86_relegations[0]); i++)
         if (x86_relegations[i].insn_id == insn[0].id)
             rel = &x86_relegations[i];
-    int native = rel ? 0 : x86_native_relegate(x, vcpu, &r, &insn[0]);
+    unsigned ran = 0;
+    int native = rel ? 0 : x86_native_relegate(x, vcpu, &r, &s, &insn[0], &ran);
     if (native > 0) {
         __atomic_fetch_add(&x->relegations[X86_RELEGATE_NATIVE], 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&x->native_insns, ran, __ATOMIC_RELAXED);
         action = VMM_ACTION_RESUME;
     } else if (native < 0) {
         snprintf(why, sizeof(why), "running '%s %s' natively for the guest failed", insn[0].mnemonic, insn[0].op_str);

@@ -100,6 +100,7 @@ static void x86_print_stats(x86raw *x)
 {
     for (unsigned k = 0; k < X86_RELEGATE_COUNT; k++)
         fprintf(stderr, "x86-raw: stats: relegated %s: %" PRIu64 "\n", x86_relegation_name(k), x->relegations[k]);
+    fprintf(stderr, "x86-raw: stats: instructions run natively in those exits: %" PRIu64 "\n", x->native_insns);
     fprintf(stderr, "x86-raw: stats: syscall relegated: %" PRIu64 "%s\n", x->syscalls_relegated,
             x->syscall_relegation ? "" : " (not needed on this host)");
     if (x->syscall_spoofs)

@@ -90,6 +90,7 @@ typedef struct x86raw {
     uint64_t entry;       /* long mode: RIP; real mode: the image's physical address */
     uint64_t linux_zero_page; /* --kernel: the boot_params handed to the kernel in RSI; 0 otherwise */
     uint64_t relegations[X86_RELEGATE_COUNT];
+    uint64_t native_insns; /* instructions run natively, in X86_RELEGATE_NATIVE's exits (several per exit) */
     /* Syscall relegation (syscall.c). */
     int syscall_relegation;    /* on: the host needs it and gave LSTAR exits; set in vm_create */
     int syscall_unavailable;   /* the fake mapping could not be installed: LSTAR writes go to the host */
@@ -149,8 +150,10 @@ int x86_relegate_page_fault(x86raw *x, vmm_vcpu *vcpu, uint64_t linear, int writ
 int x86_relegate_inject(x86raw *x, vmm_vcpu *vcpu, unsigned vector, int has_error_code, uint32_t error_code);
 int x86_relegate_advance(x86raw *x, vmm_vcpu *vcpu, struct kvm_regs *r, const cs_insn *insn);
 
-/* native.c: run a SIMD/FP instruction on the host CPU with the guest's state; 1 done, 0 not applicable, -1 error. */
-int x86_native_relegate(x86raw *x, vmm_vcpu *vcpu, struct kvm_regs *r, const cs_insn *insn);
+/* native.c: run a SIMD/FP instruction on the host CPU with the guest's state, and the ones after it that it can
+ * (*ran counts them); 1 done, 0 not applicable, -1 error. */
+int x86_native_relegate(x86raw *x, vmm_vcpu *vcpu, struct kvm_regs *r, const struct kvm_sregs *s, const cs_insn *insn,
+                        unsigned *ran);
 /* The same for register-only VEX/EVEX instructions Capstone does not decode. */
 int x86_native_relegate_raw(x86raw *x, vmm_vcpu *vcpu, struct kvm_regs *r, const uint8_t *code, size_t len);
 
