@@ -73,7 +73,7 @@ __asm__(".text\n"
 #define X86_NATIVE_PAGES 5
 #define X86_NATIVE_EXEC_SLOT (4096 + 512) /* where the work area keeps the address of its executable view */
 /* Instructions run natively in one exit at most, so an interrupt waits for no more than these. */
-#define X86_NATIVE_RUN_MAX 256
+#define X86_NATIVE_RUN_MAX 512
 #define X86_RFLAGS_TF (1ull << 8)
 #define X86_FLAGS_ARITH 0x8d5ull /* CF PF AF ZF SF OF: all an instruction here may read or write */
 
@@ -361,9 +361,71 @@ static int x86_native_gpr_ok(const cs_insn *insn)
     return !strncmp(insn->mnemonic, "cmov", 4) || (!strncmp(insn->mnemonic, "set", 3) && strlen(insn->mnemonic) <= 6);
 }
 
+/*
+ * The code page a run executes from, translated once: a run's instructions mostly come from one page, and each
+ * translation is a call into the host driver. The guest's page tables cannot change under a run unless one of
+ * its stores hits them, and then x86_native_exec drops this (see x86_native_fetch's caller).
+ */
+typedef struct x86_native_code_page {
+    uint64_t linear; /* page-aligned; UINT64_MAX: none */
+    const uint8_t *host;
+} x86_native_code_page;
+
+static size_t x86_native_fetch(x86raw *x, vmm_vcpu *vcpu, const struct kvm_regs *r, const struct kvm_sregs *s,
+                               x86_native_code_page *c, uint8_t *code, size_t len)
+{
+    uint64_t page = r->rip & ~4095ull, off = r->rip & 4095;
+    if (off + len <= 4096) {
+        uint64_t gpa;
+        if (c->linear != page) {
+            c->linear = UINT64_MAX;
+            if (x->hlp->vcpu_translate(vcpu, page, &gpa) == 0 && (c->host = x->hlp->mem_ptr(x->inst, gpa, 4096, 0)))
+                c->linear = page;
+        }
+        if (c->linear == page) {
+            memcpy(code, c->host + off, len);
+            return len;
+        }
+    }
+    return x86_read_code(x, vcpu, r, s, code, len);
+}
+
+/*
+ * A relative jmp or jcc within a run: 1 taken, 0 not taken (from the flags the run computed), -1 anything else
+ * (indirect, jrcxz/loop, an operand-size prefix that would truncate RIP). Following them lets a SIMD loop run
+ * whole in one exit instead of leaving at every back-edge.
+ */
+static int x86_native_branch(const cs_insn *insn, uint64_t fl)
+{
+    const cs_x86 *d = &insn->detail->x86;
+    if (d->op_count != 1 || d->operands[0].type != X86_OP_IMM || d->prefix[2] == 0x66)
+        return -1;
+    int cf = fl & 1, pf = (fl >> 2) & 1, zf = (fl >> 6) & 1, sf = (fl >> 7) & 1, of = (fl >> 11) & 1;
+    switch (insn->id) {
+    case X86_INS_JMP: return 1;
+    case X86_INS_JO: return of;
+    case X86_INS_JNO: return !of;
+    case X86_INS_JB: return cf;
+    case X86_INS_JAE: return !cf;
+    case X86_INS_JE: return zf;
+    case X86_INS_JNE: return !zf;
+    case X86_INS_JBE: return cf || zf;
+    case X86_INS_JA: return !cf && !zf;
+    case X86_INS_JS: return sf;
+    case X86_INS_JNS: return !sf;
+    case X86_INS_JP: return pf;
+    case X86_INS_JNP: return !pf;
+    case X86_INS_JL: return sf != of;
+    case X86_INS_JGE: return sf == of;
+    case X86_INS_JLE: return zf || sf != of;
+    case X86_INS_JG: return !zf && sf == of;
+    default: return -1;
+    }
+}
+
 /* Whether insn may run natively, and its memory operand; 1 yes, 0 no, -1 the operand's address is unknowable. */
-static int x86_native_check(x86raw *x, vmm_vcpu *vcpu, const struct kvm_regs *r, const cs_insn *insn, int in_run,
-                            uint64_t *linear, uint64_t *mem_len, int *has_mem)
+static int x86_native_check(x86raw *x, vmm_vcpu *vcpu, const struct kvm_regs *r, const struct kvm_sregs *s,
+                            const cs_insn *insn, int in_run, uint64_t *linear, uint64_t *mem_len, int *has_mem)
 {
     unsigned a, bx, c, d;
     if (!insn->detail || !__get_cpuid(1, &a, &bx, &c, &d) || !(c & (1u << 27)))
@@ -393,7 +455,7 @@ static int x86_native_check(x86raw *x, vmm_vcpu *vcpu, const struct kvm_regs *r,
     *linear = 0;
     *mem_len = 0;
     if (*has_mem) {
-        if (x86_relegate_mem_operand(x, vcpu, r, insn, linear))
+        if (s ? x86_relegate_mem_operand_at(r, s, insn, linear) : x86_relegate_mem_operand(x, vcpu, r, insn, linear))
             return -1;
         /* Capstone gives the operand's size; without one, up to 64 bytes but not past the page. */
         *mem_len = mem_size && mem_size <= 64 ? mem_size : 64;
@@ -406,7 +468,7 @@ static int x86_native_check(x86raw *x, vmm_vcpu *vcpu, const struct kvm_regs *r,
 /*
  * 1: performed (or a fault injected); 0: not an instruction this runs; -1: failed. Having run the instruction at
  * RIP, it goes on with the ones after it while they are SIMD/FP instructions (or the simple general-purpose
- * ones of x86_native_gpr_ok between them), up to X86_NATIVE_RUN_MAX, before the guest resumes: each exit costs
+ * ones of x86_native_gpr_ok, or relative jumps, between them), up to X86_NATIVE_RUN_MAX, before the guest resumes: each exit costs
  * tens of microseconds on a host that emulates the guest's kernel (kvm_pvm), and SIMD code comes in long straight
  * stretches (Linux's AVX-512 blake2s and crypto self-tests). A run stops before anything it cannot do in the
  * same way (a branch, an unreadable operand, TF set), which the host then executes or reports as usual.
@@ -417,7 +479,7 @@ int x86_native_relegate(x86raw *x, vmm_vcpu *vcpu, struct kvm_regs *r, const str
     uint64_t linear, mem_len;
     int has_mem;
     *ran = 0;
-    int ok = x86_native_check(x, vcpu, r, insn, 0, &linear, &mem_len, &has_mem);
+    int ok = x86_native_check(x, vcpu, r, s, insn, 0, &linear, &mem_len, &has_mem);
     if (ok <= 0)
         return ok;
     uint8_t *page = x86_native_page();
@@ -438,17 +500,28 @@ int x86_native_relegate(x86raw *x, vmm_vcpu *vcpu, struct kvm_regs *r, const str
             cs_option(h, CS_OPT_DETAIL, CS_OPT_ON); /* the run's decoder, kept by the thread like its work area */
             h_open = 1;
         }
+        x86_native_code_page fetch = {UINT64_MAX, NULL};
         if (h_open && !(r->rflags & X86_RFLAGS_TF) && s && (s->efer & 0x400) && s->cs.l) {
             while (*ran < X86_NATIVE_RUN_MAX) {
                 uint8_t code[16];
-                size_t got = x86_read_code(x, vcpu, r, s, code, sizeof(code));
+                size_t got = x86_native_fetch(x, vcpu, r, s, &fetch, code, sizeof(code));
                 cs_insn *next = NULL;
                 if (!got || cs_disasm(h, code, got, r->rip, 1, &next) != 1)
                     break;
-                int more = x86_native_check(x, vcpu, r, next, 1, &linear, &mem_len, &has_mem) == 1 &&
+                int taken = x86_native_branch(next, r->rflags);
+                if (taken >= 0) {
+                    /* A relative jump decided by the flags: follow it, and the run goes on at its target. */
+                    r->rip = taken ? (uint64_t)next->detail->x86.operands[0].imm : r->rip + next->size;
+                    cs_free(next, 1);
+                    (*ran)++;
+                    continue;
+                }
+                int more = x86_native_check(x, vcpu, r, s, next, 1, &linear, &mem_len, &has_mem) == 1 &&
                            (n = x86_native_rewrite(next, page, 4096 - 16, (uint64_t)(uintptr_t)x86_native_exec_view(page),
                                                    (uint64_t)(uintptr_t)(page + 4096), has_mem)) != 0;
                 int done = more ? x86_native_exec(x, vcpu, r, page, n, linear, mem_len, next->size, 0) : 0;
+                if (mem_len)
+                    fetch.linear = UINT64_MAX; /* it may have been a store to the page tables or the code */
                 cs_free(next, 1);
                 if (done < 0)
                     ret = -1;

@@ -105,6 +105,15 @@ int x86_relegate_mem_operand(x86raw *x, vmm_vcpu *vcpu, const struct kvm_regs *r
     struct kvm_sregs s;
     if (!insn->detail || x->hlp->vcpu_get_state(vcpu, VMM_STATE_SYSREGS, &s, sizeof(s)))
         return -1;
+    return x86_relegate_mem_operand_at(r, &s, insn, linear);
+}
+
+int x86_relegate_mem_operand_at(const struct kvm_regs *r, const struct kvm_sregs *sr, const cs_insn *insn,
+                                uint64_t *linear)
+{
+    const struct kvm_sregs s = *sr;
+    if (!insn->detail)
+        return -1;
     const cs_x86 *d = &insn->detail->x86;
     for (unsigned i = 0; i < d->op_count; i++) {
         if (d->operands[i].type != X86_OP_MEM)

@@ -145,6 +145,9 @@ const char *x86_relegation_name(unsigned kind);
 #include <capstone/capstone.h>
 int x86_relegate_mem_operand(x86raw *x, vmm_vcpu *vcpu, const struct kvm_regs *r, const cs_insn *insn,
                              uint64_t *linear);
+/* The same with the system registers already at hand (no host-driver call). */
+int x86_relegate_mem_operand_at(const struct kvm_regs *r, const struct kvm_sregs *s, const cs_insn *insn,
+                                uint64_t *linear);
 uint64_t x86_relegate_copy(x86raw *x, vmm_vcpu *vcpu, uint64_t linear, void *buf, size_t len, int write);
 int x86_relegate_page_fault(x86raw *x, vmm_vcpu *vcpu, uint64_t linear, int write);
 int x86_relegate_inject(x86raw *x, vmm_vcpu *vcpu, unsigned vector, int has_error_code, uint32_t error_code);
