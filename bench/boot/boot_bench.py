@@ -161,7 +161,7 @@ def main():
     args = ap.parse_args()
 
     d = subprocess.run([args.get_guest], check=True, stdout=subprocess.PIPE, text=True).stdout.strip().splitlines()[-1]
-    kernel, initrd = os.path.join(d, "vmlinuz"), os.path.join(d, "initramfs.cpio.gz")
+    kernel, initrd = os.path.join(d, "vmlinuz"), os.path.join(d, "initramfs.cpio")
     pkg = open(os.path.join(d, "kernel-package")).read().strip() if os.path.exists(os.path.join(d, "kernel-package")) else "?"
     mem_bytes = args.mem << 20
     print(f"kernel {kernel} ({pkg}), initramfs {initrd}, --mem {args.mem}M, cmdline '{args.append}'")

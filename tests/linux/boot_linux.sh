@@ -57,7 +57,7 @@ trap cleanup EXIT
 mkfifo "$tmp/in"
 
 start=$(date +%s)
-"$vmm" run --arch x86-raw --mem 256M --cpus "$cpus" --kernel "$dir/vmlinuz" --initrd "$dir/initramfs.cpio.gz" \
+"$vmm" run --arch x86-raw --mem 256M --cpus "$cpus" --kernel "$dir/vmlinuz" --initrd "$dir/initramfs.cpio" \
     --append "console=ttyS0 panic=-1" --device uart16550 --device i8042 --stats \
     < "$tmp/in" > "$tmp/out" 2> "$tmp/err" &
 pid=$!
