@@ -82,21 +82,7 @@ _start:
 
     # ROUNDS deadlines, one interrupt each.
     xor %r12d, %r12d               # rounds done
-1:  rdtsc
-    shl $32, %rdx
-    or %rax, %rdx
-    add $AHEAD, %rdx
-    mov %rdx, deadline(%rip)
-    mov %edx, %eax
-    shr $32, %rdx
-    mov $MSR_TSC_DEADLINE, %ecx
-    wrmsr
-    mov interrupts(%rip), %r13
-2:  sti
-    hlt
-    cli
-    cmp interrupts(%rip), %r13
-    je 2b
+1:  call wait_one_deadline
     mov $MSR_TSC_DEADLINE, %ecx
     rdmsr
     or %edx, %eax
@@ -138,21 +124,7 @@ _start:
     xor %r12d, %r12d
 4:  cmp %r14, %r12
     jae 6f
-    rdtsc
-    shl $32, %rdx
-    or %rax, %rdx
-    add $AHEAD, %rdx
-    mov %rdx, deadline(%rip)
-    mov %edx, %eax
-    shr $32, %rdx
-    mov $MSR_TSC_DEADLINE, %ecx
-    wrmsr
-    mov interrupts(%rip), %r13
-5:  sti
-    hlt
-    cli
-    cmp interrupts(%rip), %r13
-    je 5b
+    call wait_one_deadline
     inc %r12
     mov %r12, %rax
     xor %edx, %edx
@@ -176,6 +148,26 @@ fail:
     call puts
     mov $0x11, %al
     jmp debug_exit
+
+# wait_one_deadline: arm the timer AHEAD ticks from now and halt until its interrupt has been counted.
+# Clobbers RAX, RCX, RDX, R13.
+wait_one_deadline:
+    rdtsc
+    shl $32, %rdx
+    or %rax, %rdx
+    add $AHEAD, %rdx
+    mov %rdx, deadline(%rip)
+    mov %edx, %eax
+    shr $32, %rdx
+    mov $MSR_TSC_DEADLINE, %ecx
+    wrmsr
+    mov interrupts(%rip), %r13
+1:  sti
+    hlt
+    cli
+    cmp interrupts(%rip), %r13
+    je 1b
+    ret
 
 timer_entry:
     push %rax
