@@ -355,6 +355,14 @@ static int x86_native_gpr_ok(const cs_insn *insn)
         if (d->x86.prefix[i] == X86_PREFIX_LOCK || d->x86.prefix[i] == X86_PREFIX_REP ||
             d->x86.prefix[i] == X86_PREFIX_REPNE)
             return 0;
+    /* mov to or from a segment, control or debug register would act on the host's (or fault in vmm). */
+    for (unsigned i = 0; i < d->x86.op_count; i++) {
+        unsigned reg = d->x86.operands[i].type == X86_OP_REG ? d->x86.operands[i].reg : X86_REG_INVALID;
+        if (reg == X86_REG_CS || reg == X86_REG_DS || reg == X86_REG_ES || reg == X86_REG_FS || reg == X86_REG_GS ||
+            reg == X86_REG_SS || (reg >= X86_REG_CR0 && reg <= X86_REG_CR15) ||
+            (reg >= X86_REG_DR0 && reg <= X86_REG_DR15))
+            return 0;
+    }
     for (unsigned i = 0; exact[i]; i++)
         if (!strcmp(insn->mnemonic, exact[i]))
             return 1;

@@ -41,6 +41,7 @@ struct x86_deadline {
     uint64_t last_ns;  /* the last delivery */
     uint32_t vector;
     int masked;
+    uint32_t tsc_khz; /* 0 until first asked */
 };
 
 static unsigned x86_timer_vcpus(x86raw *x)
@@ -136,9 +137,11 @@ static int x86_timer_arm(x86raw *x, vmm_vcpu *vcpu, struct x86_deadline *d)
 {
     const vmm_helpers *h = x->hlp;
     uint64_t tsc;
-    uint32_t khz;
-    if (x86_timer_guest_tsc(x, vcpu, &tsc) || h->vcpu_get_state(vcpu, VMM_STATE_TSC_KHZ, &khz, sizeof(khz)))
+    if (!d->tsc_khz && h->vcpu_get_state(vcpu, VMM_STATE_TSC_KHZ, &d->tsc_khz, sizeof(d->tsc_khz)))
+        return -1; /* fixed for the vCPU's life: asked once */
+    if (x86_timer_guest_tsc(x, vcpu, &tsc))
         return -1;
+    uint32_t khz = d->tsc_khz;
     uint64_t now = h->clock_ns(x->inst);
     uint64_t delta_ns = 0;
     if (d->deadline > tsc) {

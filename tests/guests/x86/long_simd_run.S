@@ -1,5 +1,6 @@
 # long_simd_run: ELF64 guest whose loop body is a straight run of AVX instructions with general-purpose ones
-# between them (register and memory forms, flags consumed by cmov/set), executed at CPL 0. On a host whose
+# between them (register and memory forms, flags consumed by cmov/set), executed at CPL 0, then a read of DS
+# right after a vector instruction (which must give the guest's selector, not the host's). On a host whose
 # emulator knows no AVX (kvm_pvm) x86-raw runs each such stretch natively in one exit; the printed results
 # must be the ones the instruction-by-instruction path gives (they were recorded with it), and --stats must
 # show several instructions per exit. Exits through debug-exit with 0x10 (status 33).
@@ -36,6 +37,8 @@ _start:
     addl $3, 12(%rsi)              # read-modify-write of memory
     dec %ecx
     jnz 1b
+    vpxor %ymm6, %ymm6, %ymm6
+    mov %ds, %r11d                 # after a vector instruction: the guest's DS (0x10), never the host's
     vmovdqu 32(%rsi), %ymm5
     vmovq %xmm5, %rax
     call put_decimal
@@ -54,6 +57,10 @@ _start:
     mov $' ', %al
     call putc
     mov 12(%rsi), %eax
+    call put_decimal
+    mov $' ', %al
+    call putc
+    mov %r11d, %eax
     call put_decimal
     mov $'\n', %al
     call putc
