@@ -906,6 +906,13 @@ vm *vm_create(hostdrv *drv, plugin_registry *plugins, loop *lp, const vm_config 
         *status = 2; /* images are user input: a bad one is a usage error */
         goto fail;
     }
+    /* Loaded into the guest: the files' copies would only sit in vmm's memory for the VM's life (a 63 MiB
+     * vmlinux, say). The SDK gives the plugin the data for the duration of vm_load only. */
+    for (unsigned i = 0; i < v->nimages; i++) {
+        free((void *)v->images[i].data);
+        v->images[i].data = NULL;
+        v->images[i].size = 0;
+    }
 
     v->vcpus = calloc(v->ncpus, sizeof(*v->vcpus));
     if (!v->vcpus)

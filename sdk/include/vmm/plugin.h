@@ -383,7 +383,8 @@ typedef struct vmm_arch_ops {
     uint32_t size;    /* sizeof(vmm_arch_ops) */
     /* After the VM exists, before RAM and devices: ask for host features (vm_enable_feature). */
     int (*vm_create)(vmm_instance *inst, void *state);
-    /* After RAM and devices are mapped: load the images, build boot structures. */
+    /* After RAM and devices are mapped: load the images, build boot structures. The images' data is valid
+     * during this call only (the core frees it afterwards): copy what is needed later. */
     int (*vm_load)(vmm_instance *inst, void *state, const vmm_image *images, unsigned nimages);
     /* Once per vCPU, before it first runs. */
     int (*vcpu_init)(vmm_instance *inst, void *state, vmm_vcpu *vcpu);
