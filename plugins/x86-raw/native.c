@@ -329,7 +329,8 @@ static uint8_t *x86_native_page(void)
     return x86_native_area;
 }
 
-static void x86_native_unmap(uint8_t *page)
+/* After an exit: the executable view holds only int3 until the next instruction is written. */
+static void x86_native_disarm(uint8_t *page)
 {
     memset(page, 0xcc, 4096);
 }
@@ -431,13 +432,26 @@ static int x86_native_branch(const cs_insn *insn, uint64_t fl)
     }
 }
 
-/* Whether insn may run natively, and its memory operand; 1 yes, 0 no, -1 the operand's address is unknowable. */
-static int x86_native_check(x86raw *x, vmm_vcpu *vcpu, const struct kvm_regs *r, const struct kvm_sregs *s,
-                            const cs_insn *insn, int in_run, uint64_t *linear, uint64_t *mem_len, int *has_mem)
+/* Whether the host has enabled XSAVE (OSXSAVE), without which there is nothing to switch the state with. Asked
+ * once: CPUID traps to the hypervisor when vmm itself runs in a VM, and this is on the path of every instruction
+ * of a run. */
+static int x86_native_host_osxsave(void)
 {
-    unsigned a, bx, c, d;
-    if (!insn->detail || !__get_cpuid(1, &a, &bx, &c, &d) || !(c & (1u << 27)))
-        return 0; /* no OSXSAVE on the host: nothing to switch the state with */
+    static int known, has;
+    if (!__atomic_load_n(&known, __ATOMIC_ACQUIRE)) {
+        unsigned a, bx, c, d;
+        __atomic_store_n(&has, __get_cpuid(1, &a, &bx, &c, &d) && (c & (1u << 27)), __ATOMIC_RELAXED);
+        __atomic_store_n(&known, 1, __ATOMIC_RELEASE);
+    }
+    return __atomic_load_n(&has, __ATOMIC_RELAXED);
+}
+
+/* Whether insn may run natively, and its memory operand; 1 yes, 0 no, -1 the operand's address is unknowable. */
+static int x86_native_check(const struct kvm_regs *r, const struct kvm_sregs *s, const cs_insn *insn, int in_run,
+                            uint64_t *linear, uint64_t *mem_len, int *has_mem)
+{
+    if (!insn->detail || !x86_native_host_osxsave())
+        return 0;
     if (!x86_native_group_ok(insn) && !(in_run && x86_native_gpr_ok(insn)))
         return 0;
     const cs_x86 *dx = &insn->detail->x86;
@@ -463,7 +477,7 @@ static int x86_native_check(x86raw *x, vmm_vcpu *vcpu, const struct kvm_regs *r,
     *linear = 0;
     *mem_len = 0;
     if (*has_mem) {
-        if (s ? x86_relegate_mem_operand_at(r, s, insn, linear) : x86_relegate_mem_operand(x, vcpu, r, insn, linear))
+        if (x86_relegate_mem_operand_at(r, s, insn, linear))
             return -1;
         /* Capstone gives the operand's size; without one, up to 64 bytes but not past the page. */
         *mem_len = mem_size && mem_size <= 64 ? mem_size : 64;
@@ -475,10 +489,10 @@ static int x86_native_check(x86raw *x, vmm_vcpu *vcpu, const struct kvm_regs *r,
 
 /*
  * 1: performed (or a fault injected); 0: not an instruction this runs; -1: failed. Having run the instruction at
- * RIP, it goes on with the ones after it while they are SIMD/FP instructions (or the simple general-purpose
- * ones of x86_native_gpr_ok, or relative jumps, between them), up to X86_NATIVE_RUN_MAX, before the guest resumes: each exit costs
- * tens of microseconds on a host that emulates the guest's kernel (kvm_pvm), and SIMD code comes in long straight
- * stretches (Linux's AVX-512 blake2s and crypto self-tests). A run stops before anything it cannot do in the
+ * RIP, it goes on with the ones after it while they are SIMD/FP instructions (or the simple general-purpose ones
+ * of x86_native_gpr_ok, or relative jumps, between them), up to X86_NATIVE_RUN_MAX, before the guest resumes: each
+ * exit costs tens of microseconds on a host that emulates the guest's kernel (kvm_pvm), and SIMD code comes in long
+ * straight stretches (Linux's AVX-512 blake2s and crypto self-tests). A run stops before anything it cannot do in the
  * same way (a branch, an unreadable operand, TF set), which the host then executes or reports as usual.
  */
 int x86_native_relegate(x86raw *x, vmm_vcpu *vcpu, struct kvm_regs *r, const struct kvm_sregs *s, const cs_insn *insn,
@@ -487,7 +501,7 @@ int x86_native_relegate(x86raw *x, vmm_vcpu *vcpu, struct kvm_regs *r, const str
     uint64_t linear, mem_len;
     int has_mem;
     *ran = 0;
-    int ok = x86_native_check(x, vcpu, r, s, insn, 0, &linear, &mem_len, &has_mem);
+    int ok = x86_native_check(r, s, insn, 0, &linear, &mem_len, &has_mem);
     if (ok <= 0)
         return ok;
     uint8_t *page = x86_native_page();
@@ -509,7 +523,7 @@ int x86_native_relegate(x86raw *x, vmm_vcpu *vcpu, struct kvm_regs *r, const str
             h_open = 1;
         }
         x86_native_code_page fetch = {UINT64_MAX, NULL};
-        if (h_open && !(r->rflags & X86_RFLAGS_TF) && s && (s->efer & 0x400) && s->cs.l) {
+        if (h_open && !(r->rflags & X86_RFLAGS_TF) && (s->efer & 0x400) && s->cs.l) {
             while (*ran < X86_NATIVE_RUN_MAX) {
                 uint8_t code[16];
                 size_t got = x86_native_fetch(x, vcpu, r, s, &fetch, code, sizeof(code));
@@ -524,8 +538,9 @@ int x86_native_relegate(x86raw *x, vmm_vcpu *vcpu, struct kvm_regs *r, const str
                     (*ran)++;
                     continue;
                 }
-                int more = x86_native_check(x, vcpu, r, s, next, 1, &linear, &mem_len, &has_mem) == 1 &&
-                           (n = x86_native_rewrite(next, page, 4096 - 16, (uint64_t)(uintptr_t)x86_native_exec_view(page),
+                int more = x86_native_check(r, s, next, 1, &linear, &mem_len, &has_mem) == 1 &&
+                           (n = x86_native_rewrite(next, page, 4096 - 16,
+                                                   (uint64_t)(uintptr_t)x86_native_exec_view(page),
                                                    (uint64_t)(uintptr_t)(page + 4096), has_mem)) != 0;
                 int done = more ? x86_native_exec(x, vcpu, r, page, n, linear, mem_len, next->size, 0) : 0;
                 if (mem_len)
@@ -541,7 +556,7 @@ int x86_native_relegate(x86raw *x, vmm_vcpu *vcpu, struct kvm_regs *r, const str
         if (ret == 1)
             ret = x86_native_commit(x, vcpu, r, page);
     }
-    x86_native_unmap(page);
+    x86_native_disarm(page);
     return ret;
 }
 
@@ -584,8 +599,7 @@ int x86_native_relegate_raw(x86raw *x, vmm_vcpu *vcpu, struct kvm_regs *r, const
     else
         return 0;
     size_t len = i + imm;
-    unsigned a, bx, c, d;
-    if (len > n || len > 15 || !__get_cpuid(1, &a, &bx, &c, &d) || !(c & (1u << 27)))
+    if (len > n || len > 15 || !x86_native_host_osxsave())
         return 0;
     uint8_t *page = x86_native_page();
     if (!page)
@@ -596,6 +610,6 @@ int x86_native_relegate_raw(x86raw *x, vmm_vcpu *vcpu, struct kvm_regs *r, const
         ret = x86_native_commit(x, vcpu, r, page);
     else if (ret == 2)
         ret = 1;
-    x86_native_unmap(page);
+    x86_native_disarm(page);
     return ret;
 }
