@@ -69,7 +69,17 @@ void *vcpu_thread(void *arg)
 
     vm_set_current_vcpu(vcpu);
     vcpu_block_host_signals();
-    while (!vm_park_if_paused(v)) {
+    /* An exit to user space can leave the guest's instruction half done (a port or MMIO read whose value the
+     * next run stores, an MSR access): the host driver finishes it only on the next run. The vCPU therefore
+     * parks for a pause (a save reads its state) only after a run that was interrupted; until then each run is
+     * asked to finish what is pending and return at once, without executing guest code. */
+    int settled = 1;
+    for (;;) {
+        if (settled ? vm_park_if_paused(v) : vm_is_stopping(v))
+            break;
+        if (!settled && vm_wants_vcpus_back(v))
+            hostdrv_vcpu_kick(vcpu->hv);
+        settled = 1;
         if (!vcpu->on_host) {
             /* The arch plugin executes this vCPU itself and returns when asked to or when it is done. */
             vmm_exit_action a = arch->vcpu_run(v->arch, v->arch->state, vcpu);
@@ -92,6 +102,7 @@ void *vcpu_thread(void *arg)
             vm_request_stop(v, 1);
             break;
         }
+        settled = exit.reason == VMM_EXIT_INTERRUPTED;
         if (exit.reason < VCPU_EXIT_REASONS)
             vcpu->exits_by_reason[exit.reason]++;
         switch (exit.reason) {

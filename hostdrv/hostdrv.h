@@ -55,7 +55,9 @@ void hostdrv_vcpu_destroy(hostdrv_vcpu *vcpu);
  * VMM_EXIT_INTERRUPTED instead). */
 int hostdrv_vcpu_run(hostdrv_vcpu *vcpu, vmm_exit *exit);
 /* Make the next or the current hostdrv_vcpu_run return VMM_EXIT_INTERRUPTED soon; safe from other threads
- * (the caller also signals the vCPU thread). */
+ * (the caller also signals the vCPU thread). A run that starts kicked first finishes the instruction the last
+ * exit left pending (which may itself exit again) and executes nothing further: the vCPU's state is then
+ * complete, as a save needs it. */
 void hostdrv_vcpu_kick(hostdrv_vcpu *vcpu);
 int hostdrv_vcpu_get_state(hostdrv_vcpu *vcpu, vmm_state_class cls, void *buf, size_t len);
 int hostdrv_vcpu_set_state(hostdrv_vcpu *vcpu, vmm_state_class cls, const void *buf, size_t len);

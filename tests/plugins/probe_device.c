@@ -1,7 +1,9 @@
 /*
  * test-probe: a device plugin for tests/guests/x86/platform_probe.S. It owns an MMIO page, a ROM page, a shadowed
  * ROM page, an MMIO2 page and a timer, all through the SDK, and reports from the host side what the guest did, so
- * an integration test can check the core's memory map, MMIO dispatch and timers on real KVM.
+ * an integration test can check the core's memory map, MMIO dispatch and timers on real KVM. Its second port
+ * (PROBE_PORT + 1) answers each read with one more than the last and saves the count, for
+ * tests/guests/x86/pio_sequence.S: a snapshot must never lose or repeat a port read.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@ typedef struct probe {
     vmm_instance *inst;
     const vmm_helpers *hlp;
     uint64_t mmio_written;
+    uint32_t sequence; /* reads answered on PROBE_PORT + 1 */
     uint8_t *mmio2;
     vmm_timer *timer;
 } probe;
@@ -51,12 +54,20 @@ static void probe_timer_fired(void *state, vmm_timer *t)
     p->hlp->vm_stop(p->inst, 0x55);
 }
 
+static uint64_t probe_port_read(void *state, uint64_t offset, unsigned size)
+{
+    probe *p = state;
+    (void)size;
+    return offset == 1 ? ++p->sequence : 0;
+}
+
 static void probe_port_write(void *state, uint64_t offset, unsigned size, uint64_t val)
 {
     probe *p = state;
-    (void)offset;
     (void)size;
     char line[160];
+    if (offset != 0)
+        return;
     if (val == 1) {
         uint32_t rom, mmio2;
         int rom_ok = p->hlp->mem_read(p->inst, PROBE_ROM, &rom, 4) == 0 && rom == 0x214d4f52;
@@ -74,7 +85,10 @@ static void probe_port_write(void *state, uint64_t offset, unsigned size, uint64
 static int probe_save(void *state, vmm_ssm *ssm)
 {
     probe *p = state;
-    return p->hlp->ssm_put_u64(ssm, p->mmio_written);
+    if (p->hlp->ssm_put_u64(ssm, p->mmio_written) || p->hlp->ssm_put_optional(ssm, "sequence") ||
+        p->hlp->ssm_put_u64(ssm, p->sequence))
+        return -1;
+    return p->hlp->ssm_end_optional(ssm);
 }
 
 static int probe_load(void *state, vmm_ssm *ssm, uint32_t version)
@@ -84,7 +98,14 @@ static int probe_load(void *state, vmm_ssm *ssm, uint32_t version)
     if (version > mine)
         return p->hlp->ssm_fail(ssm, "saved by a newer test-probe (version %u); this one reads up to version %u",
                                 version, mine);
-    return p->hlp->ssm_get_u64(ssm, &p->mmio_written);
+    if (p->hlp->ssm_get_u64(ssm, &p->mmio_written))
+        return -1;
+    uint64_t seq = 0;
+    int has = p->hlp->ssm_get_optional(ssm, "sequence");
+    if (has < 0 || (has > 0 && (p->hlp->ssm_get_u64(ssm, &seq) || p->hlp->ssm_end_optional(ssm))))
+        return -1;
+    p->sequence = (uint32_t)seq;
+    return 0;
 }
 
 static int probe_construct(vmm_instance *inst, const vmm_helpers *hlp, void *state)
@@ -114,7 +135,7 @@ static int probe_construct(vmm_instance *inst, const vmm_helpers *hlp, void *sta
         return -1;
     if (hlp->mmio_register(inst, PROBE_MMIO, 4096, probe_mmio_read, probe_mmio_write))
         return -1;
-    return hlp->pio_register(inst, PROBE_PORT, 1, NULL, probe_port_write);
+    return hlp->pio_register(inst, PROBE_PORT, 2, probe_port_read, probe_port_write);
 }
 
 static const vmm_option_desc probe_options[] = {
