@@ -908,13 +908,22 @@ int snapshot_restore(vm *v, ss_store *st, const char *name, snapshot_restore_mod
         if (m->kind == MEM_RAM && (m->gpa + m->size) / SS_PAGE_SIZE > max_index)
             max_index = (m->gpa + m->size) / SS_PAGE_SIZE;
     }
-    snapshot_loader l = {.v = v, .loaded = calloc(v->nunits + 1, 1), .err = err, .errlen = errlen};
-    if (!l.loaded) {
-        snprintf(err, errlen, "out of memory");
+    ss_reader *reader = ss_reader_open(st, name, max_index, err, errlen);
+    if (!reader)
         return -1;
-    }
-    /* Units first: they are small and the most likely to be refused, and refusing must leave nothing behind. */
-    int rc = ss_load_units(st, name, snapshot_load_unit, &l, err, errlen);
+    /* A lazy restore takes over guest RAM before the units load: loading them can make the host touch guest
+     * pages (KVM maps a kvmclock page when its MSR is set), and a page touched while nobody fills it becomes
+     * a fresh zero page that the snapshot's content can no longer replace. */
+    snapshot_pager *lazy = NULL;
+    if (mode != SNAPSHOT_RESTORE_EAGER && pager)
+        lazy = pager_start(v, reader, mode == SNAPSHOT_RESTORE_LAZY);
+    snapshot_loader l = {.v = v, .loaded = calloc(v->nunits + 1, 1), .err = err, .errlen = errlen};
+    int rc = -1;
+    if (!l.loaded)
+        snprintf(err, errlen, "out of memory");
+    else
+        /* Units before any RAM is copied eagerly: they are small and the most likely to be refused. */
+        rc = ss_load_units(st, name, snapshot_load_unit, &l, err, errlen);
     for (unsigned i = 0; !rc && i < v->nunits; i++)
         if (!l.loaded[i]) {
             snprintf(err, errlen, "snapshot '%s' has no unit '%s' instance %u, which %s needs", name, v->units[i].name,
@@ -922,20 +931,21 @@ int snapshot_restore(vm *v, ss_store *st, const char *name, snapshot_restore_mod
             rc = -1;
         }
     free(l.loaded);
-    if (rc)
-        return -1;
-    ss_reader *reader = ss_reader_open(st, name, max_index, err, errlen);
-    if (!reader)
-        return -1;
-    if (mode != SNAPSHOT_RESTORE_EAGER && pager)
-        *pager = pager_start(v, reader, mode == SNAPSHOT_RESTORE_LAZY);
-    if (mode == SNAPSHOT_RESTORE_EAGER || !pager || !*pager) {
+    if (!rc && !lazy) {
         /* Eager: every page in now, each one's hash checked before the guest runs. */
         rc = eager_restore_ram(v, reader, err, errlen);
-        ss_reader_close(reader);
+    }
+    if (rc || !lazy) {
+        /* Refused, or eager: the VM never runs on a pager (which owns the reader once started). */
+        if (lazy)
+            snapshot_pager_finish(lazy);
+        else
+            ss_reader_close(reader);
         if (rc)
             return -1;
     }
+    if (pager)
+        *pager = lazy;
     /* Writes from here on are what the next incremental save on top of this snapshot must hold. */
     if (v->dirty_log && v->hv)
         for (size_t r = 0; r < v->mem.count; r++) {
