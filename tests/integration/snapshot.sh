@@ -190,26 +190,31 @@ pio)
     # (COUNTER_ELF is pio_sequence.elf) The guest does nothing but read test-probe's sequence port, so it is
     # almost always in a port exit when a pause comes. A save must hold the vCPU with that read finished (the
     # host driver stores the value only on its next run): otherwise the restored guest reads again and finds
-    # the device one further on, a gap it reports as a mismatch.
-    python3 -c "import struct,sys; sys.stdout.buffer.write(struct.pack('<Q', 40000))" >"$tmp/reads.bin"
-    start --image "$guest" --image "$tmp/reads.bin@0x200000" --device uart16550 --device debug-exit \
-        --device "$probe" --state "$db"
-    n=0
-    for at in 4096 12288 20480; do
-        n=$((n + 1))
-        wait_for "read $at"
-        ctl pause
-        ctl save "s$n"
-        ctl resume
-    done
-    kill -KILL "$pid"
-    wait "$pid" 2>/dev/null
-    grep -q mismatch "$tmp/run.out" && fail "the saving run itself saw a gap: $(grep mismatch "$tmp/run.out")"
-    for n in 1 2 3; do
-        restore "s$n" "$tmp/after$n.out"
-        grep -q mismatch "$tmp/after$n.out" && fail "restored s$n: $(grep mismatch "$tmp/after$n.out")"
-        tail -n1 "$tmp/after$n.out" | grep -q '^sequence ok$' || fail "restored s$n did not finish: $(tail -n2 "$tmp/after$n.out")"
-        echo "ok: s$n restored without losing or repeating a port read"
+    # the device one further on, a gap it reports as a mismatch. Once at CPL 3 and once at CPL 0 (where
+    # software KVM's emulator performs the read).
+    for cpl0 in 0 1; do
+        python3 -c "import struct,sys; sys.stdout.buffer.write(struct.pack('<QQ', 40000, $cpl0))" >"$tmp/reads.bin"
+        rm -rf "$db"
+        start --image "$guest" --image "$tmp/reads.bin@0x200000" --device uart16550 --device debug-exit \
+            --device "$probe" --state "$db"
+        n=0
+        for at in 4096 12288 20480; do
+            n=$((n + 1))
+            wait_for "read $at"
+            ctl pause
+            ctl save "s$n"
+            ctl resume
+        done
+        kill -KILL "$pid"
+        wait "$pid" 2>/dev/null
+        grep -q mismatch "$tmp/run.out" && fail "the saving run itself saw a gap: $(grep mismatch "$tmp/run.out")"
+        for n in 1 2 3; do
+            restore "s$n" "$tmp/after$n.out"
+            grep -q mismatch "$tmp/after$n.out" && fail "restored s$n: $(grep mismatch "$tmp/after$n.out")"
+            tail -n1 "$tmp/after$n.out" | grep -q '^sequence ok$' ||
+                fail "restored s$n did not finish: $(tail -n2 "$tmp/after$n.out")"
+            echo "ok: s$n (CPL $((cpl0 ? 0 : 3))) restored without losing or repeating a port read"
+        done
     done
     ;;
 kvmclock)
