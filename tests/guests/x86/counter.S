@@ -7,9 +7,8 @@
 # prints "filled" (for tests that need snapshots with much memory to save).
 
     .equ PARAMS, 0x200000
-    .equ USER_CS, 0x1b
-    .equ USER_SS, 0x23
-    .equ USER_STACK, 0x400000
+
+    .include "ring3.inc"
 
     .text
     .globl _start
@@ -19,13 +18,7 @@ _start:
     mov %cr4, %rax
     or $(1 << 18), %rax
     mov %rax, %cr4
-    pushq $USER_SS
-    pushq $USER_STACK
-    pushq $0x3002                  # IOPL 3, interrupts off
-    pushq $USER_CS
-    lea ring3(%rip), %rax
-    push %rax
-    iretq
+    ENTER_RING3 ring3
 
 ring3:
     mov $PARAMS, %rbx

@@ -13,9 +13,8 @@
     .equ MIX, 0x9e3779b97f4a7c15
     .equ TICKS, 40
     .equ DELAY, 20000000
-    .equ USER_CS, 0x1b
-    .equ USER_SS, 0x23
-    .equ USER_STACK, 0x400000
+
+    .include "ring3.inc"
 
     .text
     .globl _start
@@ -32,13 +31,7 @@ _start:
     mov $CLOCK + 1, %eax           # bit 0: enabled
     xor %edx, %edx
     wrmsr
-    pushq $USER_SS
-    pushq $USER_STACK
-    pushq $0x3002                  # IOPL 3, interrupts off
-    pushq $USER_CS
-    lea ring3(%rip), %rax
-    push %rax
-    iretq
+    ENTER_RING3 ring3
 
 ring3:
     mov $MIX, %rbx

@@ -7,22 +7,15 @@
 
     .equ PARAMS, 0x200000
     .equ SEQ_PORT, 0x5e1
-    .equ USER_CS, 0x1b
-    .equ USER_SS, 0x23
-    .equ USER_STACK, 0x400000
+
+    .include "ring3.inc"
 
     .text
     .globl _start
 _start:
     cmpq $0, PARAMS + 8            # stay at CPL 0, where the host's emulator runs the reads (on software KVM)
     jne ring3
-    pushq $USER_SS
-    pushq $USER_STACK
-    pushq $0x3002                  # IOPL 3, interrupts off
-    pushq $USER_CS
-    lea ring3(%rip), %rax
-    push %rax
-    iretq
+    ENTER_RING3 ring3
 
 ring3:
     mov PARAMS, %r12

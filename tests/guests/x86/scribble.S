@@ -8,20 +8,13 @@
 
     .equ PARAMS, 0x200000
     .equ AREA, 0x1000000
-    .equ USER_CS, 0x1b
-    .equ USER_SS, 0x23
-    .equ USER_STACK, 0x400000
+
+    .include "ring3.inc"
 
     .text
     .globl _start
 _start:
-    pushq $USER_SS
-    pushq $USER_STACK
-    pushq $0x3002                  # IOPL 3, interrupts off
-    pushq $USER_CS
-    lea ring3(%rip), %rax
-    push %rax
-    iretq
+    ENTER_RING3 ring3
 
 ring3:
     mov $PARAMS, %rsi
