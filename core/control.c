@@ -239,6 +239,33 @@ static int control_clear_stale(const char *path, char *err, size_t errlen)
     return 0;
 }
 
+int control_check_path(const char *path, char *err, size_t errlen)
+{
+    if (!*path || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        snprintf(err, errlen, "--control %s: %s", path, *path ? "the path is too long for a Unix socket" : "empty path");
+        return -1;
+    }
+    if (control_clear_stale(path, err, errlen))
+        return -1;
+    /* Bind once to learn whether the directory takes a socket (missing, read-only, not a directory...). */
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "--control %s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+    int rc = bind(fd, (struct sockaddr *)&a, sizeof(a));
+    int e = errno;
+    close(fd);
+    if (rc) {
+        snprintf(err, errlen, "--control %s: cannot create a socket there: %s", path, strerror(e));
+        return -1;
+    }
+    unlink(path);
+    return 0;
+}
+
 /* The server handle is the last thing of a control object to close; its callback frees the object. */
 static void control_server_closed(uv_handle_t *h)
 {

@@ -17,6 +17,9 @@ typedef struct control control;
 /* What the socket's save request calls (main knows the store and the configuration). */
 typedef int (*control_save_fn)(void *ctx, const char *name, char *err, size_t errlen);
 
+/* Check --control PATH before anything is opened: its length, no live vmm there, and that a socket can be
+ * created in its directory. 0, or -1 with a one-line reason in err. */
+int control_check_path(const char *path, char *err, size_t errlen);
 control *control_start(loop *lp, vm *v, const char *path, control_save_fn save, void *ctx, char *err, size_t errlen);
 /* Close the socket, remove its file, and free c once the loop runs again (loop_destroy runs it). */
 void control_stop(control *c);

@@ -90,7 +90,7 @@ typedef struct main_args {
     const char *help_plugin; /* plugins --help NAME */
     const char *cmdline;
     int stats;
-    int mem_given, cpus_given, force;
+    int mem_given, cpus_given, force, restore_mode_given;
     const char *state_db, *restore, *control_path;
     int restore_mode; /* snapshot_restore_mode */
     const char *positional[4]; /* after the command */
@@ -257,6 +257,7 @@ static int main_parse_args(main_args *a, int argc, char **argv)
         } else if (!strcmp(opt, "--control")) {
             a->control_path = val;
         } else if (!strcmp(opt, "--restore-mode")) {
+            a->restore_mode_given = 1;
             if (!strcmp(val, "lazy"))
                 a->restore_mode = SNAPSHOT_RESTORE_LAZY;
             else if (!strcmp(val, "ondemand"))
@@ -525,10 +526,10 @@ static int main_cmd_run(main_args *a)
         store = ss_open(restore_db, 0, err, sizeof(err));
         ss_meta meta;
         if (!store || ss_get_meta(store, restore_name, &meta, err, sizeof(err))) {
-            fprintf(stderr, "vmm: %s\n", err);
+            fprintf(stderr, "vmm: --restore %s: %s\n", a->restore, err);
             ss_close(store);
             free(restore_db);
-            return 1;
+            return 2;
         }
         status = main_config_apply(a, &meta, owned, &nowned);
         if (status)
@@ -538,32 +539,34 @@ static int main_cmd_run(main_args *a)
             ss_close(store);
             store = NULL;
         }
+    } else if (a->restore_mode_given) {
+        status = main_usage_error("--restore-mode applies to --restore DB:NAME only%s", "");
+        goto out_store;
     }
     if (!a->arch) {
         status = main_usage_error("run: --arch is required (%s)", "see 'vmm plugins' for the architectures");
         goto out_store;
     }
-    hostdrv *drv = hostdrv_open(err, sizeof(err));
-    if (drv)
-        log_info("host driver: %s", hostdrv_describe(drv));
+    if (a->npositional) {
+        status = main_usage_error("run: unexpected argument '%s'", a->positional[0]);
+        goto out_store;
+    }
+    if (a->force) {
+        status = main_usage_error("run: --force applies to 'snapshot rm' only%s", "");
+        goto out_store;
+    }
+    /* Paths the run will create are checked now, before anything is opened: a mistake costs no VM. */
+    if ((a->state_db && !store && ss_check_path(a->state_db, err, sizeof(err))) ||
+        (a->control_path && control_check_path(a->control_path, err, sizeof(err)))) {
+        log_error("%s", err);
+        status = 2;
+        goto out_store;
+    }
+    /* Plugins learn the host driver's state layout from this build; whether a driver is opened at all is decided
+     * by vm_create once the input has been checked. */
     plugin_registry reg;
-    plugin_registry_init(&reg, drv ? hostdrv_abi(drv) : "none");
+    plugin_registry_init(&reg, hostdrv_abi(NULL));
     main_load_plugins(&reg, a, VMM_LOG_WARN);
-    /* Only plugins that execute guests themselves can do without a host driver. */
-    const plugin *ap = plugin_find_kind(&reg, a->arch, VMM_KIND_ARCH);
-    if (!drv && ap && !ap->desc->arch->vcpu_run) {
-        log_error("%s (vmm needs KVM to run guests)", err);
-        status = 1;
-        goto out_plugins;
-    }
-    if (a->state_db && !store) {
-        store = ss_open(a->state_db, 1, err, sizeof(err));
-        if (!store) {
-            log_error("%s", err);
-            status = 1;
-            goto out_plugins;
-        }
-    }
 
     loop *lp = loop_create();
     if (!lp) {
@@ -591,16 +594,26 @@ static int main_cmd_run(main_args *a)
     }
     vm_config cfg = {.arch = a->arch, .arch_options = a->arch_options, .ram_size = a->mem, .cpus = a->cpus,
                      .images = a->images, .nimages = a->nimages, .devices = a->devices, .ndevices = a->ndevices,
-                     .cmdline = a->cmdline, .stats = a->stats, .dirty_log = store != NULL,
+                     .cmdline = a->cmdline, .stats = a->stats, .dirty_log = store != NULL || a->state_db != NULL,
                      .restoring = restore_name != NULL};
-    main_session ses = {.store = store};
+    main_session ses = {0};
     main_config_format(a, &cfg, ses.config, sizeof(ses.config));
     control *ctl = NULL;
     snapshot_pager *pager = NULL;
     /* The reader behind a lazy restore needs the store open while the VM runs. */
     ss_store *from = NULL;
-    vm *v = vm_create(drv, &reg, lp, &cfg, &status);
+    vm *v = vm_create(&reg, lp, &cfg, &status);
+    if (v && a->state_db && !store) {
+        store = ss_open(a->state_db, 1, err, sizeof(err));
+        if (!store) {
+            log_error("%s", err);
+            status = 1;
+            vm_destroy(v);
+            v = NULL;
+        }
+    }
     ses.vm = v;
+    ses.store = store;
     if (v && restore_name) {
         from = store ? store : ss_open(restore_db, 0, err, sizeof(err));
         uint64_t t0 = loop_clock_ns();
@@ -648,7 +661,6 @@ static int main_cmd_run(main_args *a)
     loop_destroy(lp);
 out_plugins:
     plugin_registry_free(&reg);
-    hostdrv_close(drv);
 out_store:
     ss_close(store);
     free(restore_db);

@@ -26,6 +26,7 @@ typedef struct mem_region {
     const void *owner; /* the instance that created it (NULL for guest RAM) */
     char name[48];
     uint32_t slot;    /* host driver slot, for backed regions */
+    unsigned slot_flags; /* HOSTDRV_SLOT_*: how the region is (or will be) mapped into the host driver's VM */
     uint64_t rom_writes; /* guest writes dropped (ROM) */
     uint64_t *host_dirty; /* RAM with dirty logging: pages written by the host (device DMA), which the host
                              driver's log does not see; owned by vm.c */

@@ -18,6 +18,7 @@
 #include "vcpu.h"
 
 #define VM_MAX_IMAGE_SIZE (1ull << 32)
+#define VM_MAX_CPUS 1024u
 
 static _Thread_local vmm_vcpu *vm_current_vcpu;
 
@@ -100,12 +101,15 @@ static int vm_map_backed(vm *v, vmm_instance *owner, mem_kind kind, uint64_t gpa
                 memmap_kind_name(kind), name);
         return -1;
     }
-    mem_region r = {.gpa = gpa, .size = size, .kind = kind, .shadowed = shadowed, .host = host, .owner = owner};
+    mem_region r = {.gpa = gpa, .size = size, .kind = kind, .shadowed = shadowed, .host = host, .owner = owner,
+                    .slot_flags = slot_flags};
     snprintf(r.name, sizeof(r.name), "%s", name ? name : "");
     r.slot = v->next_slot;
     char err[256];
     if (memmap_add(&v->mem, &r, err, sizeof(err)) < 0) {
         log_msg(VMM_LOG_ERROR, owner ? owner->name : "vmm", "%s", err);
+        if (owner)
+            owner->logged_error = 1;
         return -1;
     }
     if (v->hv && hostdrv_vm_map(v->hv, r.slot, gpa, host, size, slot_flags)) {
@@ -175,6 +179,8 @@ static void hlp_log(vmm_instance *inst, vmm_log_level level, const char *fmt, ..
 {
     va_list ap;
     va_start(ap, fmt);
+    if (level == VMM_LOG_ERROR)
+        inst->logged_error = 1;
     log_vmsg(level, inst->name, fmt, ap);
     va_end(ap);
 }
@@ -234,6 +240,7 @@ static int vm_register_io(vmm_instance *inst, iobus *bus, uint64_t base, uint64_
     char err[256];
     if (iobus_register(bus, &r, inst->name, err, sizeof(err))) {
         log_msg(VMM_LOG_ERROR, "vmm", "%s", err);
+        inst->logged_error = 1;
         return -1;
     }
     return 0;
@@ -749,10 +756,17 @@ static int vm_read_file(const char *path, uint8_t **data, size_t *size)
     return 0;
 }
 
+/* The option that named an image, for its error messages. */
+static const char *vm_image_option(int role)
+{
+    return role == VMM_IMAGE_KERNEL ? "--kernel" : role == VMM_IMAGE_INITRD ? "--initrd" : "--image";
+}
+
 static int vm_construct(vmm_instance *inst)
 {
     if (inst->desc->construct(inst, &vm_helpers, inst->state)) {
-        log_msg(VMM_LOG_ERROR, inst->name, "could not be set up");
+        if (!inst->logged_error)
+            log_msg(VMM_LOG_ERROR, inst->name, "could not be set up");
         return -1;
     }
     inst->constructed = 1;
@@ -790,7 +804,70 @@ static const vmm_plugin_desc *vm_find_device(vm *v, const char *name)
     return p->desc;
 }
 
-vm *vm_create(hostdrv *drv, plugin_registry *plugins, loop *lp, const vm_config *cfg, int *status)
+/* The architectures that run guests without a host driver, for the message of a run that needs one. */
+static void vm_list_inproc_archs(const plugin_registry *plugins, char *out, size_t len)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < plugins->count && n < len; i++) {
+        const vmm_plugin_desc *d = plugins->items[i].desc;
+        if (d->kind == VMM_KIND_ARCH && d->arch->vcpu_run)
+            n += (size_t)snprintf(out + n, len - n, "%s%s", n ? ", " : "", d->name);
+    }
+}
+
+/* Does this configuration need the host driver? Asks the architecture (vm_check, SDK 1.3), which also checks
+ * the images; -1 when it refused them. */
+static int vm_check_arch(vm *v, int restoring)
+{
+    const vmm_arch_ops *ops = v->arch->desc->arch;
+    if (VMM_VERSION_MINOR(v->arch->desc->version) >= 3 && ops->vm_check)
+        return ops->vm_check(v->arch, v->arch->state, restoring ? NULL : v->images, restoring ? 0 : v->nimages);
+    return ops->vcpu_run ? 0 : 1;
+}
+
+/* Open the host driver and create its VM, then give it the regions mapped so far (instances map theirs while
+ * they are constructed, before any host resource exists). */
+static int vm_open_host(vm *v, const vm_config *cfg, int required)
+{
+    char err[512];
+    if (!required) {
+        log_info("no host driver: %s executes the guest in this process", cfg->arch);
+        return 0;
+    }
+    v->drv = hostdrv_open(err, sizeof(err));
+    if (!v->drv) {
+        char inproc[256];
+        vm_list_inproc_archs(v->plugins, inproc, sizeof(inproc));
+        log_error("--arch %s%s%s needs KVM to run its guest, and this host has none (%s)%s%s", cfg->arch,
+                  cfg->arch_options ? "," : "", cfg->arch_options ? cfg->arch_options : "", err,
+                  inproc[0] ? "; without KVM, vmm runs in process: --arch " : "", inproc);
+        return -1;
+    }
+    log_info("host driver: %s", hostdrv_describe(v->drv));
+    unsigned max_cpus = hostdrv_max_vcpus(v->drv);
+    if (v->ncpus > max_cpus) {
+        log_error("--cpus %u: the host allows 1 to %u", v->ncpus, max_cpus);
+        return -2;
+    }
+    v->hv = hostdrv_vm_create(v->drv, err, sizeof(err));
+    if (!v->hv) {
+        log_error("%s", err);
+        return -1;
+    }
+    for (size_t i = 0; i < v->mem.count; i++) {
+        const mem_region *r = &v->mem.regions[i];
+        if (r->host && hostdrv_vm_map(v->hv, r->slot, r->gpa, r->host, r->size, r->slot_flags)) {
+            log_msg(VMM_LOG_ERROR, r->owner ? ((const vmm_instance *)r->owner)->name : "vmm",
+                    "%s region '%s' at 0x%" PRIx64 ": host driver refused: %s", memmap_kind_name(r->kind), r->name,
+                    r->gpa, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+vm *vm_create(plugin_registry *plugins, loop *lp, const vm_config *cfg, int *status)
 {
     char err[512];
     *status = 2;
@@ -804,14 +881,8 @@ vm *vm_create(hostdrv *drv, plugin_registry *plugins, loop *lp, const vm_config 
                   plugin_kind_name(ap->desc->kind));
         return NULL;
     }
-    if (!drv && !ap->desc->arch->vcpu_run) {
-        log_error("--arch %s runs guests on the host driver, and there is none", cfg->arch);
-        *status = 1;
-        return NULL;
-    }
-    unsigned max_cpus = drv ? hostdrv_max_vcpus(drv) : 1024;
-    if (cfg->cpus == 0 || cfg->cpus > max_cpus) {
-        log_error("--cpus %u: the host allows 1 to %u", cfg->cpus, max_cpus);
+    if (cfg->cpus == 0 || cfg->cpus > VM_MAX_CPUS) {
+        log_error("--cpus %u: give 1 to %u", cfg->cpus, VM_MAX_CPUS);
         return NULL;
     }
 
@@ -821,7 +892,6 @@ vm *vm_create(hostdrv *drv, plugin_registry *plugins, loop *lp, const vm_config 
         *status = 1;
         return NULL;
     }
-    v->drv = drv;
     v->plugins = plugins;
     v->loop = lp;
     v->ram_size = cfg->ram_size;
@@ -835,7 +905,8 @@ vm *vm_create(hostdrv *drv, plugin_registry *plugins, loop *lp, const vm_config 
     pthread_mutex_init(&v->run_lock, NULL);
     pthread_cond_init(&v->run_cond, NULL);
 
-    /* Images first: a missing file is the user's mistake and should not cost a VM. */
+    /* Everything the user gave is checked before any host resource is opened: files, options, the devices'
+     * and the architecture's view of them. Only then is the host driver opened, and only if it is needed. */
     v->images = calloc(cfg->nimages ? cfg->nimages : 1, sizeof(*v->images));
     if (!v->images)
         goto host_fail;
@@ -843,7 +914,7 @@ vm *vm_create(hostdrv *drv, plugin_registry *plugins, loop *lp, const vm_config 
         uint8_t *data;
         size_t size;
         if (vm_read_file(cfg->images[i].path, &data, &size)) {
-            log_error("--image %s: %s", cfg->images[i].path, strerror(errno));
+            log_error("%s %s: %s", vm_image_option(cfg->images[i].role), cfg->images[i].path, strerror(errno));
             goto fail;
         }
         v->images[i] = (vmm_image){.path = cfg->images[i].path, .data = data, .size = size,
@@ -851,8 +922,6 @@ vm *vm_create(hostdrv *drv, plugin_registry *plugins, loop *lp, const vm_config 
                                    .role = cfg->images[i].role};
         v->nimages = i + 1;
     }
-
-    /* Instances are created (options checked) before the host VM, so bad options fail fast. */
     v->arch = vm_instance_new(v, ap->desc, cfg->arch_options, 0, err, sizeof(err));
     if (!v->arch) {
         log_error("%s", err);
@@ -876,19 +945,26 @@ vm *vm_create(hostdrv *drv, plugin_registry *plugins, loop *lp, const vm_config 
         }
         v->ndevices = i + 1;
     }
-
-    *status = 1;
-    if (drv) {
-        v->hv = hostdrv_vm_create(drv, err, sizeof(err));
-        if (!v->hv) {
-            log_error("%s", err);
-            goto fail;
-        }
-    }
+    /* Constructors check their option values and register I/O ranges: a refusal is the configuration's. */
     if (vm_construct(v->arch))
         goto fail;
+    for (unsigned i = 0; i < v->ndevices; i++)
+        if (vm_construct(v->devices[i]))
+            goto fail;
+    int needs_host = vm_check_arch(v, cfg->restoring);
+    if (needs_host < 0)
+        goto fail;
+
+    *status = 1;
+    int r = vm_open_host(v, cfg, needs_host);
+    if (r) {
+        if (r == -2)
+            *status = 2;
+        goto fail;
+    }
     if (v->arch->desc->arch->vm_create && v->arch->desc->arch->vm_create(v->arch, v->arch->state)) {
-        log_error("%s: could not create the machine", v->arch->name);
+        if (!v->arch->logged_error)
+            log_error("%s: could not create the machine", v->arch->name);
         goto fail;
     }
     uint64_t mapped = 0;
@@ -899,9 +975,6 @@ vm *vm_create(hostdrv *drv, plugin_registry *plugins, loop *lp, const vm_config 
         log_error("%s mapped %" PRIu64 " bytes of RAM, --mem asked for %" PRIu64, v->arch->name, mapped, v->ram_size);
         goto fail;
     }
-    for (unsigned i = 0; i < v->ndevices; i++)
-        if (vm_construct(v->devices[i]))
-            goto fail;
     if (!cfg->restoring && v->arch->desc->arch->vm_load(v->arch, v->arch->state, v->images, v->nimages)) {
         *status = 2; /* images are user input: a bad one is a usage error */
         goto fail;
@@ -928,7 +1001,8 @@ vm *vm_create(hostdrv *drv, plugin_registry *plugins, loop *lp, const vm_config 
             goto fail;
         }
         if (v->arch->desc->arch->vcpu_init(v->arch, v->arch->state, c)) {
-            log_error("%s: could not set up vCPU %u", v->arch->name, i);
+            if (!v->arch->logged_error)
+                log_error("%s: could not set up vCPU %u", v->arch->name, i);
             goto fail;
         }
     }
@@ -1083,6 +1157,7 @@ void vm_destroy(vm *v)
     free(v->devices);
     vm_instance_free(v->arch);
     hostdrv_vm_destroy(v->hv);
+    hostdrv_close(v->drv);
     for (size_t i = 0; i < v->mem.count; i++) {
         if (v->mem.regions[i].host)
             munmap(v->mem.regions[i].host, v->mem.regions[i].size);

@@ -55,6 +55,7 @@ struct vmm_instance {
     opt_values opts;
     pthread_mutex_t lock; /* serialises I/O, timer and console-input callbacks */
     int constructed;
+    int logged_error; /* it logged an error: the core adds no second line for the same failure */
 };
 
 /* Exit reasons the core counts: every vmm_exit_reason of the SDK it was built with. */
@@ -80,7 +81,7 @@ typedef struct vm_unit {
 } vm_unit;
 
 struct vm {
-    hostdrv *drv; /* NULL when the arch plugin executes the guest itself and no host driver could be opened */
+    hostdrv *drv; /* opened by vm_create when the architecture needs it (or can use it); owned by the VM */
     hostdrv_vm *hv;
     char *cmdline;
     plugin_registry *plugins;
@@ -116,10 +117,11 @@ struct vm {
     int exit_status;
 };
 
-/* Create the VM from cfg: host driver VM, RAM, arch and device instances, images loaded. drv may be NULL when
- * the arch plugin has vcpu_run. Returns NULL after printing one line naming what is wrong; *status then holds
- * the exit status vmm should use (2 for bad input, 1 for host failures). */
-vm *vm_create(hostdrv *drv, plugin_registry *plugins, loop *lp, const vm_config *cfg, int *status);
+/* Create the VM from cfg: instances constructed and the architecture's check of the images first (nothing of
+ * the host opened yet), then the host driver and its VM when the architecture needs one, RAM, images loaded,
+ * vCPUs. Returns NULL after printing one line naming what is wrong; *status then holds the exit status vmm
+ * should use (2 for bad input, 1 for host failures). */
+vm *vm_create(plugin_registry *plugins, loop *lp, const vm_config *cfg, int *status);
 /* Start the vCPU threads. 0, or -1 after logging. */
 int vm_start(vm *v);
 /* Wait for the vCPU threads after the loop ended; returns the exit status. */

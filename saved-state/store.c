@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <xxhash.h>
 #ifdef SS_HAVE_XXH_DISPATCH
 #include <xxh_x86dispatch.h>
@@ -96,6 +97,37 @@ static XXH128_hash_t ss_hash_page(const uint8_t *page)
 }
 
 /* ---- Open / close ------------------------------------------------------------------------------------- */
+
+int ss_check_path(const char *dir, char *err, size_t errlen)
+{
+    struct stat st;
+    if (!*dir) {
+        ss_error(err, errlen, "state database '': empty path");
+        return -1;
+    }
+    if (stat(dir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) {
+            ss_error(err, errlen, "state database %s: not a directory", dir);
+            return -1;
+        }
+        if (access(dir, R_OK | W_OK | X_OK) != 0) {
+            ss_error(err, errlen, "state database %s: %s", dir, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    if (errno != ENOENT) {
+        ss_error(err, errlen, "state database %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    /* A new database: make sure the directory can be created, without leaving it behind. */
+    if (mkdir(dir, 0755) != 0) {
+        ss_error(err, errlen, "state database %s: cannot be created: %s", dir, strerror(errno));
+        return -1;
+    }
+    rmdir(dir);
+    return 0;
+}
 
 ss_store *ss_open(const char *dir, int create, char *err, size_t errlen)
 {

@@ -37,6 +37,9 @@ typedef struct ss_meta {
 
 /* Open (create = make the directory and database if missing). NULL with a one-line reason in err. */
 ss_store *ss_open(const char *dir, int create, char *err, size_t errlen);
+/* Check that dir can be a state database (an existing directory vmm may write, or one it can create), without
+ * opening or creating anything. 0, or -1 with a one-line reason in err. */
+int ss_check_path(const char *dir, char *err, size_t errlen);
 void ss_close(ss_store *st);
 
 ss_save *ss_save_begin(ss_store *st, const ss_meta *meta, char *err, size_t errlen);

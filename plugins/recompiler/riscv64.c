@@ -46,6 +46,7 @@ struct riscv64 {
     uint64_t entry, tohost, fromhost;
     int stopped;
     int exec_rc;
+    int checking;             /* vm_check: the loader checks the program; RAM does not exist yet */
     rc_host rc;               /* exec=rc: the RC's host end */
     uint8_t *code, *cpu;      /* exec=rc: MMIO2 regions shared with ring 3 */
     uint64_t cpu_size;
@@ -199,6 +200,12 @@ static int riscv64_vm_create(vmm_instance *inst, void *state)
     return m->hlp->mem_map_ram(inst, RV_RAM_BASE, size, "ram");
 }
 
+static int riscv64_ram_has(const struct riscv64 *m, uint64_t addr, uint64_t len)
+{
+    uint64_t ram = m->hlp->mem_ram_size(m->inst);
+    return len && addr >= RV_RAM_BASE && addr - RV_RAM_BASE <= ram && len <= ram - (addr - RV_RAM_BASE);
+}
+
 /* ELF64 RISC-V executable: PT_LOAD segments into RAM, the entry point, and the HTIF symbols if present. */
 static int riscv64_load_elf(struct riscv64 *m, const vmm_image *img)
 {
@@ -225,12 +232,16 @@ static int riscv64_load_elf(struct riscv64 *m, const vmm_image *img)
             return -1;
         }
         uint64_t addr = ph.p_paddr ? ph.p_paddr : ph.p_vaddr;
-        uint8_t *p = m->hlp->mem_ptr(m->inst, addr, ph.p_memsz, 1);
-        if (!p) {
+        uint8_t *p = NULL;
+        if (riscv64_ram_has(m, addr, ph.p_memsz) && !m->checking)
+            p = m->hlp->mem_ptr(m->inst, addr, ph.p_memsz, 1);
+        if (!riscv64_ram_has(m, addr, ph.p_memsz) || (!m->checking && !p)) {
             m->hlp->log(m->inst, VMM_LOG_ERROR, "%s: segment %u (0x%" PRIx64 ", %" PRIu64 " bytes) is not inside RAM "
                         "(0x80000000, --mem)", img->path, i, addr, (uint64_t)ph.p_memsz);
             return -1;
         }
+        if (m->checking)
+            continue;
         memcpy(p, d + ph.p_offset, ph.p_filesz);
         memset(p + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
     }
@@ -282,14 +293,53 @@ static int riscv64_vm_load(vmm_instance *inst, void *state, const vmm_image *ima
             return -1;
     } else {
         uint64_t addr = img->has_load_addr ? img->load_addr : RV_RAM_BASE;
-        if (m->hlp->mem_write(inst, addr, img->data, img->size)) {
+        if (!riscv64_ram_has(m, addr, img->size) || (!m->checking && m->hlp->mem_write(inst, addr, img->data,
+                                                                                        img->size))) {
             m->hlp->log(inst, VMM_LOG_ERROR, "%s: %zu bytes at 0x%" PRIx64 " do not fit in RAM", img->path, img->size,
                         addr);
             return -1;
         }
         m->entry = addr;
     }
-    return m->exec_rc ? riscv64_start_rc(m) : 0;
+    return m->exec_rc && !m->checking ? riscv64_start_rc(m) : 0;
+}
+
+/* Before any host resource: the machine's limits, and the program as vm_load will place it. In process, the
+ * hart needs no host driver; exec=rc runs it in a KVM VM. */
+static int riscv64_vm_check(vmm_instance *inst, void *state, const vmm_image *images, unsigned nimages)
+{
+    struct riscv64 *m = state;
+    uint64_t size = m->hlp->mem_ram_size(inst);
+    if (m->hlp->vcpu_count(inst) != 1) {
+        m->hlp->log(inst, VMM_LOG_ERROR, "--cpus %u: one hart only for now (--cpus 1)", m->hlp->vcpu_count(inst));
+        return -1;
+    }
+    if (size % 4096 || size == 0 || size > (1ull << 40)) {
+        m->hlp->log(inst, VMM_LOG_ERROR, "--mem: RAM must be a non-zero multiple of 4 KiB, at most 1 TiB");
+        return -1;
+    }
+    if (m->exec_rc && size > RV_RC_RAM_MAX) {
+        m->hlp->log(inst, VMM_LOG_ERROR, "--mem: exec=rc takes at most %llu MiB of RISC-V RAM (it must end below the "
+                    "RC's regions at 0x%llx)", RV_RC_RAM_MAX >> 20, RC_GPA_SYSTEM);
+        return -1;
+    }
+    if (!images)
+        return m->exec_rc;
+    for (unsigned i = 0; i < nimages; i++)
+        if (images[i].role == VMM_IMAGE_INITRD) {
+            m->hlp->log(inst, VMM_LOG_ERROR, "%s: --initrd is not supported by riscv64 yet", images[i].path);
+            return -1;
+        }
+    if (m->hlp->vm_cmdline(inst)[0]) {
+        m->hlp->log(inst, VMM_LOG_ERROR, "--append: riscv64 passes no command line to its program yet");
+        return -1;
+    }
+    m->checking = 1;
+    int r = riscv64_vm_load(inst, state, images, nimages);
+    m->checking = 0;
+    m->entry = 0;
+    m->tohost = m->fromhost = 0;
+    return r ? -1 : m->exec_rc;
 }
 
 /* ---- Machine callbacks for the runtime ---------------------------------------------------------------- */
@@ -439,6 +489,7 @@ static const vmm_arch_ops riscv64_arch_ops = {
     .size = sizeof(vmm_arch_ops),
     .vm_create = riscv64_vm_create,
     .vm_load = riscv64_vm_load,
+    .vm_check = riscv64_vm_check,
     .vcpu_init = riscv64_vcpu_init,
     .vcpu_exit = riscv64_vcpu_exit,
     .vcpu_dump = riscv64_vcpu_dump,

@@ -145,6 +145,26 @@ static int x86_vm_load(vmm_instance *inst, void *state, const vmm_image *images,
     return x86_load_images(state, images, nimages);
 }
 
+/* Every image is parsed and placed as vm_load will do it, without guest RAM (which needs KVM), so bad input is
+ * refused the same way on a host without KVM. A bzImage's payload is decompressed (and thrown away) to check
+ * it: ~0.3 s for Debian's kernel, against minutes of boot. x86 guests always run on the host driver. */
+static int x86_vm_check(vmm_instance *inst, void *state, const vmm_image *images, unsigned nimages)
+{
+    x86raw *x = state;
+    (void)inst;
+    if (!images)
+        return 1;
+    int kernel = 0;
+    for (unsigned i = 0; i < nimages; i++)
+        kernel |= images[i].role == VMM_IMAGE_KERNEL;
+    if (!kernel && x->hlp->vm_cmdline(x->inst)[0])
+        x->hlp->log(x->inst, VMM_LOG_WARN, "--append is for --kernel; these images do not read a command line");
+    x->checking = 1;
+    int r = x86_load_images(x, images, nimages);
+    x->checking = 0;
+    return r ? -1 : 1;
+}
+
 /* CPUID: what the host supports, with this vCPU's APIC ID. */
 static int x86_setup_cpuid(x86raw *x, vmm_vcpu *vcpu, unsigned index)
 {
@@ -298,6 +318,7 @@ static const vmm_arch_ops x86_arch_ops = {
     .size = sizeof(vmm_arch_ops),
     .vm_create = x86_vm_create,
     .vm_load = x86_vm_load,
+    .vm_check = x86_vm_check,
     .vcpu_init = x86_vcpu_init,
     .vcpu_exit = x86_vcpu_exit,
     .vcpu_dump = x86_vcpu_dump,

@@ -315,8 +315,8 @@ badinput)
         [ ! -s "$tmp/bad.out" ] || fail "vmm $*: the guest ran: $(cat "$tmp/bad.out")"
         echo "ok ($st): $(head -1 "$tmp/bad.err")"
     }
-    expect_error 1 "$tmp/nodb.*No such file" run --restore "$tmp/nodb:good"
-    expect_error 1 "no snapshot 'nosuch'" run --restore "$db:nosuch"
+    expect_error 2 "$tmp/nodb.*No such file" run --restore "$tmp/nodb:good"
+    expect_error 2 "no snapshot 'nosuch'" run --restore "$db:nosuch"
     expect_error 2 "saved with 64 MiB of RAM, --mem asks for 32 MiB" run --restore "$db:good" --mem 32M
     expect_error 2 "x86-raw VM, --arch asks for tp-good-arch" run --restore "$db:good" --arch tp-good-arch \
         --plugin-path "$tplugins"
@@ -360,7 +360,7 @@ PY
     cp -r "$db" "$tmp/truncated"
     size=$(stat -c %s "$tmp/truncated/data.mdb")
     truncate -s $((size / 3)) "$tmp/truncated/data.mdb"
-    expect_error 1 "truncated|corrupt|MDB_" run --restore "$tmp/truncated:good"
+    expect_error 2 "truncated|corrupt|MDB_" run --restore "$tmp/truncated:good"
     expect_error 1 "truncated|corrupt|MDB_" snapshot ls "$tmp/truncated"
     ;;
 *)

@@ -38,7 +38,7 @@ extern "C" {
 
 /* The SDK release this header describes. */
 #define VMM_SDK_MAJOR 1
-#define VMM_SDK_MINOR 2
+#define VMM_SDK_MINOR 3
 
 #define VMM_DESC_MAGIC    0x5044u /* 'PD': plugin descriptor */
 #define VMM_HELPERS_MAGIC 0x4854u /* 'HT': helper table */
@@ -381,7 +381,8 @@ typedef struct vmm_image {
 typedef struct vmm_arch_ops {
     uint32_t version; /* VMM_DESC_VERSION */
     uint32_t size;    /* sizeof(vmm_arch_ops) */
-    /* After the VM exists, before RAM and devices: ask for host features (vm_enable_feature). */
+    /* After every instance was constructed and the host driver's VM exists (if one is needed): map RAM, ask for
+     * host features (vm_enable_feature). */
     int (*vm_create)(vmm_instance *inst, void *state);
     /* After RAM and devices are mapped: load the images, build boot structures. The images' data is valid
      * during this call only (the core frees it afterwards): copy what is needed later. */
@@ -397,7 +398,15 @@ typedef struct vmm_arch_ops {
      * vcpu_should_return() turns true (stop or pause requested). With vcpu_run, the VM needs no host driver;
      * the state-class helpers then fail. */
     vmm_exit_action (*vcpu_run)(vmm_instance *inst, void *state, vmm_vcpu *vcpu);
-    void *reserved[7]; /* must be NULL */
+    /* SDK 1.3, optional: check the images against the configuration (RAM size, options) before any host
+     * resource exists, without guest memory: parse everything vm_load will load and refuse what it would refuse,
+     * so that bad input is reported the same way on a host with no host driver. Called after every instance
+     * was constructed. Returns 0 when this configuration runs without a host driver (the plugin executes the
+     * guest with vcpu_run), 1 when it needs one, or -1 after logging why the input is refused (vmm exits 2).
+     * images is NULL (nimages 0) when a snapshot is being restored: then only say whether a host driver is
+     * needed. Without vm_check the core assumes a host driver is needed unless vcpu_run is set. */
+    int (*vm_check)(vmm_instance *inst, void *state, const vmm_image *images, unsigned nimages);
+    void *reserved[6]; /* must be NULL */
 } vmm_arch_ops;
 
 /* ---- The descriptor --------------------------------------------------------------------------------- */
@@ -412,7 +421,10 @@ typedef struct vmm_plugin_desc {
     const vmm_option_desc *options; /* NULL or a table ended by a NULL name */
 
     /* Called once per instance; `state` is instance_size zeroed bytes; keep `hlp` and `inst` in it. Return 0,
-     * or -1 after logging why (the VM is then not started). */
+     * or -1 after logging why (the VM is then not started). Since SDK 1.3 every instance is constructed before
+     * any host resource exists (the host driver's VM comes after, then vm_create): check option values and
+     * register I/O, timers and saved-state units here; a refusal is the configuration's (vmm exits 2). Memory
+     * mapped here reaches the host driver's VM when it is created. */
     int (*construct)(vmm_instance *inst, const vmm_helpers *hlp, void *state);
     void (*destruct)(vmm_instance *inst, void *state);
     void (*reset)(vmm_instance *inst, void *state);
