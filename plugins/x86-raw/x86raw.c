@@ -165,7 +165,12 @@ static int x86_vm_check(vmm_instance *inst, void *state, const vmm_image *images
     return r ? -1 : 1;
 }
 
-/* CPUID: what the host supports, with this vCPU's APIC ID. */
+/* CPUID: what the host supports, with this vCPU's APIC ID, and what vmm itself provides. KVM's supported CPUID
+ * leaves TSC-deadline (leaf 1, ECX bit 24) clear although its in-kernel local APIC implements that timer mode
+ * (KVM's API documentation: userspace sets the bit where KVM_CAP_TSC_DEADLINE_TIMER is present, which it is on
+ * every kernel x86-raw runs on), and where x86-raw keeps the timer itself (timer-slack) it is x86-raw's to
+ * offer. Without the bit a guest never uses the deadline timer. */
+#define X86_CPUID_1_ECX_TSC_DEADLINE (1u << 24)
 static int x86_setup_cpuid(x86raw *x, vmm_vcpu *vcpu, unsigned index)
 {
     size_t len = sizeof(struct kvm_cpuid2) + X86_MAX_CPUID_ENTRIES * sizeof(struct kvm_cpuid_entry2);
@@ -180,8 +185,11 @@ static int x86_setup_cpuid(x86raw *x, vmm_vcpu *vcpu, unsigned index)
     }
     for (uint32_t i = 0; i < c->nent; i++) {
         struct kvm_cpuid_entry2 *e = &c->entries[i];
-        if (e->function == 1)
+        if (e->function == 1) {
             e->ebx = (e->ebx & 0x00ffffffu) | (index << 24);
+            if (x->irqchip)
+                e->ecx |= X86_CPUID_1_ECX_TSC_DEADLINE;
+        }
         if (e->function == 0xb || e->function == 0x1f)
             e->edx = index;
     }

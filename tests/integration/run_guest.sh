@@ -6,8 +6,11 @@
 #                     --stdout TEXT (--status N | --fault REGEX)
 #   TEXT is expanded with printf %b, so "\n" means a newline.
 #   --device: an extra --device for vmm (after uart16550 and debug-exit).
-#   --stdin: typed into vmm's stdin through a pipe, half a second after it starts (once the guest is listening);
-#   the pipe then stays open until vmm exits, as a terminal would.
+#   --stdin: typed into vmm's stdin through a pipe once the guest has printed the first line of --stdout (it is
+#   listening then; a slow host, such as KVM nested in QEMU's TCG, may take seconds to get there); the pipe then
+#   stays open until vmm exits, as a terminal would.
+#   --skip-status N REASON: a guest that finds the CPU without a feature it tests ends with status N: the test
+#   is then skipped with REASON (a feature probe, not a result).
 #   --fault: vmm must stop the guest itself: a non-zero status that is none of the guests' own debug-exit values,
 #   not a timeout or a signal, with REGEX (extended, case-insensitive) matching its stderr.
 # Exits 77 (meson: skipped) when /dev/kvm cannot be opened.
@@ -15,10 +18,12 @@
 set -u
 
 vmm='' image='' addr='' expect_stdout='' expect_status='' fault_re='' extra_devices='' stdin_text=''
+skip_status='' skip_reason=''
 while [ $# -gt 0 ]; do
     case "$1" in
     --device) extra_devices="$extra_devices --device $2"; shift 2 ;;
     --stdin) stdin_text=$2; shift 2 ;;
+    --skip-status) skip_status=$2; skip_reason=$3; shift 3 ;;
     --vmm) vmm=$2; shift 2 ;;
     --image) image=$2; shift 2 ;;
     --addr) addr=$2; shift 2 ;;
@@ -56,7 +61,13 @@ if [ -n "$stdin_text" ]; then
         $extra_devices <"$tmp/stdin" >"$tmp/stdout" 2>"$tmp/stderr" &
     pid=$!
     exec 3>"$tmp/stdin"
-    sleep 0.5
+    ready=$(printf '%b' "$expect_stdout" | head -n 1)
+    tries=0
+    while [ -n "$ready" ] && ! grep -Fqx -- "$ready" "$tmp/stdout" 2>/dev/null && kill -0 "$pid" 2>/dev/null &&
+        [ "$tries" -lt 600 ]; do
+        sleep 0.1
+        tries=$((tries + 1))
+    done
     printf '%b' "$stdin_text" >&3
     wait "$pid"
     status=$?
@@ -79,6 +90,11 @@ if [ "$status" -eq 124 ]; then
     echo "FAIL: vmm did not finish within 60 s"
     show
     exit 1
+fi
+
+if [ -n "$skip_status" ] && [ "$status" -eq "$skip_status" ]; then
+    echo "SKIP: $skip_reason"
+    exit 77
 fi
 
 printf '%b' "$expect_stdout" >"$tmp/expected"

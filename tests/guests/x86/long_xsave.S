@@ -1,11 +1,17 @@
 # long_xsave: ELF64 guest for the XSAVE-family relegations. This host's KVM sends a CPL-0 xsavec, xsaves,
 # xrstors and xgetbv (and, depending on the host, xsave/xrstor) back as emulation failures; x86-raw performs them
 # through the vCPU's XSAVE state. The guest saves XMM0 in the standard and the compacted formats, clobbers it,
-# restores it from each, and checks the header words the instructions must write. Exit 0x10 on success.
+# restores it from each, and checks the header words the instructions must write. Exit 0x10 on success; 0x13
+# after the standard format when xsavec raises #UD (a CPU without XSAVEC, QEMU's TCG for one, where nothing of
+# the compacted format can be relegated). The probe executes the instruction rather than reading CPUID: this
+# host's KVM reports no XSAVEC yet sends the instruction to x86-raw, which performs it.
 
     .equ XSTATE_BV, 512
     .equ XCOMP_BV, 520
     .equ XMM0_OFF, 160
+    .equ KERNEL_CS, 0x08
+    .equ GATE_INTR64, 0x8e00     # present, DPL 0, 64-bit interrupt gate
+    .equ VEC_UD, 6
 
     .text
     .globl _start
@@ -48,6 +54,18 @@ _start:
     call puts
 
     # Compacted format: xsavec writes XCOMP_BV = RFBM | bit 63; xrstor recognises the form and restores.
+    # A #UD from here on means the CPU has no compacted format: the handler ends the test (0x13).
+    lea idt(%rip), %rdi
+    lea no_compacted(%rip), %rax
+    mov %ax, VEC_UD*16+0(%rdi)
+    movw $KERNEL_CS, VEC_UD*16+2(%rdi)
+    movw $GATE_INTR64, VEC_UD*16+4(%rdi)
+    shr $16, %rax
+    mov %ax, VEC_UD*16+6(%rdi)
+    shr $16, %rax
+    mov %eax, VEC_UD*16+8(%rdi)
+    movl $0, VEC_UD*16+12(%rdi)
+    lidt idtr(%rip)
     mov $3, %eax
     xor %edx, %edx
     lea area_cmp(%rip), %rdi
@@ -86,6 +104,12 @@ _start:
     mov $0x10, %al
     jmp debug_exit
 
+no_compacted:
+    lea msg_nocmp(%rip), %rsi
+    call puts
+    mov $0x13, %al
+    jmp debug_exit
+
 fail:
     lea msg_fail(%rip), %rsi
     call puts
@@ -101,10 +125,18 @@ zero:       .quad 0, 0
 msg_xgetbv: .asciz "xgetbv ok\n"
 msg_std:    .asciz "xsave/xrstor ok\n"
 msg_cmp:    .asciz "xsavec/xrstor/xrstors ok\n"
+msg_nocmp:  .asciz "xsavec/xsaves: not on this CPU\n"
 msg_fail:   .asciz "xsave wrong\n"
+
+    .data
+    .balign 8
+idtr:
+    .word 256*16 - 1
+    .quad idt
 
     .bss
     .balign 64
+idt:        .skip 256*16     # zeroed: every gate but #UD stays not-present
 area_std:   .skip 4096
 area_cmp:   .skip 4096
 check:      .skip 16
