@@ -93,6 +93,7 @@ typedef struct main_args {
     int mem_given, cpus_given, force, restore_mode_given;
     const char *state_db, *restore, *control_path;
     int restore_mode; /* snapshot_restore_mode */
+    const char *run_option;    /* the first option given that only 'run' takes, for other commands' refusal */
     const char *positional[4]; /* after the command */
     unsigned npositional;
 } main_args;
@@ -182,6 +183,12 @@ static int main_parse_args(main_args *a, int argc, char **argv)
             return main_usage_error("option %s takes no value", opt);
         }
 
+        static const char *const run_only[] = {"--arch", "--mem", "--cpus", "--image", "--kernel", "--initrd",
+                                               "--append", "--exec", "--trace", "--stats", "--state", "--restore",
+                                               "--restore-mode", "--control", "--device"};
+        for (size_t k = 0; k < sizeof(run_only) / sizeof(run_only[0]) && !a->run_option; k++)
+            if (!strcmp(opt, run_only[k]))
+                a->run_option = run_only[k];
         if ((!strcmp(opt, "--help") || !strcmp(opt, "-h")) && a->command && !strcmp(a->command, "plugins") &&
             i + 1 < argc && argv[i + 1][0] != '-') {
             a->help_plugin = argv[++i];
@@ -551,10 +558,6 @@ static int main_cmd_run(main_args *a)
         status = main_usage_error("run: unexpected argument '%s'", a->positional[0]);
         goto out_store;
     }
-    if (a->force) {
-        status = main_usage_error("run: --force applies to 'snapshot rm' only%s", "");
-        goto out_store;
-    }
     /* Paths the run will create are checked now, before anything is opened: a mistake costs no VM. */
     if ((a->state_db && !store && ss_check_path(a->state_db, err, sizeof(err))) ||
         (a->control_path && control_check_path(a->control_path, err, sizeof(err)))) {
@@ -692,6 +695,8 @@ static int main_cmd_snapshot(const main_args *a)
                                 "");
     if (strcmp(sub, "ls") && strcmp(sub, "info") && strcmp(sub, "rm"))
         return main_usage_error("snapshot: unknown subcommand '%s' (ls, info, rm)", sub);
+    if (a->force && strcmp(sub, "rm"))
+        return main_usage_error("--force applies to 'snapshot rm' only%s", "");
     char err[512];
     ss_store *st = ss_open(db, 0, err, sizeof(err));
     if (!st) {
@@ -741,6 +746,12 @@ int main(int argc, char **argv)
         if (!a.command) {
             fputs(main_usage, stderr);
             rc = 2;
+        } else if (strcmp(a.command, "run") != 0 && a.run_option) {
+            rc = main_usage_error("%s applies to 'vmm run' only", a.run_option);
+        } else if (strcmp(a.command, "plugins") != 0 && a.check_file) {
+            rc = main_usage_error("--check applies to 'vmm plugins' only%s", "");
+        } else if (strcmp(a.command, "snapshot") != 0 && a.force) {
+            rc = main_usage_error("--force applies to 'snapshot rm' only%s", "");
         } else if (!strcmp(a.command, "run")) {
             rc = main_cmd_run(&a);
         } else if (!strcmp(a.command, "plugins")) {

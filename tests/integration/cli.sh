@@ -4,7 +4,8 @@
 #
 # usage: cli.sh VMM CASE [ARG]
 #   CASE is one of: help, version (ARG = expected version), plugins, bogus-option, bad-mem, missing-image,
-#   bad-device, bad-arch. The cases that need a valid image take it as ARG, so only the one thing under test is bad.
+#   bad-device, bad-arch, other-command-option. The cases that need a valid image take it as ARG, so only the one
+#   thing under test is bad.
 # None of these cases may need /dev/kvm: arguments are checked before a VM exists.
 
 set -u
@@ -89,6 +90,17 @@ bad-device)
     run run --arch x86-raw --mem 64M --image "$arg" $valid_devices --device nosuchdevice
     expect_status 2
     expect_in stderr nosuchdevice ;;
+other-command-option)
+    # An option of another command does nothing here: refused, named, never silently ignored.
+    run snapshot ls "$tmp/db" --mem 64M
+    expect_status 2
+    expect_in stderr "--mem applies to 'vmm run' only"
+    run run --arch x86-raw --image "$arg" --check "$arg"
+    expect_status 2
+    expect_in stderr "--check applies to 'vmm plugins' only"
+    run snapshot ls "$tmp/db" --force
+    expect_status 2
+    expect_in stderr "--force applies to 'snapshot rm' only" ;;
 bad-arch)
     # shellcheck disable=SC2086
     run run --arch nosucharch --mem 64M --image "$arg" $valid_devices
