@@ -18,30 +18,15 @@ static int x86_place(x86raw *x, const char *path, uint64_t gpa, const void *data
 {
     if (memsz == 0)
         return 0;
-    uint8_t *dst = NULL;
-    if (x86_ram_has(x, gpa, memsz) && !x->checking)
-        dst = x->hlp->mem_ptr(x->inst, gpa, memsz, 1);
-    if (!x86_ram_has(x, gpa, memsz) || (!x->checking && !dst)) {
+    uint8_t *dst = gpa + memsz >= gpa ? x->hlp->mem_ptr(x->inst, gpa, memsz, 1) : NULL;
+    if (!dst) {
         x->hlp->log(x->inst, VMM_LOG_ERROR, "%s: 0x%" PRIx64 " bytes at 0x%" PRIx64 " do not fit in guest RAM (%" PRIu64
                     " MiB)", path, memsz, gpa, x->hlp->mem_ram_size(x->inst) >> 20);
         return -1;
     }
-    if (x->checking)
-        return 0;
     memcpy(dst, data, filesz);
     memset(dst + filesz, 0, memsz - filesz);
     return 0;
-}
-
-int x86_ram_has(const x86raw *x, uint64_t gpa, uint64_t len)
-{
-    uint64_t ram = x->hlp->mem_ram_size(x->inst);
-    uint64_t low = ram < X86_LOW_RAM_MAX ? ram : X86_LOW_RAM_MAX;
-    if (len == 0 || gpa + len < gpa)
-        return 0;
-    if (gpa + len <= low)
-        return 1;
-    return gpa >= X86_HIGH_RAM_BASE && gpa + len - X86_HIGH_RAM_BASE <= ram - low;
 }
 
 static int x86_is_elf(const vmm_image *img)
@@ -171,7 +156,7 @@ int x86_load_images(x86raw *x, const vmm_image *images, unsigned nimages)
             x->entry = addr;
         }
     }
-    return x->boot_mode == X86_BOOT_LONG && !x->checking ? x86_build_long_mode_tables(x) : 0;
+    return x->boot_mode == X86_BOOT_LONG ? x86_build_long_mode_tables(x) : 0;
 }
 
 static uint64_t x86_gdt_tss_low(uint64_t base, uint32_t limit)

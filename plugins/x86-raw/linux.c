@@ -124,7 +124,7 @@ static int x86_boot_parse_elf(x86raw *x, const uint8_t *data, size_t avail, uint
             snprintf(err, errlen, "a kernel segment is below 640 KiB (x86-raw's boot structures) or wraps around");
             goto fail;
         }
-        if (!x86_ram_has(x, ph->p_paddr, ph->p_memsz)) {
+        if (!x->hlp->mem_ptr(x->inst, ph->p_paddr, ph->p_memsz, 0)) {
             snprintf(err, errlen, "the kernel segment at 0x%" PRIx64 "-0x%" PRIx64 " does not fit in guest RAM (%"
                      PRIu64 " MiB); give more with --mem", (uint64_t)ph->p_paddr,
                      (uint64_t)(ph->p_paddr + ph->p_memsz), x->hlp->mem_ram_size(x->inst) >> 20);
@@ -172,8 +172,6 @@ fail:
 static void x86_boot_copy_segments(x86raw *x, const x86_boot_elf *elf, uint64_t pos, const uint8_t *buf,
                                    size_t len)
 {
-    if (x->checking)
-        return;
     for (unsigned i = 0; i < elf->nseg; i++) {
         const Elf64_Phdr *ph = &elf->seg[i];
         if (ph->p_offset >= pos + len)
@@ -192,8 +190,6 @@ static void x86_boot_copy_segments(x86raw *x, const x86_boot_elf *elf, uint64_t 
 /* The bss, past each segment's file bytes, reads as zero whatever RAM held before. */
 static void x86_boot_zero_bss(x86raw *x, const x86_boot_elf *elf)
 {
-    if (x->checking)
-        return;
     for (unsigned i = 0; i < elf->nseg; i++) {
         const Elf64_Phdr *ph = &elf->seg[i];
         if (ph->p_memsz == ph->p_filesz)
@@ -346,6 +342,18 @@ static unsigned x86_boot_e820(x86raw *x, struct boot_params *bp)
     return n;
 }
 
+int x86_boot_linux_finish(x86raw *x)
+{
+    if (!x->linux_zero_page)
+        return 0;
+    struct boot_params *bp = x->hlp->mem_ptr(x->inst, x->linux_zero_page, sizeof(*bp), 1);
+    if (!bp)
+        return -1;
+    memset(bp->e820_table, 0, sizeof(bp->e820_table));
+    x86_boot_e820(x, bp);
+    return 0;
+}
+
 static uint8_t x86_mp_checksum(const uint8_t *p, size_t len)
 {
     uint8_t sum = 0;
@@ -360,8 +368,9 @@ static uint8_t x86_mp_checksum(const uint8_t *p, size_t len)
  */
 int x86_boot_mptable(x86raw *x, unsigned ncpus)
 {
+    uint8_t *base = x->hlp->mem_ptr(x->inst, X86_LINUX_MPTABLE, X86_LINUX_EBDA_END - X86_LINUX_MPTABLE, 1);
     size_t need = 16 + 44 + 20 * (size_t)ncpus + 8 + 8 + 8 * 16 + 8 * 2;
-    if (!x86_ram_has(x, X86_LINUX_MPTABLE, X86_LINUX_EBDA_END - X86_LINUX_MPTABLE)) {
+    if (!base) {
         x->hlp->log(x->inst, VMM_LOG_ERROR, "guest RAM is too small for the MP table at 0x%llx", X86_LINUX_MPTABLE);
         return -1;
     }
@@ -369,11 +378,6 @@ int x86_boot_mptable(x86raw *x, unsigned ncpus)
         x->hlp->log(x->inst, VMM_LOG_ERROR, "--cpus %u: too many vCPUs for the MP table", ncpus);
         return -1;
     }
-    if (x->checking)
-        return 0;
-    uint8_t *base = x->hlp->mem_ptr(x->inst, X86_LINUX_MPTABLE, X86_LINUX_EBDA_END - X86_LINUX_MPTABLE, 1);
-    if (!base)
-        return -1;
     memset(base, 0, X86_LINUX_EBDA_END - X86_LINUX_MPTABLE);
     uint8_t *fp = base, *cfg = base + 16, *p = cfg + 44;
     uint8_t ioapic_id = (uint8_t)ncpus;
@@ -506,7 +510,7 @@ int x86_boot_linux(x86raw *x, const vmm_image *kernel, const vmm_image *initrd)
                     cmdlen, cmdline_max);
         return -1;
     }
-    if (!x->checking && x->hlp->mem_write(x->inst, X86_LINUX_CMDLINE, cmdline, cmdlen + 1))
+    if (x->hlp->mem_write(x->inst, X86_LINUX_CMDLINE, cmdline, cmdlen + 1))
         return -1;
     bp.hdr.cmd_line_ptr = (uint32_t)X86_LINUX_CMDLINE;
 
@@ -524,11 +528,10 @@ int x86_boot_linux(x86raw *x, const vmm_image *kernel, const vmm_image *initrd)
             return -1;
         }
         uint64_t at = (top - initrd->size) & ~0xfffull;
-        void *dst = x->checking ? NULL : x->hlp->mem_ptr(x->inst, at, initrd->size, 1);
-        if (!x86_ram_has(x, at, initrd->size) || (!x->checking && !dst))
+        void *dst = x->hlp->mem_ptr(x->inst, at, initrd->size, 1);
+        if (!dst)
             return x86_boot_fail(x, initrd->path, "%s: %s", "the initrd's place is not guest RAM");
-        if (dst)
-            memcpy(dst, initrd->data, initrd->size);
+        memcpy(dst, initrd->data, initrd->size);
         bp.hdr.ramdisk_image = (uint32_t)at;
         bp.hdr.ramdisk_size = (uint32_t)initrd->size;
         bp.ext_ramdisk_image = (uint32_t)(at >> 32);
@@ -542,12 +545,10 @@ int x86_boot_linux(x86raw *x, const vmm_image *kernel, const vmm_image *initrd)
         return x86_boot_fail(x, path, "%s: %s", "the kernel's working area runs past low RAM; give more with --mem");
 
     x86_boot_e820(x, &bp);
-    if (!x->checking && x->hlp->mem_write(x->inst, X86_LINUX_ZERO_PAGE, &bp, sizeof(bp)))
+    if (x->hlp->mem_write(x->inst, X86_LINUX_ZERO_PAGE, &bp, sizeof(bp)))
         return -1;
     if (x86_boot_mptable(x, x->hlp->vcpu_count(x->inst)))
         return -1;
-    if (x->checking)
-        return 0;
     x->boot_mode = X86_BOOT_LONG;
     x->entry = entry;
     x->linux_zero_page = X86_LINUX_ZERO_PAGE;

@@ -117,12 +117,6 @@ static int x86_vm_create(vmm_instance *inst, void *state)
 {
     x86raw *x = state;
     const vmm_helpers *hlp = x->hlp;
-    uint64_t ram = hlp->mem_ram_size(inst);
-    uint64_t low = ram < X86_LOW_RAM_MAX ? ram : X86_LOW_RAM_MAX;
-    if (hlp->mem_map_ram(inst, 0, low, "ram-low"))
-        return -1;
-    if (ram > low && hlp->mem_map_ram(inst, X86_HIGH_RAM_BASE, ram - low, "ram-high"))
-        return -1;
     /* Hosts with VMX need these areas; others (this host's software KVM included) may refuse, harmlessly. */
     if (hlp->vm_enable_feature(inst, VMM_FEATURE_PRIVATE_AREA, X86_PRIVATE_AREA) ||
         hlp->vm_enable_feature(inst, VMM_FEATURE_IDENTITY_MAP, X86_IDENTITY_MAP_AREA))
@@ -139,30 +133,37 @@ static int x86_vm_create(vmm_instance *inst, void *state)
     return hlp->pio_register(inst, X86_REPORT_PORT, 4, NULL, x86_report_write);
 }
 
+/* The images were loaded by vm_check; what remains depends on the host's limits, known since vm_create. */
 static int x86_vm_load(vmm_instance *inst, void *state, const vmm_image *images, unsigned nimages)
 {
     (void)inst;
-    return x86_load_images(state, images, nimages);
+    (void)images;
+    (void)nimages;
+    return x86_boot_linux_finish(state);
 }
 
-/* Every image is parsed and placed as vm_load will do it, without guest RAM (which needs KVM), so bad input is
- * refused the same way on a host without KVM. A bzImage's payload is decompressed (and thrown away) to check
- * it: ~0.3 s for Debian's kernel, against minutes of boot. x86 guests always run on the host driver. */
+/* Before any host resource: guest RAM (plain memory until the host driver's VM takes it over) and the images
+ * loaded into it, so a bad image is refused the same way on a host without KVM and a kernel is decompressed once.
+ * What depends on the host (the e820 entries around the syscall trap) is finished in vm_load. x86 guests always
+ * run on the host driver. */
 static int x86_vm_check(vmm_instance *inst, void *state, const vmm_image *images, unsigned nimages)
 {
     x86raw *x = state;
-    (void)inst;
+    const vmm_helpers *hlp = x->hlp;
+    uint64_t ram = hlp->mem_ram_size(inst);
+    uint64_t low = ram < X86_LOW_RAM_MAX ? ram : X86_LOW_RAM_MAX;
+    if (hlp->mem_map_ram(inst, 0, low, "ram-low"))
+        return -1;
+    if (ram > low && hlp->mem_map_ram(inst, X86_HIGH_RAM_BASE, ram - low, "ram-high"))
+        return -1;
     if (!images)
         return 1;
     int kernel = 0;
     for (unsigned i = 0; i < nimages; i++)
         kernel |= images[i].role == VMM_IMAGE_KERNEL;
-    if (!kernel && x->hlp->vm_cmdline(x->inst)[0])
-        x->hlp->log(x->inst, VMM_LOG_WARN, "--append is for --kernel; these images do not read a command line");
-    x->checking = 1;
-    int r = x86_load_images(x, images, nimages);
-    x->checking = 0;
-    return r ? -1 : 1;
+    if (!kernel && hlp->vm_cmdline(inst)[0])
+        hlp->log(inst, VMM_LOG_WARN, "--append is for --kernel; these images read no command line");
+    return x86_load_images(x, images, nimages) ? -1 : 1;
 }
 
 /* CPUID: what the host supports, with this vCPU's APIC ID, and what vmm itself provides. KVM's supported CPUID

@@ -86,7 +86,6 @@ typedef struct x86raw {
     vmm_instance *inst;
     const vmm_helpers *hlp;
     int irqchip;
-    int checking; /* vm_check: the loaders parse and check the images; guest RAM does not exist yet */
     x86_boot_mode boot_mode;
     uint64_t entry;       /* long mode: RIP; real mode: the image's physical address */
     uint64_t linux_zero_page; /* --kernel: the boot_params handed to the kernel in RSI; 0 otherwise */
@@ -109,15 +108,15 @@ int x86_state_register(x86raw *x);
 
 /* boot.c */
 int x86_load_images(x86raw *x, const vmm_image *images, unsigned nimages);
-/* Whether [gpa, gpa + len) is all guest RAM in x86-raw's layout (low RAM from 0, the rest from 4 GiB); answers
- * before the RAM is mapped, so the loaders check the same way in vm_check and vm_load. */
-int x86_ram_has(const x86raw *x, uint64_t gpa, uint64_t len);
 int x86_build_long_mode_tables(x86raw *x);
 void x86_set_long_mode_sregs(struct kvm_sregs *s);
 void x86_set_real_mode_sregs(struct kvm_sregs *s, uint64_t addr);
 
 /* linux.c: --kernel (bzImage or vmlinux), --initrd, --append; initrd may be NULL. */
 int x86_boot_linux(x86raw *x, const vmm_image *kernel, const vmm_image *initrd);
+/* Once the host's limits are known (vm_create): the e820 map in the zero page, which keeps the syscall trap's
+ * page tables out of the guest's RAM where syscall is relegated. */
+int x86_boot_linux_finish(x86raw *x);
 /* The MP table for ncpus vCPUs (hlp->vcpu_count: every vCPU of the VM). */
 int x86_boot_mptable(x86raw *x, unsigned ncpus);
 

@@ -399,10 +399,11 @@ typedef struct vmm_arch_ops {
      * the state-class helpers then fail. */
     vmm_exit_action (*vcpu_run)(vmm_instance *inst, void *state, vmm_vcpu *vcpu);
     /* SDK 1.3, optional: check the images against the configuration (RAM size, options) before any host
-     * resource exists, without guest memory: parse everything vm_load will load and refuse what it would refuse,
-     * so that bad input is reported the same way on a host with no host driver. Called after every instance
-     * was constructed. Returns 0 when this configuration runs without a host driver (the plugin executes the
-     * guest with vcpu_run), 1 when it needs one, or -1 after logging why the input is refused (vmm exits 2).
+     * resource exists, so that bad input is reported the same way on a host with no host driver. Called after
+     * every instance was constructed. It may map guest RAM (mem_map_ram: plain memory until the host driver's VM
+     * takes it over) and load the images into it, leaving to vm_load what depends on the host; or only parse
+     * them. Returns 0 when this configuration runs without a host driver (the plugin executes the guest with
+     * vcpu_run), 1 when it needs one, or -1 after logging why the input is refused (vmm exits 2).
      * images is NULL (nimages 0) when a snapshot is being restored: then only say whether a host driver is
      * needed. Without vm_check the core assumes a host driver is needed unless vcpu_run is set. */
     int (*vm_check)(vmm_instance *inst, void *state, const vmm_image *images, unsigned nimages);
