@@ -3,24 +3,13 @@
 # pointing just past the int3 (what real hardware pushes). Three int3s, each must reach the handler exactly once.
 # Exit 0x10 on success; 0x11 for a wrong saved RIP; 0x12 for a wrong handler count.
 
-    .equ KERNEL_CS, 0x08
-    .equ GATE_INTR64, 0x8e00     # present, DPL 0, 64-bit interrupt gate
     .equ VEC_BP, 3
+    .include "idt.inc"
 
     .text
     .globl _start
 _start:
-    # The gate's handler address is split into three fields, which the linker cannot compute, so build it here.
-    lea idt(%rip), %rdi
-    lea bp_handler(%rip), %rax
-    mov %ax, VEC_BP*16+0(%rdi)
-    movw $KERNEL_CS, VEC_BP*16+2(%rdi)
-    movw $GATE_INTR64, VEC_BP*16+4(%rdi)
-    shr $16, %rax
-    mov %ax, VEC_BP*16+6(%rdi)
-    shr $16, %rax
-    mov %eax, VEC_BP*16+8(%rdi)
-    movl $0, VEC_BP*16+12(%rdi)
+    SET_GATE idt, VEC_BP, bp_handler
     lidt idtr(%rip)
 
     # Each int3 records where it should return so the handler can check the pushed RIP.

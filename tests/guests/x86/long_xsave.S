@@ -9,9 +9,8 @@
     .equ XSTATE_BV, 512
     .equ XCOMP_BV, 520
     .equ XMM0_OFF, 160
-    .equ KERNEL_CS, 0x08
-    .equ GATE_INTR64, 0x8e00     # present, DPL 0, 64-bit interrupt gate
     .equ VEC_UD, 6
+    .include "idt.inc"
 
     .text
     .globl _start
@@ -55,16 +54,7 @@ _start:
 
     # Compacted format: xsavec writes XCOMP_BV = RFBM | bit 63; xrstor recognises the form and restores.
     # A #UD from here on means the CPU has no compacted format: the handler ends the test (0x13).
-    lea idt(%rip), %rdi
-    lea no_compacted(%rip), %rax
-    mov %ax, VEC_UD*16+0(%rdi)
-    movw $KERNEL_CS, VEC_UD*16+2(%rdi)
-    movw $GATE_INTR64, VEC_UD*16+4(%rdi)
-    shr $16, %rax
-    mov %ax, VEC_UD*16+6(%rdi)
-    shr $16, %rax
-    mov %eax, VEC_UD*16+8(%rdi)
-    movl $0, VEC_UD*16+12(%rdi)
+    SET_GATE idt, VEC_UD, no_compacted
     lidt idtr(%rip)
     mov $3, %eax
     xor %edx, %edx
