@@ -459,6 +459,8 @@ static int live_run(live_save *ls, const char *name, char *err, size_t errlen)
 
 int snapshot_save(vm *v, ss_store *st, const char *name, const char *config, char *err, size_t errlen)
 {
+    if (vm_check_saveable(v, err, errlen))
+        return -1;
     int was_running = v->running && !vm_is_paused(v);
     if (was_running && vm_pause(v)) {
         snprintf(err, errlen, "the VM is stopping");
@@ -881,7 +883,7 @@ int snapshot_restore(vm *v, ss_store *st, const char *name, snapshot_restore_mod
                      char *err, size_t errlen)
 {
     ss_meta meta;
-    if (ss_get_meta(st, name, &meta, err, errlen))
+    if (ss_get_meta(st, name, &meta, err, errlen) || vm_check_saveable(v, err, errlen))
         return -1;
     const vmm_plugin_desc *ad = vm_arch_desc(v);
     if (strcmp(meta.arch, ad->name) != 0) {

@@ -564,6 +564,38 @@ static int hlp_ssm_register(vmm_instance *inst, const char *unit, uint32_t insta
     return 0;
 }
 
+static void hlp_ssm_stateless(vmm_instance *inst)
+{
+    inst->stateless = 1;
+}
+
+static int vm_instance_has_units(const vm *v, const vmm_instance *inst)
+{
+    for (unsigned i = 0; i < v->nunits; i++)
+        if (v->units[i].owner == inst)
+            return 1;
+    return 0;
+}
+
+int vm_check_saveable(const vm *v, char *err, size_t errlen)
+{
+    if (!vm_instance_has_units(v, v->arch)) {
+        snprintf(err, errlen, "%s cannot save its state yet (it registers no saved-state units): a snapshot of this "
+                 "VM could not be restored", v->arch->name);
+        return -1;
+    }
+    for (unsigned i = 0; i < v->ndevices; i++) {
+        const vmm_instance *d = v->devices[i];
+        /* Plugins built before SDK 1.3 had no way to say they are stateless: they are taken at their word. */
+        if (VMM_VERSION_MINOR(d->desc->version) >= 3 && !d->stateless && !vm_instance_has_units(v, d)) {
+            snprintf(err, errlen, "%s cannot save its state (it registers no saved-state units and does not say it "
+                     "has none): a snapshot of this VM could not be restored", d->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int hlp_ssm_fail(vmm_ssm *ssm, const char *fmt, ...)
 {
     va_list ap;
@@ -642,6 +674,7 @@ const vmm_helpers vm_helpers = {
     .vcpu_get = hlp_vcpu_get,
     .ssm_get_var_bytes = ssm_get_var_bytes,
     .msi_send = hlp_msi_send,
+    .ssm_stateless = hlp_ssm_stateless,
     .version_end = VMM_HELPERS_VERSION,
 };
 

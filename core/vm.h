@@ -56,6 +56,7 @@ struct vmm_instance {
     pthread_mutex_t lock; /* serialises I/O, timer and console-input callbacks */
     int constructed;
     int logged_error; /* it logged an error: the core adds no second line for the same failure */
+    int stateless;    /* said it has no state to save (ssm_stateless) */
 };
 
 /* Exit reasons the core counts: every vmm_exit_reason of the SDK it was built with. */
@@ -122,6 +123,9 @@ struct vm {
  * vCPUs. Returns NULL after printing one line naming what is wrong; *status then holds the exit status vmm
  * should use (2 for bad input, 1 for host failures). */
 vm *vm_create(plugin_registry *plugins, loop *lp, const vm_config *cfg, int *status);
+/* Whether every instance can save its state (an architecture must have saved-state units; a device units, or
+ * say it has no state). 0, or -1 with a one-line reason naming the plugin. */
+int vm_check_saveable(const vm *v, char *err, size_t errlen);
 /* Start the vCPU threads. 0, or -1 after logging. */
 int vm_start(vm *v);
 /* Wait for the vCPU threads after the loop ended; returns the exit status. */

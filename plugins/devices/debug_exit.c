@@ -52,6 +52,8 @@ static int debug_exit_construct(vmm_instance *inst, const vmm_helpers *hlp, void
                  (unsigned long long)base, (unsigned long long)(base + size - 1));
         return -1;
     }
+    if (VMM_HELPERS_HAVE(hlp, 3))
+        hlp->ssm_stateless(inst); /* writes end the VM; nothing is kept between them */
     return hlp->pio_register(inst, (uint16_t)base, (uint32_t)size, debug_exit_read_io, debug_exit_write_io);
 }
 

@@ -136,6 +136,31 @@ static void i8042_data_write(void *state, uint64_t offset, unsigned size, uint64
     }
 }
 
+/* Saved state, version 1: the status, output buffer, configuration byte and a command waiting for its data. */
+#define I8042_STATE_VERSION 1
+
+static int i8042_save(void *state, vmm_ssm *ssm)
+{
+    i8042 *k = state;
+    uint8_t regs[4] = {k->status, k->out, k->ctr, k->pending_cmd};
+    return k->hlp->ssm_put_bytes(ssm, regs, sizeof(regs));
+}
+
+static int i8042_load(void *state, vmm_ssm *ssm, uint32_t version)
+{
+    i8042 *k = state;
+    uint8_t regs[4];
+    if (version != I8042_STATE_VERSION)
+        return k->hlp->ssm_fail(ssm, "unknown version %u (this i8042 saves version %u)", version, I8042_STATE_VERSION);
+    if (k->hlp->ssm_get_bytes(ssm, regs, sizeof(regs)))
+        return -1;
+    k->status = regs[0];
+    k->out = regs[1];
+    k->ctr = regs[2];
+    k->pending_cmd = regs[3];
+    return 0;
+}
+
 static int i8042_construct(vmm_instance *inst, const vmm_helpers *hlp, void *state)
 {
     i8042 *k = state;
@@ -144,7 +169,8 @@ static int i8042_construct(vmm_instance *inst, const vmm_helpers *hlp, void *sta
     k->status = I8042_STR_SYSFLAG; /* self test passed at power-on */
     k->ctr = 0x30;                 /* both ports disabled, no interrupts: nothing behind them */
     if (hlp->pio_register(inst, I8042_DATA, 1, i8042_data_read, i8042_data_write) ||
-        hlp->pio_register(inst, I8042_CMD, 1, i8042_status_read, i8042_cmd_write))
+        hlp->pio_register(inst, I8042_CMD, 1, i8042_status_read, i8042_cmd_write) ||
+        hlp->ssm_register(inst, "i8042", 0, I8042_STATE_VERSION, i8042_save, i8042_load))
         return -1;
     return 0;
 }

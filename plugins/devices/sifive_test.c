@@ -56,6 +56,8 @@ static int sifive_test_construct(vmm_instance *inst, const vmm_helpers *hlp, voi
     struct sifive_test *t = state;
     t->inst = inst;
     t->hlp = hlp;
+    if (VMM_HELPERS_HAVE(hlp, 3))
+        hlp->ssm_stateless(inst); /* writes end the VM; nothing is kept between them */
     return hlp->mmio_register(inst, hlp->opt_u64(inst, "base"), SIFIVE_TEST_SIZE, sifive_test_read,
                               sifive_test_write);
 }

@@ -86,12 +86,40 @@ static void dma_write(void *state, uint64_t off, unsigned size, uint64_t val)
         d->hlp->irq_set(d->inst, d->irq, 0);
 }
 
+/* Saved state: the registers, so a VM saved with this device can be restored (vmm refuses to save a VM with a
+ * device that neither registers a unit nor says it has no state). */
+static int dma_save(void *state, vmm_ssm *ssm)
+{
+    dma_dev *d = state;
+    d->hlp->ssm_put_u64(ssm, d->addr);
+    d->hlp->ssm_put_u64(ssm, d->len);
+    d->hlp->ssm_put_u64(ssm, d->status);
+    return d->hlp->ssm_put_u64(ssm, d->result);
+}
+
+static int dma_load(void *state, vmm_ssm *ssm, uint32_t version)
+{
+    dma_dev *d = state;
+    uint64_t len, status, result;
+    if (version != 1)
+        return d->hlp->ssm_fail(ssm, "unknown version %u", version);
+    if (d->hlp->ssm_get_u64(ssm, &d->addr) || d->hlp->ssm_get_u64(ssm, &len) || d->hlp->ssm_get_u64(ssm, &status) ||
+        d->hlp->ssm_get_u64(ssm, &result))
+        return -1;
+    d->len = (uint32_t)len;
+    d->status = (uint32_t)status;
+    d->result = (uint32_t)result;
+    return 0;
+}
+
 static int dma_construct(vmm_instance *inst, const vmm_helpers *hlp, void *state)
 {
     dma_dev *d = state;
     d->inst = inst;
     d->hlp = hlp;
     d->irq = (uint32_t)hlp->opt_u64(inst, "irq");
+    if (hlp->ssm_register(inst, "dma-checksum", 0, 1, dma_save, dma_load))
+        return -1;
     return hlp->mmio_register(inst, hlp->opt_u64(inst, "base"), 0x20, dma_read, dma_write);
 }
 

@@ -352,7 +352,12 @@ typedef struct vmm_helpers {
      * timer callbacks included; returns 0, or -1 when the host driver refused it. */
     int (*msi_send)(vmm_instance *inst, uint64_t addr, uint32_t data);
 
-    void *reserved[14]; /* must be NULL; later minors append helpers here */
+    /* SDK 1.3: this instance has no state a snapshot must keep (an exit device, say). The core refuses to save a
+     * VM with an instance of SDK 1.3 or later that neither registered a saved-state unit nor said this, and a
+     * VM whose architecture registered no unit: such a snapshot could not be restored. Call from construct. */
+    void (*ssm_stateless)(vmm_instance *inst);
+
+    void *reserved[13]; /* must be NULL; later minors append helpers here */
     uint32_t version_end; /* == version */
 } vmm_helpers;
 
