@@ -57,7 +57,7 @@ if [ -n "$stdin_text" ]; then
     # A FIFO held open by this script: vmm sees input arrive late and no end of file, as from a terminal.
     mkfifo "$tmp/stdin" || exit 99
     # shellcheck disable=SC2086 # extra_devices is a list of words
-    timeout 60 "$vmm" run --arch x86-raw --mem 64M --image "$spec" --device uart16550 --device debug-exit \
+    timeout $((60 * ${VMM_TEST_TIME_SCALE:-1})) "$vmm" run --arch x86-raw --mem 64M --image "$spec" --device uart16550 --device debug-exit \
         $extra_devices <"$tmp/stdin" >"$tmp/stdout" 2>"$tmp/stderr" &
     pid=$!
     exec 3>"$tmp/stdin"
@@ -74,7 +74,7 @@ if [ -n "$stdin_text" ]; then
     exec 3>&-
 else
     # shellcheck disable=SC2086
-    timeout 60 "$vmm" run --arch x86-raw --mem 64M --image "$spec" --device uart16550 --device debug-exit \
+    timeout $((60 * ${VMM_TEST_TIME_SCALE:-1})) "$vmm" run --arch x86-raw --mem 64M --image "$spec" --device uart16550 --device debug-exit \
         $extra_devices </dev/null >"$tmp/stdout" 2>"$tmp/stderr"
     status=$?
 fi

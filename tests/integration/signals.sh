@@ -21,7 +21,7 @@ wait_ready() {
     i=0
     while ! grep -q "echo ready" "$1" 2>/dev/null; do
         i=$((i + 1))
-        [ $i -gt 200 ] && return 1
+        [ $i -gt $((200 * ${VMM_TEST_TIME_SCALE:-1})) ] && return 1
         sleep 0.1
     done
 }
@@ -46,7 +46,7 @@ after=\$(stty -g </dev/tty)
 [ "\$before" = "\$after" ] && echo same >"$tmp/restored" || echo "before \$before after \$after" >"$tmp/restored"
 [ "\$before" != "\$during" ] && echo raw >"$tmp/raw" || echo cooked >"$tmp/raw"
 INNER
-    timeout 60 script -qec "sh $tmp/inner.sh" /dev/null >/dev/null 2>&1
+    timeout $((60 * ${VMM_TEST_TIME_SCALE:-1})) script -qec "sh $tmp/inner.sh" /dev/null >/dev/null 2>&1
     status=$(cat "$tmp/status" 2>/dev/null)
     fail=0
     [ "$status" = 143 ] || { echo "FAIL: exit status '$status', expected 143"; fail=1; }
@@ -59,7 +59,7 @@ INNER
 fi
 
 mkfifo "$tmp/stdin" || exit 99
-timeout 60 "$vmm" run --arch x86-raw --image "$guest" --device uart16550 \
+timeout $((60 * ${VMM_TEST_TIME_SCALE:-1})) "$vmm" run --arch x86-raw --image "$guest" --device uart16550 \
     <"$tmp/stdin" >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 exec 3>"$tmp/stdin"

@@ -11,7 +11,7 @@ if [ ! -c /dev/kvm ] || ! (exec 3<>/dev/kvm) 2>/dev/null; then
 fi
 err=$(mktemp)
 trap 'rm -f "$err"' EXIT
-out=$(timeout 120 "$vmm" run --arch x86-raw --image "$guest" --device uart16550 --device debug-exit --stats \
+out=$(timeout $((120 * ${VMM_TEST_TIME_SCALE:-1})) "$vmm" run --arch x86-raw --image "$guest" --device uart16550 --device debug-exit --stats \
     < /dev/null 2>"$err")
 status=$?
 want="3188841105798007319 4287636029 2654435769 2654435769 50530527 16"

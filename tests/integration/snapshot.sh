@@ -56,7 +56,7 @@ start() {
     i=0
     until "$vmm" ctl "$sock" status >/dev/null 2>&1; do
         i=$((i + 1))
-        [ $i -gt 100 ] && fail "vmm did not open its control socket: $(cat "$tmp/run.err")"
+        [ $i -gt $((100 * ${VMM_TEST_TIME_SCALE:-1})) ] && fail "vmm did not open its control socket: $(cat "$tmp/run.err")"
         sleep 0.05
     done
 }
@@ -70,7 +70,7 @@ wait_for() {
     i=0
     until grep -q "$1" "$tmp/run.out"; do
         i=$((i + 1))
-        [ $i -gt 300 ] && fail "the guest never printed '$1'"
+        [ $i -gt $((300 * ${VMM_TEST_TIME_SCALE:-1})) ] && fail "the guest never printed '$1'"
         sleep 0.02
     done
 }
@@ -85,13 +85,13 @@ settled_output() {
 restore() {
     name=$1 out=$2
     shift 2
-    timeout 60 "$vmm" run --restore "$db:$name" "$@" </dev/null >"$out" 2>"$tmp/restore.err"
+    timeout $((60 * ${VMM_TEST_TIME_SCALE:-1})) "$vmm" run --restore "$db:$name" "$@" </dev/null >"$out" 2>"$tmp/restore.err"
     status=$?
     [ "$status" -eq 33 ] || fail "restoring $name ended with status $status: $(tail -n1 "$out") $(cat "$tmp/restore.err")"
 }
 
 full_run() {
-    timeout 60 "$vmm" run --arch x86-raw --image "$guest" --image "$tmp/params.bin@0x200000" --device uart16550 \
+    timeout $((60 * ${VMM_TEST_TIME_SCALE:-1})) "$vmm" run --arch x86-raw --image "$guest" --image "$tmp/params.bin@0x200000" --device uart16550 \
         --device debug-exit </dev/null >"$tmp/full.out" 2>/dev/null
     [ $? -eq 33 ] || fail "the uninterrupted run did not finish"
 }
@@ -119,7 +119,10 @@ syscall)
 timer)
     # 200 more deadlines after the guest's own checks: ~4 s with timer-slack=20ms, "tick N" every 10.
     python3 -c "import struct,sys; sys.stdout.buffer.write(struct.pack('<Q', 200))" >"$tmp/ticks.bin"
-    start --image "$guest" --image "$tmp/ticks.bin@0x300000" --device uart16550 --device debug-exit --state "$db"
+    # x86-raw keeps the timer (timer-slack) on every host: KVM's own does not fire for this guest on some
+    # (timer_slack.sh), and this case is about the deadline x86-raw saves and re-arms.
+    start --arch x86-raw,timer-slack=20ms --image "$guest" --image "$tmp/ticks.bin@0x300000" --device uart16550 \
+        --device debug-exit --state "$db"
     wait_for "tick 3"
     ctl pause
     ctl save s1
@@ -282,7 +285,7 @@ kill)
     i=0
     until grep -q "^count [0-9]" "$tmp/after.out"; do  # the whole "count N", not a line cut short by the kill
         i=$((i + 1))
-        [ $i -gt 300 ] && fail "the earlier snapshot does not run after restore: $(cat "$tmp/restore.err")"
+        [ $i -gt $((300 * ${VMM_TEST_TIME_SCALE:-1})) ] && fail "the earlier snapshot does not run after restore: $(cat "$tmp/restore.err")"
         sleep 0.02
     done
     kill -KILL "$rpid"
@@ -305,7 +308,7 @@ badinput)
     expect_error() {
         want=$1 pattern=$2
         shift 2
-        timeout 30 "$vmm" "$@" </dev/null >"$tmp/bad.out" 2>"$tmp/bad.err"
+        timeout $((30 * ${VMM_TEST_TIME_SCALE:-1})) "$vmm" "$@" </dev/null >"$tmp/bad.out" 2>"$tmp/bad.err"
         st=$?
         if [ "$st" -eq 0 ] || [ "$st" -ge 124 ] || { [ -n "$want" ] && [ "$st" -ne "$want" ]; }; then
             fail "vmm $* exited with $st; stderr: $(cat "$tmp/bad.err")"
@@ -352,7 +355,7 @@ open(sys.argv[2], "wb").write(data)
 PY
     expect_error 1 "corrupt" run --restore "$tmp/flipped:good" --restore-mode eager
     # Lazily, the corrupt page is found while the guest runs: the VM stops with the error and status 1.
-    timeout 30 "$vmm" run --restore "$tmp/flipped:good" </dev/null >/dev/null 2>"$tmp/lazy.err"
+    timeout $((30 * ${VMM_TEST_TIME_SCALE:-1})) "$vmm" run --restore "$tmp/flipped:good" </dev/null >/dev/null 2>"$tmp/lazy.err"
     st=$?
     [ "$st" -eq 1 ] && grep -q "corrupt" "$tmp/lazy.err" ||
         fail "lazy restore of a corrupt snapshot: status $st, stderr: $(cat "$tmp/lazy.err")"

@@ -34,7 +34,7 @@ pid=$!
 i=0
 until grep -q "tick 1" "$tmp/run.out" 2>/dev/null; do
     i=$((i + 1))
-    [ $i -gt 600 ] && fail "the guest never printed 'tick 1': $(cat "$tmp/run.err")"
+    [ $i -gt $((600 * ${VMM_TEST_TIME_SCALE:-1})) ] && fail "the guest never printed 'tick 1': $(cat "$tmp/run.err")"
     sleep 0.05
 done
 for s in live1 live2; do
@@ -54,7 +54,7 @@ grep "saved snapshot\|live save" "$tmp/run.err"
 # Lazily (the default) and eagerly (RAM copied by several threads, 2 MiB each, before the guest runs).
 for mode in lazy eager; do
     for s in live1 live2; do
-        timeout 120 "$vmm" run --restore "$db:$s" --restore-mode $mode </dev/null >"$tmp/$s.out" 2>"$tmp/$s.err"
+        timeout $((120 * ${VMM_TEST_TIME_SCALE:-1})) "$vmm" run --restore "$db:$s" --restore-mode $mode </dev/null >"$tmp/$s.out" 2>"$tmp/$s.err"
         st=$?
         grep -q "mismatch" "$tmp/$s.out" &&
             fail "restoring $s ($mode): the guest found a page saved from another round"

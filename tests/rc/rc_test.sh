@@ -26,7 +26,7 @@ run() {
     want=$1
     shift
     echo "running: $vmm run $*"
-    timeout 60 "$vmm" run "$@" </dev/null >"$tmp/stdout" 2>"$tmp/stderr"
+    timeout $((60 * ${VMM_TEST_TIME_SCALE:-1})) "$vmm" run "$@" </dev/null >"$tmp/stdout" 2>"$tmp/stderr"
     status=$?
     if [ "$status" -eq 124 ]; then
         echo "FAIL: vmm did not finish within 60 s"

@@ -18,7 +18,7 @@ build() {
 run() { # run ARCH-OPTIONS ELF [extra vmm args]: status in $st, stdout in out, stderr in err
     a=$1 e=$2
     shift 2
-    timeout 30 "$vmm" run --arch "riscv64$a" --mem 64M --kernel "$tmp/$e.elf" --device uart16550,mmio=0x10000000 \
+    timeout $((30 * ${VMM_TEST_TIME_SCALE:-1})) "$vmm" run --arch "riscv64$a" --mem 64M --kernel "$tmp/$e.elf" --device uart16550,mmio=0x10000000 \
         --device sifive-test "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
     st=$?
 }
@@ -54,7 +54,7 @@ if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
     expect "exec=rc: host code at the VM's code region" grep -qE '^0x00000000e0[0-9a-f]{6}:  sub +r11, ' "$tmp/err"
     expect "exec=rc: exits counted" grep -qE '^riscv64: exec=rc exits to vmm: [1-9][0-9]* dispatch, ' "$tmp/err"
     expect "exec=rc: exits are port exits" grep -qE 'exits: pio=[1-9]' "$tmp/err"
-    timeout 30 "$vmm" run --arch riscv64,exec=rc --mem 1281M --kernel "$tmp/alu.elf" >"$tmp/out" 2>"$tmp/err" </dev/null
+    timeout $((30 * ${VMM_TEST_TIME_SCALE:-1})) "$vmm" run --arch riscv64,exec=rc --mem 1281M --kernel "$tmp/alu.elf" >"$tmp/out" 2>"$tmp/err" </dev/null
     st=$?
     expect "exec=rc: more RAM than fits below the RC is refused as bad input" [ "$st" = 2 ]
     expect "exec=rc: the RAM limit is named" grep -q 'exec=rc takes at most 1280 MiB of RISC-V RAM' "$tmp/err"
@@ -76,7 +76,7 @@ else
     expect "exec=rc without KVM: one line naming exec=rc, KVM and the in-process choice" \
         grep -q "riscv64,exec=rc needs KVM.*without KVM, vmm runs in process: --arch riscv64" "$tmp/err"
     expect "exec=rc without KVM: one line only" [ "$(wc -l <"$tmp/err")" = 1 ]
-    timeout 30 "$vmm" run --arch riscv64,exec=rc --mem 1281M --kernel "$tmp/alu.elf" >"$tmp/out" 2>"$tmp/err" </dev/null
+    timeout $((30 * ${VMM_TEST_TIME_SCALE:-1})) "$vmm" run --arch riscv64,exec=rc --mem 1281M --kernel "$tmp/alu.elf" >"$tmp/out" 2>"$tmp/err" </dev/null
     st=$?
     expect "exec=rc without KVM: too much RAM is still bad input (status 2)" [ "$st" = 2 ]
 fi
@@ -89,7 +89,7 @@ expect "unfetchable trap vector: status 1" [ "$st" = 1 ]
 expect "unfetchable trap vector: named in the report" grep -q 'instruction access fault at 0x0, which is also the trap vector' "$tmp/err"
 expect "unfetchable trap vector: registers dumped" grep -qE 'mcause 2 ' "$tmp/err"
 
-timeout 30 "$vmm" run --arch x86-raw --exec rc --kernel "$tmp/alu.elf" >"$tmp/out" 2>"$tmp/err" </dev/null
+timeout $((30 * ${VMM_TEST_TIME_SCALE:-1})) "$vmm" run --arch x86-raw --exec rc --kernel "$tmp/alu.elf" >"$tmp/out" 2>"$tmp/err" </dev/null
 st=$?
 expect "--exec for a plugin without execution modes: refused" [ "$st" = 2 ]
 expect "--exec refused: the plugin and the option are named" grep -q "x86-raw: unknown option 'exec'" "$tmp/err"

@@ -224,6 +224,8 @@ def gen_source(rng, n):
 
 
 def run(cmd, timeout=60):
+    # VMM_TEST_TIME_SCALE: a slow host (KVM nested in QEMU's TCG) gives every limit that factor.
+    timeout *= int(os.environ.get("VMM_TEST_TIME_SCALE", "1"))
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
     return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 

@@ -21,7 +21,7 @@ trap 'rm -rf "$tmp"' EXIT
 $CC -march=rv64imac_zicsr_zifencei -mabi=lp64 -nostdlib -nostartfiles -mno-relax -T "$dir/link.ld" \
     -o "$tmp/echo.elf" "$dir/isa/echo.S" || exit 1
 mkfifo "$tmp/in" || exit 1
-timeout 30 "$vmm" run --arch "riscv64${RV_ARCH_OPTS-}" --mem 64M --kernel "$tmp/echo.elf" --device uart16550,mmio=0x10000000 \
+timeout $((30 * ${VMM_TEST_TIME_SCALE:-1})) "$vmm" run --arch "riscv64${RV_ARCH_OPTS-}" --mem 64M --kernel "$tmp/echo.elf" --device uart16550,mmio=0x10000000 \
     --device sifive-test <"$tmp/in" >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 exec 3>"$tmp/in"

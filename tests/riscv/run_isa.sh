@@ -27,7 +27,7 @@ if ! $CC -march=rv64imac_zicsr_zifencei -mabi=lp64 -nostdlib -nostartfiles -mno-
     echo "FAIL: cannot build $src"
     exit 1
 fi
-timeout 30 "$vmm" run --arch "riscv64${RV_ARCH_OPTS-}" --mem 64M --kernel "$tmp/guest.elf" \
+timeout $((30 * ${VMM_TEST_TIME_SCALE:-1})) "$vmm" run --arch "riscv64${RV_ARCH_OPTS-}" --mem 64M --kernel "$tmp/guest.elf" \
     --device uart16550,mmio=0x10000000 --device sifive-test >"$tmp/out" 2>"$tmp/err" </dev/null
 status=$?
 cat "$tmp/out"

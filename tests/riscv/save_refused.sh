@@ -19,13 +19,13 @@ expect() { what=$1; shift; if "$@"; then echo "ok: $what"; else echo "FAIL: $wha
 $CC -march=rv64imac_zicsr_zifencei -mabi=lp64 -nostdlib -nostartfiles -mno-relax -T "$dir/link.ld" \
     -o "$tmp/echo.elf" "$dir/isa/echo.S" || exit 1
 mkfifo "$tmp/in" || exit 1
-timeout 60 "$vmm" run --arch riscv64 --mem 64M --kernel "$tmp/echo.elf" --device uart16550,mmio=0x10000000 \
+timeout $((60 * ${VMM_TEST_TIME_SCALE:-1})) "$vmm" run --arch riscv64 --mem 64M --kernel "$tmp/echo.elf" --device uart16550,mmio=0x10000000 \
     --device sifive-test --state "$tmp/db" --control "$tmp/sock" <"$tmp/in" >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 exec 3>"$tmp/in"
 i=0
 until grep -q "echo ready" "$tmp/out" 2>/dev/null; do
-    i=$((i + 1)); [ $i -gt 300 ] && { echo "FAIL: the guest never got ready"; cat "$tmp/err"; exit 1; }; sleep 0.1
+    i=$((i + 1)); [ $i -gt $((300 * ${VMM_TEST_TIME_SCALE:-1})) ] && { echo "FAIL: the guest never got ready"; cat "$tmp/err"; exit 1; }; sleep 0.1
 done
 
 "$vmm" ctl "$tmp/sock" save s1 >"$tmp/ctl.out" 2>&1
@@ -37,7 +37,7 @@ expect "vmm ctl save: never ok" sh -c "! grep -q '\"ok\":true' '$tmp/ctl.out'"
 printf '\001s' >&3
 i=0
 until grep -q "save failed" "$tmp/err" 2>/dev/null; do
-    i=$((i + 1)); [ $i -gt 100 ] && break; sleep 0.1
+    i=$((i + 1)); [ $i -gt $((100 * ${VMM_TEST_TIME_SCALE:-1})) ] && break; sleep 0.1
 done
 expect "Ctrl-A s: refused, naming riscv64" grep -q "save failed: riscv64 cannot save its state" "$tmp/err"
 

@@ -50,7 +50,7 @@ if [ ! -c /dev/kvm ] || ! (exec 3<>/dev/kvm) 2>/dev/null; then
     exit 77
 fi
 for so in "$tmp/example/dma-checksum.so" "$tmp/example-build/dma-checksum.so"; do
-    timeout 60 "$vmm" run --plugin-path "$installed_plugins" --arch x86-raw --image "$tmp/example/guest.elf" \
+    timeout $((60 * ${VMM_TEST_TIME_SCALE:-1})) "$vmm" run --plugin-path "$installed_plugins" --arch x86-raw --image "$tmp/example/guest.elf" \
         --device uart16550 --device debug-exit --device "$so,irq=5" </dev/null >"$tmp/out" 2>"$tmp/err"
     status=$?
     printf 'crc32 ok\ndma outside RAM refused\n' >"$tmp/expected"
