@@ -56,7 +56,7 @@ echo "bad values refused: $(head -n1 "$tmp/err")"
 # KVM keeping the timer (off). Its own TSC-deadline timer has been seen never to fire for this guest on two hosts,
 # kvm_pvm and KVM nested in QEMU's TCG (docs/x86-raw.md); where it does not, the run can only show that nothing is
 # intercepted, and the default (auto) passes only if it keeps the timer in x86-raw there.
-timeout $((10 * ${VMM_TEST_TIME_SCALE:-1})) "$vmm" run --arch x86-raw,timer-slack=off --image "$guest" \
+timeout $((5 * ${VMM_TEST_TIME_SCALE:-1})) "$vmm" run --arch x86-raw,timer-slack=off --image "$guest" \
     --device uart16550 --device debug-exit --stats </dev/null >"$tmp/out" 2>"$tmp/err"
 status=$?
 out=$(cat "$tmp/out")
@@ -71,7 +71,15 @@ else
     echo "timer-slack=off: ok"
 fi
 
-run ""
+# Where KVM's timer does not fire, a run left to it would only end at its time limit: the same bound as above.
+if [ "$kvm_fires" = 0 ]; then
+    timeout $((5 * ${VMM_TEST_TIME_SCALE:-1})) "$vmm" run --arch x86-raw --image "$guest" --device uart16550 \
+        --device debug-exit --stats </dev/null >"$tmp/out" 2>"$tmp/err"
+    status=$?
+    out=$(cat "$tmp/out")
+else
+    run ""
+fi
 auto=$(grep 'TSC-deadline timer' "$tmp/err")
 case "$auto" in
 *"held back"*) ;;
