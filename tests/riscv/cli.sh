@@ -3,17 +3,12 @@
 # counts, and a guest that cannot fetch its trap vector. Usage: cli.sh VMM SRCDIR
 set -u
 vmm=$1 dir=$2
-CC=riscv64-unknown-elf-gcc
-if ! command -v $CC >/dev/null 2>&1; then
-    echo "SKIP: $CC not installed (apt-get install gcc-riscv64-unknown-elf, or scripts/install-deps)"
-    exit 77
-fi
+. "$dir/cross.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
 build() {
-    $CC -march=rv64imac_zicsr_zifencei -mabi=lp64 -nostdlib -nostartfiles -mno-relax -I"$dir/isa" \
-        -T "$dir/link.ld" -o "$tmp/$2.elf" "$dir/isa/$1" || { echo "FAIL: cannot build $1"; exit 1; }
+    rv_build "$dir/isa/$1" "$tmp/$2.elf" || { echo "FAIL: cannot build $1"; exit 1; }
 }
 run() { # run ARCH-OPTIONS ELF [extra vmm args]: status in $st, stdout in out, stderr in err
     a=$1 e=$2

@@ -5,19 +5,14 @@
 # Usage: save_refused.sh VMM SRCDIR
 set -u
 vmm=$1 dir=$2
-CC=riscv64-unknown-elf-gcc
-if ! command -v $CC >/dev/null 2>&1; then
-    echo "SKIP: $CC not installed (apt-get install gcc-riscv64-unknown-elf, or scripts/install-deps)"
-    exit 77
-fi
+. "$dir/cross.sh"
 tmp=$(mktemp -d)
 pid=""
 cleanup() { [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 fail=0
 expect() { what=$1; shift; if "$@"; then echo "ok: $what"; else echo "FAIL: $what"; fail=1; fi; }
-$CC -march=rv64imac_zicsr_zifencei -mabi=lp64 -nostdlib -nostartfiles -mno-relax -T "$dir/link.ld" \
-    -o "$tmp/echo.elf" "$dir/isa/echo.S" || exit 1
+rv_build "$dir/isa/echo.S" "$tmp/echo.elf" || exit 1
 mkfifo "$tmp/in" || exit 1
 timeout $((60 * ${VMM_TEST_TIME_SCALE:-1})) "$vmm" run --arch riscv64 --mem 64M --kernel "$tmp/echo.elf" --device uart16550,mmio=0x10000000 \
     --device sifive-test --state "$tmp/db" --control "$tmp/sock" <"$tmp/in" >"$tmp/out" 2>"$tmp/err" &
