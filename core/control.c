@@ -239,13 +239,19 @@ static int control_clear_stale(const char *path, char *err, size_t errlen)
     return 0;
 }
 
-int control_check_path(const char *path, char *err, size_t errlen)
+/* A path a socket can be bound to: fits sun_path, and no live vmm listens there (a stale socket is removed). */
+static int control_path_free(const char *path, char *err, size_t errlen)
 {
     if (!*path || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
         snprintf(err, errlen, "--control %s: %s", path, *path ? "the path is too long for a Unix socket" : "empty path");
         return -1;
     }
-    if (control_clear_stale(path, err, errlen))
+    return control_clear_stale(path, err, errlen);
+}
+
+int control_check_path(const char *path, char *err, size_t errlen)
+{
+    if (control_path_free(path, err, errlen))
         return -1;
     /* Bind once to learn whether the directory takes a socket (missing, read-only, not a directory...). */
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -274,11 +280,7 @@ static void control_server_closed(uv_handle_t *h)
 
 control *control_start(loop *lp, vm *v, const char *path, control_save_fn save, void *ctx, char *err, size_t errlen)
 {
-    if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-        snprintf(err, errlen, "--control %s: the path is too long for a Unix socket", path);
-        return NULL;
-    }
-    if (control_clear_stale(path, err, errlen))
+    if (control_path_free(path, err, errlen))
         return NULL;
     control *c = calloc(1, sizeof(*c));
     if (!c) {
