@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <x86intrin.h>
 
 #include "x86raw.h"
 
@@ -31,6 +32,8 @@
 #define X86_MSI_BASE 0xfee00000ull
 /* A deadline further away than this is "not soon": the guest re-arms long before (Linux: at most seconds). */
 #define X86_DEADLINE_MAX_NS (3600ull * 1000000000ull)
+/* The least wait for the rest of a deadline the host timer fired before. */
+#define X86_TIMER_REST_MIN_NS 20000ull
 
 struct x86_deadline {
     pthread_mutex_t lock;
@@ -42,6 +45,11 @@ struct x86_deadline {
     uint32_t vector;
     int masked;
     uint32_t tsc_khz; /* 0 until first asked */
+    /* Guest TSC minus the host's, first seen at an arm; the guest's TSC as the timer fires is read from the
+     * host's (rdtsc) through it. tsc_offset_ok: 1 while every arm since saw the same offset, -1 once one did
+     * not (the guest's TSC then runs at another rate or was written, and the fire-time check is off). */
+    int64_t tsc_offset;
+    int tsc_offset_ok;
 };
 
 static unsigned x86_timer_vcpus(x86raw *x)
@@ -142,6 +150,14 @@ static int x86_timer_arm(x86raw *x, vmm_vcpu *vcpu, struct x86_deadline *d)
     if (x86_timer_guest_tsc(x, vcpu, &tsc))
         return -1;
     uint32_t khz = d->tsc_khz;
+    int64_t offset = (int64_t)(tsc - __rdtsc());
+    if (d->tsc_offset_ok == 0) {
+        d->tsc_offset = offset;
+        d->tsc_offset_ok = 1;
+    } else if (d->tsc_offset_ok > 0 && (uint64_t)llabs(offset - d->tsc_offset) > khz) {
+        d->tsc_offset_ok = -1; /* more than a millisecond of drift */
+        __atomic_fetch_add(&x->timer_tsc_drifts, 1, __ATOMIC_RELAXED);
+    }
     uint64_t now = h->clock_ns(x->inst);
     uint64_t delta_ns = 0;
     if (d->deadline > tsc) {
@@ -169,6 +185,21 @@ void x86_timer_fire(void *state, vmm_timer *timer)
         uint64_t now = x->hlp->clock_ns(x->inst);
         /* A re-arm by the vCPU may race with an expiry already read from the timer: only a due deadline fires. */
         int due = d->deadline != 0 && now >= d->fire_ns;
+        /* The deadline was turned into host time with the TSC rate KVM reports; where that rate is not the
+         * TSC's true one (a nested host whose kernel calibrated it under emulation) the host timer fires
+         * early. The SDM promises no interrupt before the deadline, so wait out the rest. */
+        if (due && d->tsc_offset_ok > 0) {
+            uint64_t guest_tsc = __rdtsc() + (uint64_t)d->tsc_offset;
+            if (guest_tsc < d->deadline) {
+                uint64_t rest = (uint64_t)((unsigned __int128)(d->deadline - guest_tsc) * 1000000u / d->tsc_khz);
+                rest = rest < X86_TIMER_REST_MIN_NS ? X86_TIMER_REST_MIN_NS
+                       : rest > X86_DEADLINE_MAX_NS ? X86_DEADLINE_MAX_NS : rest;
+                d->fire_ns = now + rest;
+                due = 0;
+                __atomic_fetch_add(&x->timer_early, 1, __ATOMIC_RELAXED);
+                x->hlp->timer_arm(d->timer, rest, 0);
+            }
+        }
         uint32_t vector = d->vector;
         int masked = d->masked;
         if (due) {
@@ -308,6 +339,7 @@ int x86_timer_load(x86raw *x, vmm_ssm *ssm)
         d->vector = (uint32_t)(lv & 0xffu);
         d->masked = (lv & X86_LVT_MASKED) != 0;
         d->last_ns = 0;
+        d->tsc_offset_ok = 0; /* the guest's TSC was just restored */
         int rc = dl ? x86_timer_arm(x, vcpu, d) : 0;
         pthread_mutex_unlock(&d->lock);
         if (rc)

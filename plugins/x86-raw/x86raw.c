@@ -108,7 +108,9 @@ static void x86_print_stats(x86raw *x)
                 x->syscall_spoofs);
     if (x->deadlines)
         fprintf(stderr, "x86-raw: stats: TSC-deadline timer interrupts: %" PRIu64 " (%" PRIu64 " held back by "
-                "timer-slack=%" PRIu64 "us)\n", x->timer_delivered, x->timer_held_back, x->timer_slack_ns / 1000);
+                "timer-slack=%" PRIu64 "us; %" PRIu64 " host timer expiries before the guest's deadline waited "
+                "out%s)\n", x->timer_delivered, x->timer_held_back, x->timer_slack_ns / 1000, x->timer_early,
+                x->timer_tsc_drifts ? "; not checked for a vCPU whose TSC drifted from the host's" : "");
     else
         fprintf(stderr, "x86-raw: stats: TSC-deadline timer: kept by the host driver\n");
 }

@@ -100,7 +100,7 @@ typedef struct x86raw {
     /* The TSC-deadline timer with slack (timer.c); deadlines is NULL when KVM keeps the timer. */
     uint64_t timer_slack_ns;
     struct x86_deadline *deadlines;
-    uint64_t timer_delivered, timer_held_back;
+    uint64_t timer_delivered, timer_held_back, timer_early, timer_tsc_drifts;
 } x86raw;
 
 /* state.c: register the saved-state units. */

@@ -1,7 +1,8 @@
 #!/bin/sh
 # timer_slack.sh: the TSC-deadline guest (tests/guests/x86/long_tsc_deadline.S) under each timer keeper.
 #  - timer-slack=20ms: x86-raw keeps the timer; the guest's SDM checks pass, --stats counts its 20 interrupts and
-#    at least 19 held back, and the run takes at least 19 x 20 ms (the interrupts cannot come closer than the slack);
+#    at least 19 held back (1 where the guest is slower than the slack), and the run takes at least 19 x 20 ms
+#    (the interrupts cannot come closer than the slack);
 #  - timer-slack=off: KVM keeps it; the same checks pass where KVM's own timer fires for this guest (not on
 #    kvm_pvm, nor KVM nested in QEMU's TCG: there the run only shows nothing is intercepted);
 #  - the default (auto) passes whichever keeper this host gets (skipped, with the reason, where it leaves the timer
@@ -36,8 +37,12 @@ expect_ok "timer-slack=20ms"
 line=$(grep 'TSC-deadline timer interrupts' "$tmp/err")
 delivered=$(echo "$line" | sed -n 's/.*interrupts: \([0-9]*\) (\([0-9]*\) held back.*/\1/p')
 held=$(echo "$line" | sed -n 's/.*interrupts: \([0-9]*\) (\([0-9]*\) held back.*/\2/p')
-if [ "$delivered" != 20 ] || [ -z "$held" ] || [ "$held" -lt 19 ]; then
-    echo "FAIL: expected 20 interrupts delivered, >= 19 held back: '$line'"; cat "$tmp/err"; exit 1
+# Each deadline is 0.3 ms ahead, so every interrupt after the first is held back -- unless the guest itself takes
+# longer than the slack to arm the next one, as it may nested in TCG (time scale > 1): there, at least one.
+min_held=19
+[ "${VMM_TEST_TIME_SCALE:-1}" -gt 1 ] && min_held=1
+if [ "$delivered" != 20 ] || [ -z "$held" ] || [ "$held" -lt "$min_held" ]; then
+    echo "FAIL: expected 20 interrupts delivered, >= $min_held held back: '$line'"; cat "$tmp/err"; exit 1
 fi
 if [ "$ms" -lt 380 ]; then
     echo "FAIL: 20 timer interrupts 20 ms apart came within $ms ms"; exit 1
