@@ -40,13 +40,16 @@ struct ss_store {
     MDB_env *env;
     MDB_dbi meta, units, pagemap, pages, chunks, chunkrefs;
     char path[4096];
+    /* What ss_corrupt found: the functions below pass LMDB's status codes up, and MDB_CORRUPTED alone would not
+     * tell the user which record is wrong. */
+    char why[256];
 };
 
 struct ss_save {
     ss_store *st;
     MDB_txn *txn;
     ss_meta meta;
-    char err[256];
+    char err[512];
     /* the page-map group being filled */
     uint64_t group;
     int have_group;
@@ -72,6 +75,23 @@ static int ss_error(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
+/* Record why a record read from the database cannot be used; returns MDB_CORRUPTED for the caller to pass up. */
+static int ss_corrupt(ss_store *st, const char *fmt, ...) VMM_PRINTF(2, 3);
+static int ss_corrupt(ss_store *st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(st->why, sizeof(st->why), fmt, ap);
+    va_end(ap);
+    return MDB_CORRUPTED;
+}
+
+/* The text for an LMDB status: for MDB_CORRUPTED the record ss_corrupt named. */
+static const char *ss_strerror(const ss_store *st, int rc)
+{
+    return rc == MDB_CORRUPTED && st->why[0] ? st->why : mdb_strerror(rc);
+}
+
 static void ss_put_be(uint8_t *p, uint64_t v, unsigned n)
 {
     for (unsigned i = 0; i < n; i++)
@@ -94,6 +114,17 @@ static XXH128_hash_t ss_hash_page(const uint8_t *page)
 #else
     return XXH3_128bits(page, SS_PAGE_SIZE);
 #endif
+}
+
+static int ss_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n >= SS_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (name[i] == '/' || name[i] == ':' || (unsigned char)name[i] < 0x20)
+            return 0;
+    return 1;
 }
 
 /* ---- Open / close ------------------------------------------------------------------------------------- */
@@ -233,8 +264,16 @@ static int ss_meta_encode(const ss_meta *m, vmm_ssm *w)
     return ssm_writer_finish(w);
 }
 
-static int ss_meta_decode(const MDB_val *v, ss_meta *m, char *err, size_t errlen)
+/* A metadata record, key and all: every field is checked before anything uses it (the names become keys and
+ * messages, the parent is followed). */
+static int ss_meta_decode(const ss_store *st, const MDB_val *k, const MDB_val *v, ss_meta *m, char *err,
+                          size_t errlen)
 {
+    char key[SS_NAME_MAX];
+    size_t kn = k->mv_size < SS_NAME_MAX ? k->mv_size : SS_NAME_MAX - 1;
+    /* The key is not NUL-terminated; for messages, any bytes it holds are shown up to the first NUL. */
+    memcpy(key, k->mv_data, kn);
+    key[kn] = '\0';
     vmm_ssm r;
     uint64_t format = 0, arch_abi = 0, cpus = 0;
     memset(m, 0, sizeof(*m));
@@ -256,7 +295,18 @@ static int ss_meta_decode(const MDB_val *v, ss_meta *m, char *err, size_t errlen
     ssm_get_u64(&r, &m->pages_new);
     ssm_get_u64(&r, &m->units);
     if (ssm_reader_finish(&r))
-        return ss_error(err, errlen, "snapshot metadata is corrupt: %s", r.err);
+        return ss_error(err, errlen, "state database %s: snapshot '%s': its metadata is corrupt: %s", st->path, key,
+                        r.err);
+    if (k->mv_size != strlen(m->name) || memcmp(k->mv_data, m->name, k->mv_size) != 0 || !ss_name_ok(m->name))
+        return ss_error(err, errlen, "state database %s: snapshot '%s': its metadata names it '%s'", st->path, key,
+                        m->name);
+    if (m->parent[0] && (!ss_name_ok(m->parent) || !strcmp(m->parent, m->name)))
+        return ss_error(err, errlen, "state database %s: snapshot '%s': its parent '%s' is not a valid snapshot "
+                        "name%s", st->path, key, m->parent, strcmp(m->parent, m->name) ? "" : " (itself)");
+    if (arch_abi > UINT32_MAX || cpus > UINT32_MAX)
+        return ss_error(err, errlen, "state database %s: snapshot '%s': its %s %llu is out of range", st->path, key,
+                        cpus > UINT32_MAX ? "vCPU count" : "architecture ABI version",
+                        (unsigned long long)(cpus > UINT32_MAX ? cpus : arch_abi));
     m->arch_abi = (uint32_t)arch_abi;
     m->cpus = (uint32_t)cpus;
     return 0;
@@ -270,7 +320,7 @@ static int ss_meta_get(ss_store *st, MDB_txn *txn, const char *name, ss_meta *m,
         return ss_error(err, errlen, "no snapshot '%s' in %s", name, st->path);
     if (rc)
         return ss_error(err, errlen, "state database %s: %s", st->path, mdb_strerror(rc));
-    if (ss_meta_decode(&v, m, err, errlen))
+    if (ss_meta_decode(st, &k, &v, m, err, errlen))
         return -1;
     return 0;
 }
@@ -313,11 +363,20 @@ static int ss_page_rec_get(ss_store *st, MDB_txn *txn, const uint8_t *key, ss_pa
     if (rc)
         return rc;
     if (v.mv_size != 17)
-        return MDB_CORRUPTED;
+        return ss_corrupt(st, "the record of page %016llx... is %zu bytes, not 17",
+                          (unsigned long long)ss_get_be(key, 8), v.mv_size);
     const uint8_t *p = v.mv_data;
     rec->chunk = ss_get_be(p, 8);
     rec->slot = p[8];
     memcpy(&rec->refs, p + 9, 8);
+    /* The slot indexes a chunk's 64 pages (and the array of the chunk being filled): check it before any use. */
+    if (rec->slot >= SS_CHUNK_PAGES)
+        return ss_corrupt(st, "the record of page %016llx... names slot %u of chunk %llu (a chunk holds %u pages)",
+                          (unsigned long long)ss_get_be(key, 8), rec->slot, (unsigned long long)rec->chunk,
+                          SS_CHUNK_PAGES);
+    if (rec->refs == 0)
+        return ss_corrupt(st, "the record of page %016llx... has no references (it should have been deleted)",
+                          (unsigned long long)ss_get_be(key, 8));
     return 0;
 }
 
@@ -331,17 +390,24 @@ static int ss_page_rec_put(ss_store *st, MDB_txn *txn, const uint8_t *key, const
     return mdb_put(txn, st->pages, &k, &v, 0);
 }
 
-static int ss_u64_add(MDB_txn *txn, MDB_dbi dbi, uint64_t id, int64_t delta, uint64_t *now)
+/* A chunk's count of referenced pages, changed by delta (a chunk holds at most 64). */
+static int ss_u64_add(ss_store *st, MDB_txn *txn, MDB_dbi dbi, uint64_t id, int64_t delta, uint64_t *now)
 {
     uint8_t kb[8];
     ss_put_be(kb, id, 8);
     MDB_val k = {8, kb}, v;
     uint64_t count = 0;
     int rc = mdb_get(txn, dbi, &k, &v);
-    if (rc == 0 && v.mv_size == 8)
+    if (rc == 0 && v.mv_size != 8)
+        return ss_corrupt(st, "the reference count of chunk %llu is %zu bytes, not 8", (unsigned long long)id,
+                          v.mv_size);
+    if (rc == 0)
         memcpy(&count, v.mv_data, 8);
-    else if (rc && rc != MDB_NOTFOUND)
+    else if (rc != MDB_NOTFOUND)
         return rc;
+    if ((delta < 0 && count < (uint64_t)-delta) || count + (uint64_t)(delta > 0 ? delta : 0) > SS_CHUNK_PAGES)
+        return ss_corrupt(st, "chunk %llu has %llu referenced pages, which cannot change by %lld",
+                          (unsigned long long)id, (unsigned long long)count, (long long)delta);
     count = (uint64_t)((int64_t)count + delta);
     *now = count;
     if (count == 0) {
@@ -376,7 +442,7 @@ static int ss_save_flush_chunk(ss_save *s)
         for (unsigned i = 0; i < s->chunk_fill; i++)
             memcpy((uint8_t *)v.mv_data + (size_t)i * SS_PAGE_SIZE, s->chunk_src[i], SS_PAGE_SIZE);
         uint64_t count;
-        rc = ss_u64_add(s->txn, s->st->chunkrefs, s->chunk_id, s->chunk_fill, &count);
+        rc = ss_u64_add(s->st, s->txn, s->st->chunkrefs, s->chunk_id, s->chunk_fill, &count);
     }
     s->chunk_id++;
     s->chunk_fill = 0;
@@ -406,11 +472,17 @@ static int ss_page_intern(ss_save *s, const uint8_t *page, uint8_t *key, uint64_
         }
         if (rc)
             return rc;
-        /* Same hash: share only identical bytes, so a crafted collision cannot mix two pages up. */
-        const uint8_t *have = rec.chunk == s->chunk_id ? s->chunk_src[rec.slot]
-                                                         : ss_chunk_page(st, s->txn, rec.chunk, rec.slot);
+        /* Same hash: share only identical bytes, so a crafted collision cannot mix two pages up. The chunk being
+         * filled exists only in chunk_src, up to chunk_fill: a record naming a slot of it past that (or a later
+         * chunk) was not made by this save and names pages that do not exist. */
+        const uint8_t *have = NULL;
+        if (rec.chunk == s->chunk_id && rec.slot < s->chunk_fill)
+            have = s->chunk_src[rec.slot];
+        else if (rec.chunk < s->chunk_id)
+            have = ss_chunk_page(st, s->txn, rec.chunk, rec.slot);
         if (!have)
-            return MDB_CORRUPTED;
+            return ss_corrupt(st, "the record of page %016llx... names slot %u of chunk %llu, which the database "
+                              "does not hold", (unsigned long long)h.high64, rec.slot, (unsigned long long)rec.chunk);
         if (memcmp(have, page, SS_PAGE_SIZE) == 0) {
             rec.refs++;
             *chunk = rec.chunk;
@@ -425,15 +497,17 @@ static int ss_page_release(ss_store *st, MDB_txn *txn, const uint8_t *key)
 {
     ss_page_rec rec;
     int rc = ss_page_rec_get(st, txn, key, &rec);
+    if (rc == MDB_NOTFOUND)
+        return ss_corrupt(st, "a page map names page %016llx..., which has no record", (unsigned long long)ss_get_be(key, 8));
     if (rc)
-        return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+        return rc;
     if (--rec.refs)
         return ss_page_rec_put(st, txn, key, &rec);
     MDB_val k = {SS_PAGE_KEY, (void *)key};
     if ((rc = mdb_del(txn, st->pages, &k, NULL)))
         return rc;
     uint64_t left;
-    if ((rc = ss_u64_add(txn, st->chunkrefs, rec.chunk, -1, &left)) || left)
+    if ((rc = ss_u64_add(st, txn, st->chunkrefs, rec.chunk, -1, &left)) || left)
         return rc;
     uint8_t kb[8];
     ss_put_be(kb, rec.chunk, 8);
@@ -463,10 +537,22 @@ static int ss_bit(const uint8_t *map, unsigned i)
     return (map[i / 8] >> (i % 8)) & 1;
 }
 
-static int ss_group_parse(const MDB_val *v, ss_group *g)
+/* A page-map record of snapshot name, whose key starts with name and its NUL: MDB_CORRUPTED (the reason
+ * recorded) unless the key holds a group number a guest page number can have and the value is as long as its
+ * bitmaps say. */
+static int ss_group_parse(ss_store *st, const char *name, const MDB_val *k, const MDB_val *v, uint64_t *group,
+                          ss_group *g)
 {
+    size_t nn = strlen(name);
+    if (k->mv_size != nn + 9)
+        return ss_corrupt(st, "snapshot '%s': a page-map key is %zu bytes, not %zu", name, k->mv_size, nn + 9);
+    *group = ss_get_be((const uint8_t *)k->mv_data + nn + 1, 8);
+    if (*group > UINT64_MAX / SS_GROUP_PAGES)
+        return ss_corrupt(st, "snapshot '%s': page-map group %llu is beyond any guest address", name,
+                          (unsigned long long)*group);
     if (v->mv_size < SS_GROUP_HDR || (v->mv_size - SS_GROUP_HDR) % SS_ENTRY_SIZE)
-        return -1;
+        return ss_corrupt(st, "snapshot '%s': the page map of group %llu is %zu bytes, not a header and whole "
+                          "entries", name, (unsigned long long)*group, v->mv_size);
     g->recorded = v->mv_data;
     g->zero = g->recorded + 64;
     g->entries = g->recorded + SS_GROUP_HDR;
@@ -475,21 +561,13 @@ static int ss_group_parse(const MDB_val *v, ss_group *g)
     for (unsigned i = 0; i < SS_GROUP_PAGES; i++)
         if (ss_bit(g->recorded, i) && !ss_bit(g->zero, i))
             want++;
-    return want == g->nentries ? 0 : -1;
+    if (want != g->nentries)
+        return ss_corrupt(st, "snapshot '%s': the page map of group %llu holds %zu entries, its bitmaps say %zu", name,
+                          (unsigned long long)*group, g->nentries, want);
+    return 0;
 }
 
 /* ---- Save --------------------------------------------------------------------------------------------- */
-
-static int ss_name_ok(const char *name)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n >= SS_NAME_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (name[i] == '/' || name[i] == ':' || (unsigned char)name[i] < 0x20)
-            return 0;
-    return 1;
-}
 
 ss_save *ss_save_begin(ss_store *st, const ss_meta *meta, char *err, size_t errlen)
 {
@@ -504,6 +582,7 @@ ss_save *ss_save_begin(ss_store *st, const ss_meta *meta, char *err, size_t errl
         return NULL;
     }
     s->st = st;
+    st->why[0] = '\0';
     s->meta = *meta;
     s->meta.pages_mapped = s->meta.pages_new = s->meta.units = 0;
     int rc = mdb_txn_begin(st->env, NULL, 0, &s->txn);
@@ -529,7 +608,15 @@ ss_save *ss_save_begin(ss_store *st, const ss_meta *meta, char *err, size_t errl
     MDB_cursor *cur;
     s->chunk_id = 1;
     if (mdb_cursor_open(s->txn, st->chunks, &cur) == 0) {
-        if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 8)
+        rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+        if (rc == 0 && (k.mv_size != 8 || ss_get_be(k.mv_data, 8) == UINT64_MAX)) {
+            ss_error(err, errlen, "saving snapshot '%s' failed: state database %s is corrupt: the last chunk's key "
+                     "is not a chunk number", meta->name, st->path);
+            mdb_cursor_close(cur);
+            ss_save_abort(s);
+            return NULL;
+        }
+        if (rc == 0)
             s->chunk_id = ss_get_be(k.mv_data, 8) + 1;
         mdb_cursor_close(cur);
     }
@@ -538,8 +625,11 @@ ss_save *ss_save_begin(ss_store *st, const ss_meta *meta, char *err, size_t errl
 
 static int ss_save_failed(ss_save *s, int rc, const char *what)
 {
-    if (!s->err[0])
-        snprintf(s->err, sizeof(s->err), "%s: %s", what, mdb_strerror(rc));
+    /* A save never builds on a record it found corrupt: the error stays, and commit refuses. */
+    if (!s->err[0] && rc == MDB_CORRUPTED && s->st->why[0])
+        ss_error(s->err, sizeof(s->err), "state database %s is corrupt: %s", s->st->path, s->st->why);
+    else if (!s->err[0])
+        ss_error(s->err, sizeof(s->err), "%s: %s", what, mdb_strerror(rc));
     return -1;
 }
 
@@ -618,8 +708,8 @@ int ss_save_page(ss_save *s, uint64_t index, const uint8_t *page)
         s->group_value[64 + bit / 8] |= (uint8_t)(1u << (bit % 8));
     } else {
         uint8_t *e = s->group_value + s->group_len;
-        uint64_t chunk;
-        uint8_t slot;
+        uint64_t chunk = 0;
+        uint8_t slot = 0;
         if ((rc = ss_page_intern(s, page, e + 9, &chunk, &slot)))
             return ss_save_failed(s, rc, "storing a page");
         ss_put_be(e, chunk, 8);
@@ -747,13 +837,12 @@ ss_reader *ss_reader_open(ss_store *st, const char *name, uint64_t max_index, ch
         for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && !result;
              rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
             const uint8_t *kp = k.mv_data;
-            if (k.mv_size != nn + 9 || memcmp(kp, cur_name, nn) != 0 || kp[nn] != 0)
+            if (k.mv_size < nn + 1 || memcmp(kp, cur_name, nn) != 0 || kp[nn] != 0)
                 break;
-            uint64_t group = ss_get_be(kp + nn + 1, 8);
+            uint64_t group;
             ss_group g;
-            if (ss_group_parse(&v, &g)) {
-                result = ss_error(err, errlen, "snapshot '%s': the page map of group %llu is corrupt", cur_name,
-                                  (unsigned long long)group);
+            if (ss_group_parse(st, cur_name, &k, &v, &group, &g)) {
+                result = ss_error(err, errlen, "state database %s is corrupt: %s", st->path, st->why);
                 break;
             }
             const uint8_t *e = g.entries;
@@ -949,7 +1038,7 @@ int ss_list(ss_store *st, ss_list_fn fn, void *ctx, char *err, size_t errlen)
     int result = 0;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         ss_meta m;
-        if (ss_meta_decode(&v, &m, err, errlen)) {
+        if (ss_meta_decode(st, &k, &v, &m, err, errlen)) {
             result = -1;
             break;
         }
@@ -981,10 +1070,9 @@ static int ss_delete_prefix(ss_store *st, MDB_txn *txn, MDB_dbi dbi, const char 
         size_t n = 0;
         if (release_pages) {
             ss_group g;
-            if (ss_group_parse(&v, &g)) {
-                rc = MDB_CORRUPTED;
+            uint64_t group;
+            if ((rc = ss_group_parse(st, name, &k, &v, &group, &g)))
                 break;
-            }
             /* Copy the keys out: the record goes away before its pages are released. */
             n = g.nentries;
             keys = realloc(keys, (n ? n : 1) * SS_PAGE_KEY);
@@ -1021,8 +1109,8 @@ static int ss_fold_group(ss_store *st, MDB_txn *txn, const char *child, uint64_t
         cg.entries = NULL;
     } else if (rc) {
         return rc;
-    } else if (ss_group_parse(&v, &cg)) {
-        return MDB_CORRUPTED;
+    } else if ((rc = ss_group_parse(st, child, &k, &v, &group, &cg))) {
+        return rc;
     }
     uint8_t *out = malloc(SS_GROUP_HDR + SS_GROUP_PAGES * SS_ENTRY_SIZE);
     if (!out)
@@ -1062,6 +1150,9 @@ static int ss_fold_group(ss_store *st, MDB_txn *txn, const char *child, uint64_t
         if (take_ref) {
             ss_page_rec rec;
             rc = ss_page_rec_get(st, txn, src + 9, &rec);
+            if (rc == MDB_NOTFOUND)
+                rc = ss_corrupt(st, "a page map names page %016llx..., which has no record",
+                                (unsigned long long)ss_get_be(src + 9, 8));
             if (!rc) {
                 rec.refs++;
                 rc = ss_page_rec_put(st, txn, src + 9, &rec);
@@ -1093,8 +1184,12 @@ static int ss_fold_into(ss_store *st, MDB_txn *txn, const char *parent, const ch
     MDB_val k = {nn + 1, (void *)parent}, v;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         const uint8_t *kp = k.mv_data;
-        if (k.mv_size != nn + 9 || memcmp(kp, parent, nn) != 0 || kp[nn] != 0)
+        if (k.mv_size < nn + 1 || memcmp(kp, parent, nn) != 0 || kp[nn] != 0)
             break;
+        if (k.mv_size != nn + 9) {
+            rc = ss_corrupt(st, "snapshot '%s': a page-map key is %zu bytes, not %zu", parent, k.mv_size, nn + 9);
+            break;
+        }
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
             struct pgroup *nl = realloc(list, cap * sizeof(*nl));
@@ -1120,8 +1215,13 @@ static int ss_fold_into(ss_store *st, MDB_txn *txn, const char *parent, const ch
     for (size_t i = 0; i < n; i++) {
         ss_group g;
         MDB_val gv = {list[i].len, list[i].value};
+        uint8_t pk[SS_NAME_MAX + 9];
+        MDB_val pkv = {ss_map_key(pk, parent, list[i].group), pk};
+        uint64_t group;
         if (!rc)
-            rc = ss_group_parse(&gv, &g) ? MDB_CORRUPTED : ss_fold_group(st, txn, child, list[i].group, &g);
+            rc = ss_group_parse(st, parent, &pkv, &gv, &group, &g);
+        if (!rc)
+            rc = ss_fold_group(st, txn, child, group, &g);
         free(list[i].value);
     }
     free(list);
@@ -1177,7 +1277,7 @@ int ss_remove(ss_store *st, const char *name, int force, char *err, size_t errle
     }
     rc = rc ? (mdb_txn_abort(txn), rc) : mdb_txn_commit(txn);
     if (rc)
-        return ss_error(err, errlen, "removing snapshot '%s': %s", name, mdb_strerror(rc));
+        return ss_error(err, errlen, "removing snapshot '%s' from %s: %s", name, st->path, ss_strerror(st, rc));
     return 0;
 }
 
