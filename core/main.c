@@ -530,7 +530,7 @@ static int main_cmd_run(main_args *a)
                                     "--initrd");
         if (main_split_restore(a->restore, &restore_db, &restore_name))
             return 2;
-        store = ss_open(restore_db, 0, err, sizeof(err));
+        store = ss_open(restore_db, SS_OPEN_EXISTING, err, sizeof(err));
         ss_meta meta;
         if (!store || ss_get_meta(store, restore_name, &meta, err, sizeof(err))) {
             fprintf(stderr, "vmm: --restore %s: %s\n", a->restore, err);
@@ -607,7 +607,7 @@ static int main_cmd_run(main_args *a)
     ss_store *from = NULL;
     vm *v = vm_create(&reg, lp, &cfg, &status);
     if (v && a->state_db && !store) {
-        store = ss_open(a->state_db, 1, err, sizeof(err));
+        store = ss_open(a->state_db, SS_OPEN_CREATE, err, sizeof(err));
         if (!store) {
             log_error("%s", err);
             status = 1;
@@ -618,7 +618,7 @@ static int main_cmd_run(main_args *a)
     ses.vm = v;
     ses.store = store;
     if (v && restore_name) {
-        from = store ? store : ss_open(restore_db, 0, err, sizeof(err));
+        from = store ? store : ss_open(restore_db, SS_OPEN_EXISTING, err, sizeof(err));
         uint64_t t0 = loop_clock_ns();
         if (!from || snapshot_restore(v, from, restore_name, (snapshot_restore_mode)a->restore_mode, &pager, err,
                                        sizeof(err))) {
@@ -698,10 +698,11 @@ static int main_cmd_snapshot(const main_args *a)
     if (a->force && strcmp(sub, "rm"))
         return main_usage_error("--force applies to 'snapshot rm' only%s", "");
     char err[512];
-    ss_store *st = ss_open(db, 0, err, sizeof(err));
+    /* ls and info only read: they never create, initialise or write the database they are pointed at. */
+    ss_store *st = ss_open(db, strcmp(sub, "rm") ? SS_OPEN_READONLY : SS_OPEN_EXISTING, err, sizeof(err));
     if (!st) {
         fprintf(stderr, "vmm: %s\n", err);
-        return 1;
+        return 2;
     }
     int rc = 0;
     if (!strcmp(sub, "ls")) {

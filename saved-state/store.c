@@ -160,8 +160,9 @@ int ss_check_path(const char *dir, char *err, size_t errlen)
     return 0;
 }
 
-ss_store *ss_open(const char *dir, int create, char *err, size_t errlen)
+ss_store *ss_open(const char *dir, int mode, char *err, size_t errlen)
 {
+    int create = mode == SS_OPEN_CREATE, readonly = mode == SS_OPEN_READONLY;
     struct stat st;
     if (stat(dir, &st) != 0) {
         if (!create || errno != ENOENT || mkdir(dir, 0755) != 0) {
@@ -179,6 +180,11 @@ ss_store *ss_open(const char *dir, int create, char *err, size_t errlen)
         ss_error(err, errlen, "state database %s: no database there (data.mdb is missing)", dir);
         return NULL;
     }
+    /* LMDB makes a new database in an empty file: opening one that should exist must not replace it. */
+    if (have_data && !create && st.st_size == 0) {
+        ss_error(err, errlen, "state database %s: data.mdb is empty (0 bytes), not a database", dir);
+        return NULL;
+    }
     ss_store *s = calloc(1, sizeof(*s));
     if (!s) {
         ss_error(err, errlen, "state database %s: out of memory", dir);
@@ -190,9 +196,15 @@ ss_store *ss_open(const char *dir, int create, char *err, size_t errlen)
         rc = mdb_env_set_maxdbs(s->env, 8);
     if (!rc)
         rc = mdb_env_set_mapsize(s->env, SS_MAP_SIZE);
+    /* Commits reach the page cache only (a killed process loses nothing); ss_sync makes them durable. Read-only
+     * still takes LMDB's lock file (no MDB_NOLOCK): its reader table keeps a vmm saving into this database at the
+     * same time from reusing the pages being read. */
     if (!rc)
-        /* Commits reach the page cache only (a killed process loses nothing); ss_sync makes them durable. */
-    rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NOSYNC, 0644);
+        rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NOSYNC | (readonly ? MDB_RDONLY : 0), 0644);
+    if (rc == MDB_INVALID) {
+        ss_error(err, errlen, "state database %s: data.mdb is not an LMDB database", dir);
+        goto fail;
+    }
     if (rc) {
         ss_error(err, errlen, "state database %s: %s", dir, mdb_strerror(rc));
         goto fail;
@@ -207,9 +219,10 @@ ss_store *ss_open(const char *dir, int create, char *err, size_t errlen)
         goto fail;
     }
     MDB_txn *txn;
-    rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    rc = mdb_txn_begin(s->env, NULL, readonly ? MDB_RDONLY : 0, &txn);
     if (!rc) {
-        unsigned fl = MDB_CREATE;
+        /* Tables are made by the first open only: any other open finds them, or this is not vmm's database. */
+        unsigned fl = create ? MDB_CREATE : 0;
         rc = mdb_dbi_open(txn, "meta", fl, &s->meta);
         if (!rc)
             rc = mdb_dbi_open(txn, "units", fl, &s->units);
@@ -221,7 +234,13 @@ ss_store *ss_open(const char *dir, int create, char *err, size_t errlen)
             rc = mdb_dbi_open(txn, "chunks", fl, &s->chunks);
         if (!rc)
             rc = mdb_dbi_open(txn, "chunkrefs", fl, &s->chunkrefs);
+        /* A read-only transaction is committed too: that keeps the table handles it opened. */
         rc = rc ? (mdb_txn_abort(txn), rc) : mdb_txn_commit(txn);
+    }
+    if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) {
+        ss_error(err, errlen, "state database %s: an LMDB database, but not vmm's (its snapshot tables are missing)",
+                 dir);
+        goto fail;
     }
     if (rc) {
         ss_error(err, errlen, "state database %s: %s", dir, mdb_strerror(rc));
