@@ -344,6 +344,49 @@ static int ss_meta_get(ss_store *st, MDB_txn *txn, const char *name, ss_meta *m,
     return 0;
 }
 
+/* Walk name's parent chain in txn: -1 with the reason if a snapshot on it is missing or corrupt, or if the chain
+ * comes back to a snapshot it passed (only a corrupt database has such a loop), naming the snapshots of the loop. */
+static int ss_chain_check(ss_store *st, MDB_txn *txn, const char *name, char *err, size_t errlen)
+{
+    char (*seen)[SS_NAME_MAX] = malloc(SS_MAX_CHAIN * sizeof(*seen));
+    if (!seen)
+        return ss_error(err, errlen, "out of memory");
+    char cur[SS_NAME_MAX];
+    snprintf(cur, sizeof(cur), "%s", name);
+    int result = 0;
+    for (size_t n = 0; !result && cur[0]; n++) {
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(seen[i], cur))
+                continue;
+            char loop[320] = "";
+            size_t len = 0;
+            for (size_t j = i; j < n && len < sizeof(loop); j++)
+                len += (size_t)snprintf(loop + len, sizeof(loop) - len, "%s -> ", seen[j]);
+            if (len < sizeof(loop))
+                snprintf(loop + len, sizeof(loop) - len, "%s", cur);
+            ss_error(err, errlen, "state database %s is corrupt: snapshot '%s': its parent chain loops (%s)", st->path,
+                     name, loop);
+            result = -1;
+            break;
+        }
+        if (result)
+            break;
+        if (n == SS_MAX_CHAIN) {
+            result = ss_error(err, errlen, "snapshot '%s': its parent chain is longer than %d snapshots", name,
+                              SS_MAX_CHAIN);
+            break;
+        }
+        snprintf(seen[n], SS_NAME_MAX, "%s", cur);
+        ss_meta m;
+        if (ss_meta_get(st, txn, cur, &m, err, errlen))
+            result = -1;
+        else
+            snprintf(cur, sizeof(cur), "%s", m.parent);
+    }
+    free(seen);
+    return result;
+}
+
 static int ss_meta_put(ss_store *st, MDB_txn *txn, const ss_meta *m)
 {
     vmm_ssm w;
@@ -830,6 +873,10 @@ ss_reader *ss_reader_open(ss_store *st, const char *name, uint64_t max_index, ch
         ss_reader_close(r);
         return NULL;
     }
+    if (ss_chain_check(st, r->txn, name, err, errlen)) {
+        ss_reader_close(r);
+        return NULL;
+    }
     char cur_name[SS_NAME_MAX];
     snprintf(cur_name, sizeof(cur_name), "%s", name);
     int result = 0;
@@ -1123,6 +1170,7 @@ static int ss_fold_group(ss_store *st, MDB_txn *txn, const char *child, uint64_t
     static const uint8_t none[SS_GROUP_HDR];
     int rc = mdb_get(txn, st->pagemap, &k, &v);
     if (rc == MDB_NOTFOUND) {
+        rc = 0; /* the child recorded nothing in this group: it takes all of the parent's */
         cg.recorded = none;
         cg.zero = none + 64;
         cg.entries = NULL;
@@ -1247,37 +1295,76 @@ static int ss_fold_into(ss_store *st, MDB_txn *txn, const char *parent, const ch
     return rc;
 }
 
+/* The names of parent's children, however many: each is folded into on a forced removal, none may be missed. */
 typedef struct ss_children {
-    char names[64][SS_NAME_MAX];
-    unsigned count;
-    const char *parent;
+    char (*names)[SS_NAME_MAX];
+    size_t count, cap;
 } ss_children;
 
-static void ss_collect_child(void *ctx, const ss_meta *m)
+static int ss_children_of(ss_store *st, MDB_txn *txn, const char *parent, ss_children *c, char *err, size_t errlen)
 {
-    ss_children *c = ctx;
-    if (strcmp(m->parent, c->parent) == 0 && c->count < 64)
-        snprintf(c->names[c->count++], SS_NAME_MAX, "%s", m->name);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, st->meta, &cur);
+    if (rc)
+        return ss_error(err, errlen, "state database %s: %s", st->path, mdb_strerror(rc));
+    MDB_val k, v;
+    int result = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        ss_meta m;
+        if (ss_meta_decode(st, &k, &v, &m, err, errlen)) {
+            result = -1;
+            break;
+        }
+        if (strcmp(m.parent, parent))
+            continue;
+        if (c->count == c->cap) {
+            size_t cap = c->cap ? c->cap * 2 : 16;
+            void *names = realloc(c->names, cap * sizeof(*c->names));
+            if (!names) {
+                result = ss_error(err, errlen, "out of memory");
+                break;
+            }
+            c->names = names;
+            c->cap = cap;
+        }
+        snprintf(c->names[c->count++], SS_NAME_MAX, "%s", m.name);
+    }
+    if (!result && rc != MDB_NOTFOUND)
+        result = ss_error(err, errlen, "state database %s: %s", st->path, mdb_strerror(rc));
+    mdb_cursor_close(cur);
+    return result;
 }
 
 int ss_remove(ss_store *st, const char *name, int force, char *err, size_t errlen)
 {
-    ss_meta m;
-    if (ss_get_meta(st, name, &m, err, errlen))
-        return -1;
-    ss_children kids = {.parent = name};
-    if (ss_list(st, ss_collect_child, &kids, err, errlen))
-        return -1;
-    if (kids.count && !force)
-        return ss_error(err, errlen, "snapshot '%s' is the parent of '%s'%s; remove %s first, or use --force to fold "
-                        "its pages into %s", name, kids.names[0], kids.count > 1 ? " and others" : "",
-                        kids.count > 1 ? "them" : "it", kids.count > 1 ? "them" : "it");
+    st->why[0] = '\0';
     MDB_txn *txn;
     int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
-    for (unsigned i = 0; !rc && i < kids.count; i++) {
+    if (rc)
+        return ss_error(err, errlen, "state database %s: %s", st->path, mdb_strerror(rc));
+    /* Everything is read in the transaction that writes: the children found are the children changed. A loop in
+     * the parents would make a child its own parent once name's parent is handed down. */
+    ss_meta m;
+    ss_children kids = {0};
+    if (ss_meta_get(st, txn, name, &m, err, errlen) || ss_chain_check(st, txn, name, err, errlen) ||
+        ss_children_of(st, txn, name, &kids, err, errlen)) {
+        mdb_txn_abort(txn);
+        free(kids.names);
+        return -1;
+    }
+    if (kids.count && !force) {
+        ss_error(err, errlen, "snapshot '%s' is the parent of '%s'%s; remove %s first, or use --force to fold its "
+                 "pages into %s", name, kids.names[0], kids.count > 1 ? " and others" : "",
+                 kids.count > 1 ? "them" : "it", kids.count > 1 ? "them" : "it");
+        mdb_txn_abort(txn);
+        free(kids.names);
+        return -1;
+    }
+    for (size_t i = 0; !rc && i < kids.count; i++) {
         ss_meta cm;
         if (ss_meta_get(st, txn, kids.names[i], &cm, err, errlen)) {
             mdb_txn_abort(txn);
+            free(kids.names);
             return -1;
         }
         rc = ss_fold_into(st, txn, name, cm.name);
@@ -1286,6 +1373,7 @@ int ss_remove(ss_store *st, const char *name, int force, char *err, size_t errle
             rc = ss_meta_put(st, txn, &cm);
         }
     }
+    free(kids.names);
     if (!rc)
         rc = ss_delete_prefix(st, txn, st->pagemap, name, 1);
     if (!rc)

@@ -303,6 +303,30 @@ static void test_hostile_metadata_names(void **state)
     assert_non_null(strstr(err, f->dir));
 }
 
+/* A parent loop (a <-> b): a forced removal of a would leave b its own parent. Refused, naming both, and nothing
+ * changes; reading either names the loop. */
+static void test_hostile_parent_loop(void **state)
+{
+    fixture *f = *state;
+    save_ok(f->st, "a", NULL, NULL, NULL, 0);
+    save_ok(f->st, "b", "a", NULL, NULL, 0);
+    raw r;
+    raw_begin(f, &r);
+    put_meta(&r, "a", "a", "b");
+    raw_end(f, &r);
+    char err[512] = "";
+    assert_int_equal(ss_remove(f->st, "a", 1, err, sizeof(err)), -1);
+    print_message("%s\n", err);
+    assert_non_null(strstr(err, f->dir));
+    assert_non_null(strstr(err, "loops (a -> b -> a)"));
+    ss_meta m;
+    assert_int_equal(ss_get_meta(f->st, "b", &m, err, sizeof(err)), 0);
+    assert_string_equal(m.parent, "a");
+    assert_int_equal(ss_get_meta(f->st, "a", &m, err, sizeof(err)), 0);
+    assert_null(ss_reader_open(f->st, "b", NPAGES, err, sizeof(err)));
+    assert_non_null(strstr(err, "snapshot 'b': its parent chain loops (b -> a -> b)"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +337,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hostile_page_map_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_page_map_group_wraps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_metadata_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_parent_loop, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
