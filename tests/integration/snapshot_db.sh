@@ -5,6 +5,9 @@
 #             each one line naming the database and what is wrong, exit 2, and data.mdb keeps its size, contents
 #             and mtime (nothing created where there was nothing). `snapshot rm` and `run --restore` refuse an empty
 #             data.mdb the same way rather than making a new database in it.
+#   config    a snapshot whose stored configuration is not one vmm would write (RAM size, vCPU count, no
+#             architecture, an empty device name): restoring it is refused, naming the snapshot and its stored
+#             value, never an option the user did not type
 # usage: snapshot_db.sh CASE VMM SS_CRAFT
 set -u
 case_=$1 vmm=$2 craft=$3
@@ -80,6 +83,32 @@ readonly)
     python3 -c "import sys; sys.stdout.write('not a database\n' * 1000)" >"$tmp/text/data.mdb"
     unchanged "$tmp/text" 2 "state database $tmp/text: data.mdb is not an LMDB database" snapshot ls "$tmp/text"
     unchanged "$tmp/text" 2 "state database $tmp/text: data.mdb is not an LMDB database" snapshot info "$tmp/text" one
+    ;;
+config)
+    db=$tmp/db
+    good="arch x86-raw|mem 67108864|cpus 1|device uart16550"
+    "$craft" "$db" ram4097 ram=4097 "config=$good" || fail "ss_craft"
+    "$craft" "$db" ram0 ram=0 "config=$good" || fail "ss_craft"
+    "$craft" "$db" cpus0 cpus=0 "config=$good" || fail "ss_craft"
+    "$craft" "$db" cpus2000 cpus=2000 "config=$good" || fail "ss_craft"
+    "$craft" "$db" noarch "config=mem 67108864|cpus 1|device uart16550" || fail "ss_craft"
+    "$craft" "$db" emptyarch "config=arch |device uart16550" || fail "ss_craft"
+    "$craft" "$db" emptydev "config=arch x86-raw|device ,irq=3" || fail "ss_craft"
+    "$craft" "$db" nosucharch "config=arch tp-nonexistent|device uart16550" || fail "ss_craft"
+    expect 2 "snapshot 'ram4097': its RAM size 4097 is not" run --restore "$db:ram4097"
+    expect 2 "snapshot 'ram0': its RAM size 0 is not" run --restore "$db:ram0"
+    expect 2 "snapshot 'cpus0': its vCPU count 0 is not" run --restore "$db:cpus0"
+    expect 2 "snapshot 'cpus2000': its vCPU count 2000 is not" run --restore "$db:cpus2000"
+    expect 2 "snapshot 'noarch': its configuration names no architecture" run --restore "$db:noarch"
+    expect 2 "snapshot 'emptyarch': its configuration names no architecture" run --restore "$db:emptyarch"
+    expect 2 "snapshot 'emptydev': its configuration has a device without a name" run --restore "$db:emptydev"
+    expect 2 "snapshot 'nosucharch': its architecture 'tp-nonexistent' has no plugin" run --restore "$db:nosucharch"
+    # None of them names an option of the command line.
+    for n in ram4097 ram0 cpus0 cpus2000 noarch emptyarch emptydev nosucharch; do
+        timeout $limit "$vmm" run --restore "$db:$n" </dev/null >/dev/null 2>"$tmp/err"
+        ! grep -Eq -- "--(mem|arch|cpus|device)\b" "$tmp/err" || fail "restoring $n names an option: $(cat "$tmp/err")"
+    done
+    echo "ok: no message names an option the user did not type"
     ;;
 *)
     echo "unknown case $case_"
