@@ -91,6 +91,8 @@ typedef struct main_args {
     const char *cmdline;
     int stats;
     int mem_given, cpus_given, force, restore_mode_given;
+    char snapshot[SS_NAME_MAX];                   /* --restore: the snapshot whose configuration filled in the rest */
+    int arch_from_snapshot, devices_from_snapshot; /* what came from it, so errors name it, not an option */
     const char *state_db, *restore, *control_path;
     int restore_mode; /* snapshot_restore_mode */
     const char *run_option;    /* the first option given that only 'run' takes, for other commands' refusal */
@@ -431,14 +433,26 @@ static void main_config_format(const main_args *a, const vm_config *cfg, char *o
 }
 
 /* Fill in from a snapshot's configuration what the command line left out. Strings are allocated into
- * `owned` (freed by the caller). Returns 0, or 2 after printing a conflict. */
+ * `owned` (freed by the caller). Returns 0, or 2 after printing a conflict. The stored values are checked here as
+ * the command line's are when parsed: a bad one is the snapshot's, and the checks further on would name options
+ * the user never typed. */
 static int main_config_apply(main_args *a, const ss_meta *m, char **owned, unsigned *nowned)
 {
+    if (m->ram_size < (1ull << 20) || (m->ram_size & (MEMMAP_PAGE_SIZE - 1))) {
+        fprintf(stderr, "vmm: snapshot '%s': its RAM size %llu is not a multiple of 4 KiB of at least 1 MiB\n",
+                m->name, (unsigned long long)m->ram_size);
+        return 2;
+    }
+    if (m->cpus == 0 || m->cpus > 1024) {
+        fprintf(stderr, "vmm: snapshot '%s': its vCPU count %u is not from 1 to 1024\n", m->name, m->cpus);
+        return 2;
+    }
     char *copy = strdup(m->config);
     if (!copy)
         return 1;
     owned[(*nowned)++] = copy;
-    int user_devices = a->ndevices > 0;
+    int user_devices = a->ndevices > 0, have_arch = 0;
+    snprintf(a->snapshot, sizeof(a->snapshot), "%s", m->name); /* m is gone by the time plugins are checked */
     for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         char *val = strchr(line, ' ');
         if (!val)
@@ -449,6 +463,11 @@ static int main_config_apply(main_args *a, const ss_meta *m, char **owned, unsig
             char *name = main_split_name(val, &opts);
             if (!name)
                 return 1;
+            if (!*name) {
+                free(name);
+                continue; /* reported below as no architecture */
+            }
+            have_arch = 1;
             if (a->arch && strcmp(a->arch, name) != 0) {
                 fprintf(stderr, "vmm: snapshot '%s' is of a %s VM, --arch asks for %s\n", m->name, name, a->arch);
                 free(name);
@@ -458,6 +477,7 @@ static int main_config_apply(main_args *a, const ss_meta *m, char **owned, unsig
                 a->arch_name = name;
                 a->arch = name;
                 a->arch_options = opts;
+                a->arch_from_snapshot = 1;
             } else {
                 free(name);
             }
@@ -466,11 +486,22 @@ static int main_config_apply(main_args *a, const ss_meta *m, char **owned, unsig
             char *name = main_split_name(val, &opts);
             if (!name)
                 return 1;
+            if (!*name) {
+                free(name);
+                fprintf(stderr, "vmm: snapshot '%s': its configuration has a device without a name ('device %s')\n",
+                        m->name, val);
+                return 2;
+            }
+            a->devices_from_snapshot = 1;
             a->device_names[a->ndevices] = name;
             a->devices[a->ndevices++] = (vm_device_config){.name = name, .options = opts};
         } else if (!strcmp(line, "append") && !a->cmdline) {
             a->cmdline = val;
         }
+    }
+    if (!have_arch) {
+        fprintf(stderr, "vmm: snapshot '%s': its configuration names no architecture\n", m->name);
+        return 2;
     }
     if (a->mem_given && a->mem != m->ram_size) {
         fprintf(stderr, "vmm: snapshot '%s' was saved with %llu MiB of RAM, --mem asks for %llu MiB\n", m->name,
@@ -516,6 +547,24 @@ static int main_split_restore(const char *spec, char **db, const char **name)
     return *db ? 0 : 1;
 }
 
+/* The plugins a snapshot's configuration names must exist here; otherwise vm_create would report them as the
+ * --arch or --device the user did not give. Paths to plugin files are loaded (and reported) by vm_create. */
+static int main_check_snapshot_plugins(const main_args *a, const plugin_registry *reg)
+{
+    if (a->arch_from_snapshot && !plugin_find(reg, a->arch)) {
+        fprintf(stderr, "vmm: snapshot '%s': its architecture '%s' has no plugin here (see 'vmm plugins')\n",
+                a->snapshot, a->arch);
+        return -1;
+    }
+    for (unsigned i = 0; a->devices_from_snapshot && i < a->ndevices; i++)
+        if (!strchr(a->devices[i].name, '/') && !plugin_find(reg, a->devices[i].name)) {
+            fprintf(stderr, "vmm: snapshot '%s': its device '%s' has no plugin here (see 'vmm plugins')\n",
+                    a->snapshot, a->devices[i].name);
+            return -1;
+        }
+    return 0;
+}
+
 static int main_cmd_run(main_args *a)
 {
     char err[512];
@@ -530,7 +579,7 @@ static int main_cmd_run(main_args *a)
                                     "--initrd");
         if (main_split_restore(a->restore, &restore_db, &restore_name))
             return 2;
-        store = ss_open(restore_db, 0, err, sizeof(err));
+        store = ss_open(restore_db, SS_OPEN_EXISTING, err, sizeof(err));
         ss_meta meta;
         if (!store || ss_get_meta(store, restore_name, &meta, err, sizeof(err))) {
             fprintf(stderr, "vmm: --restore %s: %s\n", a->restore, err);
@@ -570,6 +619,10 @@ static int main_cmd_run(main_args *a)
     plugin_registry reg;
     plugin_registry_init(&reg, hostdrv_abi(NULL));
     main_load_plugins(&reg, a, VMM_LOG_WARN);
+    if (main_check_snapshot_plugins(a, &reg)) {
+        status = 2;
+        goto out_plugins;
+    }
 
     loop *lp = loop_create();
     if (!lp) {
@@ -607,7 +660,7 @@ static int main_cmd_run(main_args *a)
     ss_store *from = NULL;
     vm *v = vm_create(&reg, lp, &cfg, &status);
     if (v && a->state_db && !store) {
-        store = ss_open(a->state_db, 1, err, sizeof(err));
+        store = ss_open(a->state_db, SS_OPEN_CREATE, err, sizeof(err));
         if (!store) {
             log_error("%s", err);
             status = 1;
@@ -618,7 +671,7 @@ static int main_cmd_run(main_args *a)
     ses.vm = v;
     ses.store = store;
     if (v && restore_name) {
-        from = store ? store : ss_open(restore_db, 0, err, sizeof(err));
+        from = store ? store : ss_open(restore_db, SS_OPEN_EXISTING, err, sizeof(err));
         uint64_t t0 = loop_clock_ns();
         if (!from || snapshot_restore(v, from, restore_name, (snapshot_restore_mode)a->restore_mode, &pager, err,
                                        sizeof(err))) {
@@ -698,10 +751,11 @@ static int main_cmd_snapshot(const main_args *a)
     if (a->force && strcmp(sub, "rm"))
         return main_usage_error("--force applies to 'snapshot rm' only%s", "");
     char err[512];
-    ss_store *st = ss_open(db, 0, err, sizeof(err));
+    /* ls and info only read: they never create, initialise or write the database they are pointed at. */
+    ss_store *st = ss_open(db, strcmp(sub, "rm") ? SS_OPEN_READONLY : SS_OPEN_EXISTING, err, sizeof(err));
     if (!st) {
         fprintf(stderr, "vmm: %s\n", err);
-        return 1;
+        return 2;
     }
     int rc = 0;
     if (!strcmp(sub, "ls")) {

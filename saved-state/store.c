@@ -40,13 +40,16 @@ struct ss_store {
     MDB_env *env;
     MDB_dbi meta, units, pagemap, pages, chunks, chunkrefs;
     char path[4096];
+    /* What ss_corrupt found: the functions below pass LMDB's status codes up, and MDB_CORRUPTED alone would not
+     * tell the user which record is wrong. */
+    char why[256];
 };
 
 struct ss_save {
     ss_store *st;
     MDB_txn *txn;
     ss_meta meta;
-    char err[256];
+    char err[512];
     /* the page-map group being filled */
     uint64_t group;
     int have_group;
@@ -72,6 +75,23 @@ static int ss_error(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
+/* Record why a record read from the database cannot be used; returns MDB_CORRUPTED for the caller to pass up. */
+static int ss_corrupt(ss_store *st, const char *fmt, ...) VMM_PRINTF(2, 3);
+static int ss_corrupt(ss_store *st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(st->why, sizeof(st->why), fmt, ap);
+    va_end(ap);
+    return MDB_CORRUPTED;
+}
+
+/* The text for an LMDB status: for MDB_CORRUPTED the record ss_corrupt named. */
+static const char *ss_strerror(const ss_store *st, int rc)
+{
+    return rc == MDB_CORRUPTED && st->why[0] ? st->why : mdb_strerror(rc);
+}
+
 static void ss_put_be(uint8_t *p, uint64_t v, unsigned n)
 {
     for (unsigned i = 0; i < n; i++)
@@ -94,6 +114,17 @@ static XXH128_hash_t ss_hash_page(const uint8_t *page)
 #else
     return XXH3_128bits(page, SS_PAGE_SIZE);
 #endif
+}
+
+static int ss_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n >= SS_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (name[i] == '/' || name[i] == ':' || (unsigned char)name[i] < 0x20)
+            return 0;
+    return 1;
 }
 
 /* ---- Open / close ------------------------------------------------------------------------------------- */
@@ -129,8 +160,9 @@ int ss_check_path(const char *dir, char *err, size_t errlen)
     return 0;
 }
 
-ss_store *ss_open(const char *dir, int create, char *err, size_t errlen)
+ss_store *ss_open(const char *dir, int mode, char *err, size_t errlen)
 {
+    int create = mode == SS_OPEN_CREATE, readonly = mode == SS_OPEN_READONLY;
     struct stat st;
     if (stat(dir, &st) != 0) {
         if (!create || errno != ENOENT || mkdir(dir, 0755) != 0) {
@@ -148,6 +180,11 @@ ss_store *ss_open(const char *dir, int create, char *err, size_t errlen)
         ss_error(err, errlen, "state database %s: no database there (data.mdb is missing)", dir);
         return NULL;
     }
+    /* LMDB makes a new database in an empty file: opening one that should exist must not replace it. */
+    if (have_data && !create && st.st_size == 0) {
+        ss_error(err, errlen, "state database %s: data.mdb is empty (0 bytes), not a database", dir);
+        return NULL;
+    }
     ss_store *s = calloc(1, sizeof(*s));
     if (!s) {
         ss_error(err, errlen, "state database %s: out of memory", dir);
@@ -159,9 +196,15 @@ ss_store *ss_open(const char *dir, int create, char *err, size_t errlen)
         rc = mdb_env_set_maxdbs(s->env, 8);
     if (!rc)
         rc = mdb_env_set_mapsize(s->env, SS_MAP_SIZE);
+    /* Commits reach the page cache only (a killed process loses nothing); ss_sync makes them durable. Read-only
+     * still takes LMDB's lock file (no MDB_NOLOCK): its reader table keeps a vmm saving into this database at the
+     * same time from reusing the pages being read. */
     if (!rc)
-        /* Commits reach the page cache only (a killed process loses nothing); ss_sync makes them durable. */
-    rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NOSYNC, 0644);
+        rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NOSYNC | (readonly ? MDB_RDONLY : 0), 0644);
+    if (rc == MDB_INVALID) {
+        ss_error(err, errlen, "state database %s: data.mdb is not an LMDB database", dir);
+        goto fail;
+    }
     if (rc) {
         ss_error(err, errlen, "state database %s: %s", dir, mdb_strerror(rc));
         goto fail;
@@ -176,9 +219,10 @@ ss_store *ss_open(const char *dir, int create, char *err, size_t errlen)
         goto fail;
     }
     MDB_txn *txn;
-    rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    rc = mdb_txn_begin(s->env, NULL, readonly ? MDB_RDONLY : 0, &txn);
     if (!rc) {
-        unsigned fl = MDB_CREATE;
+        /* Tables are made by the first open only: any other open finds them, or this is not vmm's database. */
+        unsigned fl = create ? MDB_CREATE : 0;
         rc = mdb_dbi_open(txn, "meta", fl, &s->meta);
         if (!rc)
             rc = mdb_dbi_open(txn, "units", fl, &s->units);
@@ -190,7 +234,13 @@ ss_store *ss_open(const char *dir, int create, char *err, size_t errlen)
             rc = mdb_dbi_open(txn, "chunks", fl, &s->chunks);
         if (!rc)
             rc = mdb_dbi_open(txn, "chunkrefs", fl, &s->chunkrefs);
+        /* A read-only transaction is committed too: that keeps the table handles it opened. */
         rc = rc ? (mdb_txn_abort(txn), rc) : mdb_txn_commit(txn);
+    }
+    if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) {
+        ss_error(err, errlen, "state database %s: an LMDB database, but not vmm's (its snapshot tables are missing)",
+                 dir);
+        goto fail;
     }
     if (rc) {
         ss_error(err, errlen, "state database %s: %s", dir, mdb_strerror(rc));
@@ -233,8 +283,16 @@ static int ss_meta_encode(const ss_meta *m, vmm_ssm *w)
     return ssm_writer_finish(w);
 }
 
-static int ss_meta_decode(const MDB_val *v, ss_meta *m, char *err, size_t errlen)
+/* A metadata record, key and all: every field is checked before anything uses it (the names become keys and
+ * messages, the parent is followed). */
+static int ss_meta_decode(const ss_store *st, const MDB_val *k, const MDB_val *v, ss_meta *m, char *err,
+                          size_t errlen)
 {
+    char key[SS_NAME_MAX];
+    size_t kn = k->mv_size < SS_NAME_MAX ? k->mv_size : SS_NAME_MAX - 1;
+    /* The key is not NUL-terminated; for messages, any bytes it holds are shown up to the first NUL. */
+    memcpy(key, k->mv_data, kn);
+    key[kn] = '\0';
     vmm_ssm r;
     uint64_t format = 0, arch_abi = 0, cpus = 0;
     memset(m, 0, sizeof(*m));
@@ -256,7 +314,18 @@ static int ss_meta_decode(const MDB_val *v, ss_meta *m, char *err, size_t errlen
     ssm_get_u64(&r, &m->pages_new);
     ssm_get_u64(&r, &m->units);
     if (ssm_reader_finish(&r))
-        return ss_error(err, errlen, "snapshot metadata is corrupt: %s", r.err);
+        return ss_error(err, errlen, "state database %s: snapshot '%s': its metadata is corrupt: %s", st->path, key,
+                        r.err);
+    if (k->mv_size != strlen(m->name) || memcmp(k->mv_data, m->name, k->mv_size) != 0 || !ss_name_ok(m->name))
+        return ss_error(err, errlen, "state database %s: snapshot '%s': its metadata names it '%s'", st->path, key,
+                        m->name);
+    if (m->parent[0] && (!ss_name_ok(m->parent) || !strcmp(m->parent, m->name)))
+        return ss_error(err, errlen, "state database %s: snapshot '%s': its parent '%s' is not a valid snapshot "
+                        "name%s", st->path, key, m->parent, strcmp(m->parent, m->name) ? "" : " (itself)");
+    if (arch_abi > UINT32_MAX || cpus > UINT32_MAX)
+        return ss_error(err, errlen, "state database %s: snapshot '%s': its %s %llu is out of range", st->path, key,
+                        cpus > UINT32_MAX ? "vCPU count" : "architecture ABI version",
+                        (unsigned long long)(cpus > UINT32_MAX ? cpus : arch_abi));
     m->arch_abi = (uint32_t)arch_abi;
     m->cpus = (uint32_t)cpus;
     return 0;
@@ -270,9 +339,52 @@ static int ss_meta_get(ss_store *st, MDB_txn *txn, const char *name, ss_meta *m,
         return ss_error(err, errlen, "no snapshot '%s' in %s", name, st->path);
     if (rc)
         return ss_error(err, errlen, "state database %s: %s", st->path, mdb_strerror(rc));
-    if (ss_meta_decode(&v, m, err, errlen))
+    if (ss_meta_decode(st, &k, &v, m, err, errlen))
         return -1;
     return 0;
+}
+
+/* Walk name's parent chain in txn: -1 with the reason if a snapshot on it is missing or corrupt, or if the chain
+ * comes back to a snapshot it passed (only a corrupt database has such a loop), naming the snapshots of the loop. */
+static int ss_chain_check(ss_store *st, MDB_txn *txn, const char *name, char *err, size_t errlen)
+{
+    char (*seen)[SS_NAME_MAX] = malloc(SS_MAX_CHAIN * sizeof(*seen));
+    if (!seen)
+        return ss_error(err, errlen, "out of memory");
+    char cur[SS_NAME_MAX];
+    snprintf(cur, sizeof(cur), "%s", name);
+    int result = 0;
+    for (size_t n = 0; !result && cur[0]; n++) {
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(seen[i], cur))
+                continue;
+            char loop[320] = "";
+            size_t len = 0;
+            for (size_t j = i; j < n && len < sizeof(loop); j++)
+                len += (size_t)snprintf(loop + len, sizeof(loop) - len, "%s -> ", seen[j]);
+            if (len < sizeof(loop))
+                snprintf(loop + len, sizeof(loop) - len, "%s", cur);
+            ss_error(err, errlen, "state database %s is corrupt: snapshot '%s': its parent chain loops (%s)", st->path,
+                     name, loop);
+            result = -1;
+            break;
+        }
+        if (result)
+            break;
+        if (n == SS_MAX_CHAIN) {
+            result = ss_error(err, errlen, "snapshot '%s': its parent chain is longer than %d snapshots", name,
+                              SS_MAX_CHAIN);
+            break;
+        }
+        snprintf(seen[n], SS_NAME_MAX, "%s", cur);
+        ss_meta m;
+        if (ss_meta_get(st, txn, cur, &m, err, errlen))
+            result = -1;
+        else
+            snprintf(cur, sizeof(cur), "%s", m.parent);
+    }
+    free(seen);
+    return result;
 }
 
 static int ss_meta_put(ss_store *st, MDB_txn *txn, const ss_meta *m)
@@ -313,11 +425,20 @@ static int ss_page_rec_get(ss_store *st, MDB_txn *txn, const uint8_t *key, ss_pa
     if (rc)
         return rc;
     if (v.mv_size != 17)
-        return MDB_CORRUPTED;
+        return ss_corrupt(st, "the record of page %016llx... is %zu bytes, not 17",
+                          (unsigned long long)ss_get_be(key, 8), v.mv_size);
     const uint8_t *p = v.mv_data;
     rec->chunk = ss_get_be(p, 8);
     rec->slot = p[8];
     memcpy(&rec->refs, p + 9, 8);
+    /* The slot indexes a chunk's 64 pages (and the array of the chunk being filled): check it before any use. */
+    if (rec->slot >= SS_CHUNK_PAGES)
+        return ss_corrupt(st, "the record of page %016llx... names slot %u of chunk %llu (a chunk holds %u pages)",
+                          (unsigned long long)ss_get_be(key, 8), rec->slot, (unsigned long long)rec->chunk,
+                          SS_CHUNK_PAGES);
+    if (rec->refs == 0)
+        return ss_corrupt(st, "the record of page %016llx... has no references (it should have been deleted)",
+                          (unsigned long long)ss_get_be(key, 8));
     return 0;
 }
 
@@ -331,17 +452,24 @@ static int ss_page_rec_put(ss_store *st, MDB_txn *txn, const uint8_t *key, const
     return mdb_put(txn, st->pages, &k, &v, 0);
 }
 
-static int ss_u64_add(MDB_txn *txn, MDB_dbi dbi, uint64_t id, int64_t delta, uint64_t *now)
+/* A chunk's count of referenced pages, changed by delta (a chunk holds at most 64). */
+static int ss_u64_add(ss_store *st, MDB_txn *txn, MDB_dbi dbi, uint64_t id, int64_t delta, uint64_t *now)
 {
     uint8_t kb[8];
     ss_put_be(kb, id, 8);
     MDB_val k = {8, kb}, v;
     uint64_t count = 0;
     int rc = mdb_get(txn, dbi, &k, &v);
-    if (rc == 0 && v.mv_size == 8)
+    if (rc == 0 && v.mv_size != 8)
+        return ss_corrupt(st, "the reference count of chunk %llu is %zu bytes, not 8", (unsigned long long)id,
+                          v.mv_size);
+    if (rc == 0)
         memcpy(&count, v.mv_data, 8);
-    else if (rc && rc != MDB_NOTFOUND)
+    else if (rc != MDB_NOTFOUND)
         return rc;
+    if ((delta < 0 && count < (uint64_t)-delta) || count + (uint64_t)(delta > 0 ? delta : 0) > SS_CHUNK_PAGES)
+        return ss_corrupt(st, "chunk %llu has %llu referenced pages, which cannot change by %lld",
+                          (unsigned long long)id, (unsigned long long)count, (long long)delta);
     count = (uint64_t)((int64_t)count + delta);
     *now = count;
     if (count == 0) {
@@ -376,7 +504,7 @@ static int ss_save_flush_chunk(ss_save *s)
         for (unsigned i = 0; i < s->chunk_fill; i++)
             memcpy((uint8_t *)v.mv_data + (size_t)i * SS_PAGE_SIZE, s->chunk_src[i], SS_PAGE_SIZE);
         uint64_t count;
-        rc = ss_u64_add(s->txn, s->st->chunkrefs, s->chunk_id, s->chunk_fill, &count);
+        rc = ss_u64_add(s->st, s->txn, s->st->chunkrefs, s->chunk_id, s->chunk_fill, &count);
     }
     s->chunk_id++;
     s->chunk_fill = 0;
@@ -406,11 +534,17 @@ static int ss_page_intern(ss_save *s, const uint8_t *page, uint8_t *key, uint64_
         }
         if (rc)
             return rc;
-        /* Same hash: share only identical bytes, so a crafted collision cannot mix two pages up. */
-        const uint8_t *have = rec.chunk == s->chunk_id ? s->chunk_src[rec.slot]
-                                                         : ss_chunk_page(st, s->txn, rec.chunk, rec.slot);
+        /* Same hash: share only identical bytes, so a crafted collision cannot mix two pages up. The chunk being
+         * filled exists only in chunk_src, up to chunk_fill: a record naming a slot of it past that (or a later
+         * chunk) was not made by this save and names pages that do not exist. */
+        const uint8_t *have = NULL;
+        if (rec.chunk == s->chunk_id && rec.slot < s->chunk_fill)
+            have = s->chunk_src[rec.slot];
+        else if (rec.chunk < s->chunk_id)
+            have = ss_chunk_page(st, s->txn, rec.chunk, rec.slot);
         if (!have)
-            return MDB_CORRUPTED;
+            return ss_corrupt(st, "the record of page %016llx... names slot %u of chunk %llu, which the database "
+                              "does not hold", (unsigned long long)h.high64, rec.slot, (unsigned long long)rec.chunk);
         if (memcmp(have, page, SS_PAGE_SIZE) == 0) {
             rec.refs++;
             *chunk = rec.chunk;
@@ -425,15 +559,17 @@ static int ss_page_release(ss_store *st, MDB_txn *txn, const uint8_t *key)
 {
     ss_page_rec rec;
     int rc = ss_page_rec_get(st, txn, key, &rec);
+    if (rc == MDB_NOTFOUND)
+        return ss_corrupt(st, "a page map names page %016llx..., which has no record", (unsigned long long)ss_get_be(key, 8));
     if (rc)
-        return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+        return rc;
     if (--rec.refs)
         return ss_page_rec_put(st, txn, key, &rec);
     MDB_val k = {SS_PAGE_KEY, (void *)key};
     if ((rc = mdb_del(txn, st->pages, &k, NULL)))
         return rc;
     uint64_t left;
-    if ((rc = ss_u64_add(txn, st->chunkrefs, rec.chunk, -1, &left)) || left)
+    if ((rc = ss_u64_add(st, txn, st->chunkrefs, rec.chunk, -1, &left)) || left)
         return rc;
     uint8_t kb[8];
     ss_put_be(kb, rec.chunk, 8);
@@ -463,10 +599,22 @@ static int ss_bit(const uint8_t *map, unsigned i)
     return (map[i / 8] >> (i % 8)) & 1;
 }
 
-static int ss_group_parse(const MDB_val *v, ss_group *g)
+/* A page-map record of snapshot name, whose key starts with name and its NUL: MDB_CORRUPTED (the reason
+ * recorded) unless the key holds a group number a guest page number can have and the value is as long as its
+ * bitmaps say. */
+static int ss_group_parse(ss_store *st, const char *name, const MDB_val *k, const MDB_val *v, uint64_t *group,
+                          ss_group *g)
 {
+    size_t nn = strlen(name);
+    if (k->mv_size != nn + 9)
+        return ss_corrupt(st, "snapshot '%s': a page-map key is %zu bytes, not %zu", name, k->mv_size, nn + 9);
+    *group = ss_get_be((const uint8_t *)k->mv_data + nn + 1, 8);
+    if (*group > UINT64_MAX / SS_GROUP_PAGES)
+        return ss_corrupt(st, "snapshot '%s': page-map group %llu is beyond any guest address", name,
+                          (unsigned long long)*group);
     if (v->mv_size < SS_GROUP_HDR || (v->mv_size - SS_GROUP_HDR) % SS_ENTRY_SIZE)
-        return -1;
+        return ss_corrupt(st, "snapshot '%s': the page map of group %llu is %zu bytes, not a header and whole "
+                          "entries", name, (unsigned long long)*group, v->mv_size);
     g->recorded = v->mv_data;
     g->zero = g->recorded + 64;
     g->entries = g->recorded + SS_GROUP_HDR;
@@ -475,21 +623,13 @@ static int ss_group_parse(const MDB_val *v, ss_group *g)
     for (unsigned i = 0; i < SS_GROUP_PAGES; i++)
         if (ss_bit(g->recorded, i) && !ss_bit(g->zero, i))
             want++;
-    return want == g->nentries ? 0 : -1;
+    if (want != g->nentries)
+        return ss_corrupt(st, "snapshot '%s': the page map of group %llu holds %zu entries, its bitmaps say %zu", name,
+                          (unsigned long long)*group, g->nentries, want);
+    return 0;
 }
 
 /* ---- Save --------------------------------------------------------------------------------------------- */
-
-static int ss_name_ok(const char *name)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n >= SS_NAME_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (name[i] == '/' || name[i] == ':' || (unsigned char)name[i] < 0x20)
-            return 0;
-    return 1;
-}
 
 ss_save *ss_save_begin(ss_store *st, const ss_meta *meta, char *err, size_t errlen)
 {
@@ -504,6 +644,7 @@ ss_save *ss_save_begin(ss_store *st, const ss_meta *meta, char *err, size_t errl
         return NULL;
     }
     s->st = st;
+    st->why[0] = '\0';
     s->meta = *meta;
     s->meta.pages_mapped = s->meta.pages_new = s->meta.units = 0;
     int rc = mdb_txn_begin(st->env, NULL, 0, &s->txn);
@@ -529,7 +670,15 @@ ss_save *ss_save_begin(ss_store *st, const ss_meta *meta, char *err, size_t errl
     MDB_cursor *cur;
     s->chunk_id = 1;
     if (mdb_cursor_open(s->txn, st->chunks, &cur) == 0) {
-        if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 8)
+        rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+        if (rc == 0 && (k.mv_size != 8 || ss_get_be(k.mv_data, 8) == UINT64_MAX)) {
+            ss_error(err, errlen, "saving snapshot '%s' failed: state database %s is corrupt: the last chunk's key "
+                     "is not a chunk number", meta->name, st->path);
+            mdb_cursor_close(cur);
+            ss_save_abort(s);
+            return NULL;
+        }
+        if (rc == 0)
             s->chunk_id = ss_get_be(k.mv_data, 8) + 1;
         mdb_cursor_close(cur);
     }
@@ -538,8 +687,11 @@ ss_save *ss_save_begin(ss_store *st, const ss_meta *meta, char *err, size_t errl
 
 static int ss_save_failed(ss_save *s, int rc, const char *what)
 {
-    if (!s->err[0])
-        snprintf(s->err, sizeof(s->err), "%s: %s", what, mdb_strerror(rc));
+    /* A save never builds on a record it found corrupt: the error stays, and commit refuses. */
+    if (!s->err[0] && rc == MDB_CORRUPTED && s->st->why[0])
+        ss_error(s->err, sizeof(s->err), "state database %s is corrupt: %s", s->st->path, s->st->why);
+    else if (!s->err[0])
+        ss_error(s->err, sizeof(s->err), "%s: %s", what, mdb_strerror(rc));
     return -1;
 }
 
@@ -618,8 +770,8 @@ int ss_save_page(ss_save *s, uint64_t index, const uint8_t *page)
         s->group_value[64 + bit / 8] |= (uint8_t)(1u << (bit % 8));
     } else {
         uint8_t *e = s->group_value + s->group_len;
-        uint64_t chunk;
-        uint8_t slot;
+        uint64_t chunk = 0;
+        uint8_t slot = 0;
         if ((rc = ss_page_intern(s, page, e + 9, &chunk, &slot)))
             return ss_save_failed(s, rc, "storing a page");
         ss_put_be(e, chunk, 8);
@@ -721,6 +873,10 @@ ss_reader *ss_reader_open(ss_store *st, const char *name, uint64_t max_index, ch
         ss_reader_close(r);
         return NULL;
     }
+    if (ss_chain_check(st, r->txn, name, err, errlen)) {
+        ss_reader_close(r);
+        return NULL;
+    }
     char cur_name[SS_NAME_MAX];
     snprintf(cur_name, sizeof(cur_name), "%s", name);
     int result = 0;
@@ -747,13 +903,12 @@ ss_reader *ss_reader_open(ss_store *st, const char *name, uint64_t max_index, ch
         for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && !result;
              rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
             const uint8_t *kp = k.mv_data;
-            if (k.mv_size != nn + 9 || memcmp(kp, cur_name, nn) != 0 || kp[nn] != 0)
+            if (k.mv_size < nn + 1 || memcmp(kp, cur_name, nn) != 0 || kp[nn] != 0)
                 break;
-            uint64_t group = ss_get_be(kp + nn + 1, 8);
+            uint64_t group;
             ss_group g;
-            if (ss_group_parse(&v, &g)) {
-                result = ss_error(err, errlen, "snapshot '%s': the page map of group %llu is corrupt", cur_name,
-                                  (unsigned long long)group);
+            if (ss_group_parse(st, cur_name, &k, &v, &group, &g)) {
+                result = ss_error(err, errlen, "state database %s is corrupt: %s", st->path, st->why);
                 break;
             }
             const uint8_t *e = g.entries;
@@ -949,7 +1104,7 @@ int ss_list(ss_store *st, ss_list_fn fn, void *ctx, char *err, size_t errlen)
     int result = 0;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         ss_meta m;
-        if (ss_meta_decode(&v, &m, err, errlen)) {
+        if (ss_meta_decode(st, &k, &v, &m, err, errlen)) {
             result = -1;
             break;
         }
@@ -981,10 +1136,9 @@ static int ss_delete_prefix(ss_store *st, MDB_txn *txn, MDB_dbi dbi, const char 
         size_t n = 0;
         if (release_pages) {
             ss_group g;
-            if (ss_group_parse(&v, &g)) {
-                rc = MDB_CORRUPTED;
+            uint64_t group;
+            if ((rc = ss_group_parse(st, name, &k, &v, &group, &g)))
                 break;
-            }
             /* Copy the keys out: the record goes away before its pages are released. */
             n = g.nentries;
             keys = realloc(keys, (n ? n : 1) * SS_PAGE_KEY);
@@ -1016,13 +1170,14 @@ static int ss_fold_group(ss_store *st, MDB_txn *txn, const char *child, uint64_t
     static const uint8_t none[SS_GROUP_HDR];
     int rc = mdb_get(txn, st->pagemap, &k, &v);
     if (rc == MDB_NOTFOUND) {
+        rc = 0; /* the child recorded nothing in this group: it takes all of the parent's */
         cg.recorded = none;
         cg.zero = none + 64;
         cg.entries = NULL;
     } else if (rc) {
         return rc;
-    } else if (ss_group_parse(&v, &cg)) {
-        return MDB_CORRUPTED;
+    } else if ((rc = ss_group_parse(st, child, &k, &v, &group, &cg))) {
+        return rc;
     }
     uint8_t *out = malloc(SS_GROUP_HDR + SS_GROUP_PAGES * SS_ENTRY_SIZE);
     if (!out)
@@ -1062,6 +1217,9 @@ static int ss_fold_group(ss_store *st, MDB_txn *txn, const char *child, uint64_t
         if (take_ref) {
             ss_page_rec rec;
             rc = ss_page_rec_get(st, txn, src + 9, &rec);
+            if (rc == MDB_NOTFOUND)
+                rc = ss_corrupt(st, "a page map names page %016llx..., which has no record",
+                                (unsigned long long)ss_get_be(src + 9, 8));
             if (!rc) {
                 rec.refs++;
                 rc = ss_page_rec_put(st, txn, src + 9, &rec);
@@ -1093,8 +1251,12 @@ static int ss_fold_into(ss_store *st, MDB_txn *txn, const char *parent, const ch
     MDB_val k = {nn + 1, (void *)parent}, v;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         const uint8_t *kp = k.mv_data;
-        if (k.mv_size != nn + 9 || memcmp(kp, parent, nn) != 0 || kp[nn] != 0)
+        if (k.mv_size < nn + 1 || memcmp(kp, parent, nn) != 0 || kp[nn] != 0)
             break;
+        if (k.mv_size != nn + 9) {
+            rc = ss_corrupt(st, "snapshot '%s': a page-map key is %zu bytes, not %zu", parent, k.mv_size, nn + 9);
+            break;
+        }
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
             struct pgroup *nl = realloc(list, cap * sizeof(*nl));
@@ -1120,45 +1282,89 @@ static int ss_fold_into(ss_store *st, MDB_txn *txn, const char *parent, const ch
     for (size_t i = 0; i < n; i++) {
         ss_group g;
         MDB_val gv = {list[i].len, list[i].value};
+        uint8_t pk[SS_NAME_MAX + 9];
+        MDB_val pkv = {ss_map_key(pk, parent, list[i].group), pk};
+        uint64_t group;
         if (!rc)
-            rc = ss_group_parse(&gv, &g) ? MDB_CORRUPTED : ss_fold_group(st, txn, child, list[i].group, &g);
+            rc = ss_group_parse(st, parent, &pkv, &gv, &group, &g);
+        if (!rc)
+            rc = ss_fold_group(st, txn, child, group, &g);
         free(list[i].value);
     }
     free(list);
     return rc;
 }
 
+/* The names of parent's children, however many: each is folded into on a forced removal, none may be missed. */
 typedef struct ss_children {
-    char names[64][SS_NAME_MAX];
-    unsigned count;
-    const char *parent;
+    char (*names)[SS_NAME_MAX];
+    size_t count, cap;
 } ss_children;
 
-static void ss_collect_child(void *ctx, const ss_meta *m)
+static int ss_children_of(ss_store *st, MDB_txn *txn, const char *parent, ss_children *c, char *err, size_t errlen)
 {
-    ss_children *c = ctx;
-    if (strcmp(m->parent, c->parent) == 0 && c->count < 64)
-        snprintf(c->names[c->count++], SS_NAME_MAX, "%s", m->name);
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, st->meta, &cur);
+    if (rc)
+        return ss_error(err, errlen, "state database %s: %s", st->path, mdb_strerror(rc));
+    MDB_val k, v;
+    int result = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        ss_meta m;
+        if (ss_meta_decode(st, &k, &v, &m, err, errlen)) {
+            result = -1;
+            break;
+        }
+        if (strcmp(m.parent, parent))
+            continue;
+        if (c->count == c->cap) {
+            size_t cap = c->cap ? c->cap * 2 : 16;
+            void *names = realloc(c->names, cap * sizeof(*c->names));
+            if (!names) {
+                result = ss_error(err, errlen, "out of memory");
+                break;
+            }
+            c->names = names;
+            c->cap = cap;
+        }
+        snprintf(c->names[c->count++], SS_NAME_MAX, "%s", m.name);
+    }
+    if (!result && rc != MDB_NOTFOUND)
+        result = ss_error(err, errlen, "state database %s: %s", st->path, mdb_strerror(rc));
+    mdb_cursor_close(cur);
+    return result;
 }
 
 int ss_remove(ss_store *st, const char *name, int force, char *err, size_t errlen)
 {
-    ss_meta m;
-    if (ss_get_meta(st, name, &m, err, errlen))
-        return -1;
-    ss_children kids = {.parent = name};
-    if (ss_list(st, ss_collect_child, &kids, err, errlen))
-        return -1;
-    if (kids.count && !force)
-        return ss_error(err, errlen, "snapshot '%s' is the parent of '%s'%s; remove %s first, or use --force to fold "
-                        "its pages into %s", name, kids.names[0], kids.count > 1 ? " and others" : "",
-                        kids.count > 1 ? "them" : "it", kids.count > 1 ? "them" : "it");
+    st->why[0] = '\0';
     MDB_txn *txn;
     int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
-    for (unsigned i = 0; !rc && i < kids.count; i++) {
+    if (rc)
+        return ss_error(err, errlen, "state database %s: %s", st->path, mdb_strerror(rc));
+    /* Everything is read in the transaction that writes: the children found are the children changed. A loop in
+     * the parents would make a child its own parent once name's parent is handed down. */
+    ss_meta m;
+    ss_children kids = {0};
+    if (ss_meta_get(st, txn, name, &m, err, errlen) || ss_chain_check(st, txn, name, err, errlen) ||
+        ss_children_of(st, txn, name, &kids, err, errlen)) {
+        mdb_txn_abort(txn);
+        free(kids.names);
+        return -1;
+    }
+    if (kids.count && !force) {
+        ss_error(err, errlen, "snapshot '%s' is the parent of '%s'%s; remove %s first, or use --force to fold its "
+                 "pages into %s", name, kids.names[0], kids.count > 1 ? " and others" : "",
+                 kids.count > 1 ? "them" : "it", kids.count > 1 ? "them" : "it");
+        mdb_txn_abort(txn);
+        free(kids.names);
+        return -1;
+    }
+    for (size_t i = 0; !rc && i < kids.count; i++) {
         ss_meta cm;
         if (ss_meta_get(st, txn, kids.names[i], &cm, err, errlen)) {
             mdb_txn_abort(txn);
+            free(kids.names);
             return -1;
         }
         rc = ss_fold_into(st, txn, name, cm.name);
@@ -1167,6 +1373,7 @@ int ss_remove(ss_store *st, const char *name, int force, char *err, size_t errle
             rc = ss_meta_put(st, txn, &cm);
         }
     }
+    free(kids.names);
     if (!rc)
         rc = ss_delete_prefix(st, txn, st->pagemap, name, 1);
     if (!rc)
@@ -1177,7 +1384,7 @@ int ss_remove(ss_store *st, const char *name, int force, char *err, size_t errle
     }
     rc = rc ? (mdb_txn_abort(txn), rc) : mdb_txn_commit(txn);
     if (rc)
-        return ss_error(err, errlen, "removing snapshot '%s': %s", name, mdb_strerror(rc));
+        return ss_error(err, errlen, "removing snapshot '%s' from %s: %s", name, st->path, ss_strerror(st, rc));
     return 0;
 }
 

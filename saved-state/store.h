@@ -35,8 +35,12 @@ typedef struct ss_meta {
     uint64_t units;
 } ss_meta;
 
-/* Open (create = make the directory and database if missing). NULL with a one-line reason in err. */
-ss_store *ss_open(const char *dir, int create, char *err, size_t errlen);
+/* How ss_open opens a database: an existing one for reading and writing, one made if missing, or an existing one
+ * for reading only (LMDB's MDB_RDONLY: the database file is never written, nor created). */
+enum { SS_OPEN_EXISTING = 0, SS_OPEN_CREATE = 1, SS_OPEN_READONLY = 2 };
+/* Open. NULL with a one-line reason in err: a missing directory or database, an empty or truncated data.mdb, a
+ * file that is not LMDB's, an LMDB database that is not vmm's. */
+ss_store *ss_open(const char *dir, int mode, char *err, size_t errlen);
 /* Check that dir can be a state database (an existing directory vmm may write, or one it can create), without
  * opening or creating anything. 0, or -1 with a one-line reason in err. */
 int ss_check_path(const char *dir, char *err, size_t errlen);

@@ -206,6 +206,58 @@ static int riscv64_ram_has(const struct riscv64 *m, uint64_t addr, uint64_t len)
     return len && addr >= RV_RAM_BASE && addr - RV_RAM_BASE <= ram && len <= ram - (addr - RV_RAM_BASE);
 }
 
+/* The option that gave an image, for messages. */
+static const char *riscv64_image_option(const vmm_image *img)
+{
+    return img->role == VMM_IMAGE_KERNEL ? "--kernel" : "--image";
+}
+
+/* What vm_check refuses up front rather than letting the guest find: program headers of another size (read as
+ * Elf64_Phdr they would be garbage), PT_LOAD segments that overlap (the later would silently win), and an entry
+ * point that no loaded segment holds (the hart's first fetch would fault). */
+static int riscv64_check_elf_layout(struct riscv64 *m, const vmm_image *img, const Elf64_Ehdr *eh)
+{
+    const uint8_t *d = img->data;
+    const char *opt = riscv64_image_option(img);
+    if (eh->e_phnum && eh->e_phentsize != sizeof(Elf64_Phdr)) {
+        m->hlp->log(m->inst, VMM_LOG_ERROR, "%s %s: program headers of %u bytes (e_phentsize), not the %zu of ELF64",
+                    opt, img->path, eh->e_phentsize, sizeof(Elf64_Phdr));
+        return -1;
+    }
+    int entry_loaded = 0;
+    for (unsigned i = 0; i < eh->e_phnum; i++) {
+        Elf64_Phdr a;
+        memcpy(&a, d + eh->e_phoff + i * sizeof(a), sizeof(a));
+        if (a.p_type != PT_LOAD || a.p_memsz == 0)
+            continue;
+        uint64_t a0 = a.p_paddr ? a.p_paddr : a.p_vaddr;
+        /* Segments that wrap around are not inside RAM: riscv64_load_elf reports them. */
+        if (a.p_memsz > UINT64_MAX - a0)
+            continue;
+        if (eh->e_entry >= a0 && eh->e_entry - a0 < a.p_memsz)
+            entry_loaded = 1;
+        for (unsigned j = i + 1; j < eh->e_phnum; j++) {
+            Elf64_Phdr b;
+            memcpy(&b, d + eh->e_phoff + j * sizeof(b), sizeof(b));
+            uint64_t b0 = b.p_paddr ? b.p_paddr : b.p_vaddr;
+            if (b.p_type != PT_LOAD || b.p_memsz == 0 || b.p_memsz > UINT64_MAX - b0)
+                continue;
+            if (a0 < b0 + b.p_memsz && b0 < a0 + a.p_memsz) {
+                m->hlp->log(m->inst, VMM_LOG_ERROR, "%s %s: segments %u (0x%" PRIx64 "-0x%" PRIx64 ") and %u (0x%"
+                            PRIx64 "-0x%" PRIx64 ") overlap", opt, img->path, i, a0, a0 + a.p_memsz - 1, j, b0,
+                            b0 + b.p_memsz - 1);
+                return -1;
+            }
+        }
+    }
+    if (!entry_loaded) {
+        m->hlp->log(m->inst, VMM_LOG_ERROR, "%s %s: the entry point 0x%" PRIx64 " is in no loaded segment%s", opt,
+                    img->path, (uint64_t)eh->e_entry, riscv64_ram_has(m, eh->e_entry, 2) ? "" : " (nor in RAM)");
+        return -1;
+    }
+    return 0;
+}
+
 /* ELF64 RISC-V executable: PT_LOAD segments into RAM, the entry point, and the HTIF symbols if present. */
 static int riscv64_load_elf(struct riscv64 *m, const vmm_image *img)
 {
@@ -222,6 +274,8 @@ static int riscv64_load_elf(struct riscv64 *m, const vmm_image *img)
         m->hlp->log(m->inst, VMM_LOG_ERROR, "%s: program headers out of the file", img->path);
         return -1;
     }
+    if (riscv64_check_elf_layout(m, img, &eh))
+        return -1;
     for (unsigned i = 0; i < eh.e_phnum; i++) {
         Elf64_Phdr ph;
         memcpy(&ph, d + eh.e_phoff + i * sizeof(ph), sizeof(ph));

@@ -371,7 +371,7 @@ PY
     size=$(stat -c %s "$tmp/truncated/data.mdb")
     truncate -s $((size / 3)) "$tmp/truncated/data.mdb"
     expect_error 2 "truncated|corrupt|MDB_" run --restore "$tmp/truncated:good"
-    expect_error 1 "truncated|corrupt|MDB_" snapshot ls "$tmp/truncated"
+    expect_error 2 "truncated|corrupt|MDB_" snapshot ls "$tmp/truncated"
     ;;
 *)
     echo "unknown case $case_"

@@ -318,6 +318,71 @@ static void test_store_refuses_truncated_and_missing_databases(void **state)
     }
 }
 
+/* More children than any fixed table: a forced removal folds the parent into every one of them. */
+static void test_store_force_remove_folds_into_every_child(void **state)
+{
+    fixture *f = *state;
+    static uint8_t p[1][SS_PAGE_SIZE];
+    fill(p[0], 0x51);
+    int zero[1] = {0};
+    save(f->st, "base", NULL, p, zero, 1);
+    static uint8_t q[1][SS_PAGE_SIZE];
+    int one[1] = {1};
+    char name[16];
+    for (int i = 0; i < 70; i++) {
+        fill(q[0], (uint8_t)(0x80 + i));
+        snprintf(name, sizeof(name), "kid%02d", i);
+        save(f->st, name, "base", q, one, 1);
+    }
+    char err[256];
+    assert_int_equal(ss_remove(f->st, "base", 1, err, sizeof(err)), 0);
+    for (int i = 0; i < 70; i++) {
+        snprintf(name, sizeof(name), "kid%02d", i);
+        ss_meta m;
+        assert_int_equal(ss_get_meta(f->st, name, &m, err, sizeof(err)), 0);
+        assert_string_equal(m.parent, "");
+        image im;
+        memset(&im, 0, sizeof(im));
+        if (ss_load_pages(f->st, name, NPAGES, load_page, &im, err, sizeof(err)))
+            fail_msg("%s after its parent was removed: %s", name, err);
+        assert_int_equal(im.mem[0][0], 0x51);
+        assert_int_equal(im.mem[1][0], 0x80 + i);
+    }
+}
+
+/* A child that recorded nothing in a group of its parent's (the usual incremental save) takes the whole group. */
+static void test_store_force_remove_folds_groups_the_child_lacks(void **state)
+{
+    fixture *f = *state;
+    static uint8_t p[2][SS_PAGE_SIZE];
+    fill(p[0], 0x61);
+    fill(p[1], 0x62);
+    char err[256];
+    ss_store *st = f->st;
+    ss_meta m;
+    memset(&m, 0, sizeof(m));
+    snprintf(m.name, sizeof(m.name), "base");
+    ss_save *s = ss_save_begin(st, &m, err, sizeof(err));
+    assert_non_null(s);
+    assert_int_equal(ss_save_page(s, 0, p[0]), 0);
+    assert_int_equal(ss_save_page(s, 600, p[1]), 0); /* group 1 */
+    assert_int_equal(ss_save_commit(s, err, sizeof(err)), 0);
+    static uint8_t q[1][SS_PAGE_SIZE];
+    fill(q[0], 0x71);
+    int one[1] = {1};
+    save(st, "child", "base", q, one, 1);
+    if (ss_remove(st, "base", 1, err, sizeof(err)))
+        fail_msg("ss_remove: %s", err);
+    ss_reader *r = ss_reader_open(st, "child", 1024, err, sizeof(err));
+    assert_non_null(r);
+    const uint8_t *page = NULL;
+    assert_int_equal(ss_reader_page(r, 600, &page, err, sizeof(err)), 1);
+    assert_int_equal(page[0], 0x62);
+    assert_int_equal(ss_reader_page(r, 0, &page, err, sizeof(err)), 1);
+    assert_int_equal(page[0], 0x61);
+    ss_reader_close(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -329,6 +394,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_refuses_duplicate_and_bad_names_and_missing_parents, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_detects_corrupt_page_contents, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_refuses_truncated_and_missing_databases, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_force_remove_folds_into_every_child, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_force_remove_folds_groups_the_child_lacks, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
