@@ -86,9 +86,17 @@ static void control_json_escape(char *out, size_t outlen, const char *text)
     out[n] = '\0';
 }
 
+static void control_conn_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+/* A failed write means the client is gone (EPIPE, ECONNRESET) or being closed: drop that client only. */
 static void control_write_done(uv_write_t *req, int status)
 {
-    (void)status;
+    uv_handle_t *h = (uv_handle_t *)req->handle;
+    if (status < 0 && !uv_is_closing(h))
+        uv_close(h, control_conn_closed);
     free(req);
 }
 
@@ -102,8 +110,11 @@ static void control_reply(control_conn *c, const char *json)
     memcpy(copy, json, n);
     copy[n] = '\n';
     uv_buf_t b = uv_buf_init(copy, (unsigned)n + 1);
-    if (uv_write(req, (uv_stream_t *)&c->pipe, &b, 1, control_write_done))
+    if (uv_write(req, (uv_stream_t *)&c->pipe, &b, 1, control_write_done)) {
         free(req);
+        if (!uv_is_closing((uv_handle_t *)&c->pipe))
+            uv_close((uv_handle_t *)&c->pipe, control_conn_closed);
+    }
 }
 
 static void control_reply_error(control_conn *c, const char *msg)
@@ -159,11 +170,6 @@ static void control_handle(control_conn *c, const char *line)
     }
 }
 
-static void control_conn_closed(uv_handle_t *h)
-{
-    free(h->data);
-}
-
 static void control_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     control_conn *c = h->data;
@@ -187,7 +193,7 @@ static void control_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     }
     c->len += (size_t)n;
     char *nl;
-    while ((nl = memchr(c->line, '\n', c->len))) {
+    while (!uv_is_closing((uv_handle_t *)s) && (nl = memchr(c->line, '\n', c->len))) {
         *nl = '\0';
         if (c->overflow)
             control_reply_error(c, "request line too long");
@@ -348,7 +354,8 @@ int control_client(const char *path, const char *command, const char *name)
     strcat(req, "\"}\n");
     size_t len = strlen(req), off = 0;
     while (off < len) {
-        ssize_t n = write(fd, req + off, len - off);
+        /* A vmm that closes the connection early is reported below, not a SIGPIPE that kills the client. */
+        ssize_t n = send(fd, req + off, len - off, MSG_NOSIGNAL);
         if (n <= 0) {
             fprintf(stderr, "vmm ctl: %s: %s\n", path, strerror(errno));
             close(fd);
