@@ -32,40 +32,167 @@ typedef struct control_client_conn {
     int overflow;
 } control_conn;
 
-/* The string value of "key" in a flat JSON object, unescaped into out; 0 if present. */
-static int control_json_get(const char *json, const char *key, char *out, size_t outlen)
+static int control_json_hex4(const char *p, unsigned *out)
 {
-    char pat[64];
-    snprintf(pat, sizeof(pat), "\"%s\"", key);
-    const char *p = strstr(json, pat);
-    if (!p)
-        return -1;
-    p += strlen(pat);
-    while (*p == ' ' || *p == '\t')
-        p++;
-    if (*p++ != ':')
-        return -1;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    if (*p++ != '"')
-        return -1;
-    size_t n = 0;
-    for (; *p && *p != '"'; p++) {
-        char c = *p;
-        if (c == '\\') {
-            p++;
-            c = *p == 'n' ? '\n' : *p == 't' ? '\t' : *p;
-            if (!c)
-                return -1;
-        }
-        if (n + 1 >= outlen)
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                     : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
+                                            : 16u;
+        if (d == 16)
             return -1;
-        out[n++] = c;
+        v = v << 4 | d;
     }
-    if (*p != '"')
-        return -1;
-    out[n] = '\0';
+    *out = v;
     return 0;
+}
+
+/* Decode the JSON string whose opening quote *pp points at into out as UTF-8 (RFC 8259: \" \\ \/ \b \f \n \r \t
+ * and \uXXXX, surrogate pairs joined); *pp ends past the closing quote. \u0000 is refused: the value goes on as a
+ * C string. 0, or -1 with the reason in why. */
+static int control_json_string(const char **pp, char *out, size_t outlen, const char **why)
+{
+    const char *p = *pp + 1;
+    size_t n = 0;
+    for (;;) {
+        unsigned char c = (unsigned char)*p;
+        unsigned cp;
+        if (c == '"')
+            break;
+        if (!c) {
+            *why = "a string has no closing quote";
+            return -1;
+        }
+        if (c < 0x20) {
+            *why = "a control character in a string must be escaped";
+            return -1;
+        }
+        if (c != '\\') {
+            cp = c; /* bytes from 0x80 up pass through: they are already UTF-8 */
+            p++;
+        } else {
+            char e = p[1];
+            p += 2;
+            switch (e) {
+            case '"': cp = '"'; break;
+            case '\\': cp = '\\'; break;
+            case '/': cp = '/'; break;
+            case 'b': cp = '\b'; break;
+            case 'f': cp = '\f'; break;
+            case 'n': cp = '\n'; break;
+            case 'r': cp = '\r'; break;
+            case 't': cp = '\t'; break;
+            case 'u':
+                if (control_json_hex4(p, &cp)) {
+                    *why = "\\u needs four hex digits";
+                    return -1;
+                }
+                p += 4;
+                if (cp >= 0xdc00 && cp <= 0xdfff) {
+                    *why = "a \\u escape is a low surrogate without a high one before it";
+                    return -1;
+                }
+                if (cp >= 0xd800 && cp <= 0xdbff) {
+                    unsigned lo;
+                    if (p[0] != '\\' || p[1] != 'u' || control_json_hex4(p + 2, &lo) || lo < 0xdc00 || lo > 0xdfff) {
+                        *why = "a \\u escape is a high surrogate without a low one after it";
+                        return -1;
+                    }
+                    p += 6;
+                    cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                }
+                if (!cp) {
+                    *why = "\\u0000 is not allowed in a string";
+                    return -1;
+                }
+                break;
+            default:
+                *why = "a string has an invalid escape (valid: \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)";
+                return -1;
+            }
+        }
+        /* UTF-8: a raw byte, or the code point of an escape in 1 to 4 bytes */
+        size_t len = c != '\\' || cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+        if (n + len >= outlen) {
+            *why = "a string is too long";
+            return -1;
+        }
+        if (len == 1) {
+            out[n++] = (char)cp;
+        } else {
+            static const unsigned char lead[5] = {0, 0, 0xc0, 0xe0, 0xf0};
+            for (size_t i = len - 1; i > 0; i--, cp >>= 6)
+                out[n + i] = (char)(0x80 | (cp & 0x3f));
+            out[n] = (char)(lead[len] | cp);
+            n += len;
+        }
+    }
+    out[n] = '\0';
+    *pp = p + 1;
+    return 0;
+}
+
+static const char *control_json_space(const char *p)
+{
+    while (*p == ' ' || *p == '\t' || *p == '\r')
+        p++;
+    return p;
+}
+
+/* The string value of key in json, a flat object of string values (all a request is), decoded into out: 0 found,
+ * 1 absent, -1 malformed with the reason in why. */
+static int control_json_get(const char *json, const char *key, char *out, size_t outlen, const char **why)
+{
+    char k[CONTROL_LINE_MAX];
+    int found = 0;
+    const char *p = control_json_space(json);
+    if (*p != '{') {
+        *why = "a request is a JSON object";
+        return -1;
+    }
+    p = control_json_space(p + 1);
+    if (*p == '}')
+        p++;
+    else
+        for (;;) {
+            if (*p != '"') {
+                *why = "a member of the request has no quoted name";
+                return -1;
+            }
+            if (control_json_string(&p, k, sizeof(k), why))
+                return -1;
+            p = control_json_space(p);
+            if (*p != ':') {
+                *why = "a member name is not followed by ':'";
+                return -1;
+            }
+            p = control_json_space(p + 1);
+            if (*p != '"') {
+                *why = "every value in a request is a string";
+                return -1;
+            }
+            int match = !strcmp(k, key);
+            if (control_json_string(&p, match ? out : k, match ? outlen : sizeof(k), why))
+                return -1;
+            found |= match;
+            p = control_json_space(p);
+            if (*p == '}') {
+                p++;
+                break;
+            }
+            if (*p != ',') {
+                *why = "members of the request are separated by ','";
+                return -1;
+            }
+            p = control_json_space(p + 1);
+        }
+    if (*control_json_space(p)) {
+        *why = "the request has text after its closing '}'";
+        return -1;
+    }
+    return found ? 0 : 1;
 }
 
 /* Append text to a JSON string being built, escaped. */
@@ -128,9 +255,14 @@ static void control_reply_error(control_conn *c, const char *msg)
 static void control_handle(control_conn *c, const char *line)
 {
     control *ctl = c->ctl;
-    char cmd[32], name[128], err[512];
-    if (control_json_get(line, "cmd", cmd, sizeof(cmd))) {
-        control_reply_error(c, "a request is a JSON object with a \"cmd\" string");
+    /* As long as a line can be, so that a value is never cut short but refused for what it is. */
+    char cmd[CONTROL_LINE_MAX], name[CONTROL_LINE_MAX], err[512];
+    const char *why = "";
+    int rc = control_json_get(line, "cmd", cmd, sizeof(cmd), &why);
+    if (rc) {
+        snprintf(err, sizeof(err), "bad request: %s",
+                 rc < 0 ? why : "a request is a JSON object with a \"cmd\" string");
+        control_reply_error(c, err);
         return;
     }
     if (!strcmp(cmd, "status")) {
@@ -149,8 +281,10 @@ static void control_handle(control_conn *c, const char *line)
         vm_resume(ctl->vm);
         control_reply(c, "{\"ok\":true,\"state\":\"running\"}");
     } else if (!strcmp(cmd, "save")) {
-        if (control_json_get(line, "name", name, sizeof(name)) || !name[0]) {
-            control_reply_error(c, "save needs a \"name\"");
+        rc = control_json_get(line, "name", name, sizeof(name), &why);
+        if (rc) {
+            snprintf(err, sizeof(err), "%s%s", rc < 0 ? "bad request: " : "", rc < 0 ? why : "save needs a \"name\"");
+            control_reply_error(c, err);
         } else if (!ctl->save) {
             control_reply_error(c, "no state database: start vmm with --state DB");
         } else if (ctl->save(ctl->ctx, name, err, sizeof(err))) {
@@ -165,7 +299,7 @@ static void control_handle(control_conn *c, const char *line)
         control_reply(c, "{\"ok\":true,\"state\":\"stopping\"}");
         vm_request_stop(ctl->vm, 0);
     } else {
-        snprintf(err, sizeof(err), "unknown command '%s' (status, pause, resume, save, quit)", cmd);
+        snprintf(err, sizeof(err), "unknown command '%.64s' (status, pause, resume, save, quit)", cmd);
         control_reply_error(c, err);
     }
 }

@@ -105,6 +105,77 @@ PY
     alive "after vmm ctl was killed by timeout(1)"
     echo "ok: vmm survived 50 clients that hung up and 5 killed vmm ctl, and answers"
     ;;
+names)
+    params 100000000 20000000 0
+    start
+    long=$(printf 'n%.0s' $(seq 64))
+    max=$(printf 'm%.0s' $(seq 63))
+    # expect_reply REQUEST PATTERN: the socket's one-line reply to REQUEST (raw JSON) matches PATTERN.
+    expect_reply() {
+        reply=$(rawctl "$1") || fail "no reply to $1"
+        printf '%s\n' "$reply" | grep -Eq "$2" || fail "$1: the reply does not match /$2/: $reply"
+        printf 'ok: %s -> %s\n' "$(printf '%s' "$1" | cut -c1-60)" "$(printf '%s' "$reply" | cut -c1-140)"
+    }
+    expect_reply "{\"cmd\":\"save\",\"name\":\"$long\"}" \
+        "^\{\"ok\":false,\"error\":\"snapshot name '$long' is too long: 64 bytes, at most 63\"\}\$"
+    expect_reply "{\"cmd\":\"save\",\"name\":\"$long$long$long\"}" "too long: 192 bytes, at most 63"
+    expect_reply "{\"cmd\":\"save\",\"name\":\"$max\"}" "^\{\"ok\":true,\"saved\":\"$max\"\}\$"
+    # JSON escapes are decoded: UTF-8 from \u, a surrogate pair, the short escapes.
+    expect_reply '{"cmd":"save","name":"\u00e9t\u00e9"}' '^\{"ok":true,"saved":"été"\}$'
+    expect_reply '{ "cmd" : "save" , "name" : "smile\ud83d\ude00" }' '^\{"ok":true,"saved":"smile😀"\}$'
+    expect_reply '{"cmd":"save","name":"q\"\\x"}' '^\{"ok":true,"saved":"q\\"\\\\x"\}$'
+    # A control character is refused however it is written (what vmm ctl once turned into "tabu0009x").
+    expect_reply '{"cmd":"save","name":"tab\tx"}' "snapshot name 'tab..x09x' has a control character"
+    expect_reply '{"cmd":"save","name":"tab\u0009x"}' "snapshot name 'tab..x09x' has a control character"
+    expect_reply "$(printf '{"cmd":"save","name":"raw\ttab"}')" '"bad request: a control character in a string must be escaped"'
+    for bad in 'x\u0000y' 'x\q' 'x\u12' 'x\udc00' 'x\ud800y' 'x\ud800\u0041'; do
+        expect_reply "{\"cmd\":\"save\",\"name\":\"$bad\"}" '^\{"ok":false,"error":"bad request: [^"]'
+    done
+    expect_reply '{"cmd":"save","name":""}' '"error":"a snapshot name cannot be empty"'
+    expect_reply '{"cmd":"save","name":5}' '"error":"bad request: every value in a request is a string"'
+    "$vmm" snapshot ls "$db" >"$tmp/ls.out" 2>&1 || fail "snapshot ls: $(cat "$tmp/ls.out")"
+    [ "$(grep -c . "$tmp/ls.out")" -eq 5 ] || fail "snapshot ls shows other than the 4 names saved: $(cat "$tmp/ls.out")"
+    for n in "$max" été "smile😀" 'q"\x'; do
+        "$vmm" snapshot info "$db" "$n" >/dev/null 2>&1 || fail "snapshot '$n' cannot be found: $(cat "$tmp/ls.out")"
+    done
+    grep -q "tab" "$tmp/ls.out" && fail "a name with a control character was stored: $(cat "$tmp/ls.out")"
+
+    # The command line refuses the same names, before doing anything: one line, exit 2.
+    # expect_cli PATTERN ARGS...
+    expect_cli() {
+        pattern=$1
+        shift
+        timeout $((30 * scale)) "$vmm" "$@" </dev/null >"$tmp/cli.out" 2>"$tmp/cli.err"
+        st=$?
+        [ "$st" -eq 2 ] || fail "vmm $*: exit status $st, not 2; stderr: $(cat "$tmp/cli.err")"
+        [ "$(wc -l <"$tmp/cli.err")" -eq 1 ] || fail "vmm $*: not one line of error: $(cat "$tmp/cli.err")"
+        grep -Eq "$pattern" "$tmp/cli.err" || fail "vmm $*: stderr does not match /$pattern/: $(cat "$tmp/cli.err")"
+        [ ! -s "$tmp/cli.out" ] || fail "vmm $*: printed $(cat "$tmp/cli.out")"
+        printf 'ok: vmm %s... -> %s\n' "$(printf '%s' "$*" | cut -c1-50)" "$(cat "$tmp/cli.err")"
+    }
+    toolong="snapshot name '$long' is too long: 64 bytes, at most 63"
+    expect_cli "^vmm ctl: save: $toolong\$" ctl "$sock" save "$long"
+    expect_cli "^vmm: snapshot info: $toolong\$" snapshot info "$db" "$long"
+    expect_cli "^vmm: snapshot rm: $toolong\$" snapshot rm "$db" "$long"
+    expect_cli "^vmm: --restore: $toolong\$" run --restore "$db:$long"
+    expect_cli "snapshot name 'tab.x09x' has a control character \(0x09\)" ctl "$sock" save "$(printf 'tab\tx')"
+    expect_cli "snapshot name 'a.x0ab' has a control character \(0x0a\)" snapshot rm "$db" "$(printf 'a\nb')"
+    expect_cli "snapshot name 'a/b' has '/'" snapshot info "$db" a/b
+    "$vmm" snapshot ls "$db" | cmp -s - "$tmp/ls.out" || fail "the refused names changed the database"
+    alive "after the bad names"
+    "$vmm" ctl "$sock" quit >/dev/null
+    wait "$pid"
+    timeout $((30 * scale)) "$vmm" run --restore "$db:$max" --control "$sock" </dev/null >"$tmp/restore.out" 2>&1 &
+    pid=$!
+    pids="$pids $pid"
+    i=0
+    until grep -q "^count [0-9]" "$tmp/restore.out"; do
+        i=$((i + 1))
+        [ $i -gt $((300 * scale)) ] && fail "the snapshot with a 63-byte name does not restore: $(cat "$tmp/restore.out")"
+        sleep 0.02
+    done
+    echo "ok: the snapshot with a 63-byte name restores"
+    ;;
 *)
     echo "unknown case $case_"
     exit 99
