@@ -13,7 +13,12 @@
 
 #include "log.h"
 
-#define CONTROL_LINE_MAX 4096
+#define CONTROL_LINE_MAX 4096 /* a request's bytes with its newline */
+/* Replies queued past this for one client mean that it does not read them: it is dropped rather than queued for. */
+#define CONTROL_QUEUE_MAX (64u << 10)
+/* More clients than this at once are refused, so that clients that connect and hang cannot use up vmm's file
+ * descriptors (a live save needs one, for instance). */
+#define CONTROL_CLIENTS_MAX 256
 
 struct control {
     uv_pipe_t server;
@@ -22,14 +27,16 @@ struct control {
     void *ctx;
     char path[108];
     int open;
+    unsigned nclients;
 };
 
 typedef struct control_client_conn {
     uv_pipe_t pipe;
-    control *ctl;
+    uv_shutdown_t shutdown;
+    control *ctl; /* NULL once the server is stopping (it may be freed before this client) */
     char line[CONTROL_LINE_MAX];
     size_t len;
-    int overflow;
+    int ending;
 } control_conn;
 
 static int control_json_hex4(const char *p, unsigned *out)
@@ -215,15 +222,41 @@ static void control_json_escape(char *out, size_t outlen, const char *text)
 
 static void control_conn_closed(uv_handle_t *h)
 {
-    free(h->data);
+    control_conn *c = h->data;
+    if (c->ctl)
+        c->ctl->nclients--;
+    free(c);
+}
+
+static void control_conn_close(control_conn *c)
+{
+    if (!uv_is_closing((uv_handle_t *)&c->pipe))
+        uv_close((uv_handle_t *)&c->pipe, control_conn_closed);
+}
+
+static void control_conn_shut(uv_shutdown_t *req, int status)
+{
+    (void)status;
+    control_conn_close(req->data);
+}
+
+/* Read no more from the client, and close it once the replies queued so far are written. */
+static void control_conn_end(control_conn *c)
+{
+    if (c->ending || uv_is_closing((uv_handle_t *)&c->pipe))
+        return;
+    c->ending = 1;
+    uv_read_stop((uv_stream_t *)&c->pipe);
+    c->shutdown.data = c;
+    if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->pipe, control_conn_shut))
+        control_conn_close(c);
 }
 
 /* A failed write means the client is gone (EPIPE, ECONNRESET) or being closed: drop that client only. */
 static void control_write_done(uv_write_t *req, int status)
 {
-    uv_handle_t *h = (uv_handle_t *)req->handle;
-    if (status < 0 && !uv_is_closing(h))
-        uv_close(h, control_conn_closed);
+    if (status < 0)
+        control_conn_close(req->handle->data);
     free(req);
 }
 
@@ -239,8 +272,9 @@ static void control_reply(control_conn *c, const char *json)
     uv_buf_t b = uv_buf_init(copy, (unsigned)n + 1);
     if (uv_write(req, (uv_stream_t *)&c->pipe, &b, 1, control_write_done)) {
         free(req);
-        if (!uv_is_closing((uv_handle_t *)&c->pipe))
-            uv_close((uv_handle_t *)&c->pipe, control_conn_closed);
+        control_conn_close(c);
+    } else if (c->pipe.write_queue_size > CONTROL_QUEUE_MAX) {
+        control_conn_close(c);
     }
 }
 
@@ -308,35 +342,45 @@ static void control_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     control_conn *c = h->data;
     (void)suggested;
-    /* Read straight into the line buffer; a line longer than it is refused as a whole. */
-    if (c->len >= sizeof(c->line) - 1) {
-        c->len = 0;
-        c->overflow = 1;
-    }
-    *buf = uv_buf_init(c->line + c->len, (unsigned)(sizeof(c->line) - 1 - c->len));
+    /* Straight into the line buffer, which control_read never leaves full. */
+    *buf = uv_buf_init(c->line + c->len, (unsigned)(sizeof(c->line) - c->len));
 }
 
 static void control_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     control_conn *c = s->data;
     (void)buf;
+    if (n == UV_EOF) {
+        /* The client has finished sending: a last line without its newline is still a request, and what is
+         * queued for it is written before the close. */
+        c->line[c->len] = '\0';
+        if (c->len)
+            control_handle(c, c->line);
+        c->len = 0;
+        control_conn_end(c);
+        return;
+    }
     if (n < 0) {
-        if (!uv_is_closing((uv_handle_t *)s))
-            uv_close((uv_handle_t *)s, control_conn_closed);
+        control_conn_close(c);
         return;
     }
     c->len += (size_t)n;
     char *nl;
     while (!uv_is_closing((uv_handle_t *)s) && (nl = memchr(c->line, '\n', c->len))) {
         *nl = '\0';
-        if (c->overflow)
-            control_reply_error(c, "request line too long");
-        else if (nl > c->line)
+        if (nl > c->line)
             control_handle(c, c->line);
-        c->overflow = 0;
         size_t rest = c->len - (size_t)(nl + 1 - c->line);
         memmove(c->line, nl + 1, rest);
         c->len = rest;
+    }
+    /* Waiting for the end of a longer line would mean buffering without limit. */
+    if (c->len == sizeof(c->line) && !uv_is_closing((uv_handle_t *)s)) {
+        char err[128];
+        snprintf(err, sizeof(err), "bad request: a request line is longer than %zu bytes; closing the connection",
+                 sizeof(c->line) - 1);
+        control_reply_error(c, err);
+        control_conn_end(c);
     }
 }
 
@@ -349,10 +393,19 @@ static void control_on_connect(uv_stream_t *server, int status)
     if (!c)
         return;
     c->ctl = ctl;
+    ctl->nclients++;
     uv_pipe_init(server->loop, &c->pipe, 0);
     c->pipe.data = c;
-    if (uv_accept(server, (uv_stream_t *)&c->pipe) || uv_read_start((uv_stream_t *)&c->pipe, control_alloc, control_read))
-        uv_close((uv_handle_t *)&c->pipe, control_conn_closed);
+    if (uv_accept(server, (uv_stream_t *)&c->pipe)) {
+        control_conn_close(c);
+    } else if (ctl->nclients > CONTROL_CLIENTS_MAX) {
+        char err[128];
+        snprintf(err, sizeof(err), "too many control clients (%d connected); try again later", CONTROL_CLIENTS_MAX);
+        control_reply_error(c, err);
+        control_conn_end(c);
+    } else if (uv_read_start((uv_stream_t *)&c->pipe, control_alloc, control_read)) {
+        control_conn_close(c);
+    }
 }
 
 /* A socket file left by a vmm that died is removed; one another vmm is listening on is not. */
@@ -435,7 +488,7 @@ control *control_start(loop *lp, vm *v, const char *path, control_save_fn save, 
     c->server.data = c;
     int rc = uv_pipe_bind(&c->server, path);
     if (!rc)
-        rc = uv_listen((uv_stream_t *)&c->server, 8, control_on_connect);
+        rc = uv_listen((uv_stream_t *)&c->server, SOMAXCONN, control_on_connect);
     if (rc) {
         snprintf(err, errlen, "--control %s: %s", path, uv_strerror(rc));
         unlink(path);
@@ -450,8 +503,10 @@ static void control_close_conn(uv_handle_t *h, void *arg)
 {
     control *ctl = arg;
     if (h->type == UV_NAMED_PIPE && h != (uv_handle_t *)&ctl->server && h->data &&
-        ((control_conn *)h->data)->ctl == ctl && !uv_is_closing(h))
-        uv_close(h, control_conn_closed);
+        ((control_conn *)h->data)->ctl == ctl) {
+        ((control_conn *)h->data)->ctl = NULL;
+        control_conn_close(h->data);
+    }
 }
 
 void control_stop(control *c)

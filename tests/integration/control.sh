@@ -8,9 +8,10 @@
 #           decoded (\uXXXX and surrogate pairs to UTF-8), malformed ones refused; control characters are refused
 #           on both ends
 #   flood   100 `vmm ctl status` at once while a save runs, beside clients that hang (nothing sent, half a line),
-#           send binary garbage, a line longer than the limit, or close early: every status client gets one
-#           well-formed reply, the over-long line gets an error and is closed, the guest keeps running and the
-#           snapshot restores
+#           send binary garbage, a line longer than the limit, requests without reading replies, or close early:
+#           every status client gets one well-formed reply, the over-long line gets an error and is closed, the
+#           deaf client is dropped, the guest keeps running and the snapshot restores; then 300 clients at once:
+#           those past 256 are told so
 # usage: control.sh CASE VMM COUNTER_ELF
 set -u
 case_=$1 vmm=$2 guest=$3
@@ -98,6 +99,7 @@ for i in range(50):
 PY
     sleep 0.2
     alive "after 50 clients hung up before their replies"
+    # Not scaled by VMM_TEST_TIME_SCALE: the point is to kill the client before it reads its reply.
     for i in 1 2 3 4 5; do
         timeout 0.01 "$vmm" ctl "$sock" status >/dev/null 2>&1
     done
@@ -175,6 +177,172 @@ names)
         sleep 0.02
     done
     echo "ok: the snapshot with a 63-byte name restores"
+    ;;
+flood)
+    params 100000000 20000000 64
+    start --mem 256M --log info
+    i=0
+    until [ -n "$(last_count)" ]; do
+        i=$((i + 1))
+        [ $i -gt $((300 * scale)) ] && fail "the guest never counted"
+        sleep 0.02
+    done
+    # Clients that misbehave, held open through the flood below; results in $tmp/hostile.out.
+    python3 - "$sock" "$tmp" <<'PY' >"$tmp/hostile.out" 2>&1 &
+import os, random, socket, sys, time
+path, tmp = sys.argv[1], sys.argv[2]
+def conn():
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    return s
+held = [conn() for _ in range(5)]                # connect and send nothing
+for _ in range(5):                               # half a line, then nothing
+    s = conn()
+    s.sendall(b'{"cmd":"sta')
+    held.append(s)
+rng = random.Random(16)
+for _ in range(3):                               # binary garbage, NUL bytes and newlines included
+    s = conn()
+    s.sendall(bytes(rng.randrange(256) for _ in range(3000)) + b"\n\0\n")
+    held.append(s)
+for _ in range(10):                              # a request, then gone before the reply
+    s = conn()
+    s.sendall(b'{"cmd":"status"}\n')
+    s.close()
+deaf = conn()                                    # requests without ever reading a reply
+deaf.settimeout(5)
+try:
+    for _ in range(20000):
+        deaf.sendall(b'{"cmd":"status"}\n')
+except OSError:
+    pass                                         # vmm dropped it: that is the point
+deaf.settimeout(30)
+got = b""
+try:
+    while True:
+        chunk = deaf.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+except ConnectionResetError:
+    pass
+except socket.timeout:
+    got = None
+print("deaf client dropped:", got is not None and got.count(b"\n") < 20000,
+      "after", "no" if got is None else got.count(b"\n"), "replies")
+longline = conn()                                # a line longer than the limit, never ended
+longline.settimeout(30)
+longline.sendall(b"x" * 5000)
+open(os.path.join(tmp, "hostile.ready"), "w").close()
+reply = longline.makefile("rb").readline()
+try:
+    eof = longline.recv(1) == b""
+except ConnectionResetError:
+    eof = True                                   # closed with the rest of the line unread
+print("long line reply:", reply.decode(errors="replace").strip())
+print("long line closed:", eof)
+while not os.path.exists(os.path.join(tmp, "hostile.done")):
+    time.sleep(0.05)
+for s in held:
+    s.close()
+print("hostile done")
+PY
+    hostile=$!
+    pids="$pids $hostile"
+    i=0
+    until [ -f "$tmp/hostile.ready" ]; do
+        i=$((i + 1))
+        [ $i -gt $((200 * scale)) ] && fail "the misbehaving clients did not get going: $(cat "$tmp/hostile.out")"
+        sleep 0.05
+    done
+    before=$(last_count)
+    timeout $((120 * scale)) "$vmm" ctl "$sock" save flood >"$tmp/save.out" 2>&1 &
+    saver=$!
+    clients=""
+    n=0
+    while [ $n -lt 100 ]; do
+        n=$((n + 1))
+        timeout $((120 * scale)) "$vmm" ctl "$sock" status >"$tmp/status.$n" 2>&1 &
+        clients="$clients $!"
+    done
+    wait "$saver" || fail "the save failed: $(cat "$tmp/save.out")"
+    grep -qx '{"ok":true,"saved":"flood"}' "$tmp/save.out" || fail "the save answered: $(cat "$tmp/save.out")"
+    bad=0
+    for c in $clients; do
+        wait "$c" || bad=$((bad + 1))
+    done
+    # Every status reply is exactly one JSON object saying ok, with the VM's state.
+    python3 - "$tmp" <<'PY' || fail "not every status client got a well-formed reply"
+import json, os, sys
+bad = []
+for n in range(1, 101):
+    text = open(os.path.join(sys.argv[1], f"status.{n}"), "rb").read().decode(errors="replace")
+    try:
+        lines = text.splitlines()
+        r = json.loads(lines[0]) if len(lines) == 1 else None
+        ok = r is not None and r.get("ok") is True and r.get("state") in ("running", "paused") and r.get("vcpus") == 1
+    except ValueError:
+        ok = False
+    if not ok:
+        bad.append(f"client {n}: {text!r}")
+print("\n".join(bad[:5]) if bad else "ok: 100 status clients each got one well-formed reply")
+sys.exit(1 if bad else 0)
+PY
+    [ $bad -eq 0 ] || fail "$bad status clients exited non-zero"
+    grep -i "saved snapshot" "$tmp/run.err" | tail -n1
+    alive "after the flood"
+    touch "$tmp/hostile.done"
+    wait "$hostile"
+    grep -q "^long line reply: .*\"bad request: a request line is longer than 4095 bytes; closing the connection\"" \
+        "$tmp/hostile.out" || fail "the over-long line got no error: $(cat "$tmp/hostile.out")"
+    grep -q "^long line closed: True" "$tmp/hostile.out" || fail "the over-long line's client was not closed: $(cat "$tmp/hostile.out")"
+    grep -q "^deaf client dropped: True" "$tmp/hostile.out" ||
+        fail "a client that reads no replies was not dropped: $(cat "$tmp/hostile.out")"
+    grep -q "^hostile done" "$tmp/hostile.out" || fail "the misbehaving clients failed: $(cat "$tmp/hostile.out")"
+    echo "ok: $(grep "^long line reply" "$tmp/hostile.out")"
+    echo "ok: $(grep "^deaf" "$tmp/hostile.out")"
+    # The guest ran on through all of it.
+    i=0
+    until [ "$(last_count)" -gt "$((before + 2))" ]; do
+        i=$((i + 1))
+        [ $i -gt $((300 * scale)) ] && fail "the guest stopped counting at $(last_count) (it was at $before before the flood)"
+        sleep 0.02
+    done
+    echo "ok: the guest counted from $before to $(last_count) through the flood"
+
+    # Past the limit of clients at once, more are told so and closed; once they go, the socket answers again.
+    python3 - "$sock" <<'PY' || fail "the limit of clients at once does not hold"
+import socket, sys
+socks, refused = [], 0
+for _ in range(300):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    socks.append(s)
+for s in socks[256:]:
+    s.settimeout(10)
+    line = s.makefile("rb").readline().decode()
+    if line == '{"ok":false,"error":"too many control clients (256 connected); try again later"}\n':
+        refused += 1
+for s in socks:
+    s.close()
+print(f"ok: {refused} of the last 44 of 300 clients at once were refused")
+sys.exit(0 if refused > 0 else 1)
+PY
+    sleep 0.2
+    alive "after 300 clients at once"
+
+    kill -KILL "$pid"
+    wait "$pid" 2>/dev/null
+    timeout $((60 * scale)) "$vmm" run --restore "$db:flood" </dev/null >"$tmp/restore.out" 2>"$tmp/restore.err" &
+    pid=$!
+    pids="$pids $pid"
+    i=0
+    until [ "$(grep -c '^count [0-9]' "$tmp/restore.out")" -ge 2 ]; do
+        i=$((i + 1))
+        [ $i -gt $((300 * scale)) ] && fail "the snapshot saved during the flood does not run: $(cat "$tmp/restore.err")"
+        sleep 0.02
+    done
+    echo "ok: the snapshot saved during the flood restores: $(grep '^count' "$tmp/restore.out" | head -n1)"
     ;;
 *)
     echo "unknown case $case_"
