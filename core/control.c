@@ -13,7 +13,12 @@
 
 #include "log.h"
 
-#define CONTROL_LINE_MAX 4096
+#define CONTROL_LINE_MAX 4096 /* a request's bytes with its newline */
+/* Replies queued past this for one client mean that it does not read them: it is dropped rather than queued for. */
+#define CONTROL_QUEUE_MAX (64u << 10)
+/* More clients than this at once are refused, so that clients that connect and hang cannot use up vmm's file
+ * descriptors (a live save needs one, for instance). */
+#define CONTROL_CLIENTS_MAX 256
 
 struct control {
     uv_pipe_t server;
@@ -22,50 +27,179 @@ struct control {
     void *ctx;
     char path[108];
     int open;
+    unsigned nclients;
 };
 
 typedef struct control_client_conn {
     uv_pipe_t pipe;
-    control *ctl;
+    uv_shutdown_t shutdown;
+    control *ctl; /* NULL once the server is stopping (it may be freed before this client) */
     char line[CONTROL_LINE_MAX];
     size_t len;
-    int overflow;
+    int ending;
 } control_conn;
 
-/* The string value of "key" in a flat JSON object, unescaped into out; 0 if present. */
-static int control_json_get(const char *json, const char *key, char *out, size_t outlen)
+static int control_json_hex4(const char *p, unsigned *out)
 {
-    char pat[64];
-    snprintf(pat, sizeof(pat), "\"%s\"", key);
-    const char *p = strstr(json, pat);
-    if (!p)
-        return -1;
-    p += strlen(pat);
-    while (*p == ' ' || *p == '\t')
-        p++;
-    if (*p++ != ':')
-        return -1;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    if (*p++ != '"')
-        return -1;
-    size_t n = 0;
-    for (; *p && *p != '"'; p++) {
-        char c = *p;
-        if (c == '\\') {
-            p++;
-            c = *p == 'n' ? '\n' : *p == 't' ? '\t' : *p;
-            if (!c)
-                return -1;
-        }
-        if (n + 1 >= outlen)
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
+                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                     : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
+                                            : 16u;
+        if (d == 16)
             return -1;
-        out[n++] = c;
+        v = v << 4 | d;
     }
-    if (*p != '"')
-        return -1;
-    out[n] = '\0';
+    *out = v;
     return 0;
+}
+
+/* Decode the JSON string whose opening quote *pp points at into out as UTF-8 (RFC 8259: \" \\ \/ \b \f \n \r \t
+ * and \uXXXX, surrogate pairs joined); *pp ends past the closing quote. \u0000 is refused: the value goes on as a
+ * C string. 0, or -1 with the reason in why. */
+static int control_json_string(const char **pp, char *out, size_t outlen, const char **why)
+{
+    const char *p = *pp + 1;
+    size_t n = 0;
+    for (;;) {
+        unsigned char c = (unsigned char)*p;
+        unsigned cp;
+        if (c == '"')
+            break;
+        if (!c) {
+            *why = "a string has no closing quote";
+            return -1;
+        }
+        if (c < 0x20) {
+            *why = "a control character in a string must be escaped";
+            return -1;
+        }
+        if (c != '\\') {
+            cp = c; /* bytes from 0x80 up pass through: they are already UTF-8 */
+            p++;
+        } else {
+            char e = p[1];
+            p += 2;
+            switch (e) {
+            case '"': cp = '"'; break;
+            case '\\': cp = '\\'; break;
+            case '/': cp = '/'; break;
+            case 'b': cp = '\b'; break;
+            case 'f': cp = '\f'; break;
+            case 'n': cp = '\n'; break;
+            case 'r': cp = '\r'; break;
+            case 't': cp = '\t'; break;
+            case 'u':
+                if (control_json_hex4(p, &cp)) {
+                    *why = "\\u needs four hex digits";
+                    return -1;
+                }
+                p += 4;
+                if (cp >= 0xdc00 && cp <= 0xdfff) {
+                    *why = "a \\u escape is a low surrogate without a high one before it";
+                    return -1;
+                }
+                if (cp >= 0xd800 && cp <= 0xdbff) {
+                    unsigned lo;
+                    if (p[0] != '\\' || p[1] != 'u' || control_json_hex4(p + 2, &lo) || lo < 0xdc00 || lo > 0xdfff) {
+                        *why = "a \\u escape is a high surrogate without a low one after it";
+                        return -1;
+                    }
+                    p += 6;
+                    cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                }
+                if (!cp) {
+                    *why = "\\u0000 is not allowed in a string";
+                    return -1;
+                }
+                break;
+            default:
+                *why = "a string has an invalid escape (valid: \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)";
+                return -1;
+            }
+        }
+        /* UTF-8: a raw byte, or the code point of an escape in 1 to 4 bytes */
+        size_t len = c != '\\' || cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+        if (n + len >= outlen) {
+            *why = "a string is too long";
+            return -1;
+        }
+        if (len == 1) {
+            out[n++] = (char)cp;
+        } else {
+            static const unsigned char lead[5] = {0, 0, 0xc0, 0xe0, 0xf0};
+            for (size_t i = len - 1; i > 0; i--, cp >>= 6)
+                out[n + i] = (char)(0x80 | (cp & 0x3f));
+            out[n] = (char)(lead[len] | cp);
+            n += len;
+        }
+    }
+    out[n] = '\0';
+    *pp = p + 1;
+    return 0;
+}
+
+static const char *control_json_space(const char *p)
+{
+    while (*p == ' ' || *p == '\t' || *p == '\r')
+        p++;
+    return p;
+}
+
+/* The string value of key in json, a flat object of string values (all a request is), decoded into out: 0 found,
+ * 1 absent, -1 malformed with the reason in why. */
+static int control_json_get(const char *json, const char *key, char *out, size_t outlen, const char **why)
+{
+    char k[CONTROL_LINE_MAX];
+    int found = 0;
+    const char *p = control_json_space(json);
+    if (*p != '{') {
+        *why = "a request is a JSON object";
+        return -1;
+    }
+    p = control_json_space(p + 1);
+    if (*p == '}')
+        p++;
+    else
+        for (;;) {
+            if (*p != '"') {
+                *why = "a member of the request has no quoted name";
+                return -1;
+            }
+            if (control_json_string(&p, k, sizeof(k), why))
+                return -1;
+            p = control_json_space(p);
+            if (*p != ':') {
+                *why = "a member name is not followed by ':'";
+                return -1;
+            }
+            p = control_json_space(p + 1);
+            if (*p != '"') {
+                *why = "every value in a request is a string";
+                return -1;
+            }
+            int match = !strcmp(k, key);
+            if (control_json_string(&p, match ? out : k, match ? outlen : sizeof(k), why))
+                return -1;
+            found |= match;
+            p = control_json_space(p);
+            if (*p == '}') {
+                p++;
+                break;
+            }
+            if (*p != ',') {
+                *why = "members of the request are separated by ','";
+                return -1;
+            }
+            p = control_json_space(p + 1);
+        }
+    if (*control_json_space(p)) {
+        *why = "the request has text after its closing '}'";
+        return -1;
+    }
+    return found ? 0 : 1;
 }
 
 /* Append text to a JSON string being built, escaped. */
@@ -86,9 +220,43 @@ static void control_json_escape(char *out, size_t outlen, const char *text)
     out[n] = '\0';
 }
 
-static void control_write_done(uv_write_t *req, int status)
+static void control_conn_closed(uv_handle_t *h)
+{
+    control_conn *c = h->data;
+    if (c->ctl)
+        c->ctl->nclients--;
+    free(c);
+}
+
+static void control_conn_close(control_conn *c)
+{
+    if (!uv_is_closing((uv_handle_t *)&c->pipe))
+        uv_close((uv_handle_t *)&c->pipe, control_conn_closed);
+}
+
+static void control_conn_shut(uv_shutdown_t *req, int status)
 {
     (void)status;
+    control_conn_close(req->data);
+}
+
+/* Read no more from the client, and close it once the replies queued so far are written. */
+static void control_conn_end(control_conn *c)
+{
+    if (c->ending || uv_is_closing((uv_handle_t *)&c->pipe))
+        return;
+    c->ending = 1;
+    uv_read_stop((uv_stream_t *)&c->pipe);
+    c->shutdown.data = c;
+    if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->pipe, control_conn_shut))
+        control_conn_close(c);
+}
+
+/* A failed write means the client is gone (EPIPE, ECONNRESET) or being closed: drop that client only. */
+static void control_write_done(uv_write_t *req, int status)
+{
+    if (status < 0)
+        control_conn_close(req->handle->data);
     free(req);
 }
 
@@ -102,8 +270,12 @@ static void control_reply(control_conn *c, const char *json)
     memcpy(copy, json, n);
     copy[n] = '\n';
     uv_buf_t b = uv_buf_init(copy, (unsigned)n + 1);
-    if (uv_write(req, (uv_stream_t *)&c->pipe, &b, 1, control_write_done))
+    if (uv_write(req, (uv_stream_t *)&c->pipe, &b, 1, control_write_done)) {
         free(req);
+        control_conn_close(c);
+    } else if (c->pipe.write_queue_size > CONTROL_QUEUE_MAX) {
+        control_conn_close(c);
+    }
 }
 
 static void control_reply_error(control_conn *c, const char *msg)
@@ -117,9 +289,14 @@ static void control_reply_error(control_conn *c, const char *msg)
 static void control_handle(control_conn *c, const char *line)
 {
     control *ctl = c->ctl;
-    char cmd[32], name[128], err[512];
-    if (control_json_get(line, "cmd", cmd, sizeof(cmd))) {
-        control_reply_error(c, "a request is a JSON object with a \"cmd\" string");
+    /* As long as a line can be, so that a value is never cut short but refused for what it is. */
+    char cmd[CONTROL_LINE_MAX], name[CONTROL_LINE_MAX], err[512];
+    const char *why = "";
+    int rc = control_json_get(line, "cmd", cmd, sizeof(cmd), &why);
+    if (rc) {
+        snprintf(err, sizeof(err), "bad request: %s",
+                 rc < 0 ? why : "a request is a JSON object with a \"cmd\" string");
+        control_reply_error(c, err);
         return;
     }
     if (!strcmp(cmd, "status")) {
@@ -138,8 +315,10 @@ static void control_handle(control_conn *c, const char *line)
         vm_resume(ctl->vm);
         control_reply(c, "{\"ok\":true,\"state\":\"running\"}");
     } else if (!strcmp(cmd, "save")) {
-        if (control_json_get(line, "name", name, sizeof(name)) || !name[0]) {
-            control_reply_error(c, "save needs a \"name\"");
+        rc = control_json_get(line, "name", name, sizeof(name), &why);
+        if (rc) {
+            snprintf(err, sizeof(err), "%s%s", rc < 0 ? "bad request: " : "", rc < 0 ? why : "save needs a \"name\"");
+            control_reply_error(c, err);
         } else if (!ctl->save) {
             control_reply_error(c, "no state database: start vmm with --state DB");
         } else if (ctl->save(ctl->ctx, name, err, sizeof(err))) {
@@ -154,49 +333,54 @@ static void control_handle(control_conn *c, const char *line)
         control_reply(c, "{\"ok\":true,\"state\":\"stopping\"}");
         vm_request_stop(ctl->vm, 0);
     } else {
-        snprintf(err, sizeof(err), "unknown command '%s' (status, pause, resume, save, quit)", cmd);
+        snprintf(err, sizeof(err), "unknown command '%.64s' (status, pause, resume, save, quit)", cmd);
         control_reply_error(c, err);
     }
-}
-
-static void control_conn_closed(uv_handle_t *h)
-{
-    free(h->data);
 }
 
 static void control_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     control_conn *c = h->data;
     (void)suggested;
-    /* Read straight into the line buffer; a line longer than it is refused as a whole. */
-    if (c->len >= sizeof(c->line) - 1) {
-        c->len = 0;
-        c->overflow = 1;
-    }
-    *buf = uv_buf_init(c->line + c->len, (unsigned)(sizeof(c->line) - 1 - c->len));
+    /* Straight into the line buffer, which control_read never leaves full. */
+    *buf = uv_buf_init(c->line + c->len, (unsigned)(sizeof(c->line) - c->len));
 }
 
 static void control_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     control_conn *c = s->data;
     (void)buf;
+    if (n == UV_EOF) {
+        /* The client has finished sending: a last line without its newline is still a request, and what is
+         * queued for it is written before the close. */
+        c->line[c->len] = '\0';
+        if (c->len)
+            control_handle(c, c->line);
+        c->len = 0;
+        control_conn_end(c);
+        return;
+    }
     if (n < 0) {
-        if (!uv_is_closing((uv_handle_t *)s))
-            uv_close((uv_handle_t *)s, control_conn_closed);
+        control_conn_close(c);
         return;
     }
     c->len += (size_t)n;
     char *nl;
-    while ((nl = memchr(c->line, '\n', c->len))) {
+    while (!uv_is_closing((uv_handle_t *)s) && (nl = memchr(c->line, '\n', c->len))) {
         *nl = '\0';
-        if (c->overflow)
-            control_reply_error(c, "request line too long");
-        else if (nl > c->line)
+        if (nl > c->line)
             control_handle(c, c->line);
-        c->overflow = 0;
         size_t rest = c->len - (size_t)(nl + 1 - c->line);
         memmove(c->line, nl + 1, rest);
         c->len = rest;
+    }
+    /* Waiting for the end of a longer line would mean buffering without limit. */
+    if (c->len == sizeof(c->line) && !uv_is_closing((uv_handle_t *)s)) {
+        char err[128];
+        snprintf(err, sizeof(err), "bad request: a request line is longer than %zu bytes; closing the connection",
+                 sizeof(c->line) - 1);
+        control_reply_error(c, err);
+        control_conn_end(c);
     }
 }
 
@@ -209,10 +393,19 @@ static void control_on_connect(uv_stream_t *server, int status)
     if (!c)
         return;
     c->ctl = ctl;
+    ctl->nclients++;
     uv_pipe_init(server->loop, &c->pipe, 0);
     c->pipe.data = c;
-    if (uv_accept(server, (uv_stream_t *)&c->pipe) || uv_read_start((uv_stream_t *)&c->pipe, control_alloc, control_read))
-        uv_close((uv_handle_t *)&c->pipe, control_conn_closed);
+    if (uv_accept(server, (uv_stream_t *)&c->pipe)) {
+        control_conn_close(c);
+    } else if (ctl->nclients > CONTROL_CLIENTS_MAX) {
+        char err[128];
+        snprintf(err, sizeof(err), "too many control clients (%d connected); try again later", CONTROL_CLIENTS_MAX);
+        control_reply_error(c, err);
+        control_conn_end(c);
+    } else if (uv_read_start((uv_stream_t *)&c->pipe, control_alloc, control_read)) {
+        control_conn_close(c);
+    }
 }
 
 /* A socket file left by a vmm that died is removed; one another vmm is listening on is not. */
@@ -295,7 +488,7 @@ control *control_start(loop *lp, vm *v, const char *path, control_save_fn save, 
     c->server.data = c;
     int rc = uv_pipe_bind(&c->server, path);
     if (!rc)
-        rc = uv_listen((uv_stream_t *)&c->server, 8, control_on_connect);
+        rc = uv_listen((uv_stream_t *)&c->server, SOMAXCONN, control_on_connect);
     if (rc) {
         snprintf(err, errlen, "--control %s: %s", path, uv_strerror(rc));
         unlink(path);
@@ -310,8 +503,10 @@ static void control_close_conn(uv_handle_t *h, void *arg)
 {
     control *ctl = arg;
     if (h->type == UV_NAMED_PIPE && h != (uv_handle_t *)&ctl->server && h->data &&
-        ((control_conn *)h->data)->ctl == ctl && !uv_is_closing(h))
-        uv_close(h, control_conn_closed);
+        ((control_conn *)h->data)->ctl == ctl) {
+        ((control_conn *)h->data)->ctl = NULL;
+        control_conn_close(h->data);
+    }
 }
 
 void control_stop(control *c)
@@ -348,7 +543,8 @@ int control_client(const char *path, const char *command, const char *name)
     strcat(req, "\"}\n");
     size_t len = strlen(req), off = 0;
     while (off < len) {
-        ssize_t n = write(fd, req + off, len - off);
+        /* A vmm that closes the connection early is reported below, not a SIGPIPE that kills the client. */
+        ssize_t n = send(fd, req + off, len - off, MSG_NOSIGNAL);
         if (n <= 0) {
             fprintf(stderr, "vmm ctl: %s: %s\n", path, strerror(errno));
             close(fd);

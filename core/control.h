@@ -1,7 +1,8 @@
 /*
  * control: the control socket (`--control PATH`): a Unix stream socket on the event loop speaking JSON lines.
  * Requests: {"cmd":"status"}, {"cmd":"pause"}, {"cmd":"resume"}, {"cmd":"save","name":"NAME"}, {"cmd":"quit"}.
- * Replies: {"ok":true,...} or {"ok":false,"error":"..."}, one line each. Also the client, `vmm ctl`.
+ * Replies: {"ok":true,...} or {"ok":false,"error":"..."}, one line each (docs/control.md). Also the client,
+ * `vmm ctl`.
  * Called by main.c only.
  */
 #ifndef VMM_CORE_CONTROL_H

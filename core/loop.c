@@ -383,6 +383,11 @@ loop *loop_create(void)
 int loop_attach(loop *lp, vm *v)
 {
     lp->vm = v;
+    /* A peer that goes away (a control client that hangs up before its reply, the reader of a piped console)
+     * must cost only its own stream, not the VM. libuv writes with write(2), which cannot take MSG_NOSIGNAL, so
+     * the signal is ignored and the EPIPE comes back to the writer, which drops that stream. vmm starts no
+     * child processes that would inherit the setting. */
+    signal(SIGPIPE, SIG_IGN);
     uv_signal_init(&lp->uv, &lp->sigint);
     uv_signal_init(&lp->uv, &lp->sigterm);
     lp->sigint.data = lp->sigterm.data = lp;

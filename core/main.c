@@ -542,6 +542,11 @@ static int main_split_restore(const char *spec, char **db, const char **name)
     const char *colon = strrchr(spec, ':');
     if (!colon || colon == spec || !colon[1])
         return main_usage_error("--restore %s: give DB:NAME (a state database and a snapshot name)", spec);
+    char err[256];
+    if (ss_name_check(colon + 1, err, sizeof(err))) {
+        fprintf(stderr, "vmm: --restore: %s\n", err);
+        return 2;
+    }
     *db = strndup(spec, (size_t)(colon - spec));
     *name = colon + 1;
     return *db ? 0 : 1;
@@ -751,6 +756,10 @@ static int main_cmd_snapshot(const main_args *a)
     if (a->force && strcmp(sub, "rm"))
         return main_usage_error("--force applies to 'snapshot rm' only%s", "");
     char err[512];
+    if (name && ss_name_check(name, err, sizeof(err))) {
+        fprintf(stderr, "vmm: snapshot %s: %s\n", sub, err);
+        return 2;
+    }
     /* ls and info only read: they never create, initialise or write the database they are pointed at. */
     ss_store *st = ss_open(db, strcmp(sub, "rm") ? SS_OPEN_READONLY : SS_OPEN_EXISTING, err, sizeof(err));
     if (!st) {
@@ -790,6 +799,18 @@ static int main_cmd_snapshot(const main_args *a)
     return rc ? 1 : 0;
 }
 
+static int main_cmd_ctl(const main_args *a)
+{
+    const char *name = a->npositional > 2 ? a->positional[2] : NULL;
+    char err[256];
+    /* Checked here as vmm would check it, so that a bad name is exit 2 before anything is sent. */
+    if (name && !strcmp(a->positional[1], "save") && ss_name_check(name, err, sizeof(err))) {
+        fprintf(stderr, "vmm ctl: save: %s\n", err);
+        return 2;
+    }
+    return control_client(a->positional[0], a->positional[1], name);
+}
+
 int main(int argc, char **argv)
 {
     main_args a;
@@ -816,7 +837,7 @@ int main(int argc, char **argv)
             if (a.npositional < 2 || (a.npositional < 3 && !strcmp(a.positional[1], "save")))
                 rc = main_usage_error("ctl: use 'ctl PATH status|pause|resume|quit' or 'ctl PATH save NAME'%s", "");
             else
-                rc = control_client(a.positional[0], a.positional[1], a.npositional > 2 ? a.positional[2] : NULL);
+                rc = main_cmd_ctl(&a);
         } else {
             rc = main_usage_error("unknown command '%s'", a.command);
         }

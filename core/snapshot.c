@@ -459,7 +459,8 @@ static int live_run(live_save *ls, const char *name, char *err, size_t errlen)
 
 int snapshot_save(vm *v, ss_store *st, const char *name, const char *config, char *err, size_t errlen)
 {
-    if (vm_check_saveable(v, err, errlen))
+    /* Here, before the name is copied into the metadata, where a longer one would be cut short. */
+    if (ss_name_check(name, err, errlen) || vm_check_saveable(v, err, errlen))
         return -1;
     int was_running = v->running && !vm_is_paused(v);
     if (was_running && vm_pause(v)) {

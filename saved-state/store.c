@@ -118,13 +118,7 @@ static XXH128_hash_t ss_hash_page(const uint8_t *page)
 
 static int ss_name_ok(const char *name)
 {
-    size_t n = strlen(name);
-    if (n == 0 || n >= SS_NAME_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (name[i] == '/' || name[i] == ':' || (unsigned char)name[i] < 0x20)
-            return 0;
-    return 1;
+    return ss_name_check(name, NULL, 0) == 0; /* the rules for names read back from the database, too */
 }
 
 /* ---- Open / close ------------------------------------------------------------------------------------- */
@@ -631,13 +625,41 @@ static int ss_group_parse(ss_store *st, const char *name, const MDB_val *k, cons
 
 /* ---- Save --------------------------------------------------------------------------------------------- */
 
+int ss_name_check(const char *name, char *err, size_t errlen)
+{
+    /* The name as the message shows it: control characters escaped so that the message stays one line, and a
+     * name far over the limit cut. */
+    char shown[160];
+    size_t n = strlen(name), k = 0, i = 0;
+    for (; i < n && k + 8 < sizeof(shown); i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c < 0x20)
+            k += (size_t)snprintf(shown + k, sizeof(shown) - k, "\\x%02x", c);
+        else
+            shown[k++] = (char)c;
+    }
+    snprintf(shown + k, sizeof(shown) - k, "%s", i < n ? "..." : "");
+    if (n == 0)
+        return ss_error(err, errlen, "a snapshot name cannot be empty");
+    if (n >= SS_NAME_MAX)
+        return ss_error(err, errlen, "snapshot name '%s' is too long: %zu bytes, at most %d", shown, n,
+                        SS_NAME_MAX - 1);
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c < 0x20)
+            return ss_error(err, errlen, "snapshot name '%s' has a control character (0x%02x): names cannot contain "
+                            "'/', ':' or control characters", shown, c);
+        if (c == '/' || c == ':')
+            return ss_error(err, errlen, "snapshot name '%s' has '%c': names cannot contain '/', ':' or control "
+                            "characters", shown, c);
+    }
+    return 0;
+}
+
 ss_save *ss_save_begin(ss_store *st, const ss_meta *meta, char *err, size_t errlen)
 {
-    if (!ss_name_ok(meta->name)) {
-        ss_error(err, errlen, "snapshot name '%s' is not valid (1 to %d characters, no '/' or ':')", meta->name,
-                 SS_NAME_MAX - 1);
+    if (ss_name_check(meta->name, err, errlen))
         return NULL;
-    }
     ss_save *s = calloc(1, sizeof(*s));
     if (!s) {
         ss_error(err, errlen, "out of memory");

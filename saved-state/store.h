@@ -46,6 +46,10 @@ ss_store *ss_open(const char *dir, int mode, char *err, size_t errlen);
 int ss_check_path(const char *dir, char *err, size_t errlen);
 void ss_close(ss_store *st);
 
+/* Whether name can name a snapshot: 1 to SS_NAME_MAX - 1 bytes, without '/', ':' (--restore DB:NAME splits at
+ * the last one) or control characters. 0, or -1 with a one-line reason naming it in err. Every place that takes
+ * a name from a user checks it here, so that a name refused at one is refused at all of them. */
+int ss_name_check(const char *name, char *err, size_t errlen);
 ss_save *ss_save_begin(ss_store *st, const ss_meta *meta, char *err, size_t errlen);
 int ss_save_unit(ss_save *s, const char *unit, uint32_t instance, uint32_t version, const void *blob, size_t len);
 /* page == NULL records a zero page (needed in incremental snapshots, where the parent may have data there).
