@@ -60,6 +60,17 @@ static void vcpu_block_host_signals(void)
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
+int vcpu_run_software(void *arg)
+{
+    vmm_vcpu *vcpu = arg;
+    vm *v = vcpu->vm;
+    vmm_exit_action a = v->arch->desc->arch->vcpu_run(v->arch, v->arch->state, vcpu);
+    if (a == VMM_ACTION_HOST)
+        log_error("vCPU %u: %s asked for another engine in the middle of a run; it runs on --accel inproc",
+                  vcpu->index, v->arch->name);
+    return a == VMM_ACTION_STOP || a == VMM_ACTION_HOST;
+}
+
 void *vcpu_thread(void *arg)
 {
     vmm_vcpu *vcpu = arg;
@@ -70,7 +81,7 @@ void *vcpu_thread(void *arg)
     vm_set_current_vcpu(vcpu);
     vcpu_block_host_signals();
     /* An exit to user space can leave the guest's instruction half done (a port or MMIO read whose value the
-     * next run stores, an MSR access): the host driver finishes it only on the next run. The vCPU therefore
+     * next run stores, an MSR access): the engine finishes it only on the next run. The vCPU therefore
      * parks for a pause (a save reads its state) only after a run that was interrupted; until then each run is
      * asked to finish what is pending and return at once, without executing guest code. */
     int settled = 1;
@@ -80,23 +91,9 @@ void *vcpu_thread(void *arg)
         if (!settled && vm_wants_vcpus_back(v))
             hostdrv_vcpu_kick(vcpu->hv);
         settled = 1;
-        if (!vcpu->on_host) {
-            /* The arch plugin executes this vCPU itself and returns when asked to or when it is done. */
-            vmm_exit_action a = arch->vcpu_run(v->arch, v->arch->state, vcpu);
-            if (a == VMM_ACTION_STOP) {
-                vm_request_stop(v, 1);
-            } else if (a == VMM_ACTION_HOST) {
-                if (!vcpu->hv) {
-                    log_error("vCPU %u: %s asked for the host driver, and there is none", vcpu->index,
-                              v->arch->name);
-                    vm_request_stop(v, 1);
-                }
-                vcpu->on_host = 1;
-            }
-            continue;
-        }
         if (hostdrv_vcpu_run(vcpu->hv, &exit)) {
-            log_error("vCPU %u: the host driver failed to run the guest: %s", vcpu->index, strerror(errno));
+            log_error("vCPU %u: the %s engine failed to run the guest: %s", vcpu->index,
+                      hostdrv_engine_name(hostdrv_engine_of(v->drv)), strerror(errno));
             if (arch->vcpu_dump)
                 arch->vcpu_dump(v->arch, v->arch->state, vcpu);
             vm_request_stop(v, 1);
@@ -113,6 +110,9 @@ void *vcpu_thread(void *arg)
             vm_dispatch_mmio(v, &exit);
             break;
         case VMM_EXIT_INTERRUPTED:
+            break;
+        case HOSTDRV_EXIT_ENGINE_STOP:
+            vm_request_stop(v, 1); /* the first status wins: the architecture's, if it gave one */
             break;
         default:
             /* Everything else, VMM_EXIT_MSR included, is the architecture's: the plugin answers through the exit. */

@@ -275,7 +275,7 @@ static int hlp_mmio_register(vmm_instance *inst, uint64_t base, uint64_t size, v
 static int hlp_irq_set(vmm_instance *inst, uint32_t line, int level)
 {
     vm *v = inst->vm;
-    if (!v->hv || !hostdrv_vm_has_irqchip(v->hv)) {
+    if (!(hostdrv_vm_caps(v->hv) & HOSTDRV_CAP_IRQCHIP)) {
         log_msg(VMM_LOG_DEBUG, inst->name, "IRQ %u set to %d with no interrupt controller", line, level);
         return -1;
     }
@@ -289,7 +289,7 @@ static int hlp_irq_set(vmm_instance *inst, uint32_t line, int level)
 static int hlp_msi_send(vmm_instance *inst, uint64_t addr, uint32_t data)
 {
     vm *v = inst->vm;
-    if (!v->hv || !hostdrv_vm_has_irqchip(v->hv)) {
+    if (!(hostdrv_vm_caps(v->hv) & HOSTDRV_CAP_MSI)) {
         log_msg(VMM_LOG_DEBUG, inst->name, "MSI 0x%" PRIx64 "/0x%x with no interrupt controller", addr, data);
         return -1;
     }
@@ -435,7 +435,7 @@ static int hlp_vm_enable_feature(vmm_instance *inst, vmm_vm_feature feature, uin
     return 0;
 }
 
-/* Without a host driver there is no state behind the state classes. */
+/* Before the engine exists, or on one without state classes, there is no state behind them. */
 static int vm_no_host(void)
 {
     errno = ENODEV;
@@ -859,16 +859,18 @@ static int vm_check_arch(vm *v, int restoring)
     return ops->vcpu_run ? 0 : 1;
 }
 
-/* Open the host driver and create its VM, then give it the regions mapped so far (instances map theirs while
- * they are constructed, before any host resource exists). */
+/* Open the engine (KVM where the architecture needs the host kernel to run the guest, else in process) and
+ * create its VM, then give it the regions mapped so far (instances map theirs while they are constructed,
+ * before any host resource exists). */
 static int vm_open_host(vm *v, const vm_config *cfg, int required)
 {
     char err[512];
-    if (!required) {
-        log_info("no host driver: %s executes the guest in this process", cfg->arch);
-        return 0;
+    const hostdrv_engine *engine = hostdrv_engine_find(required ? "kvm" : "inproc");
+    v->drv = hostdrv_open(engine, err, sizeof(err));
+    if (!v->drv && !required) {
+        log_error("%s", err);
+        return -1;
     }
-    v->drv = hostdrv_open(err, sizeof(err));
     if (!v->drv) {
         char inproc[256];
         vm_list_inproc_archs(v->plugins, inproc, sizeof(inproc));
@@ -877,7 +879,7 @@ static int vm_open_host(vm *v, const vm_config *cfg, int required)
                   inproc[0] ? "; without KVM, vmm runs in process: --arch " : "", inproc);
         return -1;
     }
-    log_info("host driver: %s", hostdrv_describe(v->drv));
+    log_info("engine %s: %s", hostdrv_engine_name(engine), hostdrv_describe(v->drv));
     unsigned max_cpus = hostdrv_max_vcpus(v->drv);
     if (v->ncpus > max_cpus) {
         log_error("--cpus %u: the host allows 1 to %u", v->ncpus, max_cpus);
@@ -1027,9 +1029,9 @@ vm *vm_create(plugin_registry *plugins, loop *lp, const vm_config *cfg, int *sta
         vmm_vcpu *c = &v->vcpus[i];
         c->vm = v;
         c->index = i;
-        c->on_host = !v->arch->desc->arch->vcpu_run;
-        c->hv = v->hv ? hostdrv_vcpu_create(v->hv, i, err, sizeof(err)) : NULL;
-        if (v->hv && !c->hv) {
+        hostdrv_soft soft = {.run = v->arch->desc->arch->vcpu_run ? vcpu_run_software : NULL, .ctx = c};
+        c->hv = hostdrv_vcpu_create(v->hv, i, &soft, err, sizeof(err));
+        if (!c->hv) {
             log_error("vCPU %u: %s", i, err);
             goto fail;
         }

@@ -42,6 +42,7 @@ typedef struct vm_config {
     const vm_device_config *devices;
     unsigned ndevices;
     const char *cmdline; /* --append, or NULL */
+    const char *accel;   /* --accel: an engine name (hostdrv_engine_find), or NULL: the architecture's choice */
     int stats;           /* --stats */
     int dirty_log;       /* log dirty RAM pages, for incremental snapshots */
     int restoring;       /* state comes from a snapshot: images are not loaded */
@@ -68,7 +69,6 @@ struct vmm_vcpu {
     hostdrv_vcpu *hv;
     pthread_t thread;
     int started;
-    int on_host;    /* runs on the host driver (always, unless the arch plugin executes it with vcpu_run) */
     uint64_t exits; /* handled exits, for --log debug */
     uint64_t exits_by_reason[VCPU_EXIT_REASONS]; /* for --stats */
 };
@@ -82,8 +82,9 @@ typedef struct vm_unit {
 } vm_unit;
 
 struct vm {
-    hostdrv *drv; /* opened by vm_create when the architecture needs it (or can use it); owned by the VM */
+    hostdrv *drv; /* the execution engine, opened by vm_create once the input is checked; owned by the VM */
     hostdrv_vm *hv;
+    const char *accel; /* what --accel asked for (NULL: the architecture's choice), for the vm_accel helper */
     char *cmdline;
     plugin_registry *plugins;
     loop *loop;

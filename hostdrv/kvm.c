@@ -1,8 +1,8 @@
 /*
- * The KVM backend of hostdrv: /dev/kvm ioctls behind the neutral interface in hostdrv.h.
+ * The KVM backend of kvm_drv: /dev/kvm ioctls behind the neutral interface in hostdrv.h.
  * State class buffers use KVM's own structures (ABI "kvm-x86_64"); this file only checks their sizes.
  */
-#include "hostdrv.h"
+#include "engine.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct hostdrv {
+typedef struct kvm_drv {
+    struct hostdrv base; /* first: hostdrv.c dispatches through it */
     int fd;
     int api_version;
     int vcpu_mmap_size;
@@ -25,29 +26,31 @@ struct hostdrv {
     uint64_t limits;       /* VMM_HOST_LIMIT_* */
     char provider[32];
     char description[256];
-};
+} kvm_drv;
 
 /* KVM takes at most this many filter ranges; x86-raw needs one. */
 #define KVM_MSR_EXIT_MAX 16
 
-struct hostdrv_vm {
-    hostdrv *drv;
+typedef struct kvm_vm {
+    struct hostdrv_vm base;
+    kvm_drv *drv;
     int fd;
     int irqchip;
     unsigned nmsr_exits; /* MSRs whose accesses exit to user space (VMM_FEATURE_MSR_EXIT) */
     uint32_t msr_exits[KVM_MSR_EXIT_MAX];
     uint8_t msr_deny; /* the filter's bitmap for each one-MSR range: 0 = denied, so the access exits */
-};
+} kvm_vm;
 
 /* The exit structure is part of the SDK ABI; its union never grows. */
 _Static_assert(sizeof(vmm_exit) == 8 + 256, "vmm_exit changed size");
 
-struct hostdrv_vcpu {
-    hostdrv_vm *vm;
+typedef struct kvm_vcpu {
+    struct hostdrv_vcpu base;
+    kvm_vm *vm;
     int fd;
     unsigned index;
     struct kvm_run *run;
-};
+} kvm_vcpu;
 
 static void kvm_set_error(char *err, size_t errlen, const char *what, int e)
 {
@@ -77,7 +80,7 @@ static void kvm_find_provider(char *buf, size_t len)
     }
 }
 
-hostdrv *hostdrv_open(char *err, size_t errlen)
+static hostdrv *kvm_open(char *err, size_t errlen)
 {
     int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     if (fd < 0) {
@@ -91,10 +94,10 @@ hostdrv *hostdrv_open(char *err, size_t errlen)
         close(fd);
         return NULL;
     }
-    hostdrv *drv = calloc(1, sizeof(*drv));
+    kvm_drv *drv = calloc(1, sizeof(*drv));
     if (!drv) {
         close(fd);
-        kvm_set_error(err, errlen, "hostdrv", ENOMEM);
+        kvm_set_error(err, errlen, "kvm", ENOMEM);
         return NULL;
     }
     drv->fd = fd;
@@ -131,20 +134,22 @@ hostdrv *hostdrv_open(char *err, size_t errlen)
              "kvm API %d, provider %s, vcpus %u (max %u), readonly-mem %s, irqchip %s, vcpu-events %s, xsave %s",
              api, drv->provider, drv->nr_vcpus, drv->max_vcpus, drv->has_readonly_mem ? "yes" : "no",
              drv->has_irqchip ? "yes" : "no", drv->has_vcpu_events ? "yes" : "no", drv->has_xsave ? "yes" : "no");
-    return drv;
+    drv->base.engine = &hostdrv_engine_kvm;
+    return &drv->base;
 }
 
-void hostdrv_close(hostdrv *drv)
+static void kvm_close(hostdrv *hd)
 {
+    kvm_drv *drv = (kvm_drv *)hd;
     if (!drv)
         return;
     close(drv->fd);
     free(drv);
 }
 
-const char *hostdrv_abi(const hostdrv *drv)
+static const char *kvm_abi(const hostdrv *hd)
 {
-    (void)drv;
+    (void)hd;
 #if defined(__x86_64__)
     return "kvm-x86_64";
 #else
@@ -152,44 +157,50 @@ const char *hostdrv_abi(const hostdrv *drv)
 #endif
 }
 
-unsigned hostdrv_max_vcpus(const hostdrv *drv)
+static unsigned kvm_max_vcpus(const hostdrv *hd)
 {
+    const kvm_drv *drv = (const kvm_drv *)hd;
     return drv->max_vcpus;
 }
 
-const char *hostdrv_describe(const hostdrv *drv)
+static const char * kvm_describe(const hostdrv *hd)
 {
+    const kvm_drv *drv = (const kvm_drv *)hd;
     return drv->description;
 }
 
-hostdrv_vm *hostdrv_vm_create(hostdrv *drv, char *err, size_t errlen)
+static hostdrv_vm *kvm_vm_create(hostdrv *hd, char *err, size_t errlen)
 {
+    kvm_drv *drv = (kvm_drv *)hd;
     int fd = ioctl(drv->fd, KVM_CREATE_VM, 0);
     if (fd < 0) {
         kvm_set_error(err, errlen, "/dev/kvm: KVM_CREATE_VM", errno);
         return NULL;
     }
-    hostdrv_vm *vm = calloc(1, sizeof(*vm));
+    kvm_vm *vm = calloc(1, sizeof(*vm));
     if (!vm) {
         close(fd);
-        kvm_set_error(err, errlen, "hostdrv", ENOMEM);
+        kvm_set_error(err, errlen, "kvm", ENOMEM);
         return NULL;
     }
     vm->drv = drv;
     vm->fd = fd;
-    return vm;
+    vm->base.engine = &hostdrv_engine_kvm;
+    return &vm->base;
 }
 
-void hostdrv_vm_destroy(hostdrv_vm *vm)
+static void kvm_vm_destroy(hostdrv_vm *hvm)
 {
+    kvm_vm *vm = (kvm_vm *)hvm;
     if (!vm)
         return;
     close(vm->fd);
     free(vm);
 }
 
-int hostdrv_vm_map(hostdrv_vm *vm, uint32_t slot, uint64_t gpa, void *host, uint64_t size, unsigned flags)
+static int kvm_vm_map(hostdrv_vm *hvm, uint32_t slot, uint64_t gpa, void *host, uint64_t size, unsigned flags)
 {
+    kvm_vm *vm = (kvm_vm *)hvm;
     struct kvm_userspace_memory_region r = {
         .slot = slot,
         .guest_phys_addr = gpa,
@@ -208,8 +219,9 @@ int hostdrv_vm_map(hostdrv_vm *vm, uint32_t slot, uint64_t gpa, void *host, uint
     return ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &r) < 0 ? -1 : 0;
 }
 
-int hostdrv_vm_get_dirty_log(hostdrv_vm *vm, uint32_t slot, uint64_t *bitmap)
+static int kvm_vm_get_dirty_log(hostdrv_vm *hvm, uint32_t slot, uint64_t *bitmap)
 {
+    kvm_vm *vm = (kvm_vm *)hvm;
     struct kvm_dirty_log log = {.slot = slot, .dirty_bitmap = bitmap};
     return ioctl(vm->fd, KVM_GET_DIRTY_LOG, &log) < 0 ? -1 : 0;
 }
@@ -217,7 +229,7 @@ int hostdrv_vm_get_dirty_log(hostdrv_vm *vm, uint32_t slot, uint64_t *bitmap)
 /* Accesses to the listed MSRs exit to user space: KVM's MSR filter denies them (default allow for every other
  * MSR) and KVM_CAP_X86_USER_SPACE_MSR turns a filter denial into KVM_EXIT_X86_RDMSR/WRMSR instead of #GP. The
  * filter is replaced as a whole, so the list is kept here and set again with each addition. */
-static int kvm_add_msr_exit(hostdrv_vm *vm, uint64_t index)
+static int kvm_add_msr_exit(kvm_vm *vm, uint64_t index)
 {
     if (index > UINT32_MAX) {
         errno = EINVAL;
@@ -251,8 +263,9 @@ static int kvm_add_msr_exit(hostdrv_vm *vm, uint64_t index)
     return 0;
 }
 
-int hostdrv_vm_enable_feature(hostdrv_vm *vm, vmm_vm_feature feature, uint64_t arg)
+static int kvm_vm_enable_feature(hostdrv_vm *hvm, vmm_vm_feature feature, uint64_t arg)
 {
+    kvm_vm *vm = (kvm_vm *)hvm;
     switch (feature) {
     case VMM_FEATURE_IRQCHIP:
         if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) < 0)
@@ -276,13 +289,9 @@ int hostdrv_vm_enable_feature(hostdrv_vm *vm, vmm_vm_feature feature, uint64_t a
     return -1;
 }
 
-int hostdrv_vm_has_irqchip(const hostdrv_vm *vm)
+static int kvm_vm_irq_line(hostdrv_vm *hvm, uint32_t line, int level)
 {
-    return vm->irqchip;
-}
-
-int hostdrv_vm_irq_line(hostdrv_vm *vm, uint32_t line, int level)
-{
+    kvm_vm *vm = (kvm_vm *)hvm;
     if (!vm->irqchip) {
         errno = ENODEV;
         return -1;
@@ -319,7 +328,7 @@ static int kvm_check_msrs_len(const void *buf, size_t len)
  * cannot be set up reports no limit (and logs nothing: the caller's use of the result is optional).
  */
 #define KVM_PROBE_MEM 0x10000u
-static uint64_t kvm_probe_limits(hostdrv *drv)
+static uint64_t kvm_probe_limits(kvm_drv *drv)
 {
     uint64_t limits = 0;
     int vmfd = -1, cpufd = -1;
@@ -406,7 +415,7 @@ out:
     return limits;
 }
 #else
-static uint64_t kvm_probe_limits(hostdrv *drv)
+static uint64_t kvm_probe_limits(kvm_drv *drv)
 {
     (void)drv;
     return 0;
@@ -437,15 +446,17 @@ static uint64_t kvm_kernel_emulated(void)
     return seen_flags && !hw ? VMM_HOST_LIMIT_KERNEL_EMULATED : 0;
 }
 
-int hostdrv_vm_signal_msi(hostdrv_vm *vm, uint64_t addr, uint32_t data)
+static int kvm_vm_signal_msi(hostdrv_vm *hvm, uint64_t addr, uint32_t data)
 {
+    kvm_vm *vm = (kvm_vm *)hvm;
     struct kvm_msi msi = {.address_lo = (uint32_t)addr, .address_hi = (uint32_t)(addr >> 32), .data = data};
     /* 0 means the interrupt was blocked (masked at the destination), which is not the caller's error. */
     return ioctl(vm->fd, KVM_SIGNAL_MSI, &msi) < 0 ? -1 : 0;
 }
 
-int hostdrv_vm_get_state(hostdrv_vm *vm, vmm_vm_state_class cls, void *buf, size_t len)
+static int kvm_vm_get_state(hostdrv_vm *hvm, vmm_vm_state_class cls, void *buf, size_t len)
 {
+    kvm_vm *vm = (kvm_vm *)hvm;
     switch (cls) {
     case VMM_VM_STATE_SUPPORTED_CPU_MODEL:
         if (kvm_check_cpuid_len(buf, len))
@@ -483,8 +494,9 @@ int hostdrv_vm_get_state(hostdrv_vm *vm, vmm_vm_state_class cls, void *buf, size
     return -1;
 }
 
-int hostdrv_vm_set_state(hostdrv_vm *vm, vmm_vm_state_class cls, const void *buf, size_t len)
+static int kvm_vm_set_state(hostdrv_vm *hvm, vmm_vm_state_class cls, const void *buf, size_t len)
 {
+    kvm_vm *vm = (kvm_vm *)hvm;
     switch (cls) {
     case VMM_VM_STATE_SUPPORTED_CPU_MODEL:
     case VMM_VM_STATE_MSR_INDEX_LIST:
@@ -507,8 +519,11 @@ int hostdrv_vm_set_state(hostdrv_vm *vm, vmm_vm_state_class cls, const void *buf
     return -1;
 }
 
-hostdrv_vcpu *hostdrv_vcpu_create(hostdrv_vm *vm, unsigned index, char *err, size_t errlen)
+static hostdrv_vcpu *kvm_vcpu_create(hostdrv_vm *hvm, unsigned index, const hostdrv_soft *soft, char *err,
+                                     size_t errlen)
 {
+    kvm_vm *vm = (kvm_vm *)hvm;
+    (void)soft; /* KVM runs the guest itself */
     int fd = ioctl(vm->fd, KVM_CREATE_VCPU, (unsigned long)index);
     if (fd < 0) {
         kvm_set_error(err, errlen, "/dev/kvm: KVM_CREATE_VCPU", errno);
@@ -520,22 +535,24 @@ hostdrv_vcpu *hostdrv_vcpu_create(hostdrv_vm *vm, unsigned index, char *err, siz
         close(fd);
         return NULL;
     }
-    hostdrv_vcpu *vcpu = calloc(1, sizeof(*vcpu));
+    kvm_vcpu *vcpu = calloc(1, sizeof(*vcpu));
     if (!vcpu) {
         munmap(run, (size_t)vm->drv->vcpu_mmap_size);
         close(fd);
-        kvm_set_error(err, errlen, "hostdrv", ENOMEM);
+        kvm_set_error(err, errlen, "kvm", ENOMEM);
         return NULL;
     }
     vcpu->vm = vm;
     vcpu->fd = fd;
     vcpu->index = index;
     vcpu->run = run;
-    return vcpu;
+    vcpu->base.engine = &hostdrv_engine_kvm;
+    return &vcpu->base;
 }
 
-void hostdrv_vcpu_destroy(hostdrv_vcpu *vcpu)
+static void kvm_vcpu_destroy(hostdrv_vcpu *hvc)
 {
+    kvm_vcpu *vcpu = (kvm_vcpu *)hvc;
     if (!vcpu)
         return;
     munmap(vcpu->run, (size_t)vcpu->vm->drv->vcpu_mmap_size);
@@ -543,8 +560,9 @@ void hostdrv_vcpu_destroy(hostdrv_vcpu *vcpu)
     free(vcpu);
 }
 
-void hostdrv_vcpu_kick(hostdrv_vcpu *vcpu)
+static void kvm_vcpu_kick(hostdrv_vcpu *hvc)
 {
+    kvm_vcpu *vcpu = (kvm_vcpu *)hvc;
     __atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -623,8 +641,9 @@ static void kvm_translate_exit(struct kvm_run *run, vmm_exit *exit)
     }
 }
 
-int hostdrv_vcpu_run(hostdrv_vcpu *vcpu, vmm_exit *exit)
+static int kvm_vcpu_run(hostdrv_vcpu *hvc, vmm_exit *exit)
 {
+    kvm_vcpu *vcpu = (kvm_vcpu *)hvc;
     if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
         if (errno == EINTR || errno == EAGAIN) {
             __atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
@@ -694,8 +713,9 @@ static int kvm_state_len_ok(vmm_state_class cls, const struct kvm_state_ioctl *i
     return kvm_check_msrs_len(buf, len) == 0;
 }
 
-int hostdrv_vcpu_get_state(hostdrv_vcpu *vcpu, vmm_state_class cls, void *buf, size_t len)
+static int kvm_vcpu_get_state(hostdrv_vcpu *hvc, vmm_state_class cls, void *buf, size_t len)
 {
+    kvm_vcpu *vcpu = (kvm_vcpu *)hvc;
     if (cls == VMM_STATE_TSC_KHZ) {
         int khz = len == sizeof(uint32_t) ? ioctl(vcpu->fd, KVM_GET_TSC_KHZ, 0) : -1;
         if (khz <= 0) {
@@ -720,8 +740,9 @@ int hostdrv_vcpu_get_state(hostdrv_vcpu *vcpu, vmm_state_class cls, void *buf, s
     return r < 0 ? -1 : 0;
 }
 
-int hostdrv_vcpu_set_state(hostdrv_vcpu *vcpu, vmm_state_class cls, const void *buf, size_t len)
+static int kvm_vcpu_set_state(hostdrv_vcpu *hvc, vmm_state_class cls, const void *buf, size_t len)
 {
+    kvm_vcpu *vcpu = (kvm_vcpu *)hvc;
     struct kvm_state_ioctl io;
     if (kvm_state_ioctl_for(cls, &io) || !kvm_state_len_ok(cls, &io, buf, len)) {
         errno = EINVAL;
@@ -735,8 +756,9 @@ int hostdrv_vcpu_set_state(hostdrv_vcpu *vcpu, vmm_state_class cls, const void *
     return r < 0 ? -1 : 0;
 }
 
-int hostdrv_vcpu_translate(hostdrv_vcpu *vcpu, uint64_t gva, uint64_t *gpa)
+static int kvm_vcpu_translate(hostdrv_vcpu *hvc, uint64_t gva, uint64_t *gpa)
 {
+    kvm_vcpu *vcpu = (kvm_vcpu *)hvc;
     struct kvm_translation t = {.linear_address = gva};
     if (ioctl(vcpu->fd, KVM_TRANSLATE, &t) < 0)
         return -1;
@@ -747,3 +769,37 @@ int hostdrv_vcpu_translate(hostdrv_vcpu *vcpu, uint64_t gva, uint64_t *gpa)
     *gpa = t.physical_address;
     return 0;
 }
+
+static unsigned kvm_vm_caps(const hostdrv_vm *hvm)
+{
+    const kvm_vm *vm = (const kvm_vm *)hvm;
+    return (vm->drv->has_readonly_mem ? HOSTDRV_CAP_READONLY_SLOTS : 0) | HOSTDRV_CAP_DIRTY_LOG |
+           (vm->irqchip ? HOSTDRV_CAP_IRQCHIP | HOSTDRV_CAP_MSI : 0) | HOSTDRV_CAP_STATE_CLASSES;
+}
+
+const hostdrv_engine hostdrv_engine_kvm = {
+    .name = "kvm",
+    .summary = "the host kernel's KVM (/dev/kvm) runs the guest",
+    .open = kvm_open,
+    .close = kvm_close,
+    .abi = kvm_abi,
+    .max_vcpus = kvm_max_vcpus,
+    .describe = kvm_describe,
+    .vm_create = kvm_vm_create,
+    .vm_destroy = kvm_vm_destroy,
+    .vm_caps = kvm_vm_caps,
+    .vm_map = kvm_vm_map,
+    .vm_get_dirty_log = kvm_vm_get_dirty_log,
+    .vm_enable_feature = kvm_vm_enable_feature,
+    .vm_irq_line = kvm_vm_irq_line,
+    .vm_signal_msi = kvm_vm_signal_msi,
+    .vm_get_state = kvm_vm_get_state,
+    .vm_set_state = kvm_vm_set_state,
+    .vcpu_create = kvm_vcpu_create,
+    .vcpu_destroy = kvm_vcpu_destroy,
+    .vcpu_run = kvm_vcpu_run,
+    .vcpu_kick = kvm_vcpu_kick,
+    .vcpu_get_state = kvm_vcpu_get_state,
+    .vcpu_set_state = kvm_vcpu_set_state,
+    .vcpu_translate = kvm_vcpu_translate,
+};

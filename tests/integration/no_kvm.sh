@@ -59,7 +59,7 @@ ls /proc/nope >/dev/null 2>&1 && { echo "FAIL: --state created /proc/nope"; fail
 timeout 30 "$vmm" run --arch riscv64 --mem 64M --kernel "$rv" --device uart16550,mmio=0x10000000 --device sifive-test \
     --log info </dev/null >"$tmp/out" 2>"$tmp/err"
 st=$?
-if [ "$st" -ne 0 ] || ! grep -q '^primes below 100000: 9592$' "$tmp/out" || ! grep -q 'no host driver: riscv64 executes the guest in this process' "$tmp/err"; then
+if [ "$st" -ne 0 ] || ! grep -q '^primes below 100000: 9592$' "$tmp/out" || ! grep -q 'engine inproc: in-process engine' "$tmp/err"; then
     echo "FAIL: the riscv64 guest: status $st"; sed 's/^/  | /' "$tmp/out" "$tmp/err"; fail=1
 else
     echo "ok: the riscv64 guest ran in process (status 0)"
