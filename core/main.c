@@ -46,8 +46,11 @@ static const char main_usage[] =
     "  --kernel FILE                kernel for the architecture plugin to boot\n"
     "  --initrd FILE                initial RAM disk for the kernel\n"
     "  --append TEXT                kernel command line\n"
+    "  --accel ENGINE               the execution engine: kvm (the host kernel runs the guest, /dev/kvm) or\n"
+    "                               inproc (the architecture plugin runs it in this process); default: the\n"
+    "                               architecture's choice ('vmm plugins' lists each one's engines)\n"
     "  --exec MODE                  where the architecture plugin executes the guest (its exec= option; riscv64:\n"
-    "                               inproc or rc)\n"
+    "                               inproc or rc, i.e. --accel inproc or kvm)\n"
     "  --trace LIST                 the architecture plugin's debug traces, comma-separated (its trace= option;\n"
     "                               riscv64: in_asm,out_asm,exec,prof)\n"
     "  --stats                      print exit and plugin statistics when the VM ends\n"
@@ -76,6 +79,7 @@ typedef struct main_args {
     char *arch_name;
     const char *arch_options;
     const char *exec_mode, *trace; /* --exec, --trace: forwarded as the arch plugin's exec= and trace= */
+    const char *accel;             /* --accel */
     char *arch_options_buf;
     uint64_t mem;
     unsigned cpus;
@@ -176,7 +180,7 @@ static int main_parse_args(main_args *a, int argc, char **argv)
                           !strcmp(opt, "--log") || !strcmp(opt, "--check") || !strcmp(opt, "--kernel") ||
                           !strcmp(opt, "--initrd") || !strcmp(opt, "--append") || !strcmp(opt, "--state") ||
                           !strcmp(opt, "--restore") || !strcmp(opt, "--control") || !strcmp(opt, "--restore-mode") ||
-                          !strcmp(opt, "--exec") || !strcmp(opt, "--trace");
+                          !strcmp(opt, "--exec") || !strcmp(opt, "--trace") || !strcmp(opt, "--accel");
         if (takes_value && !val) {
             if (i + 1 >= argc)
                 return main_usage_error("option %s needs a value", opt);
@@ -187,7 +191,7 @@ static int main_parse_args(main_args *a, int argc, char **argv)
 
         static const char *const run_only[] = {"--arch", "--mem", "--cpus", "--image", "--kernel", "--initrd",
                                                "--append", "--exec", "--trace", "--stats", "--state", "--restore",
-                                               "--restore-mode", "--control", "--device"};
+                                               "--restore-mode", "--control", "--device", "--accel"};
         for (size_t k = 0; k < sizeof(run_only) / sizeof(run_only[0]) && !a->run_option; k++)
             if (!strcmp(opt, run_only[k]))
                 a->run_option = run_only[k];
@@ -247,6 +251,10 @@ static int main_parse_args(main_args *a, int argc, char **argv)
             if (level < 0)
                 return main_usage_error("--log %s: use error, warn, info, debug or trace", val);
             log_set_level((vmm_log_level)level);
+        } else if (!strcmp(opt, "--accel")) {
+            if (!hostdrv_engine_find(val))
+                return main_usage_error("--accel %s: use kvm or inproc", val);
+            a->accel = val;
         } else if (!strcmp(opt, "--exec")) {
             if (!*val || strpbrk(val, ",=+"))
                 return main_usage_error("--exec %s: give one mode name (e.g. --exec rc)", val);
@@ -341,6 +349,8 @@ static void main_print_plugin_help(const plugin *p)
            VMM_VERSION_MINOR(d->version), p->path);
     if (d->description)
         printf("  %s\n", d->description);
+    if (d->kind == VMM_KIND_ARCH)
+        printf("  engines: %s (--accel; the first is the default)\n", vm_arch_engines(d));
     if (!d->options || !d->options[0].name) {
         printf("  no options\n");
         return;
@@ -399,6 +409,8 @@ static int main_cmd_plugins(const main_args *a)
         printf("%-16s %-13s %-5s %s\n", d->name, plugin_kind_name(d->kind), abi, reg.items[i].path);
         if (d->description)
             printf("  %s\n", d->description);
+        if (d->kind == VMM_KIND_ARCH)
+            printf("    engines: %s (--accel; the first is the default)\n", vm_arch_engines(d));
         for (const vmm_option_desc *o = d->options; o && o->name; o++) {
             printf("    %s=%s", o->name, o->type == VMM_OPT_U64 ? "NUM" : o->type == VMM_OPT_BOOL ? "on|off" : "TEXT");
             if (o->default_value)
@@ -497,6 +509,18 @@ static int main_config_apply(main_args *a, const ss_meta *m, char **owned, unsig
             a->devices[a->ndevices++] = (vm_device_config){.name = name, .options = opts};
         } else if (!strcmp(line, "append") && !a->cmdline) {
             a->cmdline = val;
+        } else if (!strcmp(line, "engine")) {
+            if (!hostdrv_engine_find(val)) {
+                fprintf(stderr, "vmm: snapshot '%s': its engine '%s' is not one of this vmm's (%s)\n", m->name, val,
+                        hostdrv_engine_names());
+                return 2;
+            }
+            if (a->accel && strcmp(a->accel, val) != 0) {
+                fprintf(stderr, "vmm: snapshot '%s' was saved on the %s engine, --accel asks for %s\n", m->name, val,
+                        a->accel);
+                return 2;
+            }
+            a->accel = val;
         }
     }
     if (!have_arch) {
@@ -655,7 +679,7 @@ static int main_cmd_run(main_args *a)
     }
     vm_config cfg = {.arch = a->arch, .arch_options = a->arch_options, .ram_size = a->mem, .cpus = a->cpus,
                      .images = a->images, .nimages = a->nimages, .devices = a->devices, .ndevices = a->ndevices,
-                     .cmdline = a->cmdline, .stats = a->stats, .dirty_log = store != NULL || a->state_db != NULL,
+                     .cmdline = a->cmdline, .accel = a->accel, .stats = a->stats, .dirty_log = store != NULL || a->state_db != NULL,
                      .restoring = restore_name != NULL};
     main_session ses = {0};
     main_config_format(a, &cfg, ses.config, sizeof(ses.config));
@@ -672,6 +696,11 @@ static int main_cmd_run(main_args *a)
             vm_destroy(v);
             v = NULL;
         }
+    }
+    if (v) {
+        /* The engine the VM runs on, for a restore to run on the same (vCPU state is the engine's). */
+        size_t n = strlen(ses.config);
+        snprintf(ses.config + n, sizeof(ses.config) - n, "engine %s\n", vm_engine_name(v));
     }
     ses.vm = v;
     ses.store = store;

@@ -569,6 +569,11 @@ static void hlp_ssm_stateless(vmm_instance *inst)
     inst->stateless = 1;
 }
 
+static const char *hlp_vm_accel(vmm_instance *inst)
+{
+    return inst->vm->accel;
+}
+
 static int vm_instance_has_units(const vm *v, const vmm_instance *inst)
 {
     for (unsigned i = 0; i < v->nunits; i++)
@@ -675,6 +680,7 @@ const vmm_helpers vm_helpers = {
     .ssm_get_var_bytes = ssm_get_var_bytes,
     .msi_send = hlp_msi_send,
     .ssm_stateless = hlp_ssm_stateless,
+    .vm_accel = hlp_vm_accel,
     .version_end = VMM_HELPERS_VERSION,
 };
 
@@ -849,6 +855,33 @@ static void vm_list_inproc_archs(const plugin_registry *plugins, char *out, size
     }
 }
 
+const char *vm_engine_name(const vm *v)
+{
+    return hostdrv_engine_name(hostdrv_engine_of(v->drv));
+}
+
+const char *vm_arch_engines(const vmm_plugin_desc *d)
+{
+    const vmm_arch_ops *ops = d->arch;
+    if (VMM_VERSION_MINOR(d->version) >= 4 && VMM_VERSION_MINOR(ops->version) >= 4 && ops->engines)
+        return ops->engines;
+    return ops->vcpu_run ? "inproc" : "kvm";
+}
+
+/* Is engine one of the comma-separated names in list? */
+static int vm_engine_listed(const char *list, const char *engine)
+{
+    size_t n = strlen(engine);
+    for (const char *p = list; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && !strncmp(p, engine, n))
+            return 1;
+        p = end ? end + 1 : p + len;
+    }
+    return 0;
+}
+
 /* Does this configuration need the host driver? Asks the architecture (vm_check, SDK 1.3), which also checks
  * the images; -1 when it refused them. */
 static int vm_check_arch(vm *v, int restoring)
@@ -932,6 +965,7 @@ vm *vm_create(plugin_registry *plugins, loop *lp, const vm_config *cfg, int *sta
     v->ram_size = cfg->ram_size;
     v->ncpus = cfg->cpus;
     v->cmdline = cfg->cmdline ? strdup(cfg->cmdline) : NULL;
+    v->accel = cfg->accel;
     v->stats = cfg->stats;
     v->dirty_log = cfg->dirty_log;
     memmap_init(&v->mem);
@@ -956,6 +990,12 @@ vm *vm_create(plugin_registry *plugins, loop *lp, const vm_config *cfg, int *sta
                                    .load_addr = cfg->images[i].load_addr, .has_load_addr = cfg->images[i].has_load_addr,
                                    .role = cfg->images[i].role};
         v->nimages = i + 1;
+    }
+    const char *engines = vm_arch_engines(ap->desc);
+    if (cfg->accel && !vm_engine_listed(engines, cfg->accel)) {
+        log_error("--accel %s: --arch %s does not run guests on the %s engine (its engines: %s)", cfg->accel,
+                  cfg->arch, cfg->accel, engines);
+        goto fail;
     }
     v->arch = vm_instance_new(v, ap->desc, cfg->arch_options, 0, err, sizeof(err));
     if (!v->arch) {
@@ -989,6 +1029,16 @@ vm *vm_create(plugin_registry *plugins, loop *lp, const vm_config *cfg, int *sta
     int needs_host = vm_check_arch(v, cfg->restoring);
     if (needs_host < 0)
         goto fail;
+    const char *engine = needs_host ? "kvm" : "inproc";
+    if (cfg->accel && strcmp(cfg->accel, engine) != 0) {
+        /* The architecture was told (vm_accel) and still chose the other: its options say otherwise. */
+        log_error("--accel %s: --arch %s%s%s runs this guest on the %s engine; its options and --accel disagree",
+                  cfg->accel, cfg->arch, cfg->arch_options ? "," : "", cfg->arch_options ? cfg->arch_options : "",
+                  engine);
+        goto fail;
+    }
+    log_info("engine %s: %s (%s's engines: %s)", engine, cfg->accel ? "--accel" : "the architecture's choice",
+             cfg->arch, engines);
 
     *status = 1;
     int r = vm_open_host(v, cfg, needs_host);

@@ -123,6 +123,10 @@ struct vm {
  * the host opened yet), then the host driver and its VM when the architecture needs one, RAM, images loaded,
  * vCPUs. Returns NULL after printing one line naming what is wrong; *status then holds the exit status vmm
  * should use (2 for bad input, 1 for host failures). */
+/* The execution engines an architecture plugin runs guests on, preferred first ("inproc,kvm"). */
+const char *vm_arch_engines(const vmm_plugin_desc *d);
+/* The engine a created VM runs on ("kvm", "inproc"). */
+const char *vm_engine_name(const vm *v);
 vm *vm_create(plugin_registry *plugins, loop *lp, const vm_config *cfg, int *status);
 /* Whether every instance can save its state (an architecture must have saved-state units; a device units, or
  * say it has no state). 0, or -1 with a one-line reason naming the plugin. */

@@ -98,9 +98,16 @@ static int riscv64_construct(vmm_instance *inst, const vmm_helpers *hlp, void *s
                  "under the RC hypervisor)", exec);
         return -1;
     }
-    m->exec_rc = exec && !strcmp(exec, "rc");
+    /* --accel picks the engine, exec= where translated code runs; they must agree (kvm is exec=rc). */
+    const char *accel = VMM_HELPERS_HAVE(hlp, 4) ? hlp->vm_accel(inst) : NULL;
+    if (exec && accel && (strcmp(exec, "rc") == 0) != (strcmp(accel, "kvm") == 0)) {
+        hlp->log(inst, VMM_LOG_ERROR, "exec=%s and --accel %s disagree: exec=rc runs on the kvm engine, exec=inproc "
+                 "on the inproc engine (give one of them)", exec, accel);
+        return -1;
+    }
+    m->exec_rc = exec ? !strcmp(exec, "rc") : accel && !strcmp(accel, "kvm");
     if (m->exec_rc && strcmp(riscv64_hostdrv_abi, "kvm-x86_64") != 0) {
-        hlp->log(inst, VMM_LOG_ERROR, "exec=rc runs translated code inside a KVM VM, and this vmm has no x86-64 KVM "
+        hlp->log(inst, VMM_LOG_ERROR, "exec=rc (--accel kvm) runs translated code inside a KVM VM, and this vmm has no x86-64 KVM "
                  "(host driver: %s); use exec=inproc", riscv64_hostdrv_abi[0] ? riscv64_hostdrv_abi : "none");
         return -1;
     }
@@ -544,6 +551,7 @@ static const vmm_arch_ops riscv64_arch_ops = {
     .vm_create = riscv64_vm_create,
     .vm_load = riscv64_vm_load,
     .vm_check = riscv64_vm_check,
+    .engines = "inproc,kvm",
     .vcpu_init = riscv64_vcpu_init,
     .vcpu_exit = riscv64_vcpu_exit,
     .vcpu_dump = riscv64_vcpu_dump,
@@ -557,9 +565,9 @@ static const vmm_option_desc riscv64_options[] = {
     { .name = "misaligned", .type = VMM_OPT_STRING, .default_value = "trap",
       .help = "misaligned loads and stores: trap (address-misaligned exception to mtvec) or emulate (perform "
               "them, as QEMU does); AMOs always trap" },
-    { .name = "exec", .type = VMM_OPT_STRING, .default_value = "inproc",
-      .help = "where translated code runs: inproc (in this process) or rc (at ring 3 of a KVM VM under the RC "
-              "hypervisor; needs /dev/kvm, RAM up to 1280 MiB)" },
+    { .name = "exec", .type = VMM_OPT_STRING,
+      .help = "where translated code runs: inproc (in this process; the default) or rc (at ring 3 of a KVM VM "
+              "under the RC hypervisor; needs /dev/kvm, RAM up to 1280 MiB; the default with --accel kvm)" },
     { .name = NULL },
 };
 

@@ -330,6 +330,7 @@ static const vmm_arch_ops x86_arch_ops = {
     .vm_create = x86_vm_create,
     .vm_load = x86_vm_load,
     .vm_check = x86_vm_check,
+    .engines = "kvm",
     .vcpu_init = x86_vcpu_init,
     .vcpu_exit = x86_vcpu_exit,
     .vcpu_dump = x86_vcpu_dump,

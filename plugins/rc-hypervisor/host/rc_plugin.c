@@ -138,6 +138,7 @@ static const vmm_arch_ops rc_arch_ops = {
     .vcpu_init = rc_vcpu_init,
     .vcpu_exit = rc_selftest_vcpu_exit,
     .vcpu_dump = rc_vcpu_dump,
+    .engines = "kvm",
 };
 
 static const vmm_plugin_desc rc_desc = {

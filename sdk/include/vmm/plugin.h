@@ -38,7 +38,7 @@ extern "C" {
 
 /* The SDK release this header describes. */
 #define VMM_SDK_MAJOR 1
-#define VMM_SDK_MINOR 3
+#define VMM_SDK_MINOR 4
 
 #define VMM_DESC_MAGIC    0x5044u /* 'PD': plugin descriptor */
 #define VMM_HELPERS_MAGIC 0x4854u /* 'HT': helper table */
@@ -357,7 +357,12 @@ typedef struct vmm_helpers {
      * VM whose architecture registered no unit: such a snapshot could not be restored. Call from construct. */
     void (*ssm_stateless)(vmm_instance *inst);
 
-    void *reserved[13]; /* must be NULL; later minors append helpers here */
+    /* SDK 1.4: the engine --accel asked for ("kvm", "inproc"), or NULL when the user left the choice to the
+     * architecture. For construct and vm_check, to pick a default that agrees with it or refuse one that does
+     * not (riscv64: --accel kvm means exec=rc). */
+    const char *(*vm_accel)(vmm_instance *inst);
+
+    void *reserved[12]; /* must be NULL; later minors append helpers here */
     uint32_t version_end; /* == version */
 } vmm_helpers;
 
@@ -412,7 +417,13 @@ typedef struct vmm_arch_ops {
      * images is NULL (nimages 0) when a snapshot is being restored: then only say whether a host driver is
      * needed. Without vm_check the core assumes a host driver is needed unless vcpu_run is set. */
     int (*vm_check)(vmm_instance *inst, void *state, const vmm_image *images, unsigned nimages);
-    void *reserved[6]; /* must be NULL */
+    /* SDK 1.4, optional: the execution engines this architecture runs guests on, comma-separated, preferred
+     * first ("kvm": the host kernel runs the guest; "inproc": vcpu_run does, in this process), e.g. "inproc,kvm".
+     * Shown by `vmm plugins`; --accel outside this list is refused before anything is set up. Without it the
+     * core takes "inproc" when vcpu_run is set, else "kvm". Which one a given configuration uses is vm_check's
+     * answer (0: inproc, 1: kvm); the vm_accel helper tells it what the user asked for. */
+    const char *engines;
+    void *reserved[5]; /* must be NULL */
 } vmm_arch_ops;
 
 /* ---- The descriptor --------------------------------------------------------------------------------- */
