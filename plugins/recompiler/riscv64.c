@@ -518,8 +518,8 @@ static vmm_exit_action riscv64_vcpu_run(vmm_instance *inst, void *state, vmm_vcp
     struct riscv64 *m = state;
     (void)inst;
     (void)vcpu;
-    if (m->exec_rc)
-        return VMM_ACTION_HOST; /* the RC and ring 3 run on KVM; ring 3 exits come to riscv64_vmx_write */
+    /* Only the inproc engine calls this: with exec=rc the kvm engine runs the RC, and ring 3 exits come to
+     * riscv64_vmx_write. */
     if (m->stopped)
         return VMM_ACTION_RESUME; /* the stop request is on its way: the core returns */
     rv_runtime_run(m->rt);

@@ -169,7 +169,8 @@ typedef struct vmm_exit {
 typedef enum vmm_exit_action {
     VMM_ACTION_RESUME = 0, /* run the vCPU again */
     VMM_ACTION_STOP = 1,   /* stop the VM; the plugin has called vm_stop() with the status */
-    VMM_ACTION_HOST = 2,   /* from vcpu_run only: run this vCPU on the host driver from now on */
+    VMM_ACTION_HOST = 2,   /* SDK <= 1.3 only; since 1.4 the engine is chosen before the first run and this is
+                            * an error (the inproc engine stops the VM with a message) */
 } vmm_exit_action;
 
 /*
@@ -405,8 +406,8 @@ typedef struct vmm_arch_ops {
     void (*vcpu_dump)(vmm_instance *inst, void *state, vmm_vcpu *vcpu);
     /* Optional: the plugin executes the guest itself (an in-process recompiler) instead of the host driver.
      * Called on the vCPU's thread again and again; run guest code and return at the latest soon after
-     * vcpu_should_return() turns true (stop or pause requested). With vcpu_run, the VM needs no host driver;
-     * the state-class helpers then fail. */
+     * vcpu_should_return() turns true (stop or pause requested). Called by the inproc engine only (SDK 1.4:
+     * see engines below); there the state-class helpers fail. */
     vmm_exit_action (*vcpu_run)(vmm_instance *inst, void *state, vmm_vcpu *vcpu);
     /* SDK 1.3, optional: check the images against the configuration (RAM size, options) before any host
      * resource exists, so that bad input is reported the same way on a host with no host driver. Called after
