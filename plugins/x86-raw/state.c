@@ -243,6 +243,18 @@ static int x86_cpus_load(void *state, vmm_ssm *ssm, uint32_t version)
                 struct kvm_msrs hdr;
                 struct kvm_msr_entry e;
             } one = {.hdr.nmsrs = 1, .e.index = msrs[m].index, .e.data = msrs[m].data};
+            /* KVM takes a TSC written within a second of what it expects from its last TSC write (here: 0 when
+             * the vCPU was created, moments ago) as an attempt to synchronise vCPUs: it keeps its own offset, or
+             * adds the time since, instead of the value written, and its catch-up after a halt then aims at
+             * the creation's TSC. A young snapshot's guest TSC would jump back, or stand still while the vCPU
+             * sleeps (its timer interrupts then arrive before their deadlines). A first write far from the
+             * saved value makes the saved one a new TSC generation; the other vCPUs' writes, close to it, are
+             * still synchronised with it. */
+            if (i == 0 && msrs[m].index == X86_MSR_TSC) {
+                one.e.data = msrs[m].data + (1ull << 40);
+                h->vcpu_set_state(vcpu, VMM_STATE_MSRS, &one, sizeof(one));
+                one.e.data = msrs[m].data;
+            }
             /* Some MSRs are read-only after the vCPU was set up; their value is already the saved one. */
             if (h->vcpu_set_state(vcpu, VMM_STATE_MSRS, &one, sizeof(one)) && h->log_enabled(x->inst, VMM_LOG_DEBUG))
                 h->log(x->inst, VMM_LOG_DEBUG, "vCPU %u: MSR 0x%x not restored", i, msrs[m].index);
