@@ -521,6 +521,11 @@ void control_stop(control *c)
 
 int control_client(const char *path, const char *command, const char *name)
 {
+    /* Escaped, each may take six bytes per byte; the request must not be cut short. */
+    if (strlen(command) > 64 || (name && strlen(name) > 64)) {
+        fprintf(stderr, "vmm ctl: the %s is too long (at most 64 bytes)\n", strlen(command) > 64 ? "command" : "name");
+        return 2;
+    }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof(a.sun_path)) {
@@ -534,7 +539,7 @@ int control_client(const char *path, const char *command, const char *name)
             close(fd);
         return 2;
     }
-    char req[512] = "{\"cmd\":\"";
+    char req[1024] = "{\"cmd\":\"";
     control_json_escape(req, sizeof(req) - 40, command);
     if (name) {
         strcat(req, "\",\"name\":\"");

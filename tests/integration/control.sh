@@ -163,6 +163,8 @@ names)
     expect_cli "snapshot name 'tab.x09x' has a control character \(0x09\)" ctl "$sock" save "$(printf 'tab\tx')"
     expect_cli "snapshot name 'a.x0ab' has a control character \(0x0a\)" snapshot rm "$db" "$(printf 'a\nb')"
     expect_cli "snapshot name 'a/b' has '/'" snapshot info "$db" a/b
+    # A request the client cannot send whole is refused, not cut short.
+    expect_cli "^vmm ctl: the command is too long \(at most 64 bytes\)\$" ctl "$sock" "$long$long"
     "$vmm" snapshot ls "$db" | cmp -s - "$tmp/ls.out" || fail "the refused names changed the database"
     alive "after the bad names"
     "$vmm" ctl "$sock" quit >/dev/null
