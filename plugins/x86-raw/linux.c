@@ -437,9 +437,11 @@ int x86_boot_mptable(x86raw *x, unsigned ncpus)
     return 0;
 }
 
+/* "HdrS" at 0x202 and the protocol version after it, which x86_boot_linux reads next: a file cut right after
+ * the magic must not be read past its end (tests/fuzz/corpus/x86-linux/crash-bzimage-cut-after-magic). */
 static int x86_boot_is_bzimage(const vmm_image *k)
 {
-    return k->size >= 0x202 + 4 && x86_le32(k->data + 0x202) == X86_HDRS_MAGIC;
+    return k->size >= 0x206 + 2 && x86_le32(k->data + 0x202) == X86_HDRS_MAGIC;
 }
 
 int x86_boot_linux(x86raw *x, const vmm_image *kernel, const vmm_image *initrd)
