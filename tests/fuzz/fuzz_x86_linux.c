@@ -12,8 +12,9 @@
  * flags byte (bit 0: an @ADDR follows as u64), then the parts; the kernel (or last image) is the rest.
  *
  * After a successful Linux load the harness checks what the kernel will rely on: the zero page's command line
- * pointer names the given command line, the initrd is whole, page aligned and inside RAM the e820 map declares
- * usable, and so is the entry point.
+ * pointer names the given command line, the entry point is in guest RAM, the initrd is whole, page aligned and
+ * inside RAM the e820 map declares usable. (Kernel segments may lie in 640 KiB-1 MiB, which is guest RAM but not
+ * e820 RAM: linkers put ELF header segments just below 1 MiB, as in tests/guests/x86.)
  */
 #include <asm/bootparam.h>
 
@@ -59,7 +60,6 @@ static void fuzz_x86_check_linux(const x86raw *x, const vmm_image *initrd)
     const uint8_t *cmd = fuzz_ram_peek(&fuzz_ram_current, bp->hdr.cmd_line_ptr, cmdlen + 1);
     FUZZ_CHECK(cmd && memcmp(cmd, fuzz_x86_cmdline, cmdlen + 1) == 0);
     FUZZ_CHECK(bp->e820_entries >= 2 && bp->e820_entries <= E820_MAX_ENTRIES_ZEROPAGE);
-    FUZZ_CHECK(fuzz_x86_in_e820_ram(bp, x->entry, 1));
     if (initrd) {
         uint64_t at = bp->hdr.ramdisk_image | (uint64_t)bp->ext_ramdisk_image << 32;
         FUZZ_CHECK(bp->hdr.ramdisk_size == initrd->size && (at & 0xfff) == 0);
