@@ -437,9 +437,11 @@ int x86_boot_mptable(x86raw *x, unsigned ncpus)
     return 0;
 }
 
+/* "HdrS" at 0x202 and the protocol version after it, which x86_boot_linux reads next: a file cut right after
+ * the magic must not be read past its end (tests/fuzz/corpus/x86-linux/crash-bzimage-cut-after-magic). */
 static int x86_boot_is_bzimage(const vmm_image *k)
 {
-    return k->size >= 0x202 + 4 && x86_le32(k->data + 0x202) == X86_HDRS_MAGIC;
+    return k->size >= 0x206 + 2 && x86_le32(k->data + 0x202) == X86_HDRS_MAGIC;
 }
 
 int x86_boot_linux(x86raw *x, const vmm_image *kernel, const vmm_image *initrd)
@@ -517,14 +519,17 @@ int x86_boot_linux(x86raw *x, const vmm_image *kernel, const vmm_image *initrd)
     uint64_t ram = x->hlp->mem_ram_size(x->inst);
     uint64_t low = ram < X86_LOW_RAM_MAX ? ram : X86_LOW_RAM_MAX;
     if (initrd) {
-        /* As high as allowed, page aligned, below initrd_addr_max and the end of low RAM, above the kernel. */
+        /* As high as allowed, page aligned, below initrd_addr_max and the end of low RAM, above the kernel and
+         * above 1 MiB: 640 KiB-1 MiB is not RAM in the e820 map, so an initrd there (a small --mem, a kernel linked
+         * low) would be lost to the kernel (tests/fuzz/corpus/x86-linux/crash-initrd-in-legacy-hole). */
         uint64_t top = low < initrd_max + 1 ? low : initrd_max + 1;
+        uint64_t lowest = end > X86_LINUX_HIGH_START ? end : X86_LINUX_HIGH_START;
         if (initrd->size == 0)
             return x86_boot_fail(x, initrd->path, "%s: %s", "the initrd is empty");
-        if (initrd->size > top || ((top - initrd->size) & ~0xfffull) < end) {
+        if (initrd->size > top || ((top - initrd->size) & ~0xfffull) < lowest) {
             x->hlp->log(x->inst, VMM_LOG_ERROR, "%s: the initrd (%zu bytes) does not fit between the kernel's end "
-                        "(0x%" PRIx64 ") and 0x%" PRIx64 "; give more memory with --mem", initrd->path, initrd->size,
-                        end, top);
+                        "(0x%" PRIx64 ", at least 1 MiB) and 0x%" PRIx64 "; give more memory with --mem",
+                        initrd->path, initrd->size, lowest, top);
             return -1;
         }
         uint64_t at = (top - initrd->size) & ~0xfffull;

@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Write the seed corpora of the fuzz harnesses into tests/fuzz/corpus/NAME (docs/fuzzing.md).
+
+    python3 tests/fuzz/make_seeds.py BUILD_DIR
+
+Seeds are small valid inputs (and a few typical invalid ones) in each harness's input format, so the fuzzer
+starts inside the parsers rather than at their first check: units from the real writer (BUILD_DIR's
+fuzz-seed-ssm), option strings good and bad, a vmlinux ELF and a bzImage whose xz payload holds it (with and
+without an initrd), --image ELF and flat binaries, a RISC-V ELF with tohost/fromhost symbols. Regression inputs
+of past findings live beside them under names starting with "crash-" and are left alone.
+"""
+import lzma
+import os
+import struct
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def put(name, fname, data):
+    d = os.path.join(HERE, "corpus", name)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, fname), "wb") as f:
+        f.write(data)
+
+
+def elf64(machine, entry, segments, etype=2, symbols=None):
+    """An ELF64 executable: segments are (paddr, vaddr, data, memsz); symbols {name: value} add .symtab."""
+    phoff, ehsize, phsize = 64, 64, 56
+    offset = phoff + phsize * len(segments)
+    phdrs, body = b"", b""
+    for paddr, vaddr, data, memsz in segments:
+        phdrs += struct.pack("<IIQQQQQQ", 1, 7, offset + len(body), vaddr, paddr, len(data), memsz, 0x1000)
+        body += data
+    shoff, shnum, shdata = 0, 0, b""
+    if symbols:
+        strtab = b"\0" + b"".join(n.encode() + b"\0" for n in symbols)
+        syms = b"\0" * 24
+        pos = 1
+        for n, v in symbols.items():
+            syms += struct.pack("<IBBHQQ", pos, 0x10, 0, 1, v, 8)
+            pos += len(n) + 1
+        base = offset + len(body)
+        shdata = syms + strtab
+        shoff = base + len(shdata)
+        # null section, .symtab (link 2), .strtab
+        shdata += b"\0" * 64
+        shdata += struct.pack("<IIQQQQIIQQ", 0, 2, 0, 0, base, len(syms), 2, 1, 8, 24)
+        shdata += struct.pack("<IIQQQQIIQQ", 0, 3, 0, 0, base + len(syms), len(strtab), 0, 0, 1, 0)
+        shnum = 3
+    ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + b"\0" * 8
+    eh = ident + struct.pack("<HHIQQQIHHHHHH", etype, machine, 1, entry, phoff, shoff, 0, ehsize, phsize,
+                             len(segments), 64, shnum, 0)
+    return eh + phdrs + body + shdata
+
+
+def bzimage(payload, init_size=0x200000, version=0x20f, xloadflags=1):
+    """A bzImage: one setup sector after the boot sector, the 2.15 setup header, then the payload."""
+    setup = bytearray(1024)
+    setup[0x1f1] = 1                                    # setup_sects
+    struct.pack_into("<I", setup, 0x1f4, (len(payload) + 15) // 16)  # syssize
+    struct.pack_into("<H", setup, 0x1fe, 0xaa55)        # boot_flag
+    setup[0x200], setup[0x201] = 0xeb, 0x6a             # jump: the header ends at 0x202 + 0x6a
+    setup[0x202:0x206] = b"HdrS"
+    struct.pack_into("<H", setup, 0x206, version)
+    struct.pack_into("<I", setup, 0x22c, 0x7fffffff)    # initrd_addr_max
+    struct.pack_into("<H", setup, 0x236, xloadflags)    # XLF_KERNEL_64
+    struct.pack_into("<I", setup, 0x238, 2047)          # cmdline_size
+    struct.pack_into("<I", setup, 0x248, 0)             # payload_offset
+    struct.pack_into("<I", setup, 0x24c, len(payload))  # payload_length
+    struct.pack_into("<I", setup, 0x260, init_size)
+    return bytes(setup) + payload
+
+
+def x86_input(kernel, ram_mib=4, initrd=None, cmdline=b"console=ttyS0", ncpus=1, syscall=False):
+    flags = (ram_mib - 1) | (0x20 if syscall else 0) | (0x40 if initrd is not None else 0)
+    head = bytes([flags, ncpus - 1]) + cmdline + b"\0"
+    if initrd is None:
+        return head + struct.pack("<I", 0) + kernel
+    return head + struct.pack("<I", len(initrd)) + initrd + kernel
+
+
+def x86_images(images, ram_mib=2):
+    """--image inputs: images is a list of (data, addr or None), one or two."""
+    flags = (ram_mib - 1) | (0x80 if len(images) == 1 else 0xc0)
+    out = bytes([flags, 0]) + b"\0" + struct.pack("<I", len(images[0][0]))
+    for data, addr in images:
+        out += bytes([0]) if addr is None else bytes([1]) + struct.pack("<Q", addr)
+    return out + b"".join(d for d, _ in images)
+
+
+def seeds_x86():
+    code = b"\xf4\xeb\xfd" + b"\x90" * 13             # hlt; jmp back
+    vmlinux = elf64(62, 0x100000, [(0x100000, 0xffffffff81000000, code, 0x2000)])
+    put("x86-linux", "vmlinux", x86_input(vmlinux))
+    put("x86-linux", "vmlinux-initrd", x86_input(vmlinux, initrd=b"070701" + b"\0" * 100, ncpus=4))
+    xz = lzma.compress(vmlinux, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32)
+    payload = xz + struct.pack("<I", len(vmlinux))
+    put("x86-linux", "bzimage", x86_input(bzimage(payload)))
+    put("x86-linux", "bzimage-initrd", x86_input(bzimage(payload), ram_mib=8, initrd=b"\x1f\x8b" + b"\0" * 60,
+                                                 syscall=True))
+    # 300 KiB of segment: the decompressed ELF streams through more than one 256 KiB window (x86_boot_xz_fill),
+    # yet compresses to a few hundred bytes.
+    big = elf64(62, 0x100000, [(0x100000, 0xffffffff81000000, code + bytes(300 * 1024), 0x60000)])
+    bigxz = lzma.compress(big, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32) + struct.pack("<I", len(big))
+    put("x86-linux", "bzimage-two-windows", x86_input(bzimage(bigxz), ram_mib=4))
+    gz = b"\x1f\x8b\x08\0" + b"\0" * 20 + struct.pack("<I", len(vmlinux))
+    put("x86-linux", "bzimage-gzip", x86_input(bzimage(gz)))
+    put("x86-linux", "bzimage-old", x86_input(bzimage(payload, version=0x20a)))
+    # two segments, the second with bss, in separate pages of the file
+    two = elf64(62, 0x200000, [(0x200000, 0x200000, code, 0x1000), (0x300000, 0x300000, b"\1" * 32, 0x4000)])
+    put("x86-linux", "vmlinux-two-segments", x86_input(two))
+    elf = elf64(62, 0x100000, [(0x100000, 0x100000, code, 0x1000)])
+    put("x86-linux", "image-elf", x86_images([(elf, None)]))
+    put("x86-linux", "image-flat-real", x86_images([(code, 0x10000)]))
+    put("x86-linux", "image-elf-and-flat", x86_images([(elf, None), (b"data" * 8, 0x180000)]))
+
+
+def seeds_riscv():
+    code = struct.pack("<IIII", 0x00000297, 0x0002a023, 0x0000006f, 0)  # auipc; sw; j .
+    elf = elf64(243, 0x80000000, [(0x80000000, 0x80000000, code, 0x1000)],
+                symbols={"tohost": 0x80001000, "fromhost": 0x80001008})
+    opts = b"\0\0\0\0"  # trace, misaligned, exec, command line: all defaults, empty
+    put("riscv64-elf", "elf-htif", bytes([1]) + opts + elf)
+    put("riscv64-elf", "elf-options", bytes([1]) + b"in_asm+exec\0emulate\0inproc\0\0" + elf)
+    put("riscv64-elf", "elf-bad-trace", bytes([1]) + b"in_asm:bogus\0\0\0\0" + elf)
+    put("riscv64-elf", "elf-exec-rc", bytes([1]) + b"\0\0rc\0\0" + elf)
+    put("riscv64-elf", "flat", bytes([0x20]) + opts + code)
+    put("riscv64-elf", "flat-at", bytes([0x61]) + opts + struct.pack("<Q", 0x80100000) + code)  # in the second MiB
+    put("riscv64-elf", "elf-outside-ram", bytes([0]) + opts +
+        elf64(243, 0x80200000, [(0x80200000, 0x80200000, code, 0x1000)]))
+
+
+def seeds_options():
+    def opt(mode, text, pick=None):
+        return bytes([mode]) + (bytes([pick]) if pick is not None else b"") + text
+    cases = {
+        "size-64M": opt(0, b"64M"), "size-1G": opt(0, b"1G"), "size-hex": opt(0, b"0x100000"),
+        "size-KiB": opt(0, b"4096KiB"), "size-plain": opt(0, b"512"), "size-bytes": opt(6, b"4096"),
+        "size-neg": opt(0, b"-1"), "size-space": opt(0, b" 1"), "size-hexM": opt(0, b"0x10M"),
+        "size-huge": opt(0, b"18446744073709551615T"), "u64-hex": opt(1, b"0x3f8"), "u64-bad": opt(1, b"12Q"),
+        "bool-on": opt(2, b"on"), "bool-TRUE": opt(2, b"TRUE"), "bool-bad": opt(2, b"maybe"),
+        "slack-20ms": opt(5, b"20ms"), "slack-auto": opt(5, b"auto"), "slack-off": opt(5, b"off"),
+        "slack-big": opt(5, b"1001ms"), "slack-us": opt(5, b"250us"),
+        "table-bad-default": opt(4, bytes([2, 0x02 | 0x04 | 0x08]) + b"size\0" + b"9\0" + bytes([1]) +
+                                 struct.pack("<I", 8) + bytes([0x03]) + b"flag\0" + b"size=3,flag=on"),
+        "table-good": opt(4, bytes([2, 0x02 | 0x04]) + b"iobase\0" + b"0x3f8\0" + bytes([0x01]) + b"name\0" +
+                          b"iobase=0x2f8,name=x"),
+        "table-dup": opt(4, bytes([2, 0x01]) + b"a\0" + bytes([0x01]) + b"a\0"),
+    }
+    values = [b"iobase=0x2f8,irq=3", b"mmio=0x10000000", b"iobase=0x10000", b"bogus=1", b"irq", b"irq=3,irq=4",
+              b"", b"iosize=5", b"on=off,flag=yes", b"timer-slack=20ms,irqchip=off", b"trace=in_asm+exec",
+              b"base=0x100000", b",,,", b"=", b"iobase=1,,irq=2"]
+    for pick in range(8):
+        for i, v in enumerate(values):
+            if pick == 0 or i % 3 == pick % 3:
+                cases["values-%d-%02d" % (pick, i)] = opt(3, v, pick)
+    for k, v in cases.items():
+        put("options", k, v)
+
+
+def seeds_ssm(build):
+    d = os.path.join(HERE, "corpus", "ssm")
+    os.makedirs(d, exist_ok=True)
+    subprocess.run([os.path.join(build, "tests", "fuzz", "fuzz-seed-ssm"), d], check=True)
+    # Round mode: the writer script (op % 5: u64, bytes of op / 5, string, optional, end) and its data.
+    put("ssm", "round-mixed", bytes([2, 9, 0, 1 + 5 * 4, 2, 3, 0, 3 + 5, 1 + 5 * 2, 4, 4]) +
+        struct.pack("<Q", 0x3f8) + b"abcd" + b"uart\0" + struct.pack("<Q", 7) + b"xy")
+    put("ssm", "load-garbage", bytes([0, 3, 0, 4, 5]) + b"\x04\x03abc\x05\0\0\0\x01" + b"\0" * 8)
+
+
+def main():
+    if len(sys.argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    seeds_ssm(sys.argv[1])
+    seeds_options()
+    seeds_x86()
+    seeds_riscv()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
