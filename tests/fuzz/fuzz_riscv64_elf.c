@@ -96,6 +96,12 @@ static int fuzz_rv_stats_enabled(vmm_instance *inst)
     return 0;
 }
 
+static const char *fuzz_rv_vm_accel(vmm_instance *inst)
+{
+    (void)inst;
+    return NULL; /* no --accel: exec= alone decides */
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!fuzz_rv_desc)
@@ -132,6 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_rv_hlp.vm_cmdline = fuzz_rv_vm_cmdline;
     fuzz_rv_hlp.vcpu_count = fuzz_rv_vcpu_count;
     fuzz_rv_hlp.stats_enabled = fuzz_rv_stats_enabled;
+    fuzz_rv_hlp.vm_accel = fuzz_rv_vm_accel;
 
     void *state = calloc(1, fuzz_rv_desc->instance_size);
     if (!state)
