@@ -843,18 +843,6 @@ static const vmm_plugin_desc *vm_find_device(vm *v, const char *name)
     return p->desc;
 }
 
-/* The architectures that run guests without a host driver, for the message of a run that needs one. */
-static void vm_list_inproc_archs(const plugin_registry *plugins, char *out, size_t len)
-{
-    size_t n = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < plugins->count && n < len; i++) {
-        const vmm_plugin_desc *d = plugins->items[i].desc;
-        if (d->kind == VMM_KIND_ARCH && d->arch->vcpu_run)
-            n += (size_t)snprintf(out + n, len - n, "%s%s", n ? ", " : "", d->name);
-    }
-}
-
 const char *vm_engine_name(const vm *v)
 {
     return hostdrv_engine_name(hostdrv_engine_of(v->drv));
@@ -880,6 +868,18 @@ static int vm_engine_listed(const char *list, const char *engine)
         p = end ? end + 1 : p + len;
     }
     return 0;
+}
+
+/* The architectures that run guests on the inproc engine, for the message of a run that needs one. */
+static void vm_list_inproc_archs(const plugin_registry *plugins, char *out, size_t len)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < plugins->count && n < len; i++) {
+        const vmm_plugin_desc *d = plugins->items[i].desc;
+        if (d->kind == VMM_KIND_ARCH && vm_engine_listed(vm_arch_engines(d), "inproc"))
+            n += (size_t)snprintf(out + n, len - n, "%s%s", n ? ", " : "", d->name);
+    }
 }
 
 /* Does this configuration need the host driver? Asks the architecture (vm_check, SDK 1.3), which also checks
