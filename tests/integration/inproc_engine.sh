@@ -14,7 +14,8 @@ if ! command -v strace >/dev/null 2>&1; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-timeout $((60 * ${VMM_TEST_TIME_SCALE:-1})) strace -f -qq -e trace=open,openat,openat2 -o "$tmp/trace" \
+# LeakSanitizer cannot run under ptrace; every other test checks for leaks.
+ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 timeout $((60 * ${VMM_TEST_TIME_SCALE:-1})) strace -f -qq -e trace=open,openat,openat2 -o "$tmp/trace" \
     "$vmm" run --arch riscv64 --mem 64M --kernel "$guest" --device uart16550,mmio=0x10000000 --device sifive-test \
     --log info </dev/null >"$tmp/out" 2>"$tmp/err"
 st=$?
