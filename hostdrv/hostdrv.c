@@ -2,6 +2,7 @@
 #include "engine.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 static const hostdrv_engine *const hostdrv_engines[] = {&hostdrv_engine_kvm, &hostdrv_engine_inproc};
@@ -27,7 +28,11 @@ const char *hostdrv_engine_summary(const hostdrv_engine *engine)
 
 const char *hostdrv_engine_names(void)
 {
-    return "kvm, inproc";
+    static char names[64]; /* from the table, once: the same for the process's life */
+    if (!names[0])
+        for (size_t i = 0, n = 0; i < HOSTDRV_NENGINES && n < sizeof(names); i++)
+            n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s", i ? ", " : "", hostdrv_engines[i]->name);
+    return names;
 }
 
 hostdrv *hostdrv_open(const hostdrv_engine *engine, char *err, size_t errlen)

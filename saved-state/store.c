@@ -1108,31 +1108,51 @@ int ss_load_units(ss_store *st, const char *name, ss_unit_fn fn, void *ctx, char
     return result;
 }
 
-int ss_list(ss_store *st, ss_list_fn fn, void *ctx, char *err, size_t errlen)
+/* Every snapshot's decoded metadata, in name order, to fn (0: go on, -1: stop, err already written). A record
+ * that does not decode stops the walk with its error. */
+static int ss_meta_walk(ss_store *st, MDB_txn *txn, int (*fn)(void *ctx, const ss_meta *m, char *err, size_t errlen),
+                        void *ctx, char *err, size_t errlen)
 {
-    MDB_txn *txn;
     MDB_cursor *cur;
-    int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
-    if (!rc)
-        rc = mdb_cursor_open(txn, st->meta, &cur);
-    else
-        txn = NULL;
-    if (rc) {
-        if (txn)
-            mdb_txn_abort(txn);
+    int rc = mdb_cursor_open(txn, st->meta, &cur);
+    if (rc)
         return ss_error(err, errlen, "state database %s: %s", st->path, mdb_strerror(rc));
-    }
     MDB_val k, v;
     int result = 0;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         ss_meta m;
-        if (ss_meta_decode(st, &k, &v, &m, err, errlen)) {
+        if (ss_meta_decode(st, &k, &v, &m, err, errlen) || fn(ctx, &m, err, errlen)) {
             result = -1;
             break;
         }
-        fn(ctx, &m);
     }
+    if (!result && rc != MDB_NOTFOUND)
+        result = ss_error(err, errlen, "state database %s: %s", st->path, mdb_strerror(rc));
     mdb_cursor_close(cur);
+    return result;
+}
+
+typedef struct ss_list_ctx {
+    ss_list_fn fn;
+    void *ctx;
+} ss_list_ctx;
+
+static int ss_list_one(void *ctx, const ss_meta *m, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    ss_list_ctx *l = ctx;
+    l->fn(l->ctx, m);
+    return 0;
+}
+
+int ss_list(ss_store *st, ss_list_fn fn, void *ctx, char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return ss_error(err, errlen, "state database %s: %s", st->path, mdb_strerror(rc));
+    ss_list_ctx l = {fn, ctx};
+    int result = ss_meta_walk(st, txn, ss_list_one, &l, err, errlen);
     mdb_txn_abort(txn);
     return result;
 }
@@ -1323,38 +1343,33 @@ typedef struct ss_children {
     size_t count, cap;
 } ss_children;
 
+typedef struct ss_children_ctx {
+    const char *parent;
+    ss_children *c;
+} ss_children_ctx;
+
+static int ss_children_add(void *ctx, const ss_meta *m, char *err, size_t errlen)
+{
+    ss_children_ctx *x = ctx;
+    ss_children *c = x->c;
+    if (strcmp(m->parent, x->parent))
+        return 0;
+    if (c->count == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        void *names = realloc(c->names, cap * sizeof(*c->names));
+        if (!names)
+            return ss_error(err, errlen, "out of memory");
+        c->names = names;
+        c->cap = cap;
+    }
+    snprintf(c->names[c->count++], SS_NAME_MAX, "%s", m->name);
+    return 0;
+}
+
 static int ss_children_of(ss_store *st, MDB_txn *txn, const char *parent, ss_children *c, char *err, size_t errlen)
 {
-    MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn, st->meta, &cur);
-    if (rc)
-        return ss_error(err, errlen, "state database %s: %s", st->path, mdb_strerror(rc));
-    MDB_val k, v;
-    int result = 0;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        ss_meta m;
-        if (ss_meta_decode(st, &k, &v, &m, err, errlen)) {
-            result = -1;
-            break;
-        }
-        if (strcmp(m.parent, parent))
-            continue;
-        if (c->count == c->cap) {
-            size_t cap = c->cap ? c->cap * 2 : 16;
-            void *names = realloc(c->names, cap * sizeof(*c->names));
-            if (!names) {
-                result = ss_error(err, errlen, "out of memory");
-                break;
-            }
-            c->names = names;
-            c->cap = cap;
-        }
-        snprintf(c->names[c->count++], SS_NAME_MAX, "%s", m.name);
-    }
-    if (!result && rc != MDB_NOTFOUND)
-        result = ss_error(err, errlen, "state database %s: %s", st->path, mdb_strerror(rc));
-    mdb_cursor_close(cur);
-    return result;
+    ss_children_ctx x = {parent, c};
+    return ss_meta_walk(st, txn, ss_children_add, &x, err, errlen);
 }
 
 int ss_remove(ss_store *st, const char *name, int force, char *err, size_t errlen)
