@@ -21,6 +21,19 @@
 #include "loop.h"
 #include "ssm.h"
 
+
+/* The engine tracks guest writes to RAM (live saves need it). */
+static int snapshot_engine_logs_dirty(const vm *v)
+{
+    return (hostdrv_vm_caps(v->hv) & HOSTDRV_CAP_DIRTY_LOG) != 0;
+}
+
+/* RAM was mapped dirty-logged (a --state run) and the engine logs: a save can be incremental. */
+static int snapshot_dirty_logged(const vm *v)
+{
+    return v->dirty_log && snapshot_engine_logs_dirty(v);
+}
+
 static int snapshot_page_is_zero(const uint8_t *p)
 {
     const uint64_t *q = (const uint64_t *)(const void *)p;
@@ -113,7 +126,7 @@ static int snapshot_save_ram(vm *v, ss_save *s, int incremental, const char *nam
         uint64_t pages = m->size / SS_PAGE_SIZE;
         /* Taken on full saves too: the next incremental save counts from this one. */
         uint64_t *dirty = NULL;
-        if (v->dirty_log && (hostdrv_vm_caps(v->hv) & HOSTDRV_CAP_DIRTY_LOG) && !(dirty = snapshot_take_dirty(v, m, err, errlen)))
+        if (snapshot_dirty_logged(v) && !(dirty = snapshot_take_dirty(v, m, err, errlen)))
             return -1;
         for (uint64_t p = 0; p < pages; p++) {
             snapshot_progress_step(&prog);
@@ -479,7 +492,7 @@ int snapshot_save(vm *v, ss_store *st, const char *name, const char *config, cha
     snprintf(meta.config, sizeof(meta.config), "%s", config ? config : "");
     snprintf(meta.host, sizeof(meta.host), "%s", v->drv ? hostdrv_abi(v->drv) : "none");
     /* Incremental only when every page written since the parent is in the dirty log. */
-    int incremental = v->dirty_log && (hostdrv_vm_caps(v->hv) & HOSTDRV_CAP_DIRTY_LOG) && v->last_snapshot[0];
+    int incremental = snapshot_dirty_logged(v) && v->last_snapshot[0];
     if (incremental)
         snprintf(meta.parent, sizeof(meta.parent), "%s", v->last_snapshot);
 
@@ -492,7 +505,7 @@ int snapshot_save(vm *v, ss_store *st, const char *name, const char *config, cha
         s = NULL;
     }
     /* Live when the guest was running and userfaultfd can write-protect its RAM; else RAM is copied now. */
-    if (s && was_running && (hostdrv_vm_caps(v->hv) & HOSTDRV_CAP_DIRTY_LOG) && live_setup(&ls, v, s, incremental) == 0)
+    if (s && was_running && snapshot_engine_logs_dirty(v) && live_setup(&ls, v, s, incremental) == 0)
         live = 1;
     if (s && !live && (snapshot_save_ram(v, s, incremental, name, err, errlen) || ss_save_seal(s, err, errlen))) {
         ss_save_abort(s);
@@ -950,7 +963,7 @@ int snapshot_restore(vm *v, ss_store *st, const char *name, snapshot_restore_mod
     if (pager)
         *pager = lazy;
     /* Writes from here on are what the next incremental save on top of this snapshot must hold. */
-    if (v->dirty_log && (hostdrv_vm_caps(v->hv) & HOSTDRV_CAP_DIRTY_LOG))
+    if (snapshot_dirty_logged(v))
         for (size_t r = 0; r < v->mem.count; r++) {
             const mem_region *m = &v->mem.regions[r];
             if (m->kind != MEM_RAM)
