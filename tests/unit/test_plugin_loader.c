@@ -712,8 +712,8 @@ static void test_plugin_check_desc_checks_arch_ops(void **state)
     check_desc_ok(reg, &d);
 
     a = fake_arch_ops(VMM_SDK_MINOR);
-    a.reserved[4] = &slot_target;
-    check_desc_refused(reg, &d, "reserved slot 4");
+    a.reserved[0] = &slot_target;
+    check_desc_refused(reg, &d, "reserved slot 0");
     a.version = VMM_MAKE_VERSION(VMM_DESC_MAGIC, VMM_SDK_MAJOR, VMM_SDK_MINOR + 1); /* newer: ignored */
     check_desc_ok(reg, &d);
 }

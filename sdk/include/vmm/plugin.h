@@ -38,7 +38,7 @@ extern "C" {
 
 /* The SDK release this header describes. */
 #define VMM_SDK_MAJOR 1
-#define VMM_SDK_MINOR 4
+#define VMM_SDK_MINOR 5
 
 #define VMM_DESC_MAGIC    0x5044u /* 'PD': plugin descriptor */
 #define VMM_HELPERS_MAGIC 0x4854u /* 'HT': helper table */
@@ -424,7 +424,25 @@ typedef struct vmm_arch_ops {
      * core takes "inproc" when vcpu_run is set, else "kvm". Which one a given configuration uses is vm_check's
      * answer (0: inproc, 1: kvm); the vm_accel helper tells it what the user asked for. */
     const char *engines;
-    void *reserved[5]; /* must be NULL */
+    /* SDK 1.5, optional: the layout of the state classes (vmm_host_info.hostdrv_abi, e.g. "kvm-x86_64") this
+     * architecture's kvm configurations use. The core refuses, in one line naming the plugin, a run on the kvm
+     * engine whose layout differs, so the plugin need not check it itself. NULL: the plugin uses no state class. */
+    const char *state_abi;
+    /* SDK 1.5, optional: the architecture's own interrupt controller, for engines that have none (inproc). The
+     * core routes irq_set (a device's line: level 1 raised, 0 lowered) to irq_line and msi_send to msi. Called
+     * from any thread (vCPU threads in I/O callbacks, the event loop in timers, a device's own threads): the
+     * plugin locks what it shares and wakes the hart it interrupts. Return 0, or -1 for a line or message the
+     * controller does not have (the caller's helper then returns -1). */
+    int (*irq_line)(vmm_instance *inst, void *state, uint32_t line, int level);
+    int (*msi)(vmm_instance *inst, void *state, uint64_t addr, uint32_t data);
+    /* SDK 1.5, optional: dirty-page tracking by the architecture's software engine (inproc), which the core asks
+     * for incremental and live snapshots. bitmap NULL: start tracking writes to guest RAM [gpa, gpa + len)
+     * (forgetting earlier ones). Otherwise OR into bitmap (bit i = 4 KiB page i of the range) every page the
+     * engine wrote since the last call, and clear them, atomically with respect to running vCPUs: a write not
+     * reported by this call is reported by the next. Writes through the core's helpers (mem_write, mem_ptr) are
+     * the core's to track. Return 0, or -1 (the engine then cannot log: the core saves fully). */
+    int (*dirty_log)(vmm_instance *inst, void *state, uint64_t gpa, uint64_t len, uint64_t *bitmap);
+    void *reserved[1]; /* must be NULL */
 } vmm_arch_ops;
 
 /* ---- The descriptor --------------------------------------------------------------------------------- */
