@@ -892,6 +892,37 @@ static int vm_check_arch(vm *v, int restoring)
     return ops->vcpu_run ? 0 : 1;
 }
 
+/* What the in-process engine routes to the architecture (SDK 1.5): its interrupt controller and dirty tracking. */
+static int vm_soft_irq_line(void *ctx, uint32_t line, int level)
+{
+    vmm_instance *a = ctx;
+    return a->desc->arch->irq_line(a, a->state, line, level);
+}
+
+static int vm_soft_msi(void *ctx, uint64_t addr, uint32_t data)
+{
+    vmm_instance *a = ctx;
+    return a->desc->arch->msi(a, a->state, addr, data);
+}
+
+static int vm_soft_dirty_log(void *ctx, uint64_t gpa, uint64_t len, uint64_t *bitmap)
+{
+    vmm_instance *a = ctx;
+    return a->desc->arch->dirty_log(a, a->state, gpa, len, bitmap);
+}
+
+static hostdrv_soft_vm vm_soft_of(vmm_instance *arch)
+{
+    hostdrv_soft_vm soft = {.ctx = arch};
+    const vmm_arch_ops *ops = arch->desc->arch;
+    if (VMM_VERSION_MINOR(arch->desc->version) < 5 || VMM_VERSION_MINOR(ops->version) < 5)
+        return soft;
+    soft.irq_line = ops->irq_line ? vm_soft_irq_line : NULL;
+    soft.msi = ops->msi ? vm_soft_msi : NULL;
+    soft.dirty_log = ops->dirty_log ? vm_soft_dirty_log : NULL;
+    return soft;
+}
+
 /* Open the engine (KVM where the architecture needs the host kernel to run the guest, else in process) and
  * create its VM, then give it the regions mapped so far (instances map theirs while they are constructed,
  * before any host resource exists). */
@@ -918,11 +949,19 @@ static int vm_open_host(vm *v, const vm_config *cfg, int required)
         log_error("--cpus %u: the host allows 1 to %u", v->ncpus, max_cpus);
         return -2;
     }
-    v->hv = hostdrv_vm_create(v->drv, err, sizeof(err));
+    hostdrv_soft_vm soft = vm_soft_of(v->arch);
+    v->hv = hostdrv_vm_create(v->drv, &soft, err, sizeof(err));
     if (!v->hv) {
         log_error("%s", err);
         return -1;
     }
+    unsigned caps = hostdrv_vm_caps(v->hv);
+    log_info("engine %s can: %s%s%s%s%s", hostdrv_engine_name(engine),
+             caps & HOSTDRV_CAP_READONLY_SLOTS ? "read-only regions, " : "",
+             caps & HOSTDRV_CAP_IRQCHIP ? "interrupt lines, " : "no interrupt lines, ",
+             caps & HOSTDRV_CAP_MSI ? "MSIs, " : "no MSIs, ",
+             caps & HOSTDRV_CAP_DIRTY_LOG ? "dirty-page log (incremental and live saves), " : "no dirty-page log, ",
+             caps & HOSTDRV_CAP_STATE_CLASSES ? "vCPU state classes" : "vCPU state by the architecture's units");
     for (size_t i = 0; i < v->mem.count; i++) {
         const mem_region *r = &v->mem.regions[i];
         if (r->host && hostdrv_vm_map(v->hv, r->slot, r->gpa, r->host, r->size, r->slot_flags)) {

@@ -25,7 +25,7 @@ struct hostdrv_engine {
     const char *(*abi)(const hostdrv *drv);
     unsigned (*max_vcpus)(const hostdrv *drv);
     const char *(*describe)(const hostdrv *drv);
-    hostdrv_vm *(*vm_create)(hostdrv *drv, char *err, size_t errlen);
+    hostdrv_vm *(*vm_create)(hostdrv *drv, const hostdrv_soft_vm *soft, char *err, size_t errlen);
     void (*vm_destroy)(hostdrv_vm *vm);
     unsigned (*vm_caps)(const hostdrv_vm *vm);
     int (*vm_map)(hostdrv_vm *vm, uint32_t slot, uint64_t gpa, void *host, uint64_t size, unsigned flags);

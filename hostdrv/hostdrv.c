@@ -68,9 +68,9 @@ const char *hostdrv_describe(const hostdrv *drv)
     return drv->engine->describe(drv);
 }
 
-hostdrv_vm *hostdrv_vm_create(hostdrv *drv, char *err, size_t errlen)
+hostdrv_vm *hostdrv_vm_create(hostdrv *drv, const hostdrv_soft_vm *soft, char *err, size_t errlen)
 {
-    return drv->engine->vm_create(drv, err, errlen);
+    return drv->engine->vm_create(drv, soft, err, errlen);
 }
 
 void hostdrv_vm_destroy(hostdrv_vm *vm)

@@ -46,6 +46,16 @@ typedef struct hostdrv_soft {
     void *ctx;
 } hostdrv_soft;
 
+/* What the in-process engine asks of the architecture for the VM as a whole: its interrupt controller (lines and
+ * messages) and its software engine's dirty-page tracking (see vmm_arch_ops.dirty_log). A NULL member leaves the
+ * engine without that capability (hostdrv_vm_caps says so). Other engines ignore it. */
+typedef struct hostdrv_soft_vm {
+    int (*irq_line)(void *ctx, uint32_t line, int level);
+    int (*msi)(void *ctx, uint64_t addr, uint32_t data);
+    int (*dirty_log)(void *ctx, uint64_t gpa, uint64_t len, uint64_t *bitmap);
+    void *ctx;
+} hostdrv_soft_vm;
+
 /* The engines, by name ("kvm", "inproc"); NULL for an unknown name. */
 const hostdrv_engine *hostdrv_engine_find(const char *name);
 const char *hostdrv_engine_name(const hostdrv_engine *engine);
@@ -67,7 +77,8 @@ unsigned hostdrv_max_vcpus(const hostdrv *drv);
 /* A one-line description of the engine and the capabilities it found, for --log info. */
 const char *hostdrv_describe(const hostdrv *drv);
 
-hostdrv_vm *hostdrv_vm_create(hostdrv *drv, char *err, size_t errlen);
+/* soft: what the in-process engine routes to the architecture (other engines ignore it; may be NULL). */
+hostdrv_vm *hostdrv_vm_create(hostdrv *drv, const hostdrv_soft_vm *soft, char *err, size_t errlen);
 void hostdrv_vm_destroy(hostdrv_vm *vm);
 unsigned hostdrv_vm_caps(const hostdrv_vm *vm);
 /* Map host memory into the guest. slot ids are the caller's; size 0 removes a slot. */

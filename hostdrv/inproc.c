@@ -1,10 +1,12 @@
 /*
  * The in-process engine of hostdrv: the architecture plugin's software engine (an RV64 recompiler, say) runs
- * each vCPU on its thread. Guest RAM is the plain host memory the core mapped; this engine only keeps the
- * kick promise of hostdrv.h, so that pause, stop and save behave as they do on KVM.
+ * each vCPU on its thread. Guest RAM is the plain host memory the core mapped. The engine keeps the kick promise
+ * of hostdrv.h, so that pause, stop and save behave as they do on KVM, and routes interrupt lines, MSIs and
+ * dirty-log requests to what the architecture provides for them (hostdrv_soft_vm) — each capability present
+ * only when the architecture has it.
  *
- * Not yet here (each refused, never pretended): dirty logging, an interrupt controller for irq_line/MSIs, and
- * vCPU state classes (an in-process architecture saves its vCPUs through its own saved-state units).
+ * No vCPU state classes: their layouts are KVM's; an in-process architecture saves its vCPUs through its own
+ * saved-state units.
  */
 #include "engine.h"
 
@@ -20,9 +22,19 @@ typedef struct inproc_drv {
     char description[128];
 } inproc_drv;
 
+/* A slot as the core mapped it: the dirty log is asked by slot, the architecture's tracking by address. */
+typedef struct inproc_slot {
+    uint32_t id;
+    unsigned flags;
+    uint64_t gpa, size;
+} inproc_slot;
+
 typedef struct inproc_vm {
     struct hostdrv_vm base;
     inproc_drv *drv;
+    hostdrv_soft_vm soft;
+    inproc_slot *slots;
+    size_t nslots, capslots;
 } inproc_vm;
 
 typedef struct inproc_vcpu {
@@ -74,7 +86,7 @@ static const char *inproc_describe(const hostdrv *hd)
     return ((const inproc_drv *)hd)->description;
 }
 
-static hostdrv_vm *inproc_vm_create(hostdrv *hd, char *err, size_t errlen)
+static hostdrv_vm *inproc_vm_create(hostdrv *hd, const hostdrv_soft_vm *soft, char *err, size_t errlen)
 {
     inproc_vm *vm = calloc(1, sizeof(*vm));
     if (!vm) {
@@ -83,24 +95,71 @@ static hostdrv_vm *inproc_vm_create(hostdrv *hd, char *err, size_t errlen)
     }
     vm->base.engine = &hostdrv_engine_inproc;
     vm->drv = (inproc_drv *)hd;
+    if (soft)
+        vm->soft = *soft;
     return &vm->base;
 }
 
 static void inproc_vm_destroy(hostdrv_vm *hvm)
 {
+    free(((inproc_vm *)hvm)->slots);
     free(hvm);
 }
 
 static unsigned inproc_vm_caps(const hostdrv_vm *hvm)
 {
-    (void)hvm;
-    return HOSTDRV_CAP_READONLY_SLOTS; /* the architecture's loads and stores see the memory map as it is */
+    const inproc_vm *vm = (const inproc_vm *)hvm;
+    /* The architecture's loads and stores see the memory map as it is, read-only regions included. */
+    unsigned caps = HOSTDRV_CAP_READONLY_SLOTS;
+    if (vm->soft.irq_line)
+        caps |= HOSTDRV_CAP_IRQCHIP;
+    if (vm->soft.msi)
+        caps |= HOSTDRV_CAP_MSI;
+    if (vm->soft.dirty_log)
+        caps |= HOSTDRV_CAP_DIRTY_LOG;
+    return caps;
+}
+
+static inproc_slot *inproc_slot_find(inproc_vm *vm, uint32_t id)
+{
+    for (size_t i = 0; i < vm->nslots; i++)
+        if (vm->slots[i].id == id)
+            return &vm->slots[i];
+    return NULL;
 }
 
 static int inproc_vm_map(hostdrv_vm *hvm, uint32_t slot, uint64_t gpa, void *host, uint64_t size, unsigned flags)
 {
-    /* The architecture reaches guest memory through the core's map; nothing is kept here. */
-    (void)hvm, (void)slot, (void)gpa, (void)host, (void)size, (void)flags;
+    /* The architecture reaches guest memory through the core's map; only what the dirty log needs is kept. */
+    inproc_vm *vm = (inproc_vm *)hvm;
+    (void)host;
+    inproc_slot *s = inproc_slot_find(vm, slot);
+    if (size == 0) {
+        if (s)
+            *s = vm->slots[--vm->nslots];
+        return 0;
+    }
+    /* Without the architecture's tracking the slot is simply not logged: the caps say so, and saves ask them. */
+    if (!vm->soft.dirty_log)
+        flags &= ~(unsigned)HOSTDRV_SLOT_DIRTY_LOG;
+    if (!s) {
+        if (vm->nslots == vm->capslots) {
+            size_t cap = vm->capslots ? vm->capslots * 2 : 8;
+            inproc_slot *n = realloc(vm->slots, cap * sizeof(*n));
+            if (!n)
+                return -1;
+            vm->slots = n;
+            vm->capslots = cap;
+        }
+        s = &vm->slots[vm->nslots++];
+    }
+    *s = (inproc_slot){.id = slot, .flags = flags, .gpa = gpa, .size = size};
+    /* Tracking starts with the slot, as KVM's log does. */
+    if ((flags & HOSTDRV_SLOT_DIRTY_LOG) && vm->soft.dirty_log(vm->soft.ctx, gpa, size, NULL)) {
+        vm->nslots--;
+        errno = ENOTSUP;
+        return -1;
+    }
     return 0;
 }
 
@@ -112,8 +171,20 @@ static int inproc_unsupported(void)
 
 static int inproc_vm_get_dirty_log(hostdrv_vm *hvm, uint32_t slot, uint64_t *bitmap)
 {
-    (void)hvm, (void)slot, (void)bitmap;
-    return inproc_unsupported();
+    inproc_vm *vm = (inproc_vm *)hvm;
+    inproc_slot *s = inproc_slot_find(vm, slot);
+    if (!s || !(s->flags & HOSTDRV_SLOT_DIRTY_LOG) || !vm->soft.dirty_log) {
+        errno = s ? ENOTSUP : ENOENT;
+        return -1;
+    }
+    uint64_t pages = s->size / 4096;
+    /* KVM's log replaces the caller's bitmap; the architecture's ORs into it. */
+    memset(bitmap, 0, (pages + 63) / 64 * sizeof(uint64_t));
+    if (vm->soft.dirty_log(vm->soft.ctx, s->gpa, s->size, bitmap)) {
+        errno = EIO;
+        return -1;
+    }
+    return 0;
 }
 
 static int inproc_vm_enable_feature(hostdrv_vm *hvm, vmm_vm_feature feature, uint64_t arg)
@@ -124,16 +195,30 @@ static int inproc_vm_enable_feature(hostdrv_vm *hvm, vmm_vm_feature feature, uin
 
 static int inproc_vm_irq_line(hostdrv_vm *hvm, uint32_t line, int level)
 {
-    (void)hvm, (void)line, (void)level;
-    errno = ENODEV;
-    return -1;
+    inproc_vm *vm = (inproc_vm *)hvm;
+    if (!vm->soft.irq_line) {
+        errno = ENODEV;
+        return -1;
+    }
+    if (vm->soft.irq_line(vm->soft.ctx, line, level)) {
+        errno = EINVAL; /* a line the architecture's controller does not have */
+        return -1;
+    }
+    return 0;
 }
 
 static int inproc_vm_signal_msi(hostdrv_vm *hvm, uint64_t addr, uint32_t data)
 {
-    (void)hvm, (void)addr, (void)data;
-    errno = ENODEV;
-    return -1;
+    inproc_vm *vm = (inproc_vm *)hvm;
+    if (!vm->soft.msi) {
+        errno = ENODEV;
+        return -1;
+    }
+    if (vm->soft.msi(vm->soft.ctx, addr, data)) {
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
 }
 
 static int inproc_vm_get_state(hostdrv_vm *hvm, vmm_vm_state_class cls, void *buf, size_t len)

@@ -169,8 +169,9 @@ static const char * kvm_describe(const hostdrv *hd)
     return drv->description;
 }
 
-static hostdrv_vm *kvm_vm_create(hostdrv *hd, char *err, size_t errlen)
+static hostdrv_vm *kvm_vm_create(hostdrv *hd, const hostdrv_soft_vm *soft, char *err, size_t errlen)
 {
+    (void)soft; /* KVM has its own interrupt controllers and dirty log */
     kvm_drv *drv = (kvm_drv *)hd;
     int fd = ioctl(drv->fd, KVM_CREATE_VM, 0);
     if (fd < 0) {
