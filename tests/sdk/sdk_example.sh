@@ -2,10 +2,12 @@
 # sdk_example.sh: the third-party path end to end. Installs vmm (binary, plugins, SDK header, vmm-sdk.pc) into a
 # temporary root, copies sdk/examples/dma-checksum out of the source tree, builds it there with its Makefile and
 # with meson using nothing but pkg-config, and runs its guest on the installed vmm with the freshly built device:
-# the CRC-32 must arrive by interrupt, and a DMA request outside guest RAM must be refused.
+# the CRC-32 must arrive by interrupt, and a DMA request outside guest RAM must be refused. Twice: a RISC-V guest
+# (--arch riscv64, in process, on every machine), whose completions come through the PLIC as machine external
+# interrupts, and an x86 guest (--arch x86-raw, KVM), whose come through the PIC.
 #
 # usage: sdk_example.sh BUILD_DIR SOURCE_DIR PREFIX LIBDIR
-# Exits 77 (meson: skipped) when /dev/kvm cannot be opened (the build steps still run first).
+# Exits 77 (meson: skipped) when /dev/kvm cannot be opened, after the build steps and the RISC-V guest passed.
 set -u
 build=$1 src=$2 prefix=$3 libdir=$4
 
@@ -20,7 +22,7 @@ pcdir=$root$prefix/$libdir/pkgconfig
 [ -f "$pcdir/vmm-sdk.pc" ] || fail "vmm-sdk.pc not installed in $pcdir"
 [ -f "$root$prefix/include/vmm/plugin.h" ] || fail "SDK header not installed"
 installed_plugins=$root$prefix/$libdir/vmm/plugins
-for p in x86-raw uart16550 debug-exit; do
+for p in x86-raw riscv64 uart16550 debug-exit sifive-test; do
     [ -f "$installed_plugins/$p.so" ] || fail "plugin $p.so not installed in $installed_plugins"
 done
 
@@ -45,6 +47,23 @@ vmm=$root$prefix/bin/vmm
 "$vmm" plugins --check "$tmp/example/dma-checksum.so" || fail "vmm plugins --check refuses the example"
 "$vmm" plugins --check "$tmp/example-build/dma-checksum.so" || fail "vmm plugins --check refuses the meson-built example"
 
+printf 'crc32 ok\ndma outside RAM refused\n' >"$tmp/expected"
+command -v riscv64-unknown-elf-gcc >/dev/null 2>&1 ||
+    fail "riscv64-unknown-elf-gcc is missing (scripts/install-deps installs gcc-riscv64-unknown-elf)"
+make -C "$tmp/example" riscv64 >"$tmp/make-rv.log" 2>&1 || { cat "$tmp/make-rv.log"; fail "make riscv64 of the example failed"; }
+for so in "$tmp/example/dma-checksum.so" "$tmp/example-build/dma-checksum.so"; do
+    timeout $((60 * ${VMM_TEST_TIME_SCALE:-1})) "$vmm" run --plugin-path "$installed_plugins" --arch riscv64 --mem 64M \
+        --kernel "$tmp/example/guest-riscv64.elf" --device uart16550,mmio=0x10000000 --device sifive-test \
+        --device "$so,base=0x10010000,irq=12" </dev/null >"$tmp/out" 2>"$tmp/err"
+    status=$?
+    if [ "$status" -ne 0 ] || ! cmp -s "$tmp/expected" "$tmp/out"; then
+        echo "--- status $status; stdout:"; cat "$tmp/out"; echo "--- stderr:"; cat "$tmp/err"
+        fail "the example's RISC-V guest did not run to completion with $so"
+    fi
+    grep -q "refused: outside guest RAM" "$tmp/err" || fail "the refused DMA was not reported on stderr (riscv64)"
+done
+echo "riscv64: both completions arrived through the PLIC"
+
 if [ ! -c /dev/kvm ] || ! (exec 3<>/dev/kvm) 2>/dev/null; then
     echo "SKIP: /dev/kvm not available"
     exit 77
@@ -53,7 +72,6 @@ for so in "$tmp/example/dma-checksum.so" "$tmp/example-build/dma-checksum.so"; d
     timeout $((60 * ${VMM_TEST_TIME_SCALE:-1})) "$vmm" run --plugin-path "$installed_plugins" --arch x86-raw --image "$tmp/example/guest.elf" \
         --device uart16550 --device debug-exit --device "$so,irq=5" </dev/null >"$tmp/out" 2>"$tmp/err"
     status=$?
-    printf 'crc32 ok\ndma outside RAM refused\n' >"$tmp/expected"
     if [ "$status" -ne 33 ] || ! cmp -s "$tmp/expected" "$tmp/out"; then
         echo "--- status $status; stdout:"; cat "$tmp/out"; echo "--- stderr:"; cat "$tmp/err"
         fail "the example guest did not run to completion with $so"

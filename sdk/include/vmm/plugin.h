@@ -438,9 +438,9 @@ typedef struct vmm_arch_ops {
     /* SDK 1.5, optional: dirty-page tracking by the architecture's software engine (inproc), which the core asks
      * for incremental and live snapshots. bitmap NULL: start tracking writes to guest RAM [gpa, gpa + len)
      * (forgetting earlier ones). Otherwise OR into bitmap (bit i = 4 KiB page i of the range) every page the
-     * engine wrote since the last call, and clear them, atomically with respect to running vCPUs: a write not
-     * reported by this call is reported by the next. Writes through the core's helpers (mem_write, mem_ptr) are
-     * the core's to track. Return 0, or -1 (the engine then cannot log: the core saves fully). */
+     * engine wrote since the last call, and clear them. The core calls it only while no vCPU runs (the VM is
+     * paused, or not started yet), so a write is never caught half-way. Writes through the core's helpers
+     * (mem_write, mem_ptr) are the core's to track. Return 0, or -1 (the core then fails the save). */
     int (*dirty_log)(vmm_instance *inst, void *state, uint64_t gpa, uint64_t len, uint64_t *bitmap);
     void *reserved[1]; /* must be NULL */
 } vmm_arch_ops;
