@@ -22,9 +22,7 @@
 
 struct control {
     uv_pipe_t server;
-    vm *vm;
-    control_save_fn save;
-    void *ctx;
+    vmcmd *cmds;
     char path[108];
     int open;
     unsigned nclients;
@@ -34,9 +32,14 @@ typedef struct control_client_conn {
     uv_pipe_t pipe;
     uv_shutdown_t shutdown;
     control *ctl; /* NULL once the server is stopping (it may be freed before this client) */
+    vmcmd *cmds;  /* outlives every client */
     char line[CONTROL_LINE_MAX];
     size_t len;
     int ending;
+    int waiting; /* for the end of its save: its later requests wait, so that replies stay in order */
+    int eof;     /* the client has finished sending */
+    int reading;
+    int handling; /* inside control_process: a save that ends at once must not start another pass */
 } control_conn;
 
 static int control_json_hex4(const char *p, unsigned *out)
@@ -223,6 +226,7 @@ static void control_json_escape(char *out, size_t outlen, const char *text)
 static void control_conn_closed(uv_handle_t *h)
 {
     control_conn *c = h->data;
+    vmcmd_save_forget(c->cmds, c);
     if (c->ctl)
         c->ctl->nclients--;
     free(c);
@@ -247,6 +251,7 @@ static void control_conn_end(control_conn *c)
         return;
     c->ending = 1;
     uv_read_stop((uv_stream_t *)&c->pipe);
+    c->reading = 0;
     c->shutdown.data = c;
     if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->pipe, control_conn_shut))
         control_conn_close(c);
@@ -286,9 +291,29 @@ static void control_reply_error(control_conn *c, const char *msg)
     control_reply(c, out);
 }
 
+static void control_process(control_conn *c);
+
+static void control_save_done(void *ctx, const char *name, const char *err)
+{
+    control_conn *c = ctx;
+    c->waiting = 0;
+    if (uv_is_closing((uv_handle_t *)&c->pipe))
+        return;
+    if (err) {
+        control_reply_error(c, err);
+    } else {
+        char out[300] = "{\"ok\":true,\"saved\":\"";
+        control_json_escape(out, sizeof(out) - 3, name);
+        strcat(out, "\"}");
+        control_reply(c, out);
+    }
+    if (!c->handling)
+        control_process(c); /* the requests that came after the save */
+}
+
 static void control_handle(control_conn *c, const char *line)
 {
-    control *ctl = c->ctl;
+    vmcmd *cmds = c->cmds;
     /* As long as a line can be, so that a value is never cut short but refused for what it is. */
     char cmd[CONTROL_LINE_MAX], name[CONTROL_LINE_MAX], err[512];
     const char *why = "";
@@ -300,38 +325,40 @@ static void control_handle(control_conn *c, const char *line)
         return;
     }
     if (!strcmp(cmd, "status")) {
-        char out[300];
-        snprintf(out, sizeof(out), "{\"ok\":true,\"state\":\"%s\",\"vcpus\":%u,\"last_snapshot\":\"",
-                 vm_is_stopping(ctl->vm) ? "stopping" : vm_is_paused(ctl->vm) ? "paused" : "running", ctl->vm->ncpus);
-        control_json_escape(out, sizeof(out) - 3, ctl->vm->last_snapshot);
+        vmcmd_status st;
+        vmcmd_get_status(cmds, &st);
+        char out[400];
+        snprintf(out, sizeof(out), "{\"ok\":true,\"state\":\"%s\",\"vcpus\":%u,\"last_snapshot\":\"", st.state,
+                 st.vcpus);
+        control_json_escape(out, sizeof(out) - 20, st.last_snapshot);
+        if (st.saving[0]) {
+            strcat(out, "\",\"saving\":\"");
+            control_json_escape(out, sizeof(out) - 3, st.saving);
+        }
         strcat(out, "\"}");
         control_reply(c, out);
     } else if (!strcmp(cmd, "pause")) {
-        if (vm_pause(ctl->vm))
-            control_reply_error(c, "the VM is stopping");
+        if (vmcmd_pause(cmds, err, sizeof(err)))
+            control_reply_error(c, err);
         else
             control_reply(c, "{\"ok\":true,\"state\":\"paused\"}");
     } else if (!strcmp(cmd, "resume")) {
-        vm_resume(ctl->vm);
-        control_reply(c, "{\"ok\":true,\"state\":\"running\"}");
+        if (vmcmd_resume(cmds, err, sizeof(err)))
+            control_reply_error(c, err);
+        else
+            control_reply(c, "{\"ok\":true,\"state\":\"running\"}");
     } else if (!strcmp(cmd, "save")) {
         rc = control_json_get(line, "name", name, sizeof(name), &why);
         if (rc) {
             snprintf(err, sizeof(err), "%s%s", rc < 0 ? "bad request: " : "", rc < 0 ? why : "save needs a \"name\"");
             control_reply_error(c, err);
-        } else if (!ctl->save) {
-            control_reply_error(c, "no state database: start vmm with --state DB");
-        } else if (ctl->save(ctl->ctx, name, err, sizeof(err))) {
-            control_reply_error(c, err);
         } else {
-            char out[300] = "{\"ok\":true,\"saved\":\"";
-            control_json_escape(out, sizeof(out) - 3, name);
-            strcat(out, "\"}");
-            control_reply(c, out);
+            c->waiting = 1; /* control_save_done clears it, maybe before vmcmd_save returns */
+            vmcmd_save(cmds, &(vmcmd_save_opts){.name = name}, control_save_done, c);
         }
     } else if (!strcmp(cmd, "quit")) {
         control_reply(c, "{\"ok\":true,\"state\":\"stopping\"}");
-        vm_request_stop(ctl->vm, 0);
+        vmcmd_quit(cmds);
     } else {
         snprintf(err, sizeof(err), "unknown command '%.64s' (status, pause, resume, save, quit)", cmd);
         control_reply_error(c, err);
@@ -342,8 +369,62 @@ static void control_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     control_conn *c = h->data;
     (void)suggested;
-    /* Straight into the line buffer, which control_read never leaves full. */
+    /* Straight into the line buffer, which control_process never leaves full while reading. */
     *buf = uv_buf_init(c->line + c->len, (unsigned)(sizeof(c->line) - c->len));
+}
+
+static void control_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+
+/* Handle the complete lines received, up to a save that has not ended yet: reading stops until it has (the
+ * client's next requests stay in its socket), and resumes here from control_save_done. */
+static void control_process(control_conn *c)
+{
+    uv_stream_t *s = (uv_stream_t *)&c->pipe;
+    char *nl;
+    while (!c->waiting && !uv_is_closing((uv_handle_t *)s) && (nl = memchr(c->line, '\n', c->len))) {
+        *nl = '\0';
+        if (nl > c->line) {
+            c->handling = 1;
+            control_handle(c, c->line);
+            c->handling = 0;
+        }
+        size_t rest = c->len - (size_t)(nl + 1 - c->line);
+        memmove(c->line, nl + 1, rest);
+        c->len = rest;
+    }
+    if (c->waiting || uv_is_closing((uv_handle_t *)s) || c->ending) {
+        if (c->waiting && c->reading) {
+            uv_read_stop(s);
+            c->reading = 0;
+        }
+        return;
+    }
+    if (c->eof) {
+        /* The client has finished sending: a last line without its newline is still a request, and what is
+         * queued for it is written before the close. */
+        c->line[c->len] = '\0';
+        size_t had = c->len;
+        c->len = 0;
+        if (had) {
+            c->handling = 1;
+            control_handle(c, c->line);
+            c->handling = 0;
+        }
+        if (!c->waiting)
+            control_conn_end(c);
+        return;
+    }
+    /* Waiting for the end of a longer line would mean buffering without limit. */
+    if (c->len == sizeof(c->line)) {
+        char err[128];
+        snprintf(err, sizeof(err), "bad request: a request line is longer than %zu bytes; closing the connection",
+                 sizeof(c->line) - 1);
+        control_reply_error(c, err);
+        control_conn_end(c);
+        return;
+    }
+    if (!c->reading && uv_read_start(s, control_alloc, control_read) == 0)
+        c->reading = 1;
 }
 
 static void control_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
@@ -351,13 +432,10 @@ static void control_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     control_conn *c = s->data;
     (void)buf;
     if (n == UV_EOF) {
-        /* The client has finished sending: a last line without its newline is still a request, and what is
-         * queued for it is written before the close. */
-        c->line[c->len] = '\0';
-        if (c->len)
-            control_handle(c, c->line);
-        c->len = 0;
-        control_conn_end(c);
+        c->eof = 1;
+        uv_read_stop(s);
+        c->reading = 0;
+        control_process(c);
         return;
     }
     if (n < 0) {
@@ -365,23 +443,7 @@ static void control_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         return;
     }
     c->len += (size_t)n;
-    char *nl;
-    while (!uv_is_closing((uv_handle_t *)s) && (nl = memchr(c->line, '\n', c->len))) {
-        *nl = '\0';
-        if (nl > c->line)
-            control_handle(c, c->line);
-        size_t rest = c->len - (size_t)(nl + 1 - c->line);
-        memmove(c->line, nl + 1, rest);
-        c->len = rest;
-    }
-    /* Waiting for the end of a longer line would mean buffering without limit. */
-    if (c->len == sizeof(c->line) && !uv_is_closing((uv_handle_t *)s)) {
-        char err[128];
-        snprintf(err, sizeof(err), "bad request: a request line is longer than %zu bytes; closing the connection",
-                 sizeof(c->line) - 1);
-        control_reply_error(c, err);
-        control_conn_end(c);
-    }
+    control_process(c);
 }
 
 static void control_on_connect(uv_stream_t *server, int status)
@@ -393,6 +455,7 @@ static void control_on_connect(uv_stream_t *server, int status)
     if (!c)
         return;
     c->ctl = ctl;
+    c->cmds = ctl->cmds;
     ctl->nclients++;
     uv_pipe_init(server->loop, &c->pipe, 0);
     c->pipe.data = c;
@@ -405,6 +468,8 @@ static void control_on_connect(uv_stream_t *server, int status)
         control_conn_end(c);
     } else if (uv_read_start((uv_stream_t *)&c->pipe, control_alloc, control_read)) {
         control_conn_close(c);
+    } else {
+        c->reading = 1;
     }
 }
 
@@ -471,7 +536,7 @@ static void control_server_closed(uv_handle_t *h)
     free(h->data);
 }
 
-control *control_start(loop *lp, vm *v, const char *path, control_save_fn save, void *ctx, char *err, size_t errlen)
+control *control_start(loop *lp, vmcmd *cmds, const char *path, char *err, size_t errlen)
 {
     if (control_path_free(path, err, errlen))
         return NULL;
@@ -480,9 +545,7 @@ control *control_start(loop *lp, vm *v, const char *path, control_save_fn save, 
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    c->vm = v;
-    c->save = save;
-    c->ctx = ctx;
+    c->cmds = cmds;
     snprintf(c->path, sizeof(c->path), "%s", path);
     uv_pipe_init(loop_uv(lp), &c->server, 0);
     c->server.data = c;

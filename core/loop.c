@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "vm.h"
+#include "vmcmd.h"
 
 #define LOOP_CONSOLE_MAX_QUEUED (1u << 20) /* past this a writer flushes itself: back-pressure, not growth */
 #define LOOP_ESCAPE_KEY 0x01               /* Ctrl-A */
@@ -49,8 +50,7 @@ struct loop {
     vmm_console_input_fn in_fn;
 
     vmm_timer *timers;
-    void (*save_key)(void *ctx);
-    void *save_key_ctx;
+    vmcmd *cmds;
 };
 
 static int loop_tty_raw; /* for loop_restore_terminal, which may run from atexit */
@@ -152,13 +152,30 @@ static void loop_print_keys(void)
     loop_write_all(STDERR_FILENO, help, sizeof(help) - 1);
 }
 
+static void loop_say(const char *fmt, const char *what)
+{
+    char line[700];
+    int n = snprintf(line, sizeof(line), fmt, what);
+    loop_write_all(STDERR_FILENO, line, n < 0 ? 0 : (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+static void loop_save_done(void *ctx, const char *name, const char *err)
+{
+    (void)ctx;
+    if (err)
+        loop_say("\r\nvmm: save failed: %s\r\n", err);
+    else
+        loop_say("\r\nvmm: saved snapshot '%s'\r\n", name);
+}
+
 static void loop_escape_key(loop *lp, uint8_t key)
 {
+    char err[256];
     switch (key) {
     case 'x':
     case 'X':
         loop_write_all(STDERR_FILENO, "\r\nvmm: stopped with Ctrl-A x\r\n", 30);
-        vm_request_stop(lp->vm, 0);
+        vmcmd_quit(lp->cmds);
         break;
     case 'h':
     case 'H':
@@ -168,18 +185,19 @@ static void loop_escape_key(loop *lp, uint8_t key)
     case 'p':
     case 'P':
         if (vm_is_paused(lp->vm)) {
-            vm_resume(lp->vm);
-            loop_write_all(STDERR_FILENO, "\r\nvmm: resumed\r\n", 16);
-        } else if (vm_pause(lp->vm) == 0) {
-            loop_write_all(STDERR_FILENO, "\r\nvmm: paused (Ctrl-A p resumes)\r\n", 34);
+            if (vmcmd_resume(lp->cmds, err, sizeof(err)))
+                loop_say("\r\nvmm: resume failed: %s\r\n", err);
+            else
+                loop_say("\r\nvmm: resumed%s\r\n", "");
+        } else if (vmcmd_pause(lp->cmds, err, sizeof(err))) {
+            loop_say("\r\nvmm: pause failed: %s\r\n", err);
+        } else {
+            loop_say("\r\nvmm: paused (Ctrl-A p resumes)%s\r\n", "");
         }
         break;
     case 's':
     case 'S':
-        if (lp->save_key)
-            lp->save_key(lp->save_key_ctx);
-        else
-            loop_write_all(STDERR_FILENO, "\r\nvmm: no state database to save to (start with --state DB)\r\n", 61);
+        vmcmd_save(lp->cmds, NULL, loop_save_done, lp);
         break;
     case LOOP_ESCAPE_KEY:
         loop_deliver(lp, &key, 1);
@@ -403,10 +421,9 @@ struct uv_loop_s *loop_uv(loop *lp)
     return &lp->uv;
 }
 
-void loop_set_save_key(loop *lp, void (*fn)(void *ctx), void *ctx)
+void loop_set_commands(loop *lp, vmcmd *cmds)
 {
-    lp->save_key = fn;
-    lp->save_key_ctx = ctx;
+    lp->cmds = cmds;
 }
 
 void loop_run(loop *lp)

@@ -19,8 +19,9 @@ loop *loop_create(void);
 int loop_attach(loop *lp, vm *v);
 /* The libuv loop, for modules that add handles to it (the control socket). */
 struct uv_loop_s *loop_uv(loop *lp);
-/* Ctrl-A s calls fn (main saves a snapshot); NULL when there is nowhere to save. */
-void loop_set_save_key(loop *lp, void (*fn)(void *ctx), void *ctx);
+/* The VM's commands, which the console keys (Ctrl-A p, s, x) call. */
+struct vmcmd;
+void loop_set_commands(loop *lp, struct vmcmd *cmds);
 /* Run until the VM stops. */
 void loop_run(loop *lp);
 /* Restore the terminal and free everything; safe to call twice. */

@@ -21,8 +21,10 @@
 #include "snapshot.h"
 #include "store.h"
 #include "vm.h"
+#include "vmcmd.h"
+#include "vmconfig.h"
 
-#define MAIN_MAX_LIST 64
+#define MAIN_MAX_LIST VM_CONFIG_MAX_DEVICES
 
 static const char main_usage[] =
     "Usage: vmm [OPTIONS] COMMAND [ARGS]\n"
@@ -424,108 +426,62 @@ static int main_cmd_plugins(const main_args *a)
     return 0;
 }
 
-/* What a running VM needs for saving: the store, and its configuration written into each snapshot. */
-typedef struct main_session {
-    vm *vm;
-    ss_store *store;
-    char config[1024];
-} main_session;
-
-/* The configuration as snapshot metadata keeps it: one "key value" per line, read back by main_config_parse. */
-static void main_config_format(const main_args *a, const vm_config *cfg, char *out, size_t len)
-{
-    size_t n = (size_t)snprintf(out, len, "arch %s%s%s\nmem %llu\ncpus %u\n", cfg->arch, cfg->arch_options ? "," : "",
-                                cfg->arch_options ? cfg->arch_options : "", (unsigned long long)cfg->ram_size,
-                                cfg->cpus);
-    for (unsigned i = 0; i < cfg->ndevices && n < len; i++)
-        n += (size_t)snprintf(out + n, len - n, "device %s%s%s\n", cfg->devices[i].name,
-                              cfg->devices[i].options ? "," : "", cfg->devices[i].options ? cfg->devices[i].options : "");
-    if (a->cmdline && n < len)
-        snprintf(out + n, len - n, "append %s\n", a->cmdline);
-}
-
-/* Fill in from a snapshot's configuration what the command line left out. Strings are allocated into
- * `owned` (freed by the caller). Returns 0, or 2 after printing a conflict. The stored values are checked here as
- * the command line's are when parsed: a bad one is the snapshot's, and the checks further on would name options
- * the user never typed. */
-static int main_config_apply(main_args *a, const ss_meta *m, char **owned, unsigned *nowned)
+/* Fill in from a snapshot's configuration what the command line left out; the strings stay in `saved` (freed by
+ * the caller). Returns 0, or 2 after printing a conflict. The stored values are checked here as the command line's
+ * are when parsed: a bad one is the snapshot's, and the checks further on would name options the user never
+ * typed. */
+static int main_config_apply(main_args *a, const ss_meta *m, vm_config_text *saved)
 {
     if (m->ram_size < (1ull << 20) || (m->ram_size & (MEMMAP_PAGE_SIZE - 1))) {
         fprintf(stderr, "vmm: snapshot '%s': its RAM size %llu is not a multiple of 4 KiB of at least 1 MiB\n",
                 m->name, (unsigned long long)m->ram_size);
         return 2;
     }
-    if (m->cpus == 0 || m->cpus > 1024) {
-        fprintf(stderr, "vmm: snapshot '%s': its vCPU count %u is not from 1 to 1024\n", m->name, m->cpus);
+    if (m->cpus == 0 || m->cpus > VM_CONFIG_MAX_CPUS) {
+        fprintf(stderr, "vmm: snapshot '%s': its vCPU count %u is not from 1 to %d\n", m->name, m->cpus,
+                VM_CONFIG_MAX_CPUS);
         return 2;
     }
-    char *copy = strdup(m->config);
-    if (!copy)
-        return 1;
-    owned[(*nowned)++] = copy;
-    int user_devices = a->ndevices > 0, have_arch = 0;
-    snprintf(a->snapshot, sizeof(a->snapshot), "%s", m->name); /* m is gone by the time plugins are checked */
-    for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        char *val = strchr(line, ' ');
-        if (!val)
-            continue;
-        *val++ = '\0';
-        if (!strcmp(line, "arch")) {
-            const char *opts;
-            char *name = main_split_name(val, &opts);
-            if (!name)
-                return 1;
-            if (!*name) {
-                free(name);
-                continue; /* reported below as no architecture */
-            }
-            have_arch = 1;
-            if (a->arch && strcmp(a->arch, name) != 0) {
-                fprintf(stderr, "vmm: snapshot '%s' is of a %s VM, --arch asks for %s\n", m->name, name, a->arch);
-                free(name);
-                return 2;
-            }
-            if (!a->arch) {
-                a->arch_name = name;
-                a->arch = name;
-                a->arch_options = opts;
-                a->arch_from_snapshot = 1;
-            } else {
-                free(name);
-            }
-        } else if (!strcmp(line, "device") && !user_devices && a->ndevices < MAIN_MAX_LIST) {
-            const char *opts;
-            char *name = main_split_name(val, &opts);
-            if (!name)
-                return 1;
-            if (!*name) {
-                free(name);
-                fprintf(stderr, "vmm: snapshot '%s': its configuration has a device without a name ('device %s')\n",
-                        m->name, val);
-                return 2;
-            }
-            a->devices_from_snapshot = 1;
-            a->device_names[a->ndevices] = name;
-            a->devices[a->ndevices++] = (vm_device_config){.name = name, .options = opts};
-        } else if (!strcmp(line, "append") && !a->cmdline) {
-            a->cmdline = val;
-        } else if (!strcmp(line, "engine")) {
-            if (!hostdrv_engine_find(val)) {
-                fprintf(stderr, "vmm: snapshot '%s': its engine '%s' is not one of this vmm's (%s)\n", m->name, val,
-                        hostdrv_engine_names());
-                return 2;
-            }
-            if (a->accel && strcmp(a->accel, val) != 0) {
-                fprintf(stderr, "vmm: snapshot '%s' was saved on the %s engine, --accel asks for %s\n", m->name, val,
-                        a->accel);
-                return 2;
-            }
-            a->accel = val;
-        }
+    char err[512];
+    if (vm_config_parse(m->config, m->name, saved, err, sizeof(err))) {
+        fprintf(stderr, "vmm: %s\n", err);
+        return 2;
     }
-    if (!have_arch) {
+    const vm_config *sc = &saved->cfg;
+    snprintf(a->snapshot, sizeof(a->snapshot), "%s", m->name); /* m is gone by the time plugins are checked */
+    if (!sc->arch) {
         fprintf(stderr, "vmm: snapshot '%s': its configuration names no architecture\n", m->name);
         return 2;
+    }
+    if (a->arch && strcmp(a->arch, sc->arch) != 0) {
+        fprintf(stderr, "vmm: snapshot '%s' is of a %s VM, --arch asks for %s\n", m->name, sc->arch, a->arch);
+        return 2;
+    }
+    if (!a->arch) {
+        a->arch = sc->arch;
+        a->arch_options = sc->arch_options;
+        a->arch_from_snapshot = 1;
+    }
+    if (!a->ndevices) {
+        for (unsigned i = 0; i < sc->ndevices; i++)
+            a->devices[i] = sc->devices[i];
+        a->ndevices = sc->ndevices;
+        a->devices_from_snapshot = sc->ndevices > 0;
+    }
+    if (!a->cmdline)
+        a->cmdline = sc->cmdline;
+    if (sc->accel) {
+        if (!hostdrv_engine_find(sc->accel)) {
+            fprintf(stderr, "vmm: snapshot '%s': its engine '%s' is not one of this vmm's (%s)\n", m->name,
+                    sc->accel, hostdrv_engine_names());
+            return 2;
+        }
+        if (a->accel && strcmp(a->accel, sc->accel) != 0) {
+            fprintf(stderr, "vmm: snapshot '%s' was saved on the %s engine, --accel asks for %s\n", m->name,
+                    sc->accel, a->accel);
+            return 2;
+        }
+        a->accel = sc->accel;
     }
     if (a->mem_given && a->mem != m->ram_size) {
         fprintf(stderr, "vmm: snapshot '%s' was saved with %llu MiB of RAM, --mem asks for %llu MiB\n", m->name,
@@ -539,25 +495,6 @@ static int main_config_apply(main_args *a, const ss_meta *m, char **owned, unsig
     a->mem = m->ram_size;
     a->cpus = m->cpus;
     return 0;
-}
-
-static int main_session_save(void *ctx, const char *name, char *err, size_t errlen)
-{
-    main_session *ses = ctx;
-    return snapshot_save(ses->vm, ses->store, name, ses->config, err, errlen);
-}
-
-static void main_save_key(void *ctx)
-{
-    char name[64], err[512];
-    time_t now = time(NULL);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    strftime(name, sizeof(name), "console-%Y%m%d-%H%M%S", &tm);
-    if (main_session_save(ctx, name, err, sizeof(err)))
-        fprintf(stderr, "\r\nvmm: save failed: %s\r\n", err);
-    else
-        fprintf(stderr, "\r\nvmm: saved snapshot '%s'\r\n", name);
 }
 
 /* "DB:NAME" -> store directory (allocated) and name. */
@@ -597,9 +534,9 @@ static int main_check_snapshot_plugins(const main_args *a, const plugin_registry
 static int main_cmd_run(main_args *a)
 {
     char err[512];
-    char *restore_db = NULL, *owned[4];
+    char *restore_db = NULL;
     const char *restore_name = NULL;
-    unsigned nowned = 0;
+    vm_config_text saved = {0}; /* what a snapshot's configuration gave: a's strings may point into it */
     ss_store *store = NULL;
     int status = 1;
     if (a->restore) {
@@ -616,7 +553,7 @@ static int main_cmd_run(main_args *a)
             free(restore_db);
             return 2;
         }
-        status = main_config_apply(a, &meta, owned, &nowned);
+        status = main_config_apply(a, &meta, &saved);
         if (status)
             goto out_store;
         if (a->state_db && strcmp(a->state_db, restore_db) != 0) {
@@ -681,8 +618,7 @@ static int main_cmd_run(main_args *a)
                      .images = a->images, .nimages = a->nimages, .devices = a->devices, .ndevices = a->ndevices,
                      .cmdline = a->cmdline, .accel = a->accel, .stats = a->stats, .dirty_log = store != NULL || a->state_db != NULL,
                      .restoring = restore_name != NULL};
-    main_session ses = {0};
-    main_config_format(a, &cfg, ses.config, sizeof(ses.config));
+    vmcmd *cmds = NULL;
     control *ctl = NULL;
     snapshot_pager *pager = NULL;
     /* The reader behind a lazy restore needs the store open while the VM runs. */
@@ -697,13 +633,6 @@ static int main_cmd_run(main_args *a)
             v = NULL;
         }
     }
-    if (v) {
-        /* The engine the VM runs on, for a restore to run on the same (vCPU state is the engine's). */
-        size_t n = strlen(ses.config);
-        snprintf(ses.config + n, sizeof(ses.config) - n, "engine %s\n", vm_engine_name(v));
-    }
-    ses.vm = v;
-    ses.store = store;
     if (v && restore_name) {
         from = store ? store : ss_open(restore_db, SS_OPEN_EXISTING, err, sizeof(err));
         uint64_t t0 = loop_clock_ns();
@@ -720,8 +649,23 @@ static int main_cmd_run(main_args *a)
         if (store == NULL && v)
             v->last_snapshot[0] = '\0'; /* saves go elsewhere: nothing to be incremental against */
     }
+    if (v) {
+        /* Snapshots record the engine the VM runs on, for a restore to run on the same (vCPU state is the
+         * engine's). */
+        vm_config running = cfg;
+        running.accel = vm_engine_name(v);
+        cmds = vmcmd_create(v, lp, store, &running);
+        if (!cmds) {
+            log_error("out of memory");
+            status = 1;
+            snapshot_pager_finish(pager);
+            pager = NULL;
+            vm_destroy(v);
+            v = NULL;
+        }
+    }
     if (v && a->control_path) {
-        ctl = control_start(lp, v, a->control_path, store ? main_session_save : NULL, &ses, err, sizeof(err));
+        ctl = control_start(lp, cmds, a->control_path, err, sizeof(err));
         if (!ctl) {
             log_error("%s", err);
             status = 1;
@@ -733,13 +677,13 @@ static int main_cmd_run(main_args *a)
     }
     if (v) {
         loop_attach(lp, v);
-        if (store)
-            loop_set_save_key(lp, main_save_key, &ses);
+        loop_set_commands(lp, cmds);
         if (vm_start(v) == 0)
             loop_run(lp);
         else
             vm_request_stop(v, 1);
         status = vm_join(v);
+        vmcmd_finish(cmds); /* a live save still sweeping ends before the VM's memory goes away */
     }
     if (snapshot_pager_finish(pager) && status == 0)
         status = 1;
@@ -749,13 +693,13 @@ static int main_cmd_run(main_args *a)
     /* Instances may still write to the console while they are destroyed; the loop flushes it last. */
     vm_destroy(v);
     loop_destroy(lp);
+    vmcmd_destroy(cmds);
 out_plugins:
     plugin_registry_free(&reg);
 out_store:
     ss_close(store);
     free(restore_db);
-    for (unsigned i = 0; i < nowned; i++)
-        free(owned[i]);
+    vm_config_text_free(&saved);
     return status;
 }
 

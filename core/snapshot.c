@@ -63,24 +63,36 @@ static void snapshot_progress_step(snapshot_progress *p)
     }
 }
 
-static int snapshot_save_units(vm *v, ss_save *s, char *err, size_t errlen)
+/* With the VM paused: every unit's state into its own buffer. The transaction is written elsewhere (on the thread
+ * that owns it), so the units are taken here, at the pause, and written from these buffers. */
+static int snapshot_take_units(vm *v, vmm_ssm *w, char *err, size_t errlen)
 {
     for (unsigned i = 0; i < v->nunits; i++) {
         vm_unit *u = &v->units[i];
-        vmm_ssm w;
-        ssm_writer_init(&w, u->name);
+        ssm_writer_init(&w[i], u->name);
         vm_instance_lock(u->owner);
-        int rc = u->save(u->owner->state, &w);
+        int rc = u->save(u->owner->state, &w[i]);
         vm_instance_unlock(u->owner);
-        if (rc && !w.failed)
-            ssm_fail(&w, "the save callback failed");
-        if (ssm_writer_finish(&w) || ss_save_unit(s, u->name, u->instance, u->version, w.buf, w.len)) {
-            snprintf(err, errlen, "unit '%s' instance %u: %s", u->name, u->instance,
-                     w.failed ? w.err : ss_save_error(s));
-            ssm_writer_free(&w);
+        if (rc && !w[i].failed)
+            ssm_fail(&w[i], "the save callback failed");
+        if (ssm_writer_finish(&w[i])) {
+            snprintf(err, errlen, "unit '%s' instance %u: %s", u->name, u->instance, w[i].err);
+            for (unsigned k = 0; k <= i; k++)
+                ssm_writer_free(&w[k]);
             return -1;
         }
-        ssm_writer_free(&w);
+    }
+    return 0;
+}
+
+static int snapshot_write_units(vm *v, vmm_ssm *w, ss_save *s, char *err, size_t errlen)
+{
+    for (unsigned i = 0; i < v->nunits; i++) {
+        vm_unit *u = &v->units[i];
+        if (ss_save_unit(s, u->name, u->instance, u->version, w[i].buf, w[i].len)) {
+            snprintf(err, errlen, "unit '%s' instance %u: %s", u->name, u->instance, ss_save_error(s));
+            return -1;
+        }
     }
     return 0;
 }
@@ -470,72 +482,164 @@ static int live_run(live_save *ls, const char *name, char *err, size_t errlen)
     return 0;
 }
 
-int snapshot_save(vm *v, ss_store *st, const char *name, const char *config, char *err, size_t errlen)
+/* ---- Saving: the pause on the loop thread, the writing on the transaction's thread ------------------------
+ * An LMDB write transaction belongs to the thread that began it, so everything that writes the snapshot (begin,
+ * units, pages, commit) runs on one thread: the loop thread for a paused save, a worker for a live one. What
+ * needs the VM paused (the units, the dirty logs, the write protection) is done by the loop thread. */
+
+struct snapshot_job {
+    vm *v;
+    ss_store *st;
+    ss_meta meta;
+    int incremental, live, was_running;
+    vmm_ssm *units; /* v->nunits buffers taken at the pause */
+    live_save ls;
+    ss_save *s;
+    uint64_t t0, t1, t2; /* request, resume, durable */
+    int rc, committed;
+    char err[512];
+};
+
+static void snapshot_job_free(snapshot_job *j)
 {
+    for (unsigned i = 0; j->units && i < j->v->nunits; i++)
+        ssm_writer_free(&j->units[i]);
+    free(j->units);
+    free(j);
+}
+
+/* Begin the transaction and write the units and RAM into it (the sweep when live); sealed after, or j->s NULL
+ * and the reason in j->err. */
+static void snapshot_job_fill(snapshot_job *j)
+{
+    j->s = ss_save_begin(j->st, &j->meta, j->err, sizeof(j->err));
+    if (j->s && snapshot_write_units(j->v, j->units, j->s, j->err, sizeof(j->err))) {
+        ss_save_abort(j->s);
+        j->s = NULL;
+    }
+    int rc = 0;
+    if (j->live) {
+        j->ls.s = j->s;
+        if (j->s)
+            rc = live_run(&j->ls, j->meta.name, j->err, sizeof(j->err));
+        live_teardown(&j->ls); /* also when the transaction could not begin: the guest must not stay protected */
+    } else if (j->s) {
+        rc = snapshot_save_ram(j->v, j->s, j->incremental, j->meta.name, j->err, sizeof(j->err));
+    }
+    if (j->s && (rc || ss_save_seal(j->s, j->err, sizeof(j->err)))) {
+        ss_save_abort(j->s);
+        j->s = NULL;
+    }
+}
+
+static void snapshot_job_commit(snapshot_job *j)
+{
+    j->rc = j->s ? ss_save_commit(j->s, j->err, sizeof(j->err)) : -1;
+    j->s = NULL;
+    j->committed = j->rc == 0;
+    if (j->rc == 0)
+        j->rc = ss_sync(j->st, j->err, sizeof(j->err));
+    j->t2 = loop_clock_ns();
+}
+
+void snapshot_job_sweep(snapshot_job *j)
+{
+    snapshot_job_fill(j);
+    snapshot_job_commit(j);
+}
+
+const char *snapshot_job_name(const snapshot_job *j)
+{
+    return j->meta.name;
+}
+
+int snapshot_save_finish(snapshot_job *j, char *err, size_t errlen)
+{
+    vm *v = j->v;
+    int rc = j->rc;
+    /* A save that did not commit consumed the dirty log (or may have): the next save cannot be incremental. One
+     * that committed but could not sync exists, and is the parent of the next. */
+    if (j->committed)
+        snprintf(v->last_snapshot, sizeof(v->last_snapshot), "%s", j->meta.name);
+    else
+        v->last_snapshot[0] = '\0';
+    if (rc == 0)
+        log_info("saved snapshot '%s'%s%s%s: guest paused %.1f ms, durable after %.1f ms", j->meta.name,
+                 j->incremental ? " on top of " : "", j->incremental ? j->meta.parent : "", j->live ? " (live)" : "",
+                 (double)(j->t1 - j->t0) / 1e6, (double)(j->t2 - j->t0) / 1e6);
+    else
+        snprintf(err, errlen, "%s", j->err);
+    snapshot_job_free(j);
+    return rc;
+}
+
+int snapshot_save_start(vm *v, ss_store *st, const char *name, const char *config, snapshot_job **job, char *err,
+                        size_t errlen)
+{
+    *job = NULL;
     /* Here, before the name is copied into the metadata, where a longer one would be cut short. */
     if (ss_name_check(name, err, errlen) || vm_check_saveable(v, err, errlen))
         return -1;
-    int was_running = v->running && !vm_is_paused(v);
-    if (was_running && vm_pause(v)) {
-        snprintf(err, errlen, "the VM is stopping");
+    snapshot_job *j = calloc(1, sizeof(*j));
+    if (!j || !(j->units = calloc(v->nunits + 1, sizeof(*j->units)))) {
+        free(j);
+        snprintf(err, errlen, "out of memory");
         return -1;
     }
-    ss_meta meta;
-    memset(&meta, 0, sizeof(meta));
-    snprintf(meta.name, sizeof(meta.name), "%s", name);
-    meta.created = (uint64_t)time(NULL);
-    snprintf(meta.vmm_version, sizeof(meta.vmm_version), "%s", VMM_VERSION_STRING);
-    snprintf(meta.arch, sizeof(meta.arch), "%s", vm_arch_desc(v)->name);
-    meta.arch_abi = vm_arch_desc(v)->version;
-    meta.ram_size = v->ram_size;
-    meta.cpus = v->ncpus;
-    snprintf(meta.config, sizeof(meta.config), "%s", config ? config : "");
-    snprintf(meta.host, sizeof(meta.host), "%s", v->drv ? hostdrv_abi(v->drv) : "none");
+    j->v = v;
+    j->st = st;
+    j->ls.uffd = -1;
+    ss_meta *meta = &j->meta;
+    snprintf(meta->name, sizeof(meta->name), "%s", name);
+    meta->created = (uint64_t)time(NULL);
+    snprintf(meta->vmm_version, sizeof(meta->vmm_version), "%s", VMM_VERSION_STRING);
+    snprintf(meta->arch, sizeof(meta->arch), "%s", vm_arch_desc(v)->name);
+    meta->arch_abi = vm_arch_desc(v)->version;
+    meta->ram_size = v->ram_size;
+    meta->cpus = v->ncpus;
+    snprintf(meta->config, sizeof(meta->config), "%s", config ? config : "");
+    snprintf(meta->host, sizeof(meta->host), "%s", v->drv ? hostdrv_abi(v->drv) : "none");
     /* Incremental only when every page written since the parent is in the dirty log. */
-    int incremental = snapshot_dirty_logged(v) && v->last_snapshot[0];
-    if (incremental)
-        snprintf(meta.parent, sizeof(meta.parent), "%s", v->last_snapshot);
+    j->incremental = snapshot_dirty_logged(v) && v->last_snapshot[0];
+    if (j->incremental)
+        snprintf(meta->parent, sizeof(meta->parent), "%s", v->last_snapshot);
+    /* What the store would refuse (the name taken, the parent gone, a corrupt database) is refused now, before
+     * the guest pauses and the dirty log is consumed; the transaction is begun again on the thread that writes. */
+    ss_save *probe = ss_save_begin(st, meta, err, errlen);
+    if (!probe) {
+        snapshot_job_free(j);
+        return -1;
+    }
+    ss_save_abort(probe);
 
-    uint64_t t0 = loop_clock_ns(), t1;
-    int rc = -1, live = 0;
-    live_save ls = {.uffd = -1};
-    ss_save *s = ss_save_begin(st, &meta, err, errlen);
-    if (s && snapshot_save_units(v, s, err, errlen)) {
-        ss_save_abort(s);
-        s = NULL;
+    j->was_running = v->running && !vm_is_paused(v);
+    if (j->was_running && vm_pause(v)) {
+        snprintf(err, errlen, "the VM is stopping");
+        snapshot_job_free(j);
+        return -1;
+    }
+    j->t0 = loop_clock_ns();
+    if (snapshot_take_units(v, j->units, err, errlen)) {
+        free(j->units);
+        j->units = NULL;
+        if (j->was_running)
+            vm_resume(v);
+        snapshot_job_free(j);
+        return -1;
     }
     /* Live when the guest was running and userfaultfd can write-protect its RAM; else RAM is copied now. */
-    if (s && was_running && snapshot_engine_logs_dirty(v) && live_setup(&ls, v, s, incremental) == 0)
-        live = 1;
-    if (s && !live && (snapshot_save_ram(v, s, incremental, name, err, errlen) || ss_save_seal(s, err, errlen))) {
-        ss_save_abort(s);
-        s = NULL;
-    }
-    /* Paused save: the transaction holds its own copy of every page now. Live save: protected pages stand in. */
-    t1 = loop_clock_ns();
-    if (was_running)
+    j->live = j->was_running && snapshot_engine_logs_dirty(v) && live_setup(&j->ls, v, NULL, j->incremental) == 0;
+    if (!j->live)
+        snapshot_job_fill(j); /* the transaction holds its own copy of every page when this returns */
+    j->t1 = loop_clock_ns();
+    if (j->was_running)
         vm_resume(v);
-    if (live) {
-        int lrc = live_run(&ls, name, err, errlen);
-        live_teardown(&ls);
-        if (lrc || ss_save_seal(s, err, errlen)) {
-            ss_save_abort(s);
-            s = NULL;
-        }
+    if (j->live) {
+        *job = j; /* protected pages stand in for the guest's RAM until the sweep has them */
+        return 1;
     }
-    if (s)
-        rc = ss_save_commit(s, err, errlen);
-    if (rc == 0)
-        snprintf(v->last_snapshot, sizeof(v->last_snapshot), "%s", name);
-    else
-        v->last_snapshot[0] = '\0'; /* the dirty log was consumed: the next save cannot be incremental */
-    if (rc == 0)
-        rc = ss_sync(st, err, errlen);
-    if (rc == 0)
-        log_info("saved snapshot '%s'%s%s%s: guest paused %.1f ms, durable after %.1f ms", name,
-                 incremental ? " on top of " : "", incremental ? meta.parent : "", live ? " (live)" : "",
-                 (double)(t1 - t0) / 1e6, (double)(loop_clock_ns() - t0) / 1e6);
-    return rc;
+    snapshot_job_commit(j);
+    return snapshot_save_finish(j, err, errlen);
 }
 
 typedef struct snapshot_loader {

@@ -1,6 +1,6 @@
 /*
  * snapshot: saving a VM into the state store and restoring it, between the vm (units, RAM, dirty logging)
- * and saved-state/store. Called by main.c, the control socket and the console keys, on the loop thread.
+ * and saved-state/store. Called by main.c (restore) and vmcmd.c (save), on the loop thread but for the sweep.
  */
 #ifndef VMM_CORE_SNAPSHOT_H
 #define VMM_CORE_SNAPSHOT_H
@@ -10,10 +10,22 @@
 #include "store.h"
 #include "vm.h"
 
-/* Save the VM as snapshot `name`: pauses it (if running), writes every unit and the RAM pages — only the pages
- * dirtied since the last save or restore of this process when dirty logging is on — in one transaction, and
- * resumes it. `config` describes the VM's configuration for restoring. 0, or -1 with the reason in err. */
-int snapshot_save(vm *v, ss_store *st, const char *name, const char *config, char *err, size_t errlen);
+/* Save the VM as snapshot `name` (`config`: its vm_config text, for restoring). From the loop thread: pauses the
+ * VM if it runs, takes every unit and, when the guest runs and userfaultfd can write-protect its RAM, protects the
+ * pages to save and resumes it at once (a live save); otherwise writes RAM - only the pages dirtied since the last
+ * save or restore of this process when dirty logging is on - before resuming it. Returns -1 with the reason in
+ * err; 0 when the snapshot is saved; 1 for a live save, whose *job must then go to snapshot_job_sweep (on any one
+ * thread: the loop thread stays free meanwhile) and after that to snapshot_save_finish on the loop thread. */
+typedef struct snapshot_job snapshot_job;
+int snapshot_save_start(vm *v, ss_store *st, const char *name, const char *config, snapshot_job **job, char *err,
+                        size_t errlen);
+/* Write the RAM while the guest runs, serving its writes to pages not reached yet, and commit. */
+void snapshot_job_sweep(snapshot_job *j);
+const char *snapshot_job_name(const snapshot_job *j);
+/* On the loop thread after the sweep: the VM's parent for the next incremental save, the log line; frees j. 0, or
+ * -1 with the reason in err. */
+int snapshot_save_finish(snapshot_job *j, char *err, size_t errlen);
+
 typedef struct snapshot_pager snapshot_pager;
 
 /* Load snapshot `name` into a VM created with cfg.restoring, before it starts. 0, or -1 with the reason. Lazy

@@ -16,37 +16,10 @@
 #include "memmap.h"
 #include "options.h"
 #include "plugin.h"
+#include "vmconfig.h"
 
 typedef struct vm vm;
 typedef struct loop loop;
-
-typedef struct vm_device_config {
-    const char *name;    /* plugin name, or a path to a .so containing one device plugin */
-    const char *options; /* "k=v,k=v" or NULL */
-} vm_device_config;
-
-typedef struct vm_image_config {
-    const char *path;
-    uint64_t load_addr;
-    int has_load_addr;
-    int role; /* vmm_image_role */
-} vm_image_config;
-
-typedef struct vm_config {
-    const char *arch;
-    const char *arch_options;
-    uint64_t ram_size;
-    unsigned cpus;
-    const vm_image_config *images;
-    unsigned nimages;
-    const vm_device_config *devices;
-    unsigned ndevices;
-    const char *cmdline; /* --append, or NULL */
-    const char *accel;   /* --accel: an engine name (hostdrv_engine_find), or NULL: the architecture's choice */
-    int stats;           /* --stats */
-    int dirty_log;       /* log dirty RAM pages, for incremental snapshots */
-    int restoring;       /* state comes from a snapshot: images are not loaded */
-} vm_config;
 
 struct vmm_instance {
     vm *vm;
