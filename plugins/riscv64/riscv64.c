@@ -1,8 +1,10 @@
 /*
- * riscv64: the RISC-V architecture plugin. A QEMU-virt-compatible machine (RAM at 0x80000000, CLINT at
- * 0x2000000; the UART at 0x10000000 and the SiFive test device at 0x100000 are device plugins) whose hart is
- * executed by the recompiler in this process (vcpu_run), so no KVM is needed. This file is the glue between
- * the vmm plugin ABI and rv_runtime: options, RAM, ELF loading, device access and reports.
+ * riscv64: the RISC-V architecture plugin. A QEMU-virt-compatible machine (RAM at 0x80000000, the CLINT at
+ * 0x2000000 (clint.c), Spike's HTIF mailbox for programs that have one (htif.c); the UART at 0x10000000 and
+ * the SiFive test device at 0x100000 are device plugins) whose hart is executed by the recompiler library
+ * (plugins/recompiler/) in this process (vcpu_run), so no KVM is needed. This file is the glue between the vmm
+ * plugin ABI and rv_runtime: options, RAM, ELF loading, the machine's callbacks (device access, interrupt
+ * lines, time) and reports.
  *
  * Execution modes, one translator: `exec=inproc` (the default; generated code runs in this process) and
  * `exec=rc`, where generated code runs at ring 3 of a KVM VM under the RC hypervisor (its rvexec module): the
@@ -19,6 +21,8 @@
 
 #include <vmm/plugin.h>
 
+#include "clint.h"
+#include "htif.h"
 #include "rc_host.h"
 #include "rv_runtime.h"
 
@@ -50,6 +54,8 @@ struct riscv64 {
     rc_host rc;               /* exec=rc: the RC's host end */
     uint8_t *code, *cpu;      /* exec=rc: MMIO2 regions shared with ring 3 */
     uint64_t cpu_size;
+    clint clint;
+    htif htif;
 };
 
 static int riscv64_start_rc(struct riscv64 *m);
@@ -408,6 +414,10 @@ static int riscv64_vm_check(vmm_instance *inst, void *state, const vmm_image *im
 static int riscv64_mmio(void *opaque, uint64_t addr, unsigned size, int is_write, uint64_t *val)
 {
     struct riscv64 *m = opaque;
+    if (addr - CLINT_BASE < CLINT_SIZE) {
+        clint_access(&m->clint, addr - CLINT_BASE, size, is_write, val);
+        return is_write; /* a new mtimecmp or msip: the hart looks at its interrupts again */
+    }
     uint8_t data[8];
     memcpy(data, val, 8);
     int r = m->hlp->io_dispatch(m->vcpu, 1, addr, size, is_write, data);
@@ -449,8 +459,37 @@ static void riscv64_console(void *opaque, const void *buf, size_t len)
     m->hlp->console_write(m->inst, buf, len);
 }
 
-static const rv_machine_ops riscv64_machine_ops = { .mmio = riscv64_mmio, .should_return = riscv64_should_return,
-                                                     .stop = riscv64_stop, .console = riscv64_console };
+static uint64_t riscv64_irq_pending(void *opaque)
+{
+    struct riscv64 *m = opaque;
+    return clint_pending(&m->clint);
+}
+
+static uint64_t riscv64_irq_wait_ns(void *opaque)
+{
+    struct riscv64 *m = opaque;
+    return clint_wait_ns(&m->clint);
+}
+
+static uint64_t riscv64_time(void *opaque)
+{
+    struct riscv64 *m = opaque;
+    return clint_mtime(&m->clint);
+}
+
+static int riscv64_store_watch(void *opaque, uint64_t addr, unsigned size)
+{
+    struct riscv64 *m = opaque;
+    (void)addr;
+    (void)size;
+    return htif_tohost_written(&m->htif);
+}
+
+static const rv_machine_ops riscv64_machine_ops = {
+    .mmio = riscv64_mmio, .should_return = riscv64_should_return, .stop = riscv64_stop,
+    .irq_pending = riscv64_irq_pending, .irq_wait_ns = riscv64_irq_wait_ns, .time = riscv64_time,
+    .store_watch = riscv64_store_watch,
+};
 
 /* exec=rc: the runtime over the shared regions, then the RC's start state with the ring-3 entry stub. */
 static int riscv64_start_rc(struct riscv64 *m)
@@ -503,8 +542,16 @@ static int riscv64_vcpu_init(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
     } else if (!m->rt || rc_vcpu_start(&m->rc, vcpu)) {
         return -1;
     }
-    if (m->tohost)
-        rv_runtime_set_htif(m->rt, m->tohost, m->fromhost);
+    clint_init(&m->clint);
+    if (m->tohost) {
+        uint64_t size = m->hlp->mem_ram_size(inst);
+        m->htif = (htif){ .ram = m->hlp->mem_ptr(inst, RV_RAM_BASE, size, 1), .ram_base = RV_RAM_BASE,
+                          .ram_size = size, .tohost = m->tohost, .fromhost = m->fromhost,
+                          .ops = { .opaque = m, .console = riscv64_console, .exit = riscv64_stop } };
+        /* A mailbox outside RAM stays silent, as it would on Spike. */
+        if (m->htif.ram && rv_runtime_watch(m->rt, m->tohost, 8))
+            m->hlp->log(inst, VMM_LOG_DEBUG, "HTIF tohost 0x%" PRIx64 " is not inside RAM: no HTIF", m->tohost);
+    }
     rv_runtime_set_misaligned(m->rt, m->emulate_misaligned);
     rv_cpu *c = rv_runtime_cpu(m->rt);
     c->pc = m->entry;
