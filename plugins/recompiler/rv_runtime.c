@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,7 +24,9 @@
 #define RV_MISA ((2ull << 62) | (1u << 0) | (1u << 2) | (1u << 8) | (1u << 12) | (1u << 20))
 #define RV_MIE_MASK ((1u << RV_IRQ_MSI) | (1u << RV_IRQ_MTI) | (1u << RV_IRQ_MEI))
 #define RV_WATCH_MAX 4
-#define RV_WFI_MAX_NS 1000000 /* longest WFI sleep before looking at should_return again */
+/* The longest WFI sleep. The machine's wake and the core's kick signal (ppoll's EINTR) end it sooner; this
+ * only bounds a kick that lands between the look at should_return and the sleep. */
+#define RV_WFI_MAX_NS 10000000
 
 typedef struct rv_tb {
     uint64_t pc;     /* ~0: empty */
@@ -71,6 +75,7 @@ struct rv_runtime {
     unsigned nwatch;
 
     int stopped;
+    int wake_fd;         /* eventfd: rv_runtime_wake ends a WFI sleep */
 
     /* Which guest registers live in host registers: sampled usage of the code running when quanta expire. */
     rv_pin_map map;
@@ -756,11 +761,15 @@ static uint8_t *rv_dispatch_next(rv_runtime *rt)
     int pending = rv_check_interrupts(rt);
     if (c->wfi) {
         if (!pending) {
-            uint64_t wait_ns = rt->ops.irq_wait_ns(rt->ops.opaque);
+            uint64_t wait_ns = rt->ops.irq_wait_ns(rt->ops.opaque), n;
             if (wait_ns > RV_WFI_MAX_NS)
                 wait_ns = RV_WFI_MAX_NS;
             struct timespec ts = { 0, (long)wait_ns };
-            nanosleep(&ts, NULL);
+            struct pollfd p = { .fd = rt->wake_fd, .events = POLLIN };
+            /* A wake that came before this sleep is still counted in the eventfd: no interrupt is missed. */
+            ppoll(&p, 1, &ts, NULL);
+            ssize_t r = read(rt->wake_fd, &n, sizeof(n)); /* EAGAIN: no wake came */
+            (void)r;
             return NULL;
         }
         c->wfi = 0;
@@ -879,6 +888,12 @@ static size_t rv_codemap_len(uint64_t ram_size)
 /* What both modes share once cpu, codemap and the code buffer are in place. */
 static rv_runtime *rv_runtime_start(rv_runtime *rt, uint64_t ram_va, char *err, size_t errlen)
 {
+    rt->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (rt->wake_fd < 0) {
+        snprintf(err, errlen, "WFI wake eventfd: %s", strerror(errno));
+        rv_runtime_free(rt);
+        return NULL;
+    }
     rt->buf = (x64_buf){ rt->code_rw, rt->code_rw + rt->code_size, 0 };
     /* Until samples say otherwise: what GCC allocates first (a5, a4, ... a0, a6), sp and s0. */
     static const uint8_t initial[RV_PIN_SLOTS] = { 15, 14, 13, 12, 11, 10, 2, 8, 16 };
@@ -1012,9 +1027,19 @@ void rv_runtime_free(rv_runtime *rt)
         munmap(rt->code_rw, rt->code_size);
         munmap(rt->code_rx, rt->code_size);
     }
+    if (rt->wake_fd >= 0)
+        close(rt->wake_fd);
     free(rt->tbs);
     free(rt->inproc);
     free(rt);
+}
+
+void rv_runtime_wake(rv_runtime *rt)
+{
+    uint64_t one = 1;
+    /* EAGAIN: the counter is full, so a wake is pending anyway. */
+    ssize_t r = write(rt->wake_fd, &one, sizeof(one));
+    (void)r;
 }
 
 rv_cpu *rv_runtime_cpu(rv_runtime *rt)

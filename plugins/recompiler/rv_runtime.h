@@ -34,7 +34,8 @@ typedef struct rv_machine_ops {
     /* The interrupt lines the machine drives, as mip bits: MEIP (1 << RV_IRQ_MEI), MTIP, MSIP; others ignored.
      * Asked before every block the dispatcher enters and on reads of mip. */
     uint64_t (*irq_pending)(void *opaque);
-    /* For WFI: nanoseconds until irq_pending() may change by itself (a timer deadline), or UINT64_MAX. */
+    /* For WFI: nanoseconds until irq_pending() may change by itself (a timer deadline), or UINT64_MAX. Any
+     * other change (a line raised by another thread) must call rv_runtime_wake. */
     uint64_t (*irq_wait_ns)(void *opaque);
     /* The time CSR (rdtime). */
     uint64_t (*time)(void *opaque);
@@ -78,6 +79,11 @@ uint64_t rv_runtime_vm_entry(rv_runtime *rt);
 void rv_runtime_vm_exit(rv_runtime *rt, uint32_t code);
 /* Exits to the host by kind (dispatch, load, store, interp) for --stats. */
 void rv_runtime_vm_stats(rv_runtime *rt, uint64_t counts[4]);
+
+/* After raising a bit irq_pending() reports, from any thread (async-signal-safe): a hart sleeping in WFI
+ * looks at its interrupts again at once. A running hart sees the bit when it next comes back to its dispatcher,
+ * at the latest when its quantum ends (200,000 instructions in process, 2 million in the VM). */
+void rv_runtime_wake(rv_runtime *rt);
 
 /* Run until should_return() or until the guest stops; returns 0, or -1 once the hart cannot continue. */
 int rv_runtime_run(rv_runtime *rt);
