@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +23,10 @@
 
 #define RV_MISA ((2ull << 62) | (1u << 0) | (1u << 2) | (1u << 8) | (1u << 12) | (1u << 20))
 #define RV_MIE_MASK ((1u << RV_IRQ_MSI) | (1u << RV_IRQ_MTI) | (1u << RV_IRQ_MEI))
+#define RV_WATCH_MAX 4
+/* The longest WFI sleep. The machine's wake and the core's kick signal (ppoll's EINTR) end it sooner; this
+ * only bounds a kick that lands between the look at should_return and the sleep. */
+#define RV_WFI_MAX_NS 10000000
 
 typedef struct rv_tb {
     uint64_t pc;     /* ~0: empty */
@@ -65,12 +71,11 @@ struct rv_runtime {
     unsigned ntbs;
 
     size_t codemap_len;
-    uint64_t tohost, fromhost;
+    struct { uint64_t addr, len; } watch[RV_WATCH_MAX]; /* stores here call ops.store_watch */
+    unsigned nwatch;
 
-    uint64_t start_ns;
-    uint64_t mtimecmp;
-    uint32_t msip;
     int stopped;
+    int wake_fd;         /* eventfd: rv_runtime_wake ends a WFI sleep */
 
     /* Which guest registers live in host registers: sampled usage of the code running when quanta expire. */
     rv_pin_map map;
@@ -84,19 +89,6 @@ struct rv_runtime {
     int have_capstone;
 };
 
-static uint64_t rv_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* QEMU's virt board counts mtime at 10 MHz. */
-static uint64_t rv_mtime(rv_runtime *rt)
-{
-    return (rv_now_ns() - rt->start_ns) / 100;
-}
-
 static uint64_t rv_instret(const rv_cpu *c)
 {
     return c->instret + (c->quantum - (uint64_t)c->budget);
@@ -106,10 +98,11 @@ static uint64_t rv_instret(const rv_cpu *c)
 
 static void rv_mark_watch(rv_runtime *rt)
 {
-    uint64_t a[2] = { rt->tohost, rt->fromhost };
-    for (int i = 0; i < 2; i++)
-        if (a[i] && a[i] - RV_RAM_BASE < rt->ram_size)
-            rt->codemap[(a[i] - RV_RAM_BASE) >> RV_CODEMAP_SHIFT] |= RV_CODEMAP_WATCH;
+    for (unsigned i = 0; i < rt->nwatch; i++) {
+        uint64_t off = rt->watch[i].addr - RV_RAM_BASE;
+        for (uint64_t g = off >> RV_CODEMAP_SHIFT; g <= (off + rt->watch[i].len - 1) >> RV_CODEMAP_SHIFT; g++)
+            rt->codemap[g] |= RV_CODEMAP_WATCH;
+    }
 }
 
 /* Throw away every translation: the simple, always-correct answer to self-modifying code and a full buffer. */
@@ -271,15 +264,11 @@ static void rv_trap(rv_runtime *rt, uint64_t cause, uint64_t tval)
     c->lr_addr = ~0ull;
 }
 
+/* The machine drives mip's MEIP, MTIP and MSIP; the hart only reads them. */
 static void rv_update_mip(rv_runtime *rt)
 {
     rv_cpu *c = rt->cpu;
-    uint64_t mip = c->mip & ~((1ull << RV_IRQ_MTI) | (1ull << RV_IRQ_MSI));
-    if (rv_mtime(rt) >= rt->mtimecmp)
-        mip |= 1ull << RV_IRQ_MTI;
-    if (rt->msip & 1)
-        mip |= 1ull << RV_IRQ_MSI;
-    c->mip = mip;
+    c->mip = (c->mip & ~(uint64_t)RV_MIE_MASK) | (rt->ops.irq_pending(rt->ops.opaque) & RV_MIE_MASK);
 }
 
 /* Take the highest-priority enabled interrupt, if any; returns whether one is pending in mie at all. */
@@ -305,70 +294,15 @@ static int rv_check_interrupts(rv_runtime *rt)
 
 /* ---- Memory ------------------------------------------------------------------------------------------- */
 
-static void rv_htif(rv_runtime *rt)
+/* After a store that reached a watched range: the machine's turn (a mailbox, say). */
+static void rv_store_watched(rv_runtime *rt, uint64_t addr, unsigned size)
 {
-    rv_cpu *c = rt->cpu;
-    uint64_t v;
-    memcpy(&v, rt->ram + (rt->tohost - RV_RAM_BASE), 8);
-    if (!v)
-        return;
-    unsigned dev = (unsigned)(v >> 56), cmd = (unsigned)(v >> 48) & 0xff;
-    uint64_t zero = 0, one = 1;
-    if (dev == 0 && (v & 1)) {
-        uint64_t code = (v << 8 >> 8) >> 1;
-        char why[64];
-        snprintf(why, sizeof(why), "HTIF: %s %" PRIu64, code ? "fail, test" : "pass", code);
-        rt->ops.stop(rt->ops.opaque, code ? (int)(code > 255 ? 255 : code) : 0, code ? why : NULL);
-        rt->stopped = 1;
-        c->leave = 1;
-        return;
-    }
-    if (dev == 1 && cmd == 1) {
-        char ch = (char)(v & 0xff);
-        rt->ops.console(rt->ops.opaque, &ch, 1);
-    } else if (dev == 0) {
-        /* A syscall block (riscv-tests' benchmark runtime): which, arg0, arg1, arg2 */
-        uint64_t m[4], off = v - RV_RAM_BASE;
-        if (off < rt->ram_size && off + sizeof(m) <= rt->ram_size) {
-            memcpy(m, rt->ram + off, sizeof(m));
-            if (m[0] == 64 && m[2] - RV_RAM_BASE < rt->ram_size && m[3] <= rt->ram_size - (m[2] - RV_RAM_BASE))
-                rt->ops.console(rt->ops.opaque, rt->ram + (m[2] - RV_RAM_BASE), (size_t)m[3]);
-            else if (m[0] == 93) {
-                rt->ops.stop(rt->ops.opaque, (int)(m[1] & 0xff), NULL);
-                rt->stopped = 1;
-                c->leave = 1;
-            }
-            if (m[0] == 64)
-                memcpy(rt->ram + off, &m[3], 8); /* write() returns the length */
+    for (unsigned i = 0; i < rt->nwatch; i++)
+        if (addr < rt->watch[i].addr + rt->watch[i].len && addr + size > rt->watch[i].addr) {
+            if (rt->ops.store_watch(rt->ops.opaque, addr, size))
+                rt->cpu->leave = 1;
+            return;
         }
-    }
-    memcpy(rt->ram + (rt->tohost - RV_RAM_BASE), &zero, 8);
-    if (rt->fromhost && rt->fromhost - RV_RAM_BASE < rt->ram_size)
-        memcpy(rt->ram + (rt->fromhost - RV_RAM_BASE), &one, 8);
-}
-
-static int rv_clint(rv_runtime *rt, uint64_t off, unsigned size, int is_write, uint64_t *val)
-{
-    if (off < 4 && size <= 4) {
-        if (is_write)
-            rt->msip = (uint32_t)*val & 1;
-        else
-            *val = rt->msip;
-    } else if (off >= 0x4000 && off < 0x4008) {
-        unsigned sh = (unsigned)(off - 0x4000) * 8;
-        uint64_t mask = (size == 8 ? ~0ull : ((1ull << (size * 8)) - 1)) << sh;
-        if (is_write)
-            rt->mtimecmp = (rt->mtimecmp & ~mask) | ((*val << sh) & mask);
-        else
-            *val = (rt->mtimecmp & mask) >> sh;
-    } else if (off >= 0xbff8 && off < 0xc000) {
-        unsigned sh = (unsigned)(off - 0xbff8) * 8;
-        if (!is_write)
-            *val = (rv_mtime(rt) >> sh) & (size == 8 ? ~0ull : ((1ull << (size * 8)) - 1));
-    } else if (!is_write) {
-        *val = 0;
-    }
-    return 0;
 }
 
 /* One data access from a helper: 0, or the exception cause. May set cpu->leave (code flushed, guest stopped). */
@@ -392,8 +326,8 @@ static int rv_mem_access(rv_runtime *rt, uint64_t addr, unsigned size, int is_wr
             rv_flush(rt);
             c->leave = 1;
         }
-        if ((map & RV_CODEMAP_WATCH) && rt->tohost && addr < rt->tohost + 8 && addr + size > rt->tohost)
-            rv_htif(rt);
+        if (map & RV_CODEMAP_WATCH)
+            rv_store_watched(rt, addr, size);
         return 0;
     }
     if (off < rt->ram_size) {
@@ -410,24 +344,19 @@ static int rv_mem_access(rv_runtime *rt, uint64_t addr, unsigned size, int is_wr
             rv_flush(rt);
             c->leave = 1;
         }
-        if ((map & RV_CODEMAP_WATCH) && rt->tohost && addr < rt->tohost + 8 && addr + size > rt->tohost)
-            rv_htif(rt);
+        if (map & RV_CODEMAP_WATCH)
+            rv_store_watched(rt, addr, size);
         return 0;
     }
     if (amo)
         return RV_EXC_STORE_ACCESS;
-    if (addr >= RV_CLINT_BASE && addr < RV_CLINT_BASE + RV_CLINT_SIZE) {
-        rv_clint(rt, addr - RV_CLINT_BASE, size, is_write, val);
-        if (is_write)
-            c->leave = 1; /* a new mtimecmp or msip: look at interrupts again */
-        return 0;
-    }
     uint64_t v = is_write ? *val : 0;
-    if (rt->ops.mmio(rt->ops.opaque, addr, size, is_write, &v))
+    int r = rt->ops.mmio(rt->ops.opaque, addr, size, is_write, &v);
+    if (r < 0)
         return is_write ? RV_EXC_STORE_ACCESS : RV_EXC_LOAD_ACCESS;
     if (!is_write)
         *val = size == 8 ? v : v & ((1ull << (size * 8)) - 1);
-    if (rt->ops.should_return(rt->ops.opaque))
+    if (r > 0 || rt->ops.should_return(rt->ops.opaque))
         c->leave = 1;
     return 0;
 }
@@ -487,7 +416,7 @@ static int rv_csr_read(rv_runtime *rt, unsigned csr, uint64_t *v)
     case 0x344: rv_update_mip(rt); *v = c->mip; return 0;
     /* CSR instructions end their block, whose charge includes the reading instruction: it has not retired. */
     case 0xb00: case 0xb02: case 0xc00: case 0xc02: *v = rv_instret(c) - 1; return 0;
-    case 0xc01: *v = rv_mtime(rt); return 0;
+    case 0xc01: *v = rt->ops.time(rt->ops.opaque); return 0;
     case 0xf11: case 0xf12: case 0xf13: case 0xf14: case 0xf15: *v = 0; return 0;
     default:
         /* Present but unimplemented (read zero, writes ignored): delegation, PMP, counters, envcfg. */
@@ -832,11 +761,15 @@ static uint8_t *rv_dispatch_next(rv_runtime *rt)
     int pending = rv_check_interrupts(rt);
     if (c->wfi) {
         if (!pending) {
-            uint64_t now = rv_mtime(rt), wait_ns = 1000000;
-            if ((c->mie & (1ull << RV_IRQ_MTI)) && rt->mtimecmp > now && (rt->mtimecmp - now) * 100 < wait_ns)
-                wait_ns = (rt->mtimecmp - now) * 100;
+            uint64_t wait_ns = rt->ops.irq_wait_ns(rt->ops.opaque), n;
+            if (wait_ns > RV_WFI_MAX_NS)
+                wait_ns = RV_WFI_MAX_NS;
             struct timespec ts = { 0, (long)wait_ns };
-            nanosleep(&ts, NULL);
+            struct pollfd p = { .fd = rt->wake_fd, .events = POLLIN };
+            /* A wake that came before this sleep is still counted in the eventfd: no interrupt is missed. */
+            ppoll(&p, 1, &ts, NULL);
+            ssize_t r = read(rt->wake_fd, &n, sizeof(n)); /* EAGAIN: no wake came */
+            (void)r;
             return NULL;
         }
         c->wfi = 0;
@@ -955,6 +888,12 @@ static size_t rv_codemap_len(uint64_t ram_size)
 /* What both modes share once cpu, codemap and the code buffer are in place. */
 static rv_runtime *rv_runtime_start(rv_runtime *rt, uint64_t ram_va, char *err, size_t errlen)
 {
+    rt->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (rt->wake_fd < 0) {
+        snprintf(err, errlen, "WFI wake eventfd: %s", strerror(errno));
+        rv_runtime_free(rt);
+        return NULL;
+    }
     rt->buf = (x64_buf){ rt->code_rw, rt->code_rw + rt->code_size, 0 };
     /* Until samples say otherwise: what GCC allocates first (a5, a4, ... a0, a6), sp and s0. */
     static const uint8_t initial[RV_PIN_SLOTS] = { 15, 14, 13, 12, 11, 10, 2, 8, 16 };
@@ -973,8 +912,6 @@ static rv_runtime *rv_runtime_start(rv_runtime *rt, uint64_t ram_va, char *err, 
     c->ram_size = rt->ram_size;
     c->priv = RV_PRIV_M;
     c->lr_addr = ~0ull;
-    rt->mtimecmp = ~0ull;
-    rt->start_ns = rv_now_ns();
     rv_flush(rt);
     rt->stat_flushes = 0;
     if (rt->trace & RV_TRACE_OUT_ASM)
@@ -1090,9 +1027,19 @@ void rv_runtime_free(rv_runtime *rt)
         munmap(rt->code_rw, rt->code_size);
         munmap(rt->code_rx, rt->code_size);
     }
+    if (rt->wake_fd >= 0)
+        close(rt->wake_fd);
     free(rt->tbs);
     free(rt->inproc);
     free(rt);
+}
+
+void rv_runtime_wake(rv_runtime *rt)
+{
+    uint64_t one = 1;
+    /* EAGAIN: the counter is full, so a wake is pending anyway. */
+    ssize_t r = write(rt->wake_fd, &one, sizeof(one));
+    (void)r;
 }
 
 rv_cpu *rv_runtime_cpu(rv_runtime *rt)
@@ -1105,11 +1052,16 @@ void rv_runtime_set_misaligned(rv_runtime *rt, int emulate)
     rt->emulate_misaligned = emulate;
 }
 
-void rv_runtime_set_htif(rv_runtime *rt, uint64_t tohost, uint64_t fromhost)
+int rv_runtime_watch(rv_runtime *rt, uint64_t addr, uint64_t len)
 {
-    rt->tohost = tohost;
-    rt->fromhost = fromhost;
+    if (rt->nwatch == RV_WATCH_MAX || !len || addr - RV_RAM_BASE >= rt->ram_size ||
+        len > rt->ram_size - (addr - RV_RAM_BASE))
+        return -1;
+    rt->watch[rt->nwatch].addr = addr;
+    rt->watch[rt->nwatch].len = len;
+    rt->nwatch++;
     rv_mark_watch(rt);
+    return 0;
 }
 
 void rv_runtime_dump(rv_runtime *rt, void (*print)(void *opaque, const char *line), void *opaque)

@@ -1,9 +1,11 @@
 /*
- * rv_runtime: the in-process execution of a RISC-V hart on top of rv_translate: the code buffer (dual-mapped,
- * writable and executable views, never both on one mapping), the translation-block cache and chaining, the
- * dispatcher loop, the helpers generated code calls (memory slow paths, the one-instruction interpreter for
- * CSRs, traps, division and AMOs), the CLINT and Spike's HTIF mailbox. Devices are reached through the
- * callbacks in rv_machine_ops, so this file knows nothing of the vmm plugin ABI.
+ * rv_runtime: the execution of a RISC-V hart on top of rv_translate: the code buffer (dual-mapped, writable and
+ * executable views, never both on one mapping), the translation-block cache and chaining, the dispatcher loop,
+ * the helpers generated code calls (memory slow paths, the one-instruction interpreter for CSRs, traps,
+ * division and AMOs). It has no devices: everything outside RAM, the interrupt lines into mip, the time CSR and
+ * stores the machine watches are the machine's, reached through rv_machine_ops, so this library knows nothing
+ * of the vmm plugin ABI nor of a board. Called by the architecture plugin (plugins/riscv64/) on the hart's
+ * thread.
  */
 #ifndef RV_RUNTIME_H
 #define RV_RUNTIME_H
@@ -14,20 +16,32 @@
 #include "rv_cpu.h"
 
 #define RV_RAM_BASE 0x80000000ull
-#define RV_CLINT_BASE 0x2000000ull
-#define RV_CLINT_SIZE 0x10000ull
 
 enum { RV_TRACE_IN_ASM = 1, RV_TRACE_OUT_ASM = 2, RV_TRACE_EXEC = 4, RV_TRACE_PROF = 8 };
 
+/* The machine around the hart. Every callback is called on the hart's thread, from the dispatcher or from a
+ * helper (never from generated code's fast paths). */
 typedef struct rv_machine_ops {
     void *opaque;
-    /* A device access outside RAM and the CLINT; 0, or -1 when nothing is there (access fault). */
+    /* An access outside RAM: 0, 1 when done and the hart should leave its block to look at interrupts again
+     * (the access changed them: a timer compare, a software interrupt), or -1 when nothing is there (access
+     * fault). */
     int (*mmio)(void *opaque, uint64_t addr, unsigned size, int is_write, uint64_t *val);
     /* True when the dispatcher should return to the caller (stop or pause requested). */
     int (*should_return)(void *opaque);
-    /* The guest ended itself (HTIF) or failed beyond recovery (status 1, `why` says what happened). */
+    /* The hart failed beyond recovery (status 1, `why` says what happened). */
     void (*stop)(void *opaque, int status, const char *why);
-    void (*console)(void *opaque, const void *buf, size_t len);
+    /* The interrupt lines the machine drives, as mip bits: MEIP (1 << RV_IRQ_MEI), MTIP, MSIP; others ignored.
+     * Asked before every block the dispatcher enters and on reads of mip. */
+    uint64_t (*irq_pending)(void *opaque);
+    /* For WFI: nanoseconds until irq_pending() may change by itself (a timer deadline), or UINT64_MAX. Any
+     * other change (a line raised by another thread) must call rv_runtime_wake. */
+    uint64_t (*irq_wait_ns)(void *opaque);
+    /* The time CSR (rdtime). */
+    uint64_t (*time)(void *opaque);
+    /* A store reached a range given to rv_runtime_watch (already done in RAM): return 1 to leave the block (the
+     * machine stopped the guest, say), else 0. */
+    int (*store_watch)(void *opaque, uint64_t addr, unsigned size);
 } rv_machine_ops;
 
 typedef struct rv_runtime rv_runtime;
@@ -37,8 +51,9 @@ rv_runtime *rv_runtime_new(uint8_t *ram, uint64_t ram_size, const rv_machine_ops
                            char *err, size_t errlen);
 void rv_runtime_free(rv_runtime *rt);
 rv_cpu *rv_runtime_cpu(rv_runtime *rt);
-/* HTIF mailbox addresses (from the ELF's tohost/fromhost symbols); 0 = none. */
-void rv_runtime_set_htif(rv_runtime *rt, uint64_t tohost, uint64_t fromhost);
+/* Stores to guest RAM [addr, addr + len) call ops.store_watch (a mailbox such as HTIF's tohost); at most 4
+ * ranges. Returns 0, or -1 when the range is not in RAM or the table is full. */
+int rv_runtime_watch(rv_runtime *rt, uint64_t addr, uint64_t len);
 /* Misaligned loads and stores: trap (0, the default) or perform them when they lie in RAM (1). AMOs and LR/SC
  * always trap. */
 void rv_runtime_set_misaligned(rv_runtime *rt, int emulate);
@@ -64,6 +79,11 @@ uint64_t rv_runtime_vm_entry(rv_runtime *rt);
 void rv_runtime_vm_exit(rv_runtime *rt, uint32_t code);
 /* Exits to the host by kind (dispatch, load, store, interp) for --stats. */
 void rv_runtime_vm_stats(rv_runtime *rt, uint64_t counts[4]);
+
+/* After raising a bit irq_pending() reports, from any thread (async-signal-safe): a hart sleeping in WFI
+ * looks at its interrupts again at once. A running hart sees the bit when it next comes back to its dispatcher,
+ * at the latest when its quantum ends (200,000 instructions in process, 2 million in the VM). */
+void rv_runtime_wake(rv_runtime *rt);
 
 /* Run until should_return() or until the guest stops; returns 0, or -1 once the hart cannot continue. */
 int rv_runtime_run(rv_runtime *rt);

@@ -1,5 +1,5 @@
 /*
- * fuzz_riscv64_elf: the riscv64 plugin's program loader (plugins/recompiler/riscv64.c: ELF64 segments, the
+ * fuzz_riscv64_elf: the riscv64 plugin's program loader (plugins/riscv64/loader.c: ELF64 segments, the
  * tohost/fromhost symbols of its symbol table, flat binaries) and its option parsing (trace, misaligned, exec),
  * driven through the plugin ABI as the core drives it, with no VM: the built plugin is loaded by the core's
  * own loader (plugin_load_file), constructed with the input's option values, then vm_check (the up-front check,

@@ -1,8 +1,10 @@
 /*
- * riscv64: the RISC-V architecture plugin. A QEMU-virt-compatible machine (RAM at 0x80000000, CLINT at
- * 0x2000000; the UART at 0x10000000 and the SiFive test device at 0x100000 are device plugins) whose hart is
- * executed by the recompiler in this process (vcpu_run), so no KVM is needed. This file is the glue between
- * the vmm plugin ABI and rv_runtime: options, RAM, ELF loading, device access and reports.
+ * riscv64: the RISC-V architecture plugin. A QEMU-virt-compatible machine (RAM at 0x80000000, the CLINT at
+ * 0x2000000 (clint.c), Spike's HTIF mailbox for programs that have one (htif.c); the UART at 0x10000000 and
+ * the SiFive test device at 0x100000 are device plugins) whose hart is executed by the recompiler library
+ * (plugins/recompiler/) in this process (vcpu_run), so no KVM is needed. This file is the glue between the vmm
+ * plugin ABI and rv_runtime: options, RAM, the program (loaded by loader.c), the machine's callbacks (device
+ * access, interrupt lines, time) and reports.
  *
  * Execution modes, one translator: `exec=inproc` (the default; generated code runs in this process) and
  * `exec=rc`, where generated code runs at ring 3 of a KVM VM under the RC hypervisor (its rvexec module): the
@@ -11,7 +13,6 @@
  * comes back to this plugin through one port the RC's TSS opens to it (RV_RC_PORT). Everything else in the VM
  * belongs to the RC and is supervisor-only.
  */
-#include <elf.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,9 @@
 
 #include <vmm/plugin.h>
 
+#include "clint.h"
+#include "htif.h"
+#include "loader.h"
 #include "rc_host.h"
 #include "rv_runtime.h"
 
@@ -50,6 +54,8 @@ struct riscv64 {
     rc_host rc;               /* exec=rc: the RC's host end */
     uint8_t *code, *cpu;      /* exec=rc: MMIO2 regions shared with ring 3 */
     uint64_t cpu_size;
+    clint clint;
+    htif htif;
 };
 
 static int riscv64_start_rc(struct riscv64 *m);
@@ -207,161 +213,15 @@ static int riscv64_vm_create(vmm_instance *inst, void *state)
     return m->hlp->mem_map_ram(inst, RV_RAM_BASE, size, "ram");
 }
 
-static int riscv64_ram_has(const struct riscv64 *m, uint64_t addr, uint64_t len)
-{
-    uint64_t ram = m->hlp->mem_ram_size(m->inst);
-    return len && addr >= RV_RAM_BASE && addr - RV_RAM_BASE <= ram && len <= ram - (addr - RV_RAM_BASE);
-}
-
-/* The option that gave an image, for messages. */
-static const char *riscv64_image_option(const vmm_image *img)
-{
-    return img->role == VMM_IMAGE_KERNEL ? "--kernel" : "--image";
-}
-
-/* What vm_check refuses up front rather than letting the guest find: program headers of another size (read as
- * Elf64_Phdr they would be garbage), PT_LOAD segments that overlap (the later would silently win), and an entry
- * point that no loaded segment holds (the hart's first fetch would fault). */
-static int riscv64_check_elf_layout(struct riscv64 *m, const vmm_image *img, const Elf64_Ehdr *eh)
-{
-    const uint8_t *d = img->data;
-    const char *opt = riscv64_image_option(img);
-    if (eh->e_phnum && eh->e_phentsize != sizeof(Elf64_Phdr)) {
-        m->hlp->log(m->inst, VMM_LOG_ERROR, "%s %s: program headers of %u bytes (e_phentsize), not the %zu of ELF64",
-                    opt, img->path, eh->e_phentsize, sizeof(Elf64_Phdr));
-        return -1;
-    }
-    int entry_loaded = 0;
-    for (unsigned i = 0; i < eh->e_phnum; i++) {
-        Elf64_Phdr a;
-        memcpy(&a, d + eh->e_phoff + i * sizeof(a), sizeof(a));
-        if (a.p_type != PT_LOAD || a.p_memsz == 0)
-            continue;
-        uint64_t a0 = a.p_paddr ? a.p_paddr : a.p_vaddr;
-        /* Segments that wrap around are not inside RAM: riscv64_load_elf reports them. */
-        if (a.p_memsz > UINT64_MAX - a0)
-            continue;
-        if (eh->e_entry >= a0 && eh->e_entry - a0 < a.p_memsz)
-            entry_loaded = 1;
-        for (unsigned j = i + 1; j < eh->e_phnum; j++) {
-            Elf64_Phdr b;
-            memcpy(&b, d + eh->e_phoff + j * sizeof(b), sizeof(b));
-            uint64_t b0 = b.p_paddr ? b.p_paddr : b.p_vaddr;
-            if (b.p_type != PT_LOAD || b.p_memsz == 0 || b.p_memsz > UINT64_MAX - b0)
-                continue;
-            if (a0 < b0 + b.p_memsz && b0 < a0 + a.p_memsz) {
-                m->hlp->log(m->inst, VMM_LOG_ERROR, "%s %s: segments %u (0x%" PRIx64 "-0x%" PRIx64 ") and %u (0x%"
-                            PRIx64 "-0x%" PRIx64 ") overlap", opt, img->path, i, a0, a0 + a.p_memsz - 1, j, b0,
-                            b0 + b.p_memsz - 1);
-                return -1;
-            }
-        }
-    }
-    if (!entry_loaded) {
-        m->hlp->log(m->inst, VMM_LOG_ERROR, "%s %s: the entry point 0x%" PRIx64 " is in no loaded segment%s", opt,
-                    img->path, (uint64_t)eh->e_entry, riscv64_ram_has(m, eh->e_entry, 2) ? "" : " (nor in RAM)");
-        return -1;
-    }
-    return 0;
-}
-
-/* ELF64 RISC-V executable: PT_LOAD segments into RAM, the entry point, and the HTIF symbols if present. */
-static int riscv64_load_elf(struct riscv64 *m, const vmm_image *img)
-{
-    const uint8_t *d = img->data;
-    size_t sz = img->size;
-    Elf64_Ehdr eh;
-    memcpy(&eh, d, sizeof(eh));
-    if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_machine != EM_RISCV ||
-        (eh.e_type != ET_EXEC && eh.e_type != ET_DYN)) {
-        m->hlp->log(m->inst, VMM_LOG_ERROR, "%s: not a little-endian ELF64 RISC-V executable", img->path);
-        return -1;
-    }
-    if (eh.e_phoff > sz || (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr) > sz - eh.e_phoff) {
-        m->hlp->log(m->inst, VMM_LOG_ERROR, "%s: program headers out of the file", img->path);
-        return -1;
-    }
-    if (riscv64_check_elf_layout(m, img, &eh))
-        return -1;
-    for (unsigned i = 0; i < eh.e_phnum; i++) {
-        Elf64_Phdr ph;
-        memcpy(&ph, d + eh.e_phoff + i * sizeof(ph), sizeof(ph));
-        if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
-            continue;
-        if (ph.p_offset > sz || ph.p_filesz > sz - ph.p_offset || ph.p_filesz > ph.p_memsz) {
-            m->hlp->log(m->inst, VMM_LOG_ERROR, "%s: segment %u out of the file", img->path, i);
-            return -1;
-        }
-        uint64_t addr = ph.p_paddr ? ph.p_paddr : ph.p_vaddr;
-        uint8_t *p = NULL;
-        if (riscv64_ram_has(m, addr, ph.p_memsz) && !m->checking)
-            p = m->hlp->mem_ptr(m->inst, addr, ph.p_memsz, 1);
-        if (!riscv64_ram_has(m, addr, ph.p_memsz) || (!m->checking && !p)) {
-            m->hlp->log(m->inst, VMM_LOG_ERROR, "%s: segment %u (0x%" PRIx64 ", %" PRIu64 " bytes) is not inside RAM "
-                        "(0x80000000, --mem)", img->path, i, addr, (uint64_t)ph.p_memsz);
-            return -1;
-        }
-        if (m->checking)
-            continue;
-        memcpy(p, d + ph.p_offset, ph.p_filesz);
-        memset(p + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
-    }
-    m->entry = eh.e_entry;
-    /* Symbols: tohost/fromhost make the HTIF mailbox live. */
-    if (eh.e_shoff && eh.e_shoff < sz && (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr) <= sz - eh.e_shoff) {
-        for (unsigned i = 0; i < eh.e_shnum; i++) {
-            Elf64_Shdr sh, strh;
-            memcpy(&sh, d + eh.e_shoff + i * sizeof(sh), sizeof(sh));
-            if (sh.sh_type != SHT_SYMTAB || sh.sh_link >= eh.e_shnum)
-                continue;
-            memcpy(&strh, d + eh.e_shoff + sh.sh_link * sizeof(strh), sizeof(strh));
-            if (sh.sh_offset > sz || sh.sh_size > sz - sh.sh_offset || strh.sh_offset > sz ||
-                strh.sh_size > sz - strh.sh_offset)
-                continue;
-            for (uint64_t j = 0; j + sizeof(Elf64_Sym) <= sh.sh_size; j += sizeof(Elf64_Sym)) {
-                Elf64_Sym sym;
-                memcpy(&sym, d + sh.sh_offset + j, sizeof(sym));
-                if (sym.st_name >= strh.sh_size)
-                    continue;
-                const char *name = (const char *)d + strh.sh_offset + sym.st_name;
-                size_t maxlen = strh.sh_size - sym.st_name;
-                if (strnlen(name, maxlen) == maxlen)
-                    continue;
-                if (!strcmp(name, "tohost"))
-                    m->tohost = sym.st_value;
-                else if (!strcmp(name, "fromhost"))
-                    m->fromhost = sym.st_value;
-            }
-        }
-    }
-    return 0;
-}
-
 static int riscv64_vm_load(vmm_instance *inst, void *state, const vmm_image *images, unsigned nimages)
 {
     struct riscv64 *m = state;
-    const vmm_image *img = NULL;
-    for (unsigned i = 0; i < nimages; i++)
-        if (images[i].role == VMM_IMAGE_KERNEL || (images[i].role == VMM_IMAGE_GENERIC && !img))
-            img = &images[i];
-    if (!img) {
-        m->hlp->log(inst, VMM_LOG_ERROR, "no program: give one with --kernel FILE (ELF, or a flat binary loaded at "
-                    "0x80000000)");
+    loader_program prog;
+    if (loader_load(inst, m->hlp, images, nimages, m->checking, &prog))
         return -1;
-    }
-    if (img->size >= sizeof(Elf64_Ehdr) && !memcmp(img->data, ELFMAG, SELFMAG)) {
-        if (riscv64_load_elf(m, img))
-            return -1;
-    } else {
-        uint64_t addr = img->has_load_addr ? img->load_addr : RV_RAM_BASE;
-        if (!riscv64_ram_has(m, addr, img->size) || (!m->checking && m->hlp->mem_write(inst, addr, img->data,
-                                                                                        img->size))) {
-            m->hlp->log(inst, VMM_LOG_ERROR, "%s: %zu bytes at 0x%" PRIx64 " do not fit in RAM", img->path, img->size,
-                        addr);
-            return -1;
-        }
-        m->entry = addr;
-    }
+    m->entry = prog.entry;
+    m->tohost = prog.tohost;
+    m->fromhost = prog.fromhost;
     return m->exec_rc && !m->checking ? riscv64_start_rc(m) : 0;
 }
 
@@ -408,6 +268,10 @@ static int riscv64_vm_check(vmm_instance *inst, void *state, const vmm_image *im
 static int riscv64_mmio(void *opaque, uint64_t addr, unsigned size, int is_write, uint64_t *val)
 {
     struct riscv64 *m = opaque;
+    if (addr - CLINT_BASE < CLINT_SIZE) {
+        clint_access(&m->clint, addr - CLINT_BASE, size, is_write, val);
+        return is_write; /* a new mtimecmp or msip: the hart looks at its interrupts again */
+    }
     uint8_t data[8];
     memcpy(data, val, 8);
     int r = m->hlp->io_dispatch(m->vcpu, 1, addr, size, is_write, data);
@@ -449,8 +313,37 @@ static void riscv64_console(void *opaque, const void *buf, size_t len)
     m->hlp->console_write(m->inst, buf, len);
 }
 
-static const rv_machine_ops riscv64_machine_ops = { .mmio = riscv64_mmio, .should_return = riscv64_should_return,
-                                                     .stop = riscv64_stop, .console = riscv64_console };
+static uint64_t riscv64_irq_pending(void *opaque)
+{
+    struct riscv64 *m = opaque;
+    return clint_pending(&m->clint);
+}
+
+static uint64_t riscv64_irq_wait_ns(void *opaque)
+{
+    struct riscv64 *m = opaque;
+    return clint_wait_ns(&m->clint);
+}
+
+static uint64_t riscv64_time(void *opaque)
+{
+    struct riscv64 *m = opaque;
+    return clint_mtime(&m->clint);
+}
+
+static int riscv64_store_watch(void *opaque, uint64_t addr, unsigned size)
+{
+    struct riscv64 *m = opaque;
+    (void)addr;
+    (void)size;
+    return htif_tohost_written(&m->htif);
+}
+
+static const rv_machine_ops riscv64_machine_ops = {
+    .mmio = riscv64_mmio, .should_return = riscv64_should_return, .stop = riscv64_stop,
+    .irq_pending = riscv64_irq_pending, .irq_wait_ns = riscv64_irq_wait_ns, .time = riscv64_time,
+    .store_watch = riscv64_store_watch,
+};
 
 /* exec=rc: the runtime over the shared regions, then the RC's start state with the ring-3 entry stub. */
 static int riscv64_start_rc(struct riscv64 *m)
@@ -503,8 +396,16 @@ static int riscv64_vcpu_init(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
     } else if (!m->rt || rc_vcpu_start(&m->rc, vcpu)) {
         return -1;
     }
-    if (m->tohost)
-        rv_runtime_set_htif(m->rt, m->tohost, m->fromhost);
+    clint_init(&m->clint);
+    if (m->tohost) {
+        uint64_t size = m->hlp->mem_ram_size(inst);
+        m->htif = (htif){ .ram = m->hlp->mem_ptr(inst, RV_RAM_BASE, size, 1), .ram_base = RV_RAM_BASE,
+                          .ram_size = size, .tohost = m->tohost, .fromhost = m->fromhost,
+                          .ops = { .opaque = m, .console = riscv64_console, .exit = riscv64_stop } };
+        /* A mailbox outside RAM stays silent, as it would on Spike. */
+        if (m->htif.ram && rv_runtime_watch(m->rt, m->tohost, 8))
+            m->hlp->log(inst, VMM_LOG_DEBUG, "HTIF tohost 0x%" PRIx64 " is not inside RAM: no HTIF", m->tohost);
+    }
     rv_runtime_set_misaligned(m->rt, m->emulate_misaligned);
     rv_cpu *c = rv_runtime_cpu(m->rt);
     c->pc = m->entry;
