@@ -46,9 +46,11 @@ typedef struct hostdrv_soft {
     void *ctx;
 } hostdrv_soft;
 
-/* What the in-process engine asks of the architecture for the VM as a whole: its interrupt controller (lines and
- * messages) and its software engine's dirty-page tracking (see vmm_arch_ops.dirty_log). A NULL member leaves the
- * engine without that capability (hostdrv_vm_caps says so). Other engines ignore it. */
+/* What an engine may ask of the architecture for the VM as a whole: its interrupt controller (lines and messages)
+ * and its software engine's dirty-page tracking (see vmm_arch_ops.dirty_log). The inproc engine has none of its
+ * own, so a NULL member leaves it without that capability (hostdrv_vm_caps says so); kvm routes lines and
+ * messages to the architecture while no in-kernel controller was created (riscv64's PLIC under exec=rc), and logs
+ * dirty pages itself. */
 typedef struct hostdrv_soft_vm {
     int (*irq_line)(void *ctx, uint32_t line, int level);
     int (*msi)(void *ctx, uint64_t addr, uint32_t data);
@@ -77,7 +79,7 @@ unsigned hostdrv_max_vcpus(const hostdrv *drv);
 /* A one-line description of the engine and the capabilities it found, for --log info. */
 const char *hostdrv_describe(const hostdrv *drv);
 
-/* soft: what the in-process engine routes to the architecture (other engines ignore it; may be NULL). */
+/* soft: what the engine may route to the architecture (see hostdrv_soft_vm; may be NULL). */
 hostdrv_vm *hostdrv_vm_create(hostdrv *drv, const hostdrv_soft_vm *soft, char *err, size_t errlen);
 void hostdrv_vm_destroy(hostdrv_vm *vm);
 unsigned hostdrv_vm_caps(const hostdrv_vm *vm);

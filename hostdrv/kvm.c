@@ -36,6 +36,7 @@ typedef struct kvm_vm {
     kvm_drv *drv;
     int fd;
     int irqchip;
+    hostdrv_soft_vm soft; /* the architecture's own controller, used while KVM's is not created */
     unsigned nmsr_exits; /* MSRs whose accesses exit to user space (VMM_FEATURE_MSR_EXIT) */
     uint32_t msr_exits[KVM_MSR_EXIT_MAX];
     uint8_t msr_deny; /* the filter's bitmap for each one-MSR range: 0 = denied, so the access exits */
@@ -171,7 +172,6 @@ static const char * kvm_describe(const hostdrv *hd)
 
 static hostdrv_vm *kvm_vm_create(hostdrv *hd, const hostdrv_soft_vm *soft, char *err, size_t errlen)
 {
-    (void)soft; /* KVM has its own interrupt controllers and dirty log */
     kvm_drv *drv = (kvm_drv *)hd;
     int fd = ioctl(drv->fd, KVM_CREATE_VM, 0);
     if (fd < 0) {
@@ -187,6 +187,12 @@ static hostdrv_vm *kvm_vm_create(hostdrv *hd, const hostdrv_soft_vm *soft, char 
     vm->drv = drv;
     vm->fd = fd;
     vm->base.engine = &hostdrv_engine_kvm;
+    /* KVM logs dirty pages itself; an architecture whose interrupt controller is its own (riscv64 with exec=rc:
+     * the guest's PLIC is not KVM's) gets lines and messages routed to it, as on the inproc engine. */
+    if (soft) {
+        vm->soft = *soft;
+        vm->soft.dirty_log = NULL;
+    }
     return &vm->base;
 }
 
@@ -293,6 +299,12 @@ static int kvm_vm_enable_feature(hostdrv_vm *hvm, vmm_vm_feature feature, uint64
 static int kvm_vm_irq_line(hostdrv_vm *hvm, uint32_t line, int level)
 {
     kvm_vm *vm = (kvm_vm *)hvm;
+    if (!vm->irqchip && vm->soft.irq_line) {
+        if (vm->soft.irq_line(vm->soft.ctx, line, level) == 0)
+            return 0;
+        errno = EINVAL;
+        return -1;
+    }
     if (!vm->irqchip) {
         errno = ENODEV;
         return -1;
@@ -450,6 +462,12 @@ static uint64_t kvm_kernel_emulated(void)
 static int kvm_vm_signal_msi(hostdrv_vm *hvm, uint64_t addr, uint32_t data)
 {
     kvm_vm *vm = (kvm_vm *)hvm;
+    if (!vm->irqchip) {
+        if (vm->soft.msi && vm->soft.msi(vm->soft.ctx, addr, data) == 0)
+            return 0;
+        errno = vm->soft.msi ? EINVAL : ENODEV;
+        return -1;
+    }
     struct kvm_msi msi = {.address_lo = (uint32_t)addr, .address_hi = (uint32_t)(addr >> 32), .data = data};
     /* 0 means the interrupt was blocked (masked at the destination), which is not the caller's error. */
     return ioctl(vm->fd, KVM_SIGNAL_MSI, &msi) < 0 ? -1 : 0;
@@ -775,7 +793,9 @@ static unsigned kvm_vm_caps(const hostdrv_vm *hvm)
 {
     const kvm_vm *vm = (const kvm_vm *)hvm;
     return (vm->drv->has_readonly_mem ? HOSTDRV_CAP_READONLY_SLOTS : 0) | HOSTDRV_CAP_DIRTY_LOG |
-           (vm->irqchip ? HOSTDRV_CAP_IRQCHIP | HOSTDRV_CAP_MSI : 0) | HOSTDRV_CAP_STATE_CLASSES;
+           (vm->irqchip ? HOSTDRV_CAP_IRQCHIP | HOSTDRV_CAP_MSI : 0) |
+           (!vm->irqchip && vm->soft.irq_line ? HOSTDRV_CAP_IRQCHIP : 0) |
+           (!vm->irqchip && vm->soft.msi ? HOSTDRV_CAP_MSI : 0) | HOSTDRV_CAP_STATE_CLASSES;
 }
 
 const hostdrv_engine hostdrv_engine_kvm = {

@@ -29,6 +29,7 @@ enum {
 #define RV_IRQ_FLAG (1ull << 63)
 #define RV_IRQ_MSI 3
 #define RV_IRQ_MTI 7
+#define RV_IRQ_SEI 9
 #define RV_IRQ_MEI 11
 
 #define RV_MSTATUS_MIE (1ull << 3)

@@ -23,6 +23,7 @@
 #include "clint.h"
 #include "htif.h"
 #include "loader.h"
+#include "plic.h"
 #include "rc_host.h"
 #include "rv_runtime.h"
 
@@ -56,7 +57,11 @@ struct riscv64 {
     uint64_t cpu_size;
     clint clint;
     htif htif;
+    plic *plic;               /* device lines arrive here from any thread (irq_line) */
+    uint64_t ext_pending;     /* atomic: mip's MEIP/SEIP as the PLIC's contexts drive them */
 };
+
+#define RV64_PLIC_CONTEXTS 2  /* hart 0: M-mode and S-mode, numbered as on QEMU's virt */
 
 static int riscv64_start_rc(struct riscv64 *m);
 
@@ -80,6 +85,20 @@ static int riscv64_parse_trace(const char *s, unsigned *out)
             s++;
     }
     return 0;
+}
+
+/* The PLIC's output for one context changed (under its lock, on whatever thread raised a line or claimed). */
+static void riscv64_plic_notify(void *opaque, unsigned context, int level)
+{
+    struct riscv64 *m = opaque;
+    uint64_t bit = 1ull << (context % 2 ? RV_IRQ_SEI : RV_IRQ_MEI);
+    if (level)
+        __atomic_fetch_or(&m->ext_pending, bit, __ATOMIC_SEQ_CST);
+    else
+        __atomic_fetch_and(&m->ext_pending, ~bit, __ATOMIC_SEQ_CST);
+    rv_runtime *rt = __atomic_load_n(&m->rt, __ATOMIC_ACQUIRE);
+    if (level && rt)
+        rv_runtime_wake(rt);
 }
 
 static int riscv64_construct(vmm_instance *inst, const vmm_helpers *hlp, void *state)
@@ -117,6 +136,11 @@ static int riscv64_construct(vmm_instance *inst, const vmm_helpers *hlp, void *s
                  "(host driver: %s); use exec=inproc", riscv64_hostdrv_abi[0] ? riscv64_hostdrv_abi : "none");
         return -1;
     }
+    m->plic = plic_new(RV64_PLIC_CONTEXTS, riscv64_plic_notify, m);
+    if (!m->plic) {
+        hlp->log(inst, VMM_LOG_ERROR, "out of memory for the PLIC");
+        return -1;
+    }
     m->rc.inst = inst;
     m->rc.hlp = hlp;
     m->rc.builtin_image = rc_rvexec_blob;
@@ -143,6 +167,8 @@ static void riscv64_destruct(vmm_instance *inst, void *state)
     }
     rv_runtime_free(m->rt);
     m->rt = NULL;
+    plic_free(m->plic);
+    m->plic = NULL;
     if (m->exec_rc) {
         if (m->rc.log)
             rc_log_drain(&m->rc);
@@ -272,6 +298,13 @@ static int riscv64_mmio(void *opaque, uint64_t addr, unsigned size, int is_write
         clint_access(&m->clint, addr - CLINT_BASE, size, is_write, val);
         return is_write; /* a new mtimecmp or msip: the hart looks at its interrupts again */
     }
+    if (addr - PLIC_BASE < PLIC_SIZE(RV64_PLIC_CONTEXTS)) {
+        if (is_write)
+            plic_write(m->plic, addr - PLIC_BASE, size, *val);
+        else
+            *val = plic_read(m->plic, addr - PLIC_BASE, size);
+        return 1; /* a claim, a completion, an enable or a threshold may change MEIP */
+    }
     uint8_t data[8];
     memcpy(data, val, 8);
     int r = m->hlp->io_dispatch(m->vcpu, 1, addr, size, is_write, data);
@@ -316,7 +349,18 @@ static void riscv64_console(void *opaque, const void *buf, size_t len)
 static uint64_t riscv64_irq_pending(void *opaque)
 {
     struct riscv64 *m = opaque;
-    return clint_pending(&m->clint);
+    return clint_pending(&m->clint) | __atomic_load_n(&m->ext_pending, __ATOMIC_ACQUIRE);
+}
+
+/* A device's interrupt line (irq_set), on any thread: into the PLIC as source `line`. */
+static int riscv64_irq_line(vmm_instance *inst, void *state, uint32_t line, int level)
+{
+    struct riscv64 *m = state;
+    if (plic_set_line(m->plic, line, level)) {
+        m->hlp->log(inst, VMM_LOG_WARN, "interrupt line %u: the PLIC has sources 1 to %u", line, PLIC_SOURCES - 1);
+        return -1;
+    }
+    return 0;
 }
 
 static uint64_t riscv64_irq_wait_ns(void *opaque)
@@ -360,7 +404,8 @@ static int riscv64_start_rc(struct riscv64 *m)
     rv_vm_layout lay = { .ram = ram, .ram_size = size, .ram_va = RV_RAM_BASE, .cpu_host = m->cpu,
                          .cpu_va = RV_RC_CPU_GPA, .cpu_size = m->cpu_size - RV_RC_STACK_SIZE, .code_host = m->code,
                          .code_va = RV_RC_CODE_GPA, .code_size = RV_RC_CODE_SIZE, .port = RV_RC_PORT };
-    m->rt = rv_runtime_new_vm(&lay, &ops, m->trace, err, sizeof(err));
+    rv_runtime *rt = rv_runtime_new_vm(&lay, &ops, m->trace, err, sizeof(err));
+    __atomic_store_n(&m->rt, rt, __ATOMIC_RELEASE); /* the PLIC may wake it from another thread */
     if (!m->rt) {
         m->hlp->log(m->inst, VMM_LOG_ERROR, "%s", err);
         return -1;
@@ -388,7 +433,8 @@ static int riscv64_vcpu_init(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
         }
         rv_machine_ops ops = riscv64_machine_ops;
         ops.opaque = m;
-        m->rt = rv_runtime_new(ram, size, &ops, m->trace, err, sizeof(err));
+        rv_runtime *rt = rv_runtime_new(ram, size, &ops, m->trace, err, sizeof(err));
+        __atomic_store_n(&m->rt, rt, __ATOMIC_RELEASE); /* the PLIC may wake it from another thread */
         if (!m->rt) {
             m->hlp->log(inst, VMM_LOG_ERROR, "%s", err);
             return -1;
@@ -457,6 +503,7 @@ static const vmm_arch_ops riscv64_arch_ops = {
     .vcpu_exit = riscv64_vcpu_exit,
     .vcpu_dump = riscv64_vcpu_dump,
     .vcpu_run = riscv64_vcpu_run,
+    .irq_line = riscv64_irq_line,
 };
 
 static const vmm_option_desc riscv64_options[] = {

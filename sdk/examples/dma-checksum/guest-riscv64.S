@@ -105,7 +105,7 @@ trap:
     bne t1, t2, 3f
     li t2, DEV
     lw s8, 16(t2)                   # STATUS
-    lw s9, 20(t2)                   # RESULT
+    lwu s9, 20(t2)                  # RESULT
     li a0, 2
     sw a0, 12(t2)                   # acknowledge: the device lowers its line
     sw t1, 0(t0)                    # complete
