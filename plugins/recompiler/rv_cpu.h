@@ -17,6 +17,7 @@
 #define RV_CODEMAP_SHIFT 8 /* self-modifying-code granule: 256 bytes of guest RAM per byte of codemap */
 #define RV_CODEMAP_CODE 1   /* a translated block covers this granule */
 #define RV_CODEMAP_WATCH 2  /* stores here go through the runtime (HTIF tohost) */
+#define RV_CODEMAP_DIRTY 4  /* dirty tracking: the page's first store since the log was read goes through the runtime */
 
 enum { RV_PRIV_U = 0, RV_PRIV_M = 3 };
 

@@ -71,6 +71,7 @@ struct rv_runtime {
     unsigned ntbs;
 
     size_t codemap_len;
+    uint64_t *dirty;     /* dirty tracking: one bit per 4 KiB page of RAM written since the last collection */
     struct { uint64_t addr, len; } watch[RV_WATCH_MAX]; /* stores here call ops.store_watch */
     unsigned nwatch;
 
@@ -105,6 +106,43 @@ static void rv_mark_watch(rv_runtime *rt)
     }
 }
 
+/* ---- Dirty-page tracking --------------------------------------------------------------------------------
+ * Generated stores already test their granule's codemap byte and take the slow path when it is not zero, so a
+ * page is tracked for free: RV_CODEMAP_DIRTY on its granules sends its first store to the runtime, which records
+ * the page and clears the bit; later stores to it run at full speed until the log is read and the bit re-armed. */
+#define RV_PAGE_SHIFT 12
+#define RV_GRANULES_PER_PAGE (1u << (RV_PAGE_SHIFT - RV_CODEMAP_SHIFT))
+
+static void rv_dirty_set_granules(rv_runtime *rt, uint64_t page, int arm)
+{
+    uint64_t g0 = page * RV_GRANULES_PER_PAGE, g1 = g0 + RV_GRANULES_PER_PAGE;
+    if (g1 > rt->codemap_len)
+        g1 = rt->codemap_len;
+    for (uint64_t g = g0; g < g1; g++)
+        rt->codemap[g] = arm ? rt->codemap[g] | RV_CODEMAP_DIRTY : rt->codemap[g] & ~RV_CODEMAP_DIRTY;
+}
+
+/* After the codemap was armed everywhere: pages already logged need no slow path until the next collection. */
+static void rv_dirty_disarm_logged(rv_runtime *rt)
+{
+    uint64_t pages = (rt->ram_size + (1u << RV_PAGE_SHIFT) - 1) >> RV_PAGE_SHIFT;
+    for (uint64_t w = 0; w < (pages + 63) / 64; w++)
+        for (uint64_t bits = rt->dirty[w]; bits; bits &= bits - 1)
+            rv_dirty_set_granules(rt, w * 64 + (uint64_t)__builtin_ctzll(bits), 0);
+}
+
+/* A write of len bytes at RAM offset off reached memory. */
+static void rv_dirty_note(rv_runtime *rt, uint64_t off, uint64_t len)
+{
+    if (!rt->dirty || !len)
+        return;
+    for (uint64_t p = off >> RV_PAGE_SHIFT; p <= (off + len - 1) >> RV_PAGE_SHIFT; p++)
+        if (!(rt->dirty[p / 64] & (1ull << (p % 64)))) {
+            rt->dirty[p / 64] |= 1ull << (p % 64);
+            rv_dirty_set_granules(rt, p, 0);
+        }
+}
+
 /* Throw away every translation: the simple, always-correct answer to self-modifying code and a full buffer. */
 static void rv_flush(rv_runtime *rt)
 {
@@ -114,7 +152,9 @@ static void rv_flush(rv_runtime *rt)
     memset(rt->cpu->jc, 0xff, sizeof(rt->cpu->jc));
     for (unsigned i = 0; i < RV_JC_SIZE; i++)
         rt->cpu->jc[i].code = 0;
-    memset(rt->codemap, 0, rt->codemap_len);
+    memset(rt->codemap, rt->dirty ? RV_CODEMAP_DIRTY : 0, rt->codemap_len);
+    if (rt->dirty)
+        rv_dirty_disarm_logged(rt);
     rv_mark_watch(rt);
     /* The trampolines spill and reload the pinned registers, so they follow the map. With an unchanged map
      * they come out byte for byte the same, which matters when the flush happens under running code (SMC). */
@@ -322,6 +362,8 @@ static int rv_mem_access(rv_runtime *rt, uint64_t addr, unsigned size, int is_wr
         }
         memcpy(rt->ram + off, val, size);
         uint8_t map = rt->codemap[off >> RV_CODEMAP_SHIFT] | rt->codemap[(off + size - 1) >> RV_CODEMAP_SHIFT];
+        if (map & RV_CODEMAP_DIRTY)
+            rv_dirty_note(rt, off, size);
         if (map & RV_CODEMAP_CODE) {
             rv_flush(rt);
             c->leave = 1;
@@ -340,6 +382,8 @@ static int rv_mem_access(rv_runtime *rt, uint64_t addr, unsigned size, int is_wr
         }
         memcpy(p, val, size);
         uint8_t map = rt->codemap[off >> RV_CODEMAP_SHIFT];
+        if (map & RV_CODEMAP_DIRTY)
+            rv_dirty_note(rt, off, size);
         if (map & RV_CODEMAP_CODE) {
             rv_flush(rt);
             c->leave = 1;
@@ -1030,6 +1074,7 @@ void rv_runtime_free(rv_runtime *rt)
     if (rt->wake_fd >= 0)
         close(rt->wake_fd);
     free(rt->tbs);
+    free(rt->dirty);
     free(rt->inproc);
     free(rt);
 }
@@ -1050,6 +1095,37 @@ rv_cpu *rv_runtime_cpu(rv_runtime *rt)
 void rv_runtime_set_misaligned(rv_runtime *rt, int emulate)
 {
     rt->emulate_misaligned = emulate;
+}
+
+int rv_runtime_dirty_start(rv_runtime *rt)
+{
+    uint64_t pages = (rt->ram_size + (1u << RV_PAGE_SHIFT) - 1) >> RV_PAGE_SHIFT;
+    if (!rt->dirty) {
+        rt->dirty = calloc((pages + 63) / 64, sizeof(uint64_t));
+        if (!rt->dirty)
+            return -1;
+    } else {
+        memset(rt->dirty, 0, (pages + 63) / 64 * sizeof(uint64_t));
+    }
+    for (size_t g = 0; g < rt->codemap_len; g++)
+        rt->codemap[g] |= RV_CODEMAP_DIRTY;
+    return 0;
+}
+
+int rv_runtime_dirty_collect(rv_runtime *rt, uint64_t first_page, uint64_t npages, uint64_t *bitmap)
+{
+    uint64_t pages = (rt->ram_size + (1u << RV_PAGE_SHIFT) - 1) >> RV_PAGE_SHIFT;
+    if (!rt->dirty || first_page > pages || npages > pages - first_page)
+        return -1;
+    for (uint64_t i = 0; i < npages; i++) {
+        uint64_t p = first_page + i;
+        if (rt->dirty[p / 64] & (1ull << (p % 64))) {
+            rt->dirty[p / 64] &= ~(1ull << (p % 64));
+            bitmap[i / 64] |= 1ull << (i % 64);
+            rv_dirty_set_granules(rt, p, 1);
+        }
+    }
+    return 0;
 }
 
 int rv_runtime_watch(rv_runtime *rt, uint64_t addr, uint64_t len)

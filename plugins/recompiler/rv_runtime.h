@@ -54,6 +54,14 @@ rv_cpu *rv_runtime_cpu(rv_runtime *rt);
 /* Stores to guest RAM [addr, addr + len) call ops.store_watch (a mailbox such as HTIF's tohost); at most 4
  * ranges. Returns 0, or -1 when the range is not in RAM or the table is full. */
 int rv_runtime_watch(rv_runtime *rt, uint64_t addr, uint64_t len);
+/* Dirty-page tracking of guest RAM, for the in-process engine's log (incremental and live snapshots): after
+ * rv_runtime_dirty_start, every write the hart makes to RAM (generated code, helpers, AMOs) is recorded per
+ * 4 KiB page until rv_runtime_dirty_collect ORs the pages [first_page, first_page + npages) into bitmap (bit i =
+ * page first_page + i) and forgets them. The first store to a page after a collection takes the slow path once;
+ * the stores after it cost nothing. Writes the machine makes itself are not seen here. Call both with the hart
+ * stopped (not inside rv_runtime_run). Return 0, or -1 (out of memory; a range outside RAM or no tracking). */
+int rv_runtime_dirty_start(rv_runtime *rt);
+int rv_runtime_dirty_collect(rv_runtime *rt, uint64_t first_page, uint64_t npages, uint64_t *bitmap);
 /* Misaligned loads and stores: trap (0, the default) or perform them when they lie in RAM (1). AMOs and LR/SC
  * always trap. */
 void rv_runtime_set_misaligned(rv_runtime *rt, int emulate);
