@@ -257,13 +257,6 @@ static int x86_vcpu_init(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
     return 0;
 }
 
-static vmm_exit_action x86_stop_with_dump(x86raw *x, vmm_vcpu *vcpu, const char *why, int status)
-{
-    x86_dump_vcpu(x, vcpu, why);
-    x->hlp->vm_stop(x->inst, status);
-    return VMM_ACTION_STOP;
-}
-
 static vmm_exit_action x86_vcpu_exit(vmm_instance *inst, void *state, vmm_vcpu *vcpu, const vmm_exit *exit)
 {
     x86raw *x = state;

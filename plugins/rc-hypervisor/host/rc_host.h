@@ -16,6 +16,7 @@
 #include <vmm/plugin.h>
 
 #include "../rc_abi.h"
+#include "x86kvm.h"
 
 
 typedef struct rc_module_rt {
