@@ -48,6 +48,26 @@ const char *plugin_kind_name(uint32_t kind)
     return "unknown";
 }
 
+const char *plugin_arch_state_abi(const vmm_plugin_desc *d)
+{
+    const vmm_arch_ops *a = d->arch;
+    /* Before 1.5 the field was a reserved slot, NULL by rule 4: such a plugin declares no layout. */
+    if (!a || VMM_VERSION_MINOR(d->version) < 5 || VMM_VERSION_MINOR(a->version) < 5)
+        return NULL;
+    return a->state_abi;
+}
+
+int plugin_check_state_abi(const vmm_plugin_desc *d, const char *engine, const char *engine_abi, char *err,
+                           size_t errlen)
+{
+    const char *want = plugin_arch_state_abi(d);
+    if (!want || (engine_abi && strcmp(want, engine_abi) == 0))
+        return 0;
+    snprintf(err, errlen, "plugin '%s' keeps vCPU state in the %s layout, and the %s engine of this vmm has %s",
+             d->name, want, engine, engine_abi ? engine_abi : "none");
+    return -1;
+}
+
 static int plugin_name_ok(const char *name)
 {
     size_t n = 0;

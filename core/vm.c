@@ -1037,6 +1037,12 @@ vm *vm_create(plugin_registry *plugins, loop *lp, const vm_config *cfg, int *sta
                   engine);
         goto fail;
     }
+    /* The host-driver gate: the architecture's state classes must be the kvm engine's; known before it opens. */
+    if (needs_host && plugin_check_state_abi(ap->desc, engine, hostdrv_abi(NULL), err, sizeof(err))) {
+        log_error("--arch %s: %s%s", cfg->arch, err,
+                  vm_engine_listed(engines, "inproc") ? "; it also runs on the inproc engine (--accel inproc)" : "");
+        goto fail;
+    }
     log_info("engine %s: %s (%s's engines: %s)", engine, cfg->accel ? "--accel" : "the architecture's choice",
              cfg->arch, engines);
 

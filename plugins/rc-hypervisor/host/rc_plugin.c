@@ -139,6 +139,7 @@ static const vmm_arch_ops rc_arch_ops = {
     .vcpu_exit = rc_selftest_vcpu_exit,
     .vcpu_dump = rc_vcpu_dump,
     .engines = "kvm",
+    .state_abi = "kvm-x86_64", /* the RC's start registers are KVM's x86-64 structures */
 };
 
 static const vmm_plugin_desc rc_desc = {
@@ -156,12 +157,4 @@ static const vmm_plugin_desc rc_desc = {
     .version_end = VMM_DESC_VERSION,
 };
 
-VMM_EXPORT int vmm_plugin_entry(const vmm_host_info *host, vmm_register_fn reg, void *ctx);
-VMM_EXPORT int vmm_plugin_entry(const vmm_host_info *host, vmm_register_fn reg, void *ctx)
-{
-    /* The state classes are KVM's x86-64 structures; elsewhere the RC cannot be started. */
-    if (VMM_VERSION_MAGIC(host->version) != VMM_HOST_MAGIC || !host->hostdrv_abi ||
-        (strcmp(host->hostdrv_abi, "kvm-x86_64") != 0 && strcmp(host->hostdrv_abi, "none") != 0))
-        return -1;
-    return reg(ctx, &rc_desc);
-}
+VMM_PLUGIN_DEFINE(rc_desc)
