@@ -184,7 +184,6 @@ static void rc_build_boot_info(rc_host *h)
     bi.nmodules = h->nmodules;
     bi.vcpus = 1;
     bi.hc_port = RC_HC_PORT;
-    bi.test = (uint32_t)h->test;
     bi.target_ram = h->ram;
     bi.target_ram_base = h->ram_gpa;
     bi.target_entry = h->target_entry;
@@ -195,8 +194,6 @@ static void rc_build_boot_info(rc_host *h)
     bi.mailbox_va = RC_VA_MAILBOX;
     bi.rom_alias_va = RC_VA_ROM_ALIAS;
     bi.unmapped_va = RC_VA_UNMAPPED;
-    bi.stop_status = h->stop_status;
-    bi.iterations = h->iterations;
     for (unsigned i = 0; i < h->nmodules; i++) {
         const rc_module_rt *r = &h->mods[i];
         rc_boot_module *b = &bi.modules[i];
@@ -235,6 +232,11 @@ int rc_boot_build(rc_host *h)
     rc_build_idt(h);
     rc_build_boot_info(h);
     return 0;
+}
+
+rc_boot_info *rc_boot_info_of(rc_host *h)
+{
+    return (rc_boot_info *)(void *)(h->sys + RC_SYS_BOOTINFO);
 }
 
 void rc_boot_sregs(const rc_host *h, struct kvm_sregs *s)
