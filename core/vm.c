@@ -329,8 +329,8 @@ static uint64_t hlp_mem_ram_size(vmm_instance *inst)
 static int hlp_mem_map_ram(vmm_instance *inst, uint64_t gpa, uint64_t len, const char *name)
 {
     vm *v = inst->vm;
-    if (inst->desc->kind != VMM_KIND_ARCH && inst->desc->kind != VMM_KIND_EXEC) {
-        log_msg(VMM_LOG_ERROR, inst->name, "only architecture and execution plugins map guest RAM");
+    if (inst->desc->kind != VMM_KIND_ARCH) {
+        log_msg(VMM_LOG_ERROR, inst->name, "only architecture plugins map guest RAM");
         return -1;
     }
     void *host = vm_alloc_guest_memory(len ? len : 1);
