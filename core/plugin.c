@@ -12,6 +12,8 @@
 
 #define PLUGIN_MAX_INSTANCE_SIZE (16u << 20)
 #define PLUGIN_MAX_PER_FILE 32
+/* The kind SDK 1.0 to 1.4 called VMM_KIND_EXEC; kept out of use so that it is refused by name, not as unknown. */
+#define PLUGIN_KIND_RETIRED_EXEC 2u
 
 void plugin_registry_init(plugin_registry *reg, const char *hostdrv_abi)
 {
@@ -40,12 +42,30 @@ const char *plugin_kind_name(uint32_t kind)
     switch (kind) {
     case VMM_KIND_ARCH:
         return "architecture";
-    case VMM_KIND_EXEC:
-        return "execution";
     case VMM_KIND_DEVICE:
         return "device";
     }
     return "unknown";
+}
+
+const char *plugin_arch_state_abi(const vmm_plugin_desc *d)
+{
+    const vmm_arch_ops *a = d->arch;
+    /* Before 1.5 the field was a reserved slot, NULL by rule 4: such a plugin declares no layout. */
+    if (!a || VMM_VERSION_MINOR(d->version) < 5 || VMM_VERSION_MINOR(a->version) < 5)
+        return NULL;
+    return a->state_abi;
+}
+
+int plugin_check_state_abi(const vmm_plugin_desc *d, const char *engine, const char *engine_abi, char *err,
+                           size_t errlen)
+{
+    const char *want = plugin_arch_state_abi(d);
+    if (!want || (engine_abi && strcmp(want, engine_abi) == 0))
+        return 0;
+    snprintf(err, errlen, "plugin '%s' keeps vCPU state in the %s layout, and the %s engine of this vmm has %s",
+             d->name, want, engine, engine_abi ? engine_abi : "none");
+    return -1;
 }
 
 static int plugin_name_ok(const char *name)
@@ -139,7 +159,12 @@ int plugin_check_desc(const plugin_registry *reg, const vmm_plugin_desc *d, char
         snprintf(err, errlen, "plugin name is missing or invalid (want [a-z0-9_-], 1 to 31 characters)");
         return -1;
     }
-    if (d->kind != VMM_KIND_ARCH && d->kind != VMM_KIND_EXEC && d->kind != VMM_KIND_DEVICE) {
+    if (d->kind == PLUGIN_KIND_RETIRED_EXEC) {
+        snprintf(err, errlen, "plugin '%s' declares kind 2 (an execution engine), which vmm does not load: engines "
+                 "are part of the core since SDK 1.5; make it an architecture (1) or device (3) plugin", d->name);
+        return -1;
+    }
+    if (d->kind != VMM_KIND_ARCH && d->kind != VMM_KIND_DEVICE) {
         snprintf(err, errlen, "plugin '%s' has an unknown kind %u", d->name, d->kind);
         return -1;
     }

@@ -41,5 +41,12 @@ const plugin *plugin_find(const plugin_registry *reg, const char *name);
 const plugin *plugin_find_path(const plugin_registry *reg, const char *path);
 const plugin *plugin_find_kind(const plugin_registry *reg, const char *name, vmm_plugin_kind kind);
 const char *plugin_kind_name(uint32_t kind);
+/* The state-class layout an architecture's kvm configurations use (vmm_arch_ops.state_abi, SDK 1.5), or NULL
+ * when it declares none. */
+const char *plugin_arch_state_abi(const vmm_plugin_desc *desc);
+/* The host-driver gate: may desc's guest run on an engine whose state classes have the layout engine_abi
+ * (hostdrv_abi)? 0, or -1 with one line in err naming the plugin, engine and both layouts. */
+int plugin_check_state_abi(const vmm_plugin_desc *desc, const char *engine, const char *engine_abi, char *err,
+                           size_t errlen);
 
 #endif

@@ -329,8 +329,8 @@ static uint64_t hlp_mem_ram_size(vmm_instance *inst)
 static int hlp_mem_map_ram(vmm_instance *inst, uint64_t gpa, uint64_t len, const char *name)
 {
     vm *v = inst->vm;
-    if (inst->desc->kind != VMM_KIND_ARCH && inst->desc->kind != VMM_KIND_EXEC) {
-        log_msg(VMM_LOG_ERROR, inst->name, "only architecture and execution plugins map guest RAM");
+    if (inst->desc->kind != VMM_KIND_ARCH) {
+        log_msg(VMM_LOG_ERROR, inst->name, "only architecture plugins map guest RAM");
         return -1;
     }
     void *host = vm_alloc_guest_memory(len ? len : 1);
@@ -1074,6 +1074,12 @@ vm *vm_create(plugin_registry *plugins, loop *lp, const vm_config *cfg, int *sta
         log_error("--accel %s: --arch %s%s%s runs this guest on the %s engine; its options and --accel disagree",
                   cfg->accel, cfg->arch, cfg->arch_options ? "," : "", cfg->arch_options ? cfg->arch_options : "",
                   engine);
+        goto fail;
+    }
+    /* The host-driver gate: the architecture's state classes must be the kvm engine's; known before it opens. */
+    if (needs_host && plugin_check_state_abi(ap->desc, engine, hostdrv_abi(NULL), err, sizeof(err))) {
+        log_error("--arch %s: %s%s", cfg->arch, err,
+                  vm_engine_listed(engines, "inproc") ? "; it also runs on the inproc engine (--accel inproc)" : "");
         goto fail;
     }
     log_info("engine %s: %s (%s's engines: %s)", engine, cfg->accel ? "--accel" : "the architecture's choice",

@@ -38,9 +38,6 @@
 extern const unsigned char rc_rvexec_blob[];
 extern const size_t rc_rvexec_blob_size;
 
-/* The host driver's state-class layout, from the host info at load time: exec=rc needs "kvm-x86_64". */
-static char riscv64_hostdrv_abi[32];
-
 struct riscv64 {
     vmm_instance *inst;
     const vmm_helpers *hlp;
@@ -131,11 +128,6 @@ static int riscv64_construct(vmm_instance *inst, const vmm_helpers *hlp, void *s
         return -1;
     }
     m->exec_rc = exec ? !strcmp(exec, "rc") : accel && !strcmp(accel, "kvm");
-    if (m->exec_rc && strcmp(riscv64_hostdrv_abi, "kvm-x86_64") != 0) {
-        hlp->log(inst, VMM_LOG_ERROR, "exec=rc (--accel kvm) runs translated code inside a KVM VM, and this vmm has no x86-64 KVM "
-                 "(host driver: %s); use exec=inproc", riscv64_hostdrv_abi[0] ? riscv64_hostdrv_abi : "none");
-        return -1;
-    }
     m->plic = plic_new(RV64_PLIC_CONTEXTS, riscv64_plic_notify, m);
     if (!m->plic) {
         hlp->log(inst, VMM_LOG_ERROR, "out of memory for the PLIC");
@@ -499,6 +491,7 @@ static const vmm_arch_ops riscv64_arch_ops = {
     .vm_load = riscv64_vm_load,
     .vm_check = riscv64_vm_check,
     .engines = "inproc,kvm",
+    .state_abi = "kvm-x86_64", /* exec=rc: the RC's vCPU, in KVM's x86-64 structures */
     .vcpu_init = riscv64_vcpu_init,
     .vcpu_exit = riscv64_vcpu_exit,
     .vcpu_dump = riscv64_vcpu_dump,
@@ -535,10 +528,4 @@ static const vmm_plugin_desc riscv64_desc = {
     .version_end = VMM_DESC_VERSION,
 };
 
-VMM_EXPORT int vmm_plugin_entry(const vmm_host_info *host, vmm_register_fn reg, void *ctx);
-VMM_EXPORT int vmm_plugin_entry(const vmm_host_info *host, vmm_register_fn reg, void *ctx)
-{
-    if (VMM_VERSION_MAGIC(host->version) == VMM_HOST_MAGIC && host->hostdrv_abi)
-        snprintf(riscv64_hostdrv_abi, sizeof(riscv64_hostdrv_abi), "%s", host->hostdrv_abi);
-    return reg(ctx, &riscv64_desc);
-}
+VMM_PLUGIN_DEFINE(riscv64_desc)

@@ -159,12 +159,6 @@ int x86_load_images(x86raw *x, const vmm_image *images, unsigned nimages)
     return x->boot_mode == X86_BOOT_LONG ? x86_build_long_mode_tables(x) : 0;
 }
 
-static uint64_t x86_gdt_tss_low(uint64_t base, uint32_t limit)
-{
-    return (limit & 0xffffull) | ((base & 0xffffffull) << 16) | (0xbull << 40) /* busy 64-bit TSS */ |
-           (1ull << 47) | ((uint64_t)(limit >> 16 & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
-}
-
 int x86_build_long_mode_tables(x86raw *x)
 {
     uint8_t *boot = x->hlp->mem_ptr(x->inst, 0, X86_BOOT_AREA_END, 1);
@@ -178,9 +172,8 @@ int x86_build_long_mode_tables(x86raw *x)
         0x00cf92000000ffffull, /* 0x10 data, DPL 0 */
         0x00affa000000ffffull, /* 0x18 code64, DPL 3 */
         0x00cff2000000ffffull, /* 0x20 data, DPL 3 */
-        x86_gdt_tss_low(X86_TSS_ADDR, X86_TSS_LIMIT),
-        X86_TSS_ADDR >> 32,
     };
+    x86kvm_tss_descriptor(X86_TSS_ADDR, X86_TSS_LIMIT, &gdt[5]); /* 0x28 */
     memcpy(boot + X86_GDT_ADDR, gdt, sizeof(gdt));
 
     /* An all-zero I/O bitmap lets ring 3 use every port: software KVM ignores IOPL for ring-3 port access and
@@ -207,12 +200,7 @@ int x86_build_long_mode_tables(x86raw *x)
         stub[13] = 0xfd;
         stub[14] = stub[15] = 0x90;
 
-        uint64_t off = X86_STUBS_ADDR + 16 * v;
-        uint64_t gate_lo = (off & 0xffff) | ((uint64_t)X86_SEL_CODE64 << 16) | (0x8eull << 40) |
-                           (((off >> 16) & 0xffff) << 48);
-        uint64_t gate_hi = off >> 32;
-        memcpy(boot + X86_IDT_ADDR + 16 * v, &gate_lo, 8);
-        memcpy(boot + X86_IDT_ADDR + 16 * v + 8, &gate_hi, 8);
+        x86kvm_idt_gate(boot + X86_IDT_ADDR + 16 * v, X86_STUBS_ADDR + 16 * v, X86_SEL_CODE64, 0);
     }
 
     /* Identity map of 4 GiB with 2 MiB pages: present, writable, user, large. */
@@ -229,27 +217,14 @@ int x86_build_long_mode_tables(x86raw *x)
     return 0;
 }
 
-static struct kvm_segment x86_flat_segment(uint16_t sel, uint8_t type, int code64)
-{
-    return (struct kvm_segment){.base = 0, .limit = 0xffffffff, .selector = sel, .type = type, .present = 1,
-                                .dpl = 0, .db = code64 ? 0 : 1, .s = 1, .l = code64 ? 1 : 0, .g = 1};
-}
-
 void x86_set_long_mode_sregs(struct kvm_sregs *s)
 {
-    s->cs = x86_flat_segment(X86_SEL_CODE64, 0xb, 1);
-    s->ds = s->es = s->fs = s->gs = s->ss = x86_flat_segment(X86_SEL_DATA, 0x3, 0);
-    s->tr = (struct kvm_segment){.base = X86_TSS_ADDR, .limit = X86_TSS_LIMIT, .selector = X86_SEL_TSS, .type = 0xb,
-                                 .present = 1};
-    s->ldt = (struct kvm_segment){.type = 0x2, .unusable = 1};
-    s->gdt.base = X86_GDT_ADDR;
-    s->gdt.limit = 7 * 8 - 1;
-    s->idt.base = X86_IDT_ADDR;
-    s->idt.limit = 256 * 16 - 1;
-    s->cr0 = 0x80050033ull; /* PG WP NE ET MP PE */
-    s->cr3 = X86_PML4_ADDR;
-    s->cr4 = 0x620;         /* OSXMMEXCPT OSFXSR PAE */
-    s->efer = 0xd00;        /* NXE LMA LME */
+    static const x86kvm_long_mode lm = {
+        .code_sel = X86_SEL_CODE64, .data_sel = X86_SEL_DATA, .tss_sel = X86_SEL_TSS,
+        .gdt = X86_GDT_ADDR, .idt = X86_IDT_ADDR, .tss = X86_TSS_ADDR, .cr3 = X86_PML4_ADDR,
+        .gdt_limit = 7 * 8 - 1, .idt_limit = 256 * 16 - 1, .tss_limit = X86_TSS_LIMIT,
+    };
+    x86kvm_long_mode_sregs(s, &lm);
 }
 
 void x86_set_real_mode_sregs(struct kvm_sregs *s, uint64_t addr)

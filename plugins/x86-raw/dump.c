@@ -14,9 +14,14 @@ static int x86_long_mode_code(const struct kvm_sregs *s)
     return (s->efer & 0x400) && s->cs.l;
 }
 
+static uint64_t x86_rip_linear(const struct kvm_regs *r, const struct kvm_sregs *s)
+{
+    return x86_long_mode_code(s) ? r->rip : (s->cs.base + r->rip) & 0xffffffffull;
+}
+
 int x86_rip_to_gpa(x86raw *x, vmm_vcpu *vcpu, const struct kvm_regs *r, const struct kvm_sregs *s, uint64_t *gpa)
 {
-    uint64_t linear = x86_long_mode_code(s) ? r->rip : (s->cs.base + r->rip) & 0xffffffffull;
+    uint64_t linear = x86_rip_linear(r, s);
     if (!(s->cr0 & 0x80000000ull)) {
         *gpa = linear;
         return 0;
@@ -27,16 +32,7 @@ int x86_rip_to_gpa(x86raw *x, vmm_vcpu *vcpu, const struct kvm_regs *r, const st
 size_t x86_read_code(x86raw *x, vmm_vcpu *vcpu, const struct kvm_regs *r, const struct kvm_sregs *s, uint8_t *code,
                      size_t len)
 {
-    uint64_t gpa;
-    if (x86_rip_to_gpa(x, vcpu, r, s, &gpa))
-        return 0;
-    /* Stop at a page boundary: the next page may not be mapped (or be elsewhere physically). */
-    size_t in_page = 4096 - (size_t)(gpa & 4095);
-    if (len > in_page)
-        len = in_page;
-    while (len && x->hlp->mem_read(x->inst, gpa, code, len))
-        len--;
-    return len;
+    return x86kvm_read_linear(x->hlp, x->inst, vcpu, x86_rip_linear(r, s), (s->cr0 & 0x80000000ull) != 0, code, len);
 }
 
 unsigned x86_disassemble(const uint8_t *code, size_t len, uint64_t addr, const struct kvm_sregs *s, unsigned max_insns,
@@ -116,4 +112,14 @@ void x86_dump_vcpu(x86raw *x, vmm_vcpu *vcpu, const char *headline)
              segs[5], (unsigned long long)s.gdt.base, s.gdt.limit, (unsigned long long)s.idt.base, s.idt.limit,
              s.cr0, s.cr2, s.cr3, s.cr4, s.efer, disasm);
     x->hlp->log(x->inst, VMM_LOG_ERROR, "%s", msg);
+}
+
+static void x86_dump_owner(void *owner, vmm_vcpu *vcpu, const char *headline)
+{
+    x86_dump_vcpu(owner, vcpu, headline);
+}
+
+vmm_exit_action x86_stop_with_dump(x86raw *x, vmm_vcpu *vcpu, const char *why, int status)
+{
+    return x86kvm_dump_and_stop(x->hlp, x->inst, vcpu, why, status, x86_dump_owner, x);
 }

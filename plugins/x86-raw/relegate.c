@@ -804,32 +804,25 @@ const char *x86_relegation_name(unsigned kind)
     return "?";
 }
 
-static vmm_exit_action x86_relegation_failed(x86raw *x, vmm_vcpu *vcpu, const char *why)
-{
-    x86_dump_vcpu(x, vcpu, why);
-    x->hlp->vm_stop(x->inst, 1);
-    return VMM_ACTION_STOP;
-}
-
 vmm_exit_action x86_relegate(x86raw *x, vmm_vcpu *vcpu, const vmm_exit *exit)
 {
     char why[384];
     if (exit->u.internal.suberror != VMM_INTERNAL_EMULATION) {
         snprintf(why, sizeof(why), "the host driver stopped the guest with internal error %u",
                  exit->u.internal.suberror);
-        return x86_relegation_failed(x, vcpu, why);
+        return x86_stop_with_dump(x, vcpu, why, 1);
     }
     struct kvm_regs r;
     struct kvm_sregs s;
     if (x->hlp->vcpu_get_state(vcpu, VMM_STATE_GPRS, &r, sizeof(r)) ||
         x->hlp->vcpu_get_state(vcpu, VMM_STATE_SYSREGS, &s, sizeof(s)))
-        return x86_relegation_failed(x, vcpu, "emulation failure, and the registers cannot be read");
+        return x86_stop_with_dump(x, vcpu, "emulation failure, and the registers cannot be read", 1);
     /* A syscall stopped at the fake LSTAR: there are no instruction bytes, the address itself says what it is. */
     int sys = x86_syscall_relegate(x, vcpu, &r, &s);
     if (sys > 0)
         return VMM_ACTION_RESUME;
     if (sys < 0)
-        return x86_relegation_failed(x, vcpu, "relegating a syscall failed: the host driver refused the registers");
+        return x86_stop_with_dump(x, vcpu, "relegating a syscall failed: the host driver refused the registers", 1);
 
     uint8_t code[16];
     size_t n = x86_read_code(x, vcpu, &r, &s, code, sizeof(code));
@@ -856,10 +849,10 @@ vmm_exit_action x86_relegate(x86raw *x, vmm_vcpu *vcpu, const vmm_exit *exit)
             __atomic_fetch_add(&x->native_insns, 1, __ATOMIC_RELAXED);
             return VMM_ACTION_RESUME;
         }
-        return x86_relegation_failed(x, vcpu, native < 0 ? "running an instruction Capstone does not decode natively "
-                                                           "for the guest failed"
-                                                         : "the host could not execute the instruction at RIP, and "
-                                                           "it does not decode");
+        return x86_stop_with_dump(x, vcpu, native < 0 ? "running an instruction Capstone does not decode natively "
+                                                        "for the guest failed"
+                                                      : "the host could not execute the instruction at RIP, and "
+                                                        "it does not decode", 1);
     }
 
     vmm_exit_action action = VMM_ACTION_STOP;
@@ -875,14 +868,14 @@ vmm_exit_action x86_relegate(x86raw *x, vmm_vcpu *vcpu, const vmm_exit *exit)
         action = VMM_ACTION_RESUME;
     } else if (native < 0) {
         snprintf(why, sizeof(why), "running '%s %s' natively for the guest failed", insn[0].mnemonic, insn[0].op_str);
-        action = x86_relegation_failed(x, vcpu, why);
+        action = x86_stop_with_dump(x, vcpu, why, 1);
     } else if (!rel) {
         snprintf(why, sizeof(why), "the host could not execute '%s %s' and x86-raw has no relegation for it",
                  insn[0].mnemonic, insn[0].op_str);
-        action = x86_relegation_failed(x, vcpu, why);
+        action = x86_stop_with_dump(x, vcpu, why, 1);
     } else if (rel->fn(x, vcpu, &r, &insn[0])) {
         snprintf(why, sizeof(why), "relegating '%s' failed", rel->name);
-        action = x86_relegation_failed(x, vcpu, why);
+        action = x86_stop_with_dump(x, vcpu, why, 1);
     } else {
         __atomic_fetch_add(&x->relegations[rel->kind], 1, __ATOMIC_RELAXED);
         if (x->hlp->log_enabled(x->inst, VMM_LOG_DEBUG))

@@ -257,13 +257,6 @@ static int x86_vcpu_init(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
     return 0;
 }
 
-static vmm_exit_action x86_stop_with_dump(x86raw *x, vmm_vcpu *vcpu, const char *why, int status)
-{
-    x86_dump_vcpu(x, vcpu, why);
-    x->hlp->vm_stop(x->inst, status);
-    return VMM_ACTION_STOP;
-}
-
 static vmm_exit_action x86_vcpu_exit(vmm_instance *inst, void *state, vmm_vcpu *vcpu, const vmm_exit *exit)
 {
     x86raw *x = state;
@@ -331,6 +324,7 @@ static const vmm_arch_ops x86_arch_ops = {
     .vm_load = x86_vm_load,
     .vm_check = x86_vm_check,
     .engines = "kvm",
+    .state_abi = "kvm-x86_64", /* the state classes are KVM's x86-64 structures; the core checks the engine's */
     .vcpu_init = x86_vcpu_init,
     .vcpu_exit = x86_vcpu_exit,
     .vcpu_dump = x86_vcpu_dump,
@@ -350,12 +344,4 @@ static const vmm_plugin_desc x86_desc = {
     .version_end = VMM_DESC_VERSION,
 };
 
-VMM_EXPORT int vmm_plugin_entry(const vmm_host_info *host, vmm_register_fn reg, void *ctx);
-VMM_EXPORT int vmm_plugin_entry(const vmm_host_info *host, vmm_register_fn reg, void *ctx)
-{
-    /* The state classes are KVM's x86-64 structures; on any other host driver this plugin cannot work. */
-    if (VMM_VERSION_MAGIC(host->version) != VMM_HOST_MAGIC || !host->hostdrv_abi ||
-        (strcmp(host->hostdrv_abi, "kvm-x86_64") != 0 && strcmp(host->hostdrv_abi, "none") != 0))
-        return -1;
-    return reg(ctx, &x86_desc);
-}
+VMM_PLUGIN_DEFINE(x86_desc)

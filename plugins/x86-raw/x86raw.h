@@ -12,6 +12,8 @@
 
 #include <vmm/plugin.h>
 
+#include "x86kvm.h"
+
 /* The boot area below belongs to x86-raw in long-mode starts (docs/x86-raw.md). */
 #define X86_BOOT_AREA_END 0x80000ull
 #define X86_GDT_ADDR 0x1000ull
@@ -174,5 +176,7 @@ size_t x86_read_code(x86raw *x, vmm_vcpu *vcpu, const struct kvm_regs *r, const 
                      size_t len);
 /* Log the headline, registers and the code at RIP as one message at error level. */
 void x86_dump_vcpu(x86raw *x, vmm_vcpu *vcpu, const char *headline);
+/* Dump the vCPU under why and stop the VM with status (x86kvm_dump_and_stop with x86-raw's dump). */
+vmm_exit_action x86_stop_with_dump(x86raw *x, vmm_vcpu *vcpu, const char *why, int status);
 
 #endif

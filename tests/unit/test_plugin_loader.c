@@ -239,7 +239,7 @@ static void test_plugin_kind_names(void **state)
 {
     (void)state;
     assert_string_equal(plugin_kind_name(VMM_KIND_ARCH), "architecture");
-    assert_string_equal(plugin_kind_name(VMM_KIND_EXEC), "execution");
+    assert_string_equal(plugin_kind_name(2), "unknown"); /* the retired execution kind */
     assert_string_equal(plugin_kind_name(VMM_KIND_DEVICE), "device");
     assert_string_equal(plugin_kind_name(0), "unknown");
     assert_string_equal(plugin_kind_name(99), "unknown");
@@ -263,7 +263,6 @@ static void test_plugin_loads_good_device(void **state)
     assert_string_equal(p->desc->options[0].name, "iobase");
     assert_ptr_equal(plugin_find_kind(reg, "tp-good-device", VMM_KIND_DEVICE), p);
     assert_null(plugin_find_kind(reg, "tp-good-device", VMM_KIND_ARCH));
-    assert_null(plugin_find_kind(reg, "tp-good-device", VMM_KIND_EXEC));
     assert_null(plugin_find(reg, "tp-good"));
     assert_null(plugin_find(reg, "tp-good-device-x"));
     assert_null(plugin_find_kind(reg, "nosuch", VMM_KIND_DEVICE));
@@ -663,8 +662,9 @@ static void test_plugin_check_desc_refuses_malformed_descriptors(void **state)
     check_desc_refused(reg, &d, "unknown kind 0");
     d.kind = 4;
     check_desc_refused(reg, &d, "unknown kind 4");
-    d.kind = VMM_KIND_EXEC;
-    check_desc_ok(reg, &d);
+    /* The retired execution kind: refused by name, in one line naming the plugin. */
+    d.kind = 2;
+    check_desc_refused(reg, &d, "plugin 'fake' declares kind 2 (an execution engine), which vmm does not load");
 
     d = fake_desc(VMM_SDK_MINOR);
     d.instance_size = 16u << 20;
@@ -676,6 +676,37 @@ static void test_plugin_check_desc_refuses_malformed_descriptors(void **state)
     vmm_arch_ops a = fake_arch_ops(VMM_SDK_MINOR);
     d.arch = &a;
     check_desc_refused(reg, &d, "is a device plugin but has architecture operations");
+}
+
+/* The host-driver gate: an architecture declaring a state layout runs only on an engine with that layout. */
+static void test_plugin_state_abi_gate(void **state)
+{
+    (void)state;
+    vmm_plugin_desc d = fake_desc(VMM_SDK_MINOR);
+    vmm_arch_ops a = fake_arch_ops(VMM_SDK_MINOR);
+    d.kind = VMM_KIND_ARCH;
+    d.arch = &a;
+    char err[256] = "";
+    /* No layout declared: no state class used, any engine will do. */
+    assert_null(plugin_arch_state_abi(&d));
+    assert_int_equal(plugin_check_state_abi(&d, "kvm", "kvm-fake", err, sizeof(err)), 0);
+
+    a.state_abi = "kvm-x86_64";
+    assert_string_equal(plugin_arch_state_abi(&d), "kvm-x86_64");
+    assert_int_equal(plugin_check_state_abi(&d, "kvm", "kvm-x86_64", err, sizeof(err)), 0);
+    assert_int_equal(plugin_check_state_abi(&d, "kvm", "kvm-fake", err, sizeof(err)), -1);
+    assert_string_equal(err, "plugin 'fake' keeps vCPU state in the kvm-x86_64 layout, and the kvm engine of this "
+                             "vmm has kvm-fake");
+    err[0] = '\0';
+    assert_int_equal(plugin_check_state_abi(&d, "kvm", NULL, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "has none"));
+
+    /* Before SDK 1.5 the field was a reserved slot: an older plugin declares no layout whatever the memory holds. */
+    d = fake_desc(4);
+    d.kind = VMM_KIND_ARCH;
+    d.arch = &a;
+    assert_null(plugin_arch_state_abi(&d));
+    assert_int_equal(plugin_check_state_abi(&d, "kvm", "kvm-fake", err, sizeof(err)), 0);
 }
 
 static void test_plugin_check_desc_checks_arch_ops(void **state)
@@ -942,6 +973,7 @@ int main(int argc, char **argv)
         R(test_plugin_check_desc_refuses_other_major_whatever_the_minor),
         R(test_plugin_check_desc_refuses_malformed_descriptors),
         R(test_plugin_check_desc_checks_arch_ops),
+        R(test_plugin_state_abi_gate),
         R(test_plugin_check_desc_checks_option_table),
         R(test_plugin_load_dir_loads_good_and_reports_each_bad_once),
         R(test_plugin_load_dir_twice_skips_files_already_loaded),

@@ -146,10 +146,8 @@ static void rc_build_gdt_tss(rc_host *h)
         0x00cf93000000ffffull, /* 0x10 data, DPL 0 */
         0x00cff3000000ffffull, /* 0x18 data, DPL 3 */
         0x00affb000000ffffull, /* 0x20 code64, DPL 3 */
-        (limit & 0xffffull) | ((tss_va & 0xffffffull) << 16) | (0xbull << 40) | (1ull << 47) |
-            (((tss_va >> 24) & 0xffull) << 56),
-        tss_va >> 32,
     };
+    x86kvm_tss_descriptor(tss_va, limit, &gdt[5]); /* 0x28 */
     memcpy(h->sys + RC_SYS_GDT, gdt, sizeof(gdt));
     uint8_t *tss = h->sys + RC_SYS_TSS;
     memset(tss, 0, 0x1000);
@@ -173,15 +171,8 @@ static void rc_build_idt(rc_host *h)
 {
     uint8_t *idt = h->sys + RC_SYS_IDT;
     memset(idt, 0, 0x1000);
-    for (unsigned v = 0; v < 32; v++) {
-        uint64_t off = h->trap_stubs + 16 * v;
-        uint64_t ist = (v == 2 || v == 8) ? 1 : 0;
-        uint64_t lo = (off & 0xffff) | ((uint64_t)RC_SEL_CODE0 << 16) | (ist << 32) | (0x8eull << 40) |
-                      (((off >> 16) & 0xffff) << 48);
-        uint64_t hi = off >> 32;
-        memcpy(idt + 16 * v, &lo, 8);
-        memcpy(idt + 16 * v + 8, &hi, 8);
-    }
+    for (unsigned v = 0; v < 32; v++) /* NMI and #DF on their own stack: RSP may be what went wrong */
+        x86kvm_idt_gate(idt + 16 * v, h->trap_stubs + 16 * v, RC_SEL_CODE0, v == 2 || v == 8 ? 1 : 0);
 }
 
 static void rc_build_boot_info(rc_host *h)
@@ -193,7 +184,6 @@ static void rc_build_boot_info(rc_host *h)
     bi.nmodules = h->nmodules;
     bi.vcpus = 1;
     bi.hc_port = RC_HC_PORT;
-    bi.test = (uint32_t)h->test;
     bi.target_ram = h->ram;
     bi.target_ram_base = h->ram_gpa;
     bi.target_entry = h->target_entry;
@@ -204,8 +194,6 @@ static void rc_build_boot_info(rc_host *h)
     bi.mailbox_va = RC_VA_MAILBOX;
     bi.rom_alias_va = RC_VA_ROM_ALIAS;
     bi.unmapped_va = RC_VA_UNMAPPED;
-    bi.stop_status = h->stop_status;
-    bi.iterations = h->iterations;
     for (unsigned i = 0; i < h->nmodules; i++) {
         const rc_module_rt *r = &h->mods[i];
         rc_boot_module *b = &bi.modules[i];
@@ -246,25 +234,18 @@ int rc_boot_build(rc_host *h)
     return 0;
 }
 
-static struct kvm_segment rc_segment(uint16_t sel, uint8_t type, unsigned dpl, int code64)
+rc_boot_info *rc_boot_info_of(rc_host *h)
 {
-    return (struct kvm_segment){.base = 0, .limit = 0xffffffff, .selector = sel, .type = type, .present = 1,
-                                .dpl = (uint8_t)dpl, .db = code64 ? 0 : 1, .s = 1, .l = code64 ? 1 : 0, .g = 1};
+    return (rc_boot_info *)(void *)(h->sys + RC_SYS_BOOTINFO);
 }
 
 void rc_boot_sregs(const rc_host *h, struct kvm_sregs *s)
 {
-    s->cs = rc_segment(RC_SEL_CODE0, 0xb, 0, 1);
-    s->ds = s->es = s->fs = s->gs = s->ss = rc_segment(RC_SEL_DATA0, 0x3, 0, 0);
-    s->tr = (struct kvm_segment){.base = RC_VA_SYSTEM + RC_SYS_TSS, .limit = h->tss_limit, .selector = RC_SEL_TSS,
-                                 .type = 0xb, .present = 1};
-    s->ldt = (struct kvm_segment){.type = 0x2, .unusable = 1};
-    s->gdt.base = RC_VA_SYSTEM + RC_SYS_GDT;
-    s->gdt.limit = 7 * 8 - 1;
-    s->idt.base = RC_VA_SYSTEM + RC_SYS_IDT;
-    s->idt.limit = 32 * 16 - 1;
-    s->cr0 = 0x80050033ull; /* PG WP NE ET MP PE */
-    s->cr3 = RC_GPA_SYSTEM + RC_SYS_PT_POOL;
-    s->cr4 = 0x620;         /* OSXMMEXCPT OSFXSR PAE */
-    s->efer = 0xd00;        /* NXE LMA LME */
+    const x86kvm_long_mode lm = {
+        .code_sel = RC_SEL_CODE0, .data_sel = RC_SEL_DATA0, .tss_sel = RC_SEL_TSS,
+        .gdt = RC_VA_SYSTEM + RC_SYS_GDT, .idt = RC_VA_SYSTEM + RC_SYS_IDT, .tss = RC_VA_SYSTEM + RC_SYS_TSS,
+        .cr3 = RC_GPA_SYSTEM + RC_SYS_PT_POOL, .gdt_limit = 7 * 8 - 1, .idt_limit = 32 * 16 - 1,
+        .tss_limit = h->tss_limit,
+    };
+    x86kvm_long_mode_sregs(s, &lm);
 }

@@ -86,17 +86,7 @@ void rc_log_drain(rc_host *h)
 static size_t rc_read_code(rc_host *h, vmm_vcpu *vcpu, uint64_t va, uint8_t *buf, size_t len)
 {
     size_t n = rc_image_code(h, va, buf, len);
-    if (n)
-        return n;
-    uint64_t gpa;
-    if (!vcpu || h->hlp->vcpu_translate(vcpu, va, &gpa))
-        return 0;
-    size_t in_page = 4096 - (size_t)(gpa & 4095);
-    if (len > in_page)
-        len = in_page;
-    while (len && h->hlp->mem_read(h->inst, gpa, buf, len))
-        len--;
-    return len;
+    return n ? n : x86kvm_read_linear(h->hlp, h->inst, vcpu, va, 1, buf, len);
 }
 
 static void rc_disassemble(rc_host *h, vmm_vcpu *vcpu, uint64_t va, unsigned max, char *out, size_t outlen)

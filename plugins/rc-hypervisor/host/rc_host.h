@@ -4,7 +4,8 @@
  * module as ROM plus shadowed data), rc_boot.c (page tables, GDT/IDT/TSS, boot info: the RC's start state),
  * rc_hcall.c (the hypercall port, log-ring drain, fault and trap reports with Capstone), rc_vcpu.c (start
  * registers and the exits an RC VM can take). The plugin fills in the layout fields of rc_host (target RAM,
- * extra user regions, ring-3 ports, target entry) between rc_image_map() and rc_boot_build().
+ * extra user regions, ring-3 ports, target entry) between rc_image_map() and rc_boot_build(); what its own RC
+ * module is told beyond that it keeps in its own state and writes into the boot info (rc_boot_info_of).
  */
 #ifndef RC_HOST_H
 #define RC_HOST_H
@@ -16,6 +17,7 @@
 #include <vmm/plugin.h>
 
 #include "../rc_abi.h"
+#include "x86kvm.h"
 
 
 typedef struct rc_module_rt {
@@ -40,7 +42,6 @@ typedef struct rc_user_region {
 typedef struct rc_host {
     vmm_instance *inst;
     const vmm_helpers *hlp;
-    uint64_t test, stop_status, iterations;
     uint8_t *image_file; /* image=PATH contents (owned) */
     const uint8_t *image;
     size_t image_size;
@@ -79,7 +80,10 @@ const char *rc_describe_va(const rc_host *h, uint64_t va, char *buf, size_t len)
 size_t rc_image_code(const rc_host *h, uint64_t va, uint8_t *buf, size_t len);
 
 /* rc_boot.c */
+/* The RC's start state from the layout fields. The boot info's module-specific fields (rc-selftest's test,
+ * stop_status, iterations) are left zero for the plugin to fill in through rc_boot_info_of before vCPU 0 runs. */
 int rc_boot_build(rc_host *h);
+rc_boot_info *rc_boot_info_of(rc_host *h);
 void rc_boot_sregs(const rc_host *h, struct kvm_sregs *s);
 
 /* rc_vcpu.c: vCPU 0's start registers (long mode at the core's entry); the exits of an RC VM (halt, shutdown,

@@ -19,36 +19,44 @@
 extern const unsigned char rc_image_blob[];
 extern const size_t rc_image_blob_size;
 
-static int rc_parse_test(rc_host *h)
+/* The instance: the RC's host end, and what the selftest module is told to do (its part of the boot info). */
+typedef struct rc_selftest {
+    rc_host rc;
+    uint32_t test; /* enum rc_test */
+    uint64_t stop_status, iterations;
+} rc_selftest;
+
+static int rc_parse_test(rc_selftest *st)
 {
     static const char *const names[] = {"all", "fault", "stop", "bench"};
-    const char *t = h->hlp->opt_string(h->inst, "test");
+    const char *t = st->rc.hlp->opt_string(st->rc.inst, "test");
     for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (t && !strcmp(t, names[i])) {
-            h->test = i;
+            st->test = i;
             return 0;
         }
-    h->hlp->log(h->inst, VMM_LOG_ERROR, "test=%s: use all, fault, stop or bench", t ? t : "");
+    st->rc.hlp->log(st->rc.inst, VMM_LOG_ERROR, "test=%s: use all, fault, stop or bench", t ? t : "");
     return -1;
 }
 
 static int rc_construct(vmm_instance *inst, const vmm_helpers *hlp, void *state)
 {
-    rc_host *h = state;
+    rc_selftest *st = state;
+    rc_host *h = &st->rc;
     h->inst = inst;
     h->hlp = hlp;
     h->builtin_image = rc_image_blob;
     h->builtin_image_size = rc_image_blob_size;
-    if (rc_parse_test(h))
+    if (rc_parse_test(st))
         return -1;
-    h->stop_status = hlp->opt_u64(inst, "status");
-    h->iterations = hlp->opt_u64(inst, "iterations");
+    st->stop_status = hlp->opt_u64(inst, "status");
+    st->iterations = hlp->opt_u64(inst, "iterations");
     return 0;
 }
 
 static void rc_destruct(vmm_instance *inst, void *state)
 {
-    rc_host *h = state;
+    rc_host *h = &((rc_selftest *)state)->rc;
     (void)inst;
     if (h->log)
         rc_log_drain(h);
@@ -63,9 +71,14 @@ static void rc_destruct(vmm_instance *inst, void *state)
     rc_image_free(h);
 }
 
+static void rc_selftest_hc_write(void *state, uint64_t offset, unsigned size, uint64_t val)
+{
+    rc_hc_port_write(&((rc_selftest *)state)->rc, offset, size, val);
+}
+
 static int rc_vm_create(vmm_instance *inst, void *state)
 {
-    rc_host *h = state;
+    rc_host *h = &((rc_selftest *)state)->rc;
     const vmm_helpers *hlp = h->hlp;
     h->ram = hlp->mem_ram_size(inst);
     if (h->ram > RC_TARGET_RAM_MAX || (h->ram & 0x1fffff) || h->ram < 0x400000) {
@@ -77,7 +90,7 @@ static int rc_vm_create(vmm_instance *inst, void *state)
     h->ram_executable = 1; /* the selftest copies its ring-3 snippets into target RAM */
     if (hlp->mem_map_ram(inst, 0, h->ram, "target-ram") || rc_map_regions(h))
         return -1;
-    if (hlp->pio_register(inst, RC_HC_PORT, 4, NULL, rc_hc_port_write))
+    if (hlp->pio_register(inst, RC_HC_PORT, 4, NULL, rc_selftest_hc_write))
         return -1;
     if (rc_image_load(h, hlp->opt_string(inst, "image")) || rc_image_map(h))
         return -1;
@@ -86,18 +99,24 @@ static int rc_vm_create(vmm_instance *inst, void *state)
 
 static int rc_vm_load(vmm_instance *inst, void *state, const vmm_image *images, unsigned nimages)
 {
-    rc_host *h = state;
+    rc_selftest *st = state;
     if (nimages) {
-        h->hlp->log(inst, VMM_LOG_ERROR, "%s: rc-selftest takes no --image (its RC image is built in; "
-                    "use --arch rc-selftest,image=PATH for another one)", images[0].path);
+        st->rc.hlp->log(inst, VMM_LOG_ERROR, "%s: rc-selftest takes no --image (its RC image is built in; "
+                        "use --arch rc-selftest,image=PATH for another one)", images[0].path);
         return -1;
     }
-    return rc_boot_build(h);
+    if (rc_boot_build(&st->rc))
+        return -1;
+    rc_boot_info *bi = rc_boot_info_of(&st->rc);
+    bi->test = st->test;
+    bi->stop_status = st->stop_status;
+    bi->iterations = st->iterations;
+    return 0;
 }
 
 static int rc_vcpu_init(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
 {
-    rc_host *h = state;
+    rc_host *h = &((rc_selftest *)state)->rc;
     if (h->hlp->vcpu_index(vcpu) != 0) {
         h->hlp->log(inst, VMM_LOG_ERROR, "rc-selftest runs the RC on one vCPU (use --cpus 1)");
         return -1;
@@ -108,13 +127,13 @@ static int rc_vcpu_init(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
 static vmm_exit_action rc_selftest_vcpu_exit(vmm_instance *inst, void *state, vmm_vcpu *vcpu, const vmm_exit *exit)
 {
     (void)inst;
-    return rc_vcpu_exit(state, vcpu, exit);
+    return rc_vcpu_exit(&((rc_selftest *)state)->rc, vcpu, exit);
 }
 
 static void rc_vcpu_dump(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
 {
     (void)inst;
-    rc_dump(state, vcpu, "RC state");
+    rc_dump(&((rc_selftest *)state)->rc, vcpu, "RC state");
 }
 
 static const vmm_option_desc rc_options[] = {
@@ -139,13 +158,14 @@ static const vmm_arch_ops rc_arch_ops = {
     .vcpu_exit = rc_selftest_vcpu_exit,
     .vcpu_dump = rc_vcpu_dump,
     .engines = "kvm",
+    .state_abi = "kvm-x86_64", /* the RC's start registers are KVM's x86-64 structures */
 };
 
 static const vmm_plugin_desc rc_desc = {
     .version = VMM_DESC_VERSION,
     .size = sizeof(vmm_plugin_desc),
     .kind = VMM_KIND_ARCH,
-    .instance_size = sizeof(rc_host),
+    .instance_size = sizeof(rc_selftest),
     .name = "rc-selftest",
     .description = "boots the RC hypervisor (ring-0 image as ROM + shadowed data, MMIO2, hypercalls) and runs its "
                    "selftest module",
@@ -156,12 +176,4 @@ static const vmm_plugin_desc rc_desc = {
     .version_end = VMM_DESC_VERSION,
 };
 
-VMM_EXPORT int vmm_plugin_entry(const vmm_host_info *host, vmm_register_fn reg, void *ctx);
-VMM_EXPORT int vmm_plugin_entry(const vmm_host_info *host, vmm_register_fn reg, void *ctx)
-{
-    /* The state classes are KVM's x86-64 structures; elsewhere the RC cannot be started. */
-    if (VMM_VERSION_MAGIC(host->version) != VMM_HOST_MAGIC || !host->hostdrv_abi ||
-        (strcmp(host->hostdrv_abi, "kvm-x86_64") != 0 && strcmp(host->hostdrv_abi, "none") != 0))
-        return -1;
-    return reg(ctx, &rc_desc);
-}
+VMM_PLUGIN_DEFINE(rc_desc)

@@ -29,11 +29,14 @@ int rc_vcpu_start(rc_host *h, vmm_vcpu *vcpu)
     return 0;
 }
 
+static void rc_dump_owner(void *owner, vmm_vcpu *vcpu, const char *headline)
+{
+    rc_dump(owner, vcpu, headline);
+}
+
 static vmm_exit_action rc_stop(rc_host *h, vmm_vcpu *vcpu, const char *why)
 {
-    rc_dump(h, vcpu, why);
-    h->hlp->vm_stop(h->inst, 1);
-    return VMM_ACTION_STOP;
+    return x86kvm_dump_and_stop(h->hlp, h->inst, vcpu, why, 1, rc_dump_owner, h);
 }
 
 vmm_exit_action rc_vcpu_exit(rc_host *h, vmm_vcpu *vcpu, const vmm_exit *exit)

@@ -66,7 +66,9 @@ typedef struct vmm_timer vmm_timer;       /* a timer on the core's event loop */
 
 typedef enum vmm_plugin_kind {
     VMM_KIND_ARCH = 1,   /* a guest architecture: sets up and runs vCPUs (x86-raw, riscv64, ...) */
-    VMM_KIND_EXEC = 2,   /* an execution engine another plugin runs on (the RC hypervisor) */
+    /* 2 is reserved: it was VMM_KIND_EXEC ("an execution engine another plugin runs on") until SDK 1.5, which
+     * removed it because no vmm ever loaded such a plugin; engines are the core's (docs/architecture.md). The
+     * loader refuses a plugin that declares 2. */
     VMM_KIND_DEVICE = 3, /* a device model */
 } vmm_plugin_kind;
 
@@ -301,7 +303,7 @@ typedef struct vmm_helpers {
     /* Stop the VM with the exit status vmm should return. Safe from any callback. */
     void (*vm_stop)(vmm_instance *inst, int status);
 
-    /* ---- For architecture and execution plugins ---- */
+    /* ---- For architecture plugins ---- */
     int (*vm_enable_feature)(vmm_instance *inst, vmm_vm_feature feature, uint64_t arg);
     int (*vm_get_state)(vmm_instance *inst, vmm_vm_state_class cls, void *buf, size_t len);
     int (*vm_set_state)(vmm_instance *inst, vmm_vm_state_class cls, const void *buf, size_t len);
