@@ -27,6 +27,9 @@ enum {
     RV_EXC_LOAD_MISALIGNED = 4, RV_EXC_LOAD_ACCESS = 5, RV_EXC_STORE_MISALIGNED = 6, RV_EXC_STORE_ACCESS = 7,
     RV_EXC_ECALL_U = 8, RV_EXC_ECALL_M = 11,
 };
+/* misa: RV64 with A, C, I, M and U (what the translator and runtime implement). */
+#define RV_MISA ((2ull << 62) | (1u << 0) | (1u << 2) | (1u << 8) | (1u << 12) | (1u << 20))
+
 #define RV_IRQ_FLAG (1ull << 63)
 #define RV_IRQ_MSI 3
 #define RV_IRQ_MTI 7

@@ -21,7 +21,6 @@
 #define RV_TB_HASH_SIZE (1u << RV_TB_HASH_BITS)
 #define RV_QUANTUM 200000 /* instructions between looks at interrupts, timers and stop requests */
 
-#define RV_MISA ((2ull << 62) | (1u << 0) | (1u << 2) | (1u << 8) | (1u << 12) | (1u << 20))
 #define RV_MIE_MASK ((1u << RV_IRQ_MSI) | (1u << RV_IRQ_MTI) | (1u << RV_IRQ_MEI))
 #define RV_WATCH_MAX 4
 /* The longest WFI sleep. The machine's wake and the core's kick signal (ppoll's EINTR) end it sooner; this

@@ -26,6 +26,15 @@ uint64_t clint_mtime(const clint *c)
     return (clint_now_ns() - c->start_ns) / CLINT_NS_PER_TICK;
 }
 
+void clint_set(clint *c, uint64_t mtime, uint64_t mtimecmp, uint32_t msip)
+{
+    /* Unsigned arithmetic wraps: a guest older than this host's uptime gets a start "before boot", and
+     * clint_mtime's difference still comes out right. */
+    c->start_ns = clint_now_ns() - mtime * CLINT_NS_PER_TICK;
+    c->mtimecmp = mtimecmp;
+    c->msip = msip;
+}
+
 void clint_access(clint *c, uint64_t off, unsigned size, int is_write, uint64_t *val)
 {
     uint64_t width = size == 8 ? ~0ull : (1ull << (size * 8)) - 1;

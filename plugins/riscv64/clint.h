@@ -12,7 +12,7 @@
 #define CLINT_SIZE 0x10000ull
 
 typedef struct clint {
-    uint64_t start_ns; /* CLOCK_MONOTONIC at mtime 0 */
+    uint64_t start_ns; /* CLOCK_MONOTONIC at mtime 0, modulo 2^64 (before the host's boot, after a restore) */
     uint64_t mtimecmp;
     uint32_t msip;
 } clint;
@@ -21,6 +21,8 @@ void clint_init(clint *c);
 /* An access at off (< CLINT_SIZE) of size 1, 2, 4 or 8 bytes; unimplemented registers read 0. */
 void clint_access(clint *c, uint64_t off, unsigned size, int is_write, uint64_t *val);
 uint64_t clint_mtime(const clint *c);
+/* A restore: mtime continues from the saved value (never jumps back), with the saved compare and msip. */
+void clint_set(clint *c, uint64_t mtime, uint64_t mtimecmp, uint32_t msip);
 /* mip bits: MTIP once mtime reached mtimecmp, MSIP while msip is set. */
 uint64_t clint_pending(const clint *c);
 /* Nanoseconds until MTIP rises, or UINT64_MAX when it is up already or mtimecmp is out of reach. */

@@ -51,12 +51,17 @@ int htif_tohost_written(htif *h)
                 h->ops.exit(h->ops.opaque, (int)(m[1] & 0xff), NULL);
                 ended = 1;
             }
-            if (m[0] == HTIF_SYS_WRITE)
+            if (m[0] == HTIF_SYS_WRITE) {
                 memcpy(h->ram + off, &m[3], 8); /* write() returns the length */
+                h->ops.wrote(h->ops.opaque, h->ram_base + off, 8);
+            }
         }
     }
     memcpy(h->ram + to_off, &zero, 8);
-    if (h->fromhost && !htif_ram_off(h, h->fromhost, 8, &off))
+    h->ops.wrote(h->ops.opaque, h->tohost, 8);
+    if (h->fromhost && !htif_ram_off(h, h->fromhost, 8, &off)) {
         memcpy(h->ram + off, &one, 8);
+        h->ops.wrote(h->ops.opaque, h->fromhost, 8);
+    }
     return ended;
 }

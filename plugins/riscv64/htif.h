@@ -15,6 +15,8 @@ typedef struct htif_ops {
     void (*console)(void *opaque, const void *buf, size_t len);
     /* The guest ended itself: status 0 (pass) to 255; `why` for a failure, else NULL. */
     void (*exit)(void *opaque, int status, const char *why);
+    /* The mailbox wrote len bytes of guest RAM at addr (for dirty-page logging). */
+    void (*wrote)(void *opaque, uint64_t addr, uint64_t len);
 } htif_ops;
 
 typedef struct htif {
