@@ -1,6 +1,6 @@
 /*
  * fuzz_store: the snapshot store (saved-state/store.c) over a real LMDB database, in a directory of its own under
- * /dev/shm (tmpfs: no disk writes), made afresh for each input.
+ * /dev/shm (tmpfs: no disk writes), made afresh for each input and removed after it.
  *
  * The first byte's bit 0 chooses the mode; the rest is a sequence of operations, one byte each and their
  * arguments, taken until the input ends:
@@ -19,8 +19,6 @@
  *          first (the file must not change), then read-write removing with and without force. Only ASan, UBSan
  *          and the read-only promise are checked: the records are the fuzzer's.
  */
-#include <dirent.h>
-#include <errno.h>
 #include <lmdb.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -74,13 +72,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    snprintf(fs_dir, sizeof(fs_dir), "%s/vmm-fuzz-store-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-    if (!mkdtemp(fs_dir)) {
-        fprintf(stderr, "fuzz-store: %s: %s\n", fs_dir, strerror(errno));
-        exit(1);
-    }
+    /* Made by each input's first open and removed at its end: libFuzzer ends a timed run without running atexit
+     * handlers, and a directory left per run would fill /dev/shm. */
+    snprintf(fs_dir, sizeof(fs_dir), "%s/vmm-fuzz-store-%ld", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp",
+             (long)getpid());
     snprintf(fs_data, sizeof(fs_data), "%s/data.mdb", fs_dir);
-    atexit(fs_cleanup);
     for (unsigned s = 1; s < 256; s++) {
         memset(fs_pages[s], (int)s, SS_PAGE_SIZE);
         fs_pages[s][s * 7 % SS_PAGE_SIZE] ^= 0x5a; /* not all one byte, still never zero */
@@ -547,7 +543,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_cursor c = fuzz_cursor_init(data, size);
     uint8_t mode = fuzz_take_u8(&c);
-    fs_rmdir();
+    fs_cleanup(); /* what a crashed run in a process of the same id left */
     memset(fs_model, 0, sizeof(fs_model));
     if (mode & 1) {
         fs_raw(&c);
@@ -558,5 +554,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ss_close(st);
         fs_check_readonly();
     }
+    fs_cleanup();
     return 0;
 }
