@@ -13,7 +13,6 @@
 
 #include "log.h"
 
-#define CONTROL_LINE_MAX 4096 /* a request's bytes with its newline */
 /* Replies queued past this for one client mean that it does not read them: it is dropped rather than queued for. */
 #define CONTROL_QUEUE_MAX (64u << 10)
 /* More clients than this at once are refused, so that clients that connect and hang cannot use up vmm's file
@@ -205,8 +204,42 @@ static int control_json_get(const char *json, const char *key, char *out, size_t
     return found ? 0 : 1;
 }
 
+int control_request_parse(const char *line, size_t len, control_request *rq, char *err, size_t errlen)
+{
+    const char *why = "";
+    rq->name[0] = '\0';
+    rq->has_name = 0;
+    /* The parser stops at a NUL: bytes after one would go unread, and a request is accepted whole or not at all. */
+    if (memchr(line, '\0', len)) {
+        snprintf(err, errlen, "bad request: a request contains a NUL byte");
+        return -1;
+    }
+    int rc = control_json_get(line, "cmd", rq->cmd, sizeof(rq->cmd), &why);
+    /* The same object again: well formed now, so only present or absent. */
+    if (!rc)
+        rq->has_name = control_json_get(line, "name", rq->name, sizeof(rq->name), &why) == 0;
+    if (rc)
+        snprintf(err, errlen, "bad request: %s", rc < 0 ? why : "a request is a JSON object with a \"cmd\" string");
+    return rc ? -1 : 0;
+}
+
+size_t control_lines(char *buf, size_t len, control_line_fn fn, void *ctx)
+{
+    char *nl;
+    while ((nl = memchr(buf, '\n', len))) {
+        *nl = '\0';
+        int stop = nl > buf && fn(ctx, buf, (size_t)(nl - buf));
+        size_t rest = len - (size_t)(nl + 1 - buf);
+        memmove(buf, nl + 1, rest);
+        len = rest;
+        if (stop)
+            break;
+    }
+    return len;
+}
+
 /* Append text to a JSON string being built, escaped. */
-static void control_json_escape(char *out, size_t outlen, const char *text)
+void control_json_escape(char *out, size_t outlen, const char *text)
 {
     size_t n = strlen(out);
     for (; *text && n + 7 < outlen; text++) {
@@ -311,16 +344,13 @@ static void control_save_done(void *ctx, const char *name, const char *err)
         control_process(c); /* the requests that came after the save */
 }
 
-static void control_handle(control_conn *c, const char *line)
+static void control_handle(control_conn *c, const char *line, size_t len)
 {
     vmcmd *cmds = c->cmds;
-    /* As long as a line can be, so that a value is never cut short but refused for what it is. */
-    char cmd[CONTROL_LINE_MAX], name[CONTROL_LINE_MAX], err[512];
-    const char *why = "";
-    int rc = control_json_get(line, "cmd", cmd, sizeof(cmd), &why);
-    if (rc) {
-        snprintf(err, sizeof(err), "bad request: %s",
-                 rc < 0 ? why : "a request is a JSON object with a \"cmd\" string");
+    control_request rq;
+    const char *cmd = rq.cmd, *name = rq.name;
+    char err[512];
+    if (control_request_parse(line, len, &rq, err, sizeof(err))) {
         control_reply_error(c, err);
         return;
     }
@@ -348,9 +378,8 @@ static void control_handle(control_conn *c, const char *line)
         else
             control_reply(c, "{\"ok\":true,\"state\":\"running\"}");
     } else if (!strcmp(cmd, "save")) {
-        rc = control_json_get(line, "name", name, sizeof(name), &why);
-        if (rc) {
-            snprintf(err, sizeof(err), "%s%s", rc < 0 ? "bad request: " : "", rc < 0 ? why : "save needs a \"name\"");
+        if (!rq.has_name) {
+            control_reply_error(c, "save needs a \"name\"");
             control_reply_error(c, err);
         } else {
             c->waiting = 1; /* control_save_done clears it, maybe before vmcmd_save returns */
@@ -363,6 +392,18 @@ static void control_handle(control_conn *c, const char *line)
         snprintf(err, sizeof(err), "unknown command '%.64s' (status, pause, resume, save, quit)", cmd);
         control_reply_error(c, err);
     }
+}
+
+/* One line of a connection's input; non-zero once the connection is closing (a quit, a client that does not read
+ * its replies), which ends the reading of its lines. */
+static int control_conn_line(void *ctx, const char *line, size_t len)
+{
+    control_conn *c = ctx;
+    c->handling = 1;
+    control_handle(c, line, len);
+    c->handling = 0;
+    /* A save that has not ended holds the lines after it back: one client's replies stay in order. */
+    return c->waiting || uv_is_closing((uv_handle_t *)&c->pipe);
 }
 
 static void control_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -380,18 +421,8 @@ static void control_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 static void control_process(control_conn *c)
 {
     uv_stream_t *s = (uv_stream_t *)&c->pipe;
-    char *nl;
-    while (!c->waiting && !uv_is_closing((uv_handle_t *)s) && (nl = memchr(c->line, '\n', c->len))) {
-        *nl = '\0';
-        if (nl > c->line) {
-            c->handling = 1;
-            control_handle(c, c->line);
-            c->handling = 0;
-        }
-        size_t rest = c->len - (size_t)(nl + 1 - c->line);
-        memmove(c->line, nl + 1, rest);
-        c->len = rest;
-    }
+    if (!c->waiting && !uv_is_closing((uv_handle_t *)s))
+        c->len = control_lines(c->line, c->len, control_conn_line, c);
     if (c->waiting || uv_is_closing((uv_handle_t *)s) || c->ending) {
         if (c->waiting && c->reading) {
             uv_read_stop(s);
@@ -407,7 +438,7 @@ static void control_process(control_conn *c)
         c->len = 0;
         if (had) {
             c->handling = 1;
-            control_handle(c, c->line);
+            control_handle(c, c->line, had);
             c->handling = 0;
         }
         if (!c->waiting)

@@ -170,6 +170,73 @@ def seeds_ssm(build):
     put("ssm", "load-garbage", bytes([0, 3, 0, 4, 5]) + b"\x04\x03abc\x05\0\0\0\x01" + b"\0" * 8)
 
 
+def store_save(op, name, parent, pairs):
+    """One save operation of fuzz_store: op 0 full, 1 incremental, 6 save-and-abort; pairs are (slot, seed)."""
+    out = bytes([op, name, parent, len(pairs)])
+    for slot, seed in pairs:
+        out += bytes([slot, seed])
+    return out
+
+
+def seeds_store():
+    full = store_save(0, 2, 0, [(0, 1), (1, 2), (5, 1), (6, 3), (20, 4), (47, 5)])
+    inc = store_save(1, 3, 2, [(1, 9), (5, 0), (30, 2)])
+    inc2 = store_save(1, 4, 3, [(0, 0), (6, 7), (47, 0)])
+    put("store", "save-full", bytes([0]) + full)
+    put("store", "save-chain", bytes([0]) + full + inc + inc2)
+    put("store", "save-rm", bytes([0]) + full + inc + bytes([2, 2]) + bytes([2, 3]) + bytes([2, 2]))
+    put("store", "save-rm-force", bytes([0]) + full + inc + inc2 + bytes([3, 3, 5]) + bytes([3, 2, 5]))
+    put("store", "save-reopen-dup", bytes([0]) + full + bytes([4]) + full + store_save(1, 0, 7, [(2, 2)]) +
+        bytes([5, 7]))
+    put("store", "save-abort", bytes([0]) + full + store_save(6, 0, 0, [(3, 3)]) + store_save(14, 1, 2, [(4, 4)]))
+    chain = full + inc + inc2
+    nbuild = 3
+    # raw: build, then edits (op: low 3 bits the kind, the rest the table), then removals
+    put("store", "raw-none", bytes([1, nbuild]) + chain + bytes([0]) + bytes([2 << 2 | 1]))
+    put("store", "raw-flip-pagemap", bytes([1, nbuild]) + chain + bytes([1, 2 | 2 << 3, 1, 0x01, 0x40, 0, 0]))
+    put("store", "raw-flip-chunk", bytes([1, nbuild]) + chain + bytes([1, 2 | 4 << 3, 0, 0x01, 0x10, 0, 0]))
+    put("store", "raw-del-pages", bytes([1, nbuild]) + chain + bytes([2, 1 | 3 << 3, 0, 0, 0, 0, 0,
+                                                                        1 | 5 << 3, 0, 0, 0, 0, 0]))
+    put("store", "raw-cut-meta", bytes([1, nbuild]) + chain + bytes([1, 3 | 0 << 3, 1, 0x00, 0x10, 0, 0]) +
+        bytes([3 << 2 | 1]))
+    put("store", "raw-rekey-units", bytes([1, nbuild]) + chain + bytes([1, 4 | 1 << 3, 0, 1, 0, 0, 0]))
+    put("store", "raw-meta-loop", bytes([1, 0, 2]) + bytes([5 | 8, ord("p"), 0, ord("q"), 0]) + b"\0" * 10 +
+        bytes([5 | 8, ord("q"), 0, ord("p"), 0]) + b"\0" * 10 + bytes([3, ord("p")]))
+    put("store", "raw-put-chunk", bytes([1, 1]) + full + bytes([1, 0 | 4 << 3, 8]) + b"\0" * 7 + b"\x09" +
+        struct.pack("<I", 100) + b"A" * 100)
+
+
+def seeds_control():
+    lines = [
+        b'{"cmd":"status"}',
+        b'{"cmd":"save","name":"snap-1"}',
+        b' { "name" : "x" , "cmd" : "save" } ',
+        b'{"cmd":"sa\\u0076e","name":"\\u00e9t\\u00e9 \\ud83d\\ude00 \\"q\\" \\\\ \\/ \\b\\f\\n\\r\\t"}',
+        b'{}',
+        b'[]',
+        b'{"cmd":1}',
+        b'{"cmd":"a\u0000b"}',
+        b'{"cmd":"\ud800"}',
+        b'{"cmd":"\udc00x"}',
+        b'{"cmd":"bad \\x escape"}',
+        b'{"cmd":"status"} trailing',
+        b'{"cmd":"status",}',
+        b'{"cmd" "status"}',
+        b'{"cmd":"unterminated',
+        b'{"cmd":"\u12"}',
+        b'{"cmd":"tab\there"}',
+        b'{"cmd":"quit","cmd":"status"}',
+    ]
+    for i, line in enumerate(lines):
+        put("control", "line-%02d" % i, bytes([0x80 | 63]) + line + b"\n")
+    put("control", "many-one-read", bytes([0x40 | 63]) + b"\n".join(lines) + b"\n\n\r\n")
+    put("control", "byte-by-byte", bytes([0x80]) + b"\n".join(lines[:4]))
+    put("control", "eof-no-newline", bytes([0x80 | 7]) + b'{"cmd":"status"}\n{"cmd":"quit"}')
+    put("control", "binary", bytes([0x80 | 15]) + bytes(range(256)) + b"\n" + b'{"cmd":"\xff\xfe\x80"}\n')
+    put("control", "too-long", bytes([0x40 | 63]) + b'{"cmd":"' + b"a" * 5000 + b'"}\n{"cmd":"status"}\n')
+    put("control", "long-fits", bytes([0x80 | 0x40 | 3]) + b'{"cmd":"' + b"\\u00e9" * 675 + b'"}\n')
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
@@ -178,6 +245,8 @@ def main():
     seeds_options()
     seeds_x86()
     seeds_riscv()
+    seeds_store()
+    seeds_control()
     return 0
 
 
