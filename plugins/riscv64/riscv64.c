@@ -55,12 +55,20 @@ struct riscv64 {
     clint clint;
     htif htif;
     plic *plic;               /* device lines arrive here from any thread (irq_line) */
+    int dirty_wanted;         /* the engine asked for dirty logging (before the runtime existed, maybe) */
     uint64_t ext_pending;     /* atomic: mip's MEIP/SEIP as the PLIC's contexts drive them */
 };
 
 #define RV64_PLIC_CONTEXTS 2  /* hart 0: M-mode and S-mode, numbered as on QEMU's virt */
 
 static int riscv64_start_rc(struct riscv64 *m);
+static void riscv64_htif_setup(struct riscv64 *m);
+static int riscv64_board_save(void *state, vmm_ssm *ssm);
+static int riscv64_board_load(void *state, vmm_ssm *ssm, uint32_t version);
+static int riscv64_hart_save(void *state, vmm_ssm *ssm);
+static int riscv64_hart_load(void *state, vmm_ssm *ssm, uint32_t version);
+#define RV64_BOARD_VERSION 1
+#define RV64_HART_VERSION 1
 
 static int riscv64_parse_trace(const char *s, unsigned *out)
 {
@@ -133,6 +141,11 @@ static int riscv64_construct(vmm_instance *inst, const vmm_helpers *hlp, void *s
         hlp->log(inst, VMM_LOG_ERROR, "out of memory for the PLIC");
         return -1;
     }
+    if (!m->exec_rc && (hlp->ssm_register(inst, "riscv64", 0, RV64_BOARD_VERSION, riscv64_board_save,
+                                          riscv64_board_load) ||
+                        hlp->ssm_register(inst, "riscv64-hart", 0, RV64_HART_VERSION, riscv64_hart_save,
+                                          riscv64_hart_load)))
+        return -1;
     m->rc.inst = inst;
     m->rc.hlp = hlp;
     m->rc.builtin_image = rc_rvexec_blob;
@@ -375,6 +388,29 @@ static int riscv64_store_watch(void *opaque, uint64_t addr, unsigned size)
     return htif_tohost_written(&m->htif);
 }
 
+/* HTIF writes guest RAM through the plugin's own pointer: taking a writable pointer again is how the core hears of
+ * it (its dirty-page log for device writes). */
+static void riscv64_htif_wrote(void *opaque, uint64_t addr, uint64_t len)
+{
+    struct riscv64 *m = opaque;
+    (void)m->hlp->mem_ptr(m->inst, addr, len, 1);
+}
+
+/* The mailbox at the program's tohost/fromhost, if it has one (after vm_load, or a restore). */
+static void riscv64_htif_setup(struct riscv64 *m)
+{
+    if (!m->tohost)
+        return;
+    uint64_t size = m->hlp->mem_ram_size(m->inst);
+    m->htif = (htif){ .ram = m->hlp->mem_ptr(m->inst, RV_RAM_BASE, size, 1), .ram_base = RV_RAM_BASE,
+                      .ram_size = size, .tohost = m->tohost, .fromhost = m->fromhost,
+                      .ops = { .opaque = m, .console = riscv64_console, .exit = riscv64_stop,
+                               .wrote = riscv64_htif_wrote } };
+    /* A mailbox outside RAM stays silent, as it would on Spike. */
+    if (m->htif.ram && rv_runtime_watch(m->rt, m->tohost, 8))
+        m->hlp->log(m->inst, VMM_LOG_DEBUG, "HTIF tohost 0x%" PRIx64 " is not inside RAM: no HTIF", m->tohost);
+}
+
 static const rv_machine_ops riscv64_machine_ops = {
     .mmio = riscv64_mmio, .should_return = riscv64_should_return, .stop = riscv64_stop,
     .irq_pending = riscv64_irq_pending, .irq_wait_ns = riscv64_irq_wait_ns, .time = riscv64_time,
@@ -434,16 +470,12 @@ static int riscv64_vcpu_init(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
     } else if (!m->rt || rc_vcpu_start(&m->rc, vcpu)) {
         return -1;
     }
-    clint_init(&m->clint);
-    if (m->tohost) {
-        uint64_t size = m->hlp->mem_ram_size(inst);
-        m->htif = (htif){ .ram = m->hlp->mem_ptr(inst, RV_RAM_BASE, size, 1), .ram_base = RV_RAM_BASE,
-                          .ram_size = size, .tohost = m->tohost, .fromhost = m->fromhost,
-                          .ops = { .opaque = m, .console = riscv64_console, .exit = riscv64_stop } };
-        /* A mailbox outside RAM stays silent, as it would on Spike. */
-        if (m->htif.ram && rv_runtime_watch(m->rt, m->tohost, 8))
-            m->hlp->log(inst, VMM_LOG_DEBUG, "HTIF tohost 0x%" PRIx64 " is not inside RAM: no HTIF", m->tohost);
+    if (!m->exec_rc && m->dirty_wanted && rv_runtime_dirty_start(m->rt)) {
+        m->hlp->log(inst, VMM_LOG_ERROR, "out of memory for the dirty-page log");
+        return -1;
     }
+    clint_init(&m->clint);
+    riscv64_htif_setup(m);
     rv_runtime_set_misaligned(m->rt, m->emulate_misaligned);
     rv_cpu *c = rv_runtime_cpu(m->rt);
     c->pc = m->entry;
@@ -484,6 +516,131 @@ static void riscv64_vcpu_dump(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
         rc_dump(&m->rc, vcpu, "exec=rc: the VM's vCPU");
 }
 
+/* The inproc engine's dirty log (SDK 1.5): the recompiler records the pages the hart writes; the core records
+ * what devices and HTIF write. Only called with the hart stopped. */
+static int riscv64_dirty_log(vmm_instance *inst, void *state, uint64_t gpa, uint64_t len, uint64_t *bitmap)
+{
+    struct riscv64 *m = state;
+    uint64_t ram = m->hlp->mem_ram_size(inst);
+    if (m->exec_rc || gpa < RV_RAM_BASE || gpa - RV_RAM_BASE > ram || len > ram - (gpa - RV_RAM_BASE) ||
+        (gpa | len) & 4095)
+        return -1;
+    if (!bitmap) {
+        m->dirty_wanted = 1;
+        return m->rt ? rv_runtime_dirty_start(m->rt) : 0;
+    }
+    if (!m->rt)
+        return 0; /* the hart has not been set up: it wrote nothing */
+    return rv_runtime_dirty_collect(m->rt, (gpa - RV_RAM_BASE) >> 12, len >> 12, bitmap);
+}
+
+/* ---- Saved state ------------------------------------------------------------------------------------------
+ * Two units: "riscv64" (the board: what the program was, the CLINT, the PLIC) and "riscv64-hart" per hart (the
+ * architectural registers). Translations are never saved: the restored hart translates afresh. Saved only in
+ * process (exec=rc registers no unit, so its saves are refused: ring 3 keeps guest registers in host registers
+ * between exits, where a pause can find them). */
+
+static int riscv64_board_save(void *state, vmm_ssm *ssm)
+{
+    struct riscv64 *m = state;
+    const vmm_helpers *h = m->hlp;
+    uint32_t enable[RV64_PLIC_CONTEXTS * PLIC_SOURCES / 32], threshold[RV64_PLIC_CONTEXTS];
+    plic_state ps = { .enable = enable, .threshold = threshold };
+    plic_save(m->plic, &ps);
+    h->ssm_put_u64(ssm, RV_MISA);
+    h->ssm_put_u64(ssm, h->vcpu_count(m->inst));
+    h->ssm_put_u64(ssm, h->mem_ram_size(m->inst));
+    h->ssm_put_u64(ssm, m->tohost);
+    h->ssm_put_u64(ssm, m->fromhost);
+    h->ssm_put_u64(ssm, clint_mtime(&m->clint));
+    h->ssm_put_u64(ssm, m->clint.mtimecmp);
+    h->ssm_put_u64(ssm, m->clint.msip);
+    h->ssm_put_bytes(ssm, ps.priority, sizeof(ps.priority));
+    h->ssm_put_bytes(ssm, ps.level, sizeof(ps.level));
+    h->ssm_put_bytes(ssm, ps.pending, sizeof(ps.pending));
+    h->ssm_put_bytes(ssm, ps.claimed, sizeof(ps.claimed));
+    h->ssm_put_bytes(ssm, enable, sizeof(enable));
+    return h->ssm_put_bytes(ssm, threshold, sizeof(threshold));
+}
+
+static int riscv64_board_load(void *state, vmm_ssm *ssm, uint32_t version)
+{
+    struct riscv64 *m = state;
+    const vmm_helpers *h = m->hlp;
+    if (version != RV64_BOARD_VERSION)
+        return h->ssm_fail(ssm, "board state version %u; this riscv64 reads version %u", version, RV64_BOARD_VERSION);
+    uint64_t misa, harts, ram, tohost, fromhost, mtime, mtimecmp, msip;
+    uint32_t enable[RV64_PLIC_CONTEXTS * PLIC_SOURCES / 32], threshold[RV64_PLIC_CONTEXTS];
+    plic_state ps = { .enable = enable, .threshold = threshold };
+    if (h->ssm_get_u64(ssm, &misa) || h->ssm_get_u64(ssm, &harts) || h->ssm_get_u64(ssm, &ram) ||
+        h->ssm_get_u64(ssm, &tohost) || h->ssm_get_u64(ssm, &fromhost) || h->ssm_get_u64(ssm, &mtime) ||
+        h->ssm_get_u64(ssm, &mtimecmp) || h->ssm_get_u64(ssm, &msip) ||
+        h->ssm_get_bytes(ssm, ps.priority, sizeof(ps.priority)) || h->ssm_get_bytes(ssm, ps.level, sizeof(ps.level)) ||
+        h->ssm_get_bytes(ssm, ps.pending, sizeof(ps.pending)) ||
+        h->ssm_get_bytes(ssm, ps.claimed, sizeof(ps.claimed)) || h->ssm_get_bytes(ssm, enable, sizeof(enable)) ||
+        h->ssm_get_bytes(ssm, threshold, sizeof(threshold)))
+        return -1;
+    if (misa != RV_MISA)
+        return h->ssm_fail(ssm, "saved with misa 0x%" PRIx64 ", this riscv64 implements 0x%" PRIx64 " (other ISA "
+                           "extensions)", misa, (uint64_t)RV_MISA);
+    if (harts != h->vcpu_count(m->inst))
+        return h->ssm_fail(ssm, "saved with %" PRIu64 " harts, configured with %u", harts, h->vcpu_count(m->inst));
+    if (ram != h->mem_ram_size(m->inst))
+        return h->ssm_fail(ssm, "saved with %" PRIu64 " bytes of RAM, configured with %" PRIu64, ram,
+                           h->mem_ram_size(m->inst));
+    if (tohost && (tohost < RV_RAM_BASE || tohost - RV_RAM_BASE > ram - 8 ||
+                   (fromhost && (fromhost < RV_RAM_BASE || fromhost - RV_RAM_BASE > ram - 8))))
+        return h->ssm_fail(ssm, "HTIF mailbox 0x%" PRIx64 "/0x%" PRIx64 " is outside RAM", tohost, fromhost);
+    m->tohost = tohost;
+    m->fromhost = fromhost;
+    riscv64_htif_setup(m);
+    clint_set(&m->clint, mtime, mtimecmp, (uint32_t)msip & 1);
+    plic_load(m->plic, &ps);
+    return 0;
+}
+
+static int riscv64_hart_save(void *state, vmm_ssm *ssm)
+{
+    struct riscv64 *m = state;
+    const vmm_helpers *h = m->hlp;
+    const rv_cpu *c = rv_runtime_cpu(m->rt);
+    const uint64_t csr[] = { c->pc, c->priv, c->mstatus, c->mie, c->mip, c->mtvec, c->mscratch, c->mepc,
+                             c->mcause, c->mtval, c->mcounteren, c->instret, c->lr_addr, (uint64_t)c->wfi };
+    h->ssm_put_bytes(ssm, c->x, sizeof(c->x));
+    return h->ssm_put_bytes(ssm, csr, sizeof(csr));
+}
+
+static int riscv64_hart_load(void *state, vmm_ssm *ssm, uint32_t version)
+{
+    struct riscv64 *m = state;
+    const vmm_helpers *h = m->hlp;
+    if (version != RV64_HART_VERSION)
+        return h->ssm_fail(ssm, "hart state version %u; this riscv64 reads version %u", version, RV64_HART_VERSION);
+    uint64_t x[32], csr[14];
+    if (h->ssm_get_bytes(ssm, x, sizeof(x)) || h->ssm_get_bytes(ssm, csr, sizeof(csr)))
+        return -1;
+    if (x[0] != 0 || (csr[1] != RV_PRIV_M && csr[1] != RV_PRIV_U) || csr[13] > 1)
+        return h->ssm_fail(ssm, "hart state is damaged (x0 0x%" PRIx64 ", privilege %" PRIu64 ", wfi %" PRIu64 ")",
+                           x[0], csr[1], csr[13]);
+    rv_cpu *c = rv_runtime_cpu(m->rt);
+    memcpy(c->x, x, sizeof(x));
+    c->pc = csr[0];
+    c->priv = (uint32_t)csr[1];
+    c->mstatus = csr[2];
+    c->mie = csr[3];
+    c->mip = csr[4];
+    c->mtvec = csr[5];
+    c->mscratch = csr[6];
+    c->mepc = csr[7];
+    c->mcause = csr[8];
+    c->mtval = csr[9];
+    c->mcounteren = csr[10];
+    c->instret = csr[11];
+    c->lr_addr = csr[12];
+    c->wfi = (int)csr[13];
+    return 0;
+}
+
 static const vmm_arch_ops riscv64_arch_ops = {
     .version = VMM_DESC_VERSION,
     .size = sizeof(vmm_arch_ops),
@@ -497,6 +654,7 @@ static const vmm_arch_ops riscv64_arch_ops = {
     .vcpu_dump = riscv64_vcpu_dump,
     .vcpu_run = riscv64_vcpu_run,
     .irq_line = riscv64_irq_line,
+    .dirty_log = riscv64_dirty_log,
 };
 
 static const vmm_option_desc riscv64_options[] = {

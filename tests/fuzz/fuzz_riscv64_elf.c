@@ -90,6 +90,14 @@ static unsigned fuzz_rv_vcpu_count(vmm_instance *inst)
     return fuzz_rv_ncpus;
 }
 
+/* construct registers the saved-state units; nothing is saved here. */
+static int fuzz_rv_ssm_register(vmm_instance *inst, const char *unit, uint32_t instance, uint32_t version,
+                                vmm_ssm_save_fn save, vmm_ssm_load_fn load)
+{
+    (void)inst, (void)unit, (void)instance, (void)version, (void)save, (void)load;
+    return 0;
+}
+
 static int fuzz_rv_stats_enabled(vmm_instance *inst)
 {
     (void)inst;
@@ -138,6 +146,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_rv_hlp.vm_cmdline = fuzz_rv_vm_cmdline;
     fuzz_rv_hlp.vcpu_count = fuzz_rv_vcpu_count;
     fuzz_rv_hlp.stats_enabled = fuzz_rv_stats_enabled;
+    fuzz_rv_hlp.ssm_register = fuzz_rv_ssm_register;
     fuzz_rv_hlp.vm_accel = fuzz_rv_vm_accel;
 
     void *state = calloc(1, fuzz_rv_desc->instance_size);
