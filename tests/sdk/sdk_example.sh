@@ -51,31 +51,29 @@ printf 'crc32 ok\ndma outside RAM refused\n' >"$tmp/expected"
 command -v riscv64-unknown-elf-gcc >/dev/null 2>&1 ||
     fail "riscv64-unknown-elf-gcc is missing (scripts/install-deps installs gcc-riscv64-unknown-elf)"
 make -C "$tmp/example" riscv64 >"$tmp/make-rv.log" 2>&1 || { cat "$tmp/make-rv.log"; fail "make riscv64 of the example failed"; }
-for so in "$tmp/example/dma-checksum.so" "$tmp/example-build/dma-checksum.so"; do
-    timeout $((60 * ${VMM_TEST_TIME_SCALE:-1})) "$vmm" run --plugin-path "$installed_plugins" --arch riscv64 --mem 64M \
-        --kernel "$tmp/example/guest-riscv64.elf" --device uart16550,mmio=0x10000000 --device sifive-test \
-        --device "$so,base=0x10010000,irq=12" </dev/null >"$tmp/out" 2>"$tmp/err"
-    status=$?
-    if [ "$status" -ne 0 ] || ! cmp -s "$tmp/expected" "$tmp/out"; then
-        echo "--- status $status; stdout:"; cat "$tmp/out"; echo "--- stderr:"; cat "$tmp/err"
-        fail "the example's RISC-V guest did not run to completion with $so"
-    fi
-    grep -q "refused: outside guest RAM" "$tmp/err" || fail "the refused DMA was not reported on stderr (riscv64)"
-done
+# run_guest WHAT STATUS DEVICE_OPTS VMM_ARGS...: the guest with each build of the device (make's and meson's) must
+# print both results, end with STATUS and have the refused DMA reported on stderr.
+run_guest() {
+    what=$1 want=$2 devopts=$3
+    shift 3
+    for so in "$tmp/example/dma-checksum.so" "$tmp/example-build/dma-checksum.so"; do
+        timeout $((60 * ${VMM_TEST_TIME_SCALE:-1})) "$vmm" run --plugin-path "$installed_plugins" "$@" \
+            --device "$so,$devopts" </dev/null >"$tmp/out" 2>"$tmp/err"
+        status=$?
+        if [ "$status" -ne "$want" ] || ! cmp -s "$tmp/expected" "$tmp/out"; then
+            echo "--- status $status; stdout:"; cat "$tmp/out"; echo "--- stderr:"; cat "$tmp/err"
+            fail "the example's $what guest did not run to completion with $so"
+        fi
+        grep -q "refused: outside guest RAM" "$tmp/err" || fail "the refused DMA was not reported on stderr ($what)"
+    done
+}
+run_guest RISC-V 0 base=0x10010000,irq=12 --arch riscv64 --mem 64M --kernel "$tmp/example/guest-riscv64.elf" \
+    --device uart16550,mmio=0x10000000 --device sifive-test
 echo "riscv64: both completions arrived through the PLIC"
 
 if [ ! -c /dev/kvm ] || ! (exec 3<>/dev/kvm) 2>/dev/null; then
     echo "SKIP: /dev/kvm not available"
     exit 77
 fi
-for so in "$tmp/example/dma-checksum.so" "$tmp/example-build/dma-checksum.so"; do
-    timeout $((60 * ${VMM_TEST_TIME_SCALE:-1})) "$vmm" run --plugin-path "$installed_plugins" --arch x86-raw --image "$tmp/example/guest.elf" \
-        --device uart16550 --device debug-exit --device "$so,irq=5" </dev/null >"$tmp/out" 2>"$tmp/err"
-    status=$?
-    if [ "$status" -ne 33 ] || ! cmp -s "$tmp/expected" "$tmp/out"; then
-        echo "--- status $status; stdout:"; cat "$tmp/out"; echo "--- stderr:"; cat "$tmp/err"
-        fail "the example guest did not run to completion with $so"
-    fi
-    grep -q "refused: outside guest RAM" "$tmp/err" || fail "the refused DMA was not reported on stderr"
-done
+run_guest x86 33 irq=5 --arch x86-raw --image "$tmp/example/guest.elf" --device uart16550 --device debug-exit
 echo PASS
