@@ -5,13 +5,14 @@
 # every snapshot the database lists - each completed save, and each killed one that got as far as its commit -
 # restores eagerly (every page checked against its hash before the guest runs) and the scribble guest then finds
 # every page from the right round. A killed save is either all there or not there at all.
-# usage: snapshot_crash.sh VMM SCRIBBLE_ELF [SAVES]
+# With ARCH riscv64 the guest is tests/riscv/guests/scribble.c's, run in process (no KVM needed).
+# usage: snapshot_crash.sh VMM SCRIBBLE [SAVES] [ARCH]   (SCRIBBLE: the x86 ELF, or the riscv64 source)
 set -u
-vmm=$1 guest=$2 saves=${3:-50}
+vmm=$1 guest=$2 saves=${3:-50} arch=${4:-x86-raw}
 # Nested in TCG (time scale > 1) every step is ~10x slower: fewer cuts there, the same checks.
 [ "${VMM_TEST_TIME_SCALE:-1}" -gt 1 ] && [ $# -lt 3 ] && saves=10
 
-if [ ! -c /dev/kvm ] || ! (exec 3<>/dev/kvm) 2>/dev/null; then
+if [ "$arch" = x86-raw ] && { [ ! -c /dev/kvm ] || ! (exec 3<>/dev/kvm) 2>/dev/null; }; then
     echo "SKIP: /dev/kvm not available"
     exit 77
 fi
@@ -30,7 +31,15 @@ scale=${VMM_TEST_TIME_SCALE:-1}
 db=$tmp/db
 sock=$tmp/ctl.sock
 # 16 MiB swept forever: a restored run is checked for a while and then quit.
-python3 -c "import struct,sys; sys.stdout.buffer.write(struct.pack('<QQ', 16, 1 << 40))" >"$tmp/params.bin"
+if [ "$arch" = riscv64 ]; then
+    dir=$(dirname "$guest")/..
+    . "$dir/cross.sh"
+    rv_build "$guest" "$tmp/scribble.elf" -O2 -ffreestanding -mcmodel=medany || fail "cannot build $guest"
+    machine="--arch riscv64 --mem 64M --kernel $tmp/scribble.elf --device uart16550,mmio=0x10000000 --device sifive-test"
+else
+    python3 -c "import struct,sys; sys.stdout.buffer.write(struct.pack('<QQ', 16, 1 << 40))" >"$tmp/params.bin"
+    machine="--arch x86-raw --mem 64M --image $guest --image $tmp/params.bin@0x200000 --device uart16550 --device debug-exit"
+fi
 seed=${VMM_TEST_SEED:-$(date +%s)}
 echo "seed $seed (VMM_TEST_SEED=$seed repeats this run's kill points)"
 # Kill delays in milliseconds, one per save, from the seed.
@@ -56,8 +65,8 @@ for delay in $(cat "$tmp/delays"); do
     if [ -n "$latest" ] && [ $((n % 2)) -eq 0 ]; then
         "$vmm" run --restore "$db:$latest" --control "$sock" --state "$db" </dev/null >"$tmp/run.out" 2>"$tmp/run.err" &
     else
-        "$vmm" run --arch x86-raw --mem 64M --image "$guest" --image "$tmp/params.bin@0x200000" --device uart16550 \
-            --device debug-exit --state "$db" --control "$sock" </dev/null >"$tmp/run.out" 2>"$tmp/run.err" &
+        # shellcheck disable=SC2086
+        "$vmm" run $machine --state "$db" --control "$sock" </dev/null >"$tmp/run.out" 2>"$tmp/run.err" &
     fi
     pid=$!
     wait_control "$pid" || fail "save $n: vmm did not come up: $(tail -n 5 "$tmp/run.err")"
