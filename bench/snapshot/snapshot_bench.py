@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """bench/snapshot: how long saving and restoring a VM takes, next to what this machine can do at all.
 
-A guest with 1 GiB of RAM fills 256 MiB with distinct pages and then counts slowly. vmm saves it through its
+A guest with 1 GiB of RAM fills 256 MiB with distinct pages and then counts slowly: x86-raw under KVM
+(tests/guests/x86/counter.elf), or riscv64 in process (--arch riscv64, bench/snapshot/fill_count_riscv64.c,
+built here with riscv64-unknown-elf-gcc; no KVM needed). vmm saves it through its
 control socket (a full snapshot, then an incremental one), and new vmm processes restore it in each mode.
 Reported: guest pause and time until durable for each save, database size, restore time inside vmm and from
 process start to the guest's first line of output, each the median (min-max) of several runs. Alongside, in the
@@ -89,21 +91,36 @@ class Guest:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--vmm", required=True)
-    ap.add_argument("--guest", required=True, help="tests/guests/x86/counter.elf")
+    ap.add_argument("--guest", required=True,
+                    help="tests/guests/x86/counter.elf, or with --arch riscv64 fill_count_riscv64.c")
+    ap.add_argument("--arch", default="x86-raw", choices=["x86-raw", "riscv64"])
+    ap.add_argument("--rv-linker-script", help="with --arch riscv64: tests/riscv/link.ld")
     ap.add_argument("--mem", default="1G")
     ap.add_argument("--touch-mib", type=int, default=256)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--dir", help="where the database goes (default: a temporary directory)")
     a = ap.parse_args()
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        sys.exit("snapshot-bench: /dev/kvm is not available")
+    if a.arch == "x86-raw" and not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        sys.exit("snapshot-bench: /dev/kvm is not available (--arch riscv64 runs in process)")
     work = tempfile.mkdtemp(prefix="vmm-snapshot-bench-", dir=a.dir)
     try:
         g = Guest(a.vmm, a.guest, work, a.touch_mib)
+        if a.arch == "riscv64":
+            elf = os.path.join(work, "guest.elf")
+            cc = ["riscv64-unknown-elf-gcc", "-march=rv64imac_zicsr", "-mabi=lp64", "-mcmodel=medany", "-O2",
+                  "-ffreestanding", "-nostdlib", "-nostartfiles", "-mno-relax", f"-DFILL_MIB={a.touch_mib}",
+                  "-T", a.rv_linker_script, "-o", elf, a.guest]
+            r = subprocess.run(cc, capture_output=True, text=True)
+            if r.returncode:
+                sys.exit(f"snapshot-bench: cannot build the RISC-V guest: {r.stderr}")
+            machine = ["--arch", "riscv64", "--mem", a.mem, "--kernel", elf, "--device", "uart16550,mmio=0x10000000",
+                       "--device", "sifive-test"]
+        else:
+            machine = ["--arch", "x86-raw", "--mem", a.mem, "--image", a.guest, "--image", g.params + "@0x200000",
+                       "--device", "uart16550", "--device", "debug-exit"]
         limits = limit_rates(work, a.touch_mib * MiB)
         out, err = os.path.join(work, "run.out"), os.path.join(work, "run.err")
-        g.start(["--arch", "x86-raw", "--mem", a.mem, "--image", a.guest, "--image", g.params + "@0x200000",
-                 "--device", "uart16550", "--device", "debug-exit", "--state", g.db], out, err)
+        g.start(machine + ["--state", g.db], out, err)
         g.wait_output(out, b"count 1")
         saves = []
         for name in ("full", "incremental"):
@@ -122,8 +139,7 @@ def main():
         # The same saves without a pause request: vmm saves live (RAM write-protected, the guest runs on).
         live_db = os.path.join(work, "live-db")
         lout, lerr = os.path.join(work, "live.out"), os.path.join(work, "live.err")
-        g.start(["--arch", "x86-raw", "--mem", a.mem, "--image", a.guest, "--image", g.params + "@0x200000",
-                 "--device", "uart16550", "--device", "debug-exit", "--state", live_db], lout, lerr)
+        g.start(machine + ["--state", live_db], lout, lerr)
         g.wait_output(lout, b"count 1")
         for name in ("live-full", "live-incremental"):
             g.ctl("save", name)
@@ -155,7 +171,8 @@ def main():
             restores[mode] = (inside, first_line)
 
         touched = a.touch_mib
-        print(f"snapshot bench: guest RAM {a.mem}, {touched} MiB touched (distinct pages), {a.runs} restores per mode")
+        print(f"snapshot bench: {a.arch}, guest RAM {a.mem}, {touched} MiB touched (distinct pages), {a.runs} restores "
+              "per mode")
         print(f"machine limits, same run: page-cache write {limits['write']:.0f} MB/s, with fsync "
               f"{limits['write+fsync']:.0f} MB/s, memcpy {limits['memcpy']:.0f} MB/s")
         print(f"{'save':<12} {'guest paused ms':>16} {'durable ms':>11} {'MB/s (paused)':>14} {'vs page cache':>14}")
