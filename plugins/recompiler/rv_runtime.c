@@ -48,6 +48,7 @@ struct rv_runtime {
     uint64_t ram_size;
     uint8_t *codemap;    /* host view */
     rv_inproc_block *inproc;
+    size_t inproc_len;
     int vm;              /* exec=rc: generated code runs at the VM's ring 3 */
     uint16_t vm_port;
     uint64_t vm_cpu_va;
@@ -70,6 +71,7 @@ struct rv_runtime {
     unsigned ntbs;
 
     size_t codemap_len;
+    uint64_t code_lo, code_hi; /* granules [lo, hi) may hold RV_CODEMAP_CODE marks */
     uint64_t *dirty;     /* dirty tracking: one bit per 4 KiB page of RAM written since the last collection */
     struct { uint64_t addr, len; } watch[RV_WATCH_MAX]; /* stores here call ops.store_watch */
     unsigned nwatch;
@@ -121,15 +123,6 @@ static void rv_dirty_set_granules(rv_runtime *rt, uint64_t page, int arm)
         rt->codemap[g] = arm ? rt->codemap[g] | RV_CODEMAP_DIRTY : rt->codemap[g] & ~RV_CODEMAP_DIRTY;
 }
 
-/* After the codemap was armed everywhere: pages already logged need no slow path until the next collection. */
-static void rv_dirty_disarm_logged(rv_runtime *rt)
-{
-    uint64_t pages = (rt->ram_size + (1u << RV_PAGE_SHIFT) - 1) >> RV_PAGE_SHIFT;
-    for (uint64_t w = 0; w < (pages + 63) / 64; w++)
-        for (uint64_t bits = rt->dirty[w]; bits; bits &= bits - 1)
-            rv_dirty_set_granules(rt, w * 64 + (uint64_t)__builtin_ctzll(bits), 0);
-}
-
 /* A write of len bytes at RAM offset off reached memory. */
 static void rv_dirty_note(rv_runtime *rt, uint64_t off, uint64_t len)
 {
@@ -151,10 +144,12 @@ static void rv_flush(rv_runtime *rt)
     memset(rt->cpu->jc, 0xff, sizeof(rt->cpu->jc));
     for (unsigned i = 0; i < RV_JC_SIZE; i++)
         rt->cpu->jc[i].code = 0;
-    memset(rt->codemap, rt->dirty ? RV_CODEMAP_DIRTY : 0, rt->codemap_len);
-    if (rt->dirty)
-        rv_dirty_disarm_logged(rt);
-    rv_mark_watch(rt);
+    /* Only the granules translations covered lose their mark (watch and dirty-tracking bits stay): a flush costs
+     * the size of the code, not of RAM (a 512 GiB guest has a 2 GiB codemap). */
+    for (uint64_t g = rt->code_lo; g < rt->code_hi; g++)
+        rt->codemap[g] &= (uint8_t)~RV_CODEMAP_CODE;
+    rt->code_lo = UINT64_MAX;
+    rt->code_hi = 0;
     /* The trampolines spill and reload the pinned registers, so they follow the map. With an unchanged map
      * they come out byte for byte the same, which matters when the flush happens under running code (SMC). */
     rt->buf.p = rt->code_rw;
@@ -268,9 +263,13 @@ static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
         if (rv_translate_block(&env, pc, &res))
             return NULL;
     }
-    for (uint64_t g = (res.pc - RV_RAM_BASE) >> RV_CODEMAP_SHIFT; g <= (res.end_pc - 1 - RV_RAM_BASE) >> RV_CODEMAP_SHIFT;
-         g++)
+    uint64_t g0 = (res.pc - RV_RAM_BASE) >> RV_CODEMAP_SHIFT, g1 = (res.end_pc - 1 - RV_RAM_BASE) >> RV_CODEMAP_SHIFT;
+    for (uint64_t g = g0; g <= g1; g++)
         rt->codemap[g] |= RV_CODEMAP_CODE;
+    if (g0 < rt->code_lo)
+        rt->code_lo = g0;
+    if (g1 + 1 > rt->code_hi)
+        rt->code_hi = g1 + 1;
     t = rv_tb_slot(rt, pc);
     t->pc = pc;
     t->code = res.code;
@@ -967,16 +966,22 @@ rv_runtime *rv_runtime_new(uint8_t *ram, uint64_t ram_size, const rv_machine_ops
 {
     rv_runtime *rt = calloc(1, sizeof(*rt));
     size_t codemap_len = rv_codemap_len(ram_size);
-    /* The codemap follows the cpu in one allocation, so generated code reaches it from rbp. */
-    rv_inproc_block *blk = calloc(1, sizeof(*blk) + codemap_len + 1);
-    if (!rt || !blk) {
+    /* The codemap follows the cpu in one allocation, so generated code reaches it from rbp. Mapped rather than
+     * calloc'd: its pages stay untouched until used whatever malloc is told (MALLOC_PERTURB_ makes calloc clear
+     * large blocks by hand, 2 GiB for a 512 GiB guest). */
+    size_t blk_len = sizeof(rv_inproc_block) + codemap_len + 1;
+    rv_inproc_block *blk = mmap(NULL, blk_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                                -1, 0);
+    if (!rt || blk == MAP_FAILED) {
         snprintf(err, errlen, "out of memory");
         free(rt);
-        free(blk);
+        if (blk != MAP_FAILED)
+            munmap(blk, blk_len);
         return NULL;
     }
     blk->rt = rt;
     rt->inproc = blk;
+    rt->inproc_len = blk_len;
     rt->cpu = &blk->cpu;
     rt->codemap = (uint8_t *)(blk + 1);
     rt->codemap_len = codemap_len;
@@ -993,7 +998,7 @@ rv_runtime *rv_runtime_new(uint8_t *ram, uint64_t ram_size, const rv_machine_ops
         snprintf(err, errlen, "code buffer: %s", strerror(errno));
         if (fd >= 0)
             close(fd);
-        free(blk);
+        munmap(blk, blk_len);
         free(rt);
         return NULL;
     }
@@ -1006,7 +1011,7 @@ rv_runtime *rv_runtime_new(uint8_t *ram, uint64_t ram_size, const rv_machine_ops
             munmap(rt->code_rw, rt->code_size);
         if (rt->code_rx != MAP_FAILED)
             munmap(rt->code_rx, rt->code_size);
-        free(blk);
+        munmap(blk, blk_len);
         free(rt);
         return NULL;
     }
@@ -1074,7 +1079,8 @@ void rv_runtime_free(rv_runtime *rt)
         close(rt->wake_fd);
     free(rt->tbs);
     free(rt->dirty);
-    free(rt->inproc);
+    if (rt->inproc)
+        munmap(rt->inproc, rt->inproc_len);
     free(rt);
 }
 
