@@ -105,7 +105,9 @@ static const sandbox_rule sandbox_rules[] = {
     {"fsync", L | S},
     {"msync", L | S},
     {"flock", L | S},
-    {"ftruncate", L | S},
+    {"ftruncate", V | L | S},
+    /* Code buffers made while the guest runs (x86-raw's relegation, the recompiler): a memfd mapped twice. */
+    {"memfd_create", V},
     /* The pager waits for faults and for its stop event. */
     {"poll", P},
     {"ppoll", P},
@@ -297,7 +299,9 @@ static int sandbox_add_conditional(scmp_filter_ctx ctx, sandbox_kind kind)
                                    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
         rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
         /* The live save's worker adds its own, narrower filter on top of this one: filters only ever restrict. */
-        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, SCMP_A0(SCMP_CMP_EQ, PR_SET_NO_NEW_PRIVS));
+        if (!SANDBOX_SANITIZER) /* which allows prctl outright (LeakSanitizer's PR_SET_PTRACER, PDEATHSIG) */
+            rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+                                   SCMP_A0(SCMP_CMP_EQ, PR_SET_NO_NEW_PRIVS));
         rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(seccomp), 1,
                                SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER));
         /* libuv sizes its pool threads' stacks from RLIMIT_STACK: reading a limit, never setting one. */
