@@ -805,7 +805,7 @@ int main(int argc, char **argv)
     main_args a;
     memset(&a, 0, sizeof(a));
     a.restore_mode = SNAPSHOT_RESTORE_LAZY;
-    a.sandbox = 1;
+    a.sandbox = sandbox_default();
     int rc = main_parse_args(&a, argc, argv);
     if (rc == 0) {
         if (!a.command) {

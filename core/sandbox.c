@@ -145,6 +145,11 @@ const char *sandbox_kind_name(sandbox_kind kind)
     return kind < SANDBOX_KINDS ? sandbox_kind_names[kind] : "?";
 }
 
+int sandbox_default(void)
+{
+    return !SANDBOX_SANITIZER;
+}
+
 int sandbox_enabled(void)
 {
     return sandbox_on;

@@ -22,7 +22,7 @@ show() { echo "--- stdout"; cat "$tmp/out"; echo "--- stderr"; cat "$tmp/err"; }
 shift_run() { opts=$1; shift; run "$opts" "$@"; }
 
 # vCPU thread, socket(AF_INET)
-run "call=socket,when=mmio" ; st=$?
+run "call=socket,when=mmio" --sandbox on ; st=$?
 [ "$st" = 1 ] || show
 expect "socket in an MMIO callback: status 1 (got $st)" [ "$st" = 1 ]
 expect "socket in an MMIO callback: one line naming socket, the vcpu thread and test-sandbox" \
@@ -31,7 +31,7 @@ expect "socket in an MMIO callback: no bare 'Bad system call'" sh -c "! grep -q 
 expect "socket in an MMIO callback: the call never returned to the plugin" sh -c "! grep -q 'test-sandbox:' '$tmp/out'"
 
 # Event loop, execve
-run "call=execve,when=timer" ; st=$?
+run "call=execve,when=timer" --sandbox on ; st=$?
 [ "$st" = 1 ] || show
 expect "execve in a timer: status 1 (got $st)" [ "$st" = 1 ]
 expect "execve in a timer: one line naming execve, the event-loop thread and test-sandbox" \
@@ -50,7 +50,7 @@ expect "--sandbox off: the plugin reports execve's failure" \
     grep -q "test-sandbox: execve made, failed: No such file or directory" "$tmp/out"
 
 # --log info says which filters were installed; --sandbox off installs none
-run "call=socket,when=timer" --log info ; st=$?
+run "call=socket,when=timer" --log info --sandbox on ; st=$?
 expect "--log info: the vcpu filter is listed" grep -q "sandbox: vcpu filter installed" "$tmp/err"
 expect "--log info: the event-loop filter is listed" grep -q "sandbox: event-loop filter installed" "$tmp/err"
 run "call=socket,when=timer" --log info --sandbox off ; st=$?
