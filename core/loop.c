@@ -243,6 +243,14 @@ static void loop_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         uv_read_stop(s); /* EOF: the guest simply gets no more input */
 }
 
+static void loop_file_read_cb(uv_fs_t *req);
+
+static void loop_read_file(loop *lp)
+{
+    uv_buf_t b = uv_buf_init(lp->in_file_buf, sizeof(lp->in_file_buf));
+    uv_fs_read(&lp->uv, &lp->in_req, STDIN_FILENO, &b, 1, -1, loop_file_read_cb);
+}
+
 static void loop_file_read_cb(uv_fs_t *req)
 {
     loop *lp = req->data;
@@ -251,8 +259,7 @@ static void loop_file_read_cb(uv_fs_t *req)
     if (n <= 0 || vm_is_stopping(lp->vm))
         return;
     loop_handle_input(lp, (const uint8_t *)lp->in_file_buf, (size_t)n);
-    uv_buf_t b = uv_buf_init(lp->in_file_buf, sizeof(lp->in_file_buf));
-    uv_fs_read(&lp->uv, &lp->in_req, STDIN_FILENO, &b, 1, -1, loop_file_read_cb);
+    loop_read_file(lp);
 }
 
 static void loop_start_input(loop *lp)
@@ -276,13 +283,10 @@ static void loop_start_input(loop *lp)
                 uv_read_start((uv_stream_t *)&lp->in_pipe, loop_alloc_cb, loop_read_cb);
         }
         break;
-    case UV_FILE: {
-        lp->in_kind = 3;
+    case UV_FILE:
+        lp->in_kind = 3; /* read from loop_run on */
         lp->in_req.data = lp;
-        uv_buf_t b = uv_buf_init(lp->in_file_buf, sizeof(lp->in_file_buf));
-        uv_fs_read(&lp->uv, &lp->in_req, STDIN_FILENO, &b, 1, -1, loop_file_read_cb);
         break;
-    }
     default:
         break; /* no usable stdin */
     }
@@ -431,6 +435,10 @@ void loop_run(loop *lp)
     /* A stop requested before the loop ran (a guest that ended at once) must still end it. */
     if (lp->vm && vm_is_stopping(lp->vm))
         return;
+    /* A file on stdin is read by libuv's thread pool, whose threads must be created after this thread's filter,
+     * to inherit it (core/sandbox.h): its first read is made here, not in loop_attach. */
+    if (lp->in_kind == 3)
+        loop_read_file(lp);
     uv_run(&lp->uv, UV_RUN_DEFAULT);
 }
 

@@ -26,7 +26,8 @@ void loop_set_commands(loop *lp, struct vmcmd *cmds);
 void loop_run(loop *lp);
 /* Restore the terminal and free everything; safe to call twice. */
 void loop_destroy(loop *lp);
-/* Restore the terminal only (for exit paths that cannot run the loop any more). */
+/* Restore the terminal only (for exit paths that cannot run the loop any more). Async-signal-safe (the sandbox's
+ * SIGSYS handler calls it). */
 void loop_restore_terminal(void);
 
 /* Thread-safe: wake the loop because the VM is stopping. */

@@ -18,6 +18,7 @@
 #include "loop.h"
 #include "options.h"
 #include "plugin.h"
+#include "sandbox.h"
 #include "snapshot.h"
 #include "store.h"
 #include "vm.h"
@@ -64,6 +65,8 @@ static const char main_usage[] =
     "                               copied and checked before the guest starts\n"
     "  --control PATH               control socket (JSON lines: status, pause, resume, save, quit)\n"
     "  --device NAME[,key=val...]   add a device; NAME may be a path to a plugin .so (repeatable)\n"
+    "  --sandbox on|off             seccomp filters per thread kind once the VM is set up (default on): a\n"
+    "                               forbidden system call ends vmm naming it (docs/sandbox.md)\n"
     "\n"
     "Options for any command:\n"
     "  --plugin-path DIR            also look for plugins in DIR (repeatable; before the default)\n"
@@ -101,6 +104,7 @@ typedef struct main_args {
     int arch_from_snapshot, devices_from_snapshot; /* what came from it, so errors name it, not an option */
     const char *state_db, *restore, *control_path;
     int restore_mode; /* snapshot_restore_mode */
+    int sandbox;      /* --sandbox: the seccomp filters (default on) */
     const char *run_option;    /* the first option given that only 'run' takes, for other commands' refusal */
     const char *positional[4]; /* after the command */
     unsigned npositional;
@@ -182,7 +186,8 @@ static int main_parse_args(main_args *a, int argc, char **argv)
                           !strcmp(opt, "--log") || !strcmp(opt, "--check") || !strcmp(opt, "--kernel") ||
                           !strcmp(opt, "--initrd") || !strcmp(opt, "--append") || !strcmp(opt, "--state") ||
                           !strcmp(opt, "--restore") || !strcmp(opt, "--control") || !strcmp(opt, "--restore-mode") ||
-                          !strcmp(opt, "--exec") || !strcmp(opt, "--trace") || !strcmp(opt, "--accel");
+                          !strcmp(opt, "--exec") || !strcmp(opt, "--trace") || !strcmp(opt, "--accel") ||
+                          !strcmp(opt, "--sandbox");
         if (takes_value && !val) {
             if (i + 1 >= argc)
                 return main_usage_error("option %s needs a value", opt);
@@ -193,7 +198,8 @@ static int main_parse_args(main_args *a, int argc, char **argv)
 
         static const char *const run_only[] = {"--arch", "--mem", "--cpus", "--image", "--kernel", "--initrd",
                                                "--append", "--exec", "--trace", "--stats", "--state", "--restore",
-                                               "--restore-mode", "--control", "--device", "--accel"};
+                                               "--restore-mode", "--control", "--device", "--accel",
+                                               "--sandbox"};
         for (size_t k = 0; k < sizeof(run_only) / sizeof(run_only[0]) && !a->run_option; k++)
             if (!strcmp(opt, run_only[k]))
                 a->run_option = run_only[k];
@@ -285,6 +291,9 @@ static int main_parse_args(main_args *a, int argc, char **argv)
                 a->restore_mode = SNAPSHOT_RESTORE_EAGER;
             else
                 return main_usage_error("--restore-mode %s: use lazy, ondemand or eager", val);
+        } else if (!strcmp(opt, "--sandbox")) {
+            if (opt_parse_bool(val, &a->sandbox))
+                return main_usage_error("--sandbox %s: use on or off", val);
         } else if (!strcmp(opt, "--check")) {
             a->check_file = val;
         } else if (opt[0] == '-') {
@@ -590,6 +599,10 @@ static int main_cmd_run(main_args *a)
         goto out_plugins;
     }
 
+    if (sandbox_configure(a->sandbox)) {
+        status = 1;
+        goto out_plugins;
+    }
     loop *lp = loop_create();
     if (!lp) {
         log_error("cannot create the event loop");
@@ -678,7 +691,10 @@ static int main_cmd_run(main_args *a)
     if (v) {
         loop_attach(lp, v);
         loop_set_commands(lp, cmds);
-        if (vm_start(v) == 0)
+        /* The vCPU threads filter themselves as they start; this thread is the event loop from here on. */
+        if (store && sandbox_enabled())
+            snapshot_open_host_files();
+        if (vm_start(v) == 0 && sandbox_enter(SANDBOX_LOOP) == 0)
             loop_run(lp);
         else
             vm_request_stop(v, 1);
@@ -789,6 +805,7 @@ int main(int argc, char **argv)
     main_args a;
     memset(&a, 0, sizeof(a));
     a.restore_mode = SNAPSHOT_RESTORE_LAZY;
+    a.sandbox = sandbox_default();
     int rc = main_parse_args(&a, argc, argv);
     if (rc == 0) {
         if (!a.command) {

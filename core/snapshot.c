@@ -19,6 +19,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "sandbox.h"
 #include "ssm.h"
 
 
@@ -350,10 +351,19 @@ static void live_teardown(live_save *ls)
     ls->n = 0;
 }
 
+/* /proc/self/pagemap opened before the sandbox closes open(2) to the event loop (snapshot_open_host_files). */
+static int snapshot_pagemap_fd = -1;
+
+void snapshot_open_host_files(void)
+{
+    if (snapshot_pagemap_fd < 0)
+        snapshot_pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+}
+
 /* Which pages of a region have memory (or swap) behind them, from /proc/self/pagemap; NULL when unreadable. */
 static uint64_t *live_read_present(const uint8_t *host, uint64_t pages)
 {
-    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    int fd = snapshot_pagemap_fd >= 0 ? snapshot_pagemap_fd : open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
     uint64_t *bits = calloc(pages / 64 + 1, sizeof(uint64_t));
     uint64_t e[512];
     for (uint64_t at = 0; fd >= 0 && bits && at < pages; at += 512) {
@@ -368,7 +378,7 @@ static uint64_t *live_read_present(const uint8_t *host, uint64_t pages)
             if (e[i] & (3ull << 62)) /* present, or swapped out */
                 bits[(at + i) / 64] |= 1ull << ((at + i) % 64);
     }
-    if (fd >= 0)
+    if (fd >= 0 && fd != snapshot_pagemap_fd)
         close(fd);
     return bits;
 }
@@ -894,6 +904,10 @@ static int pager_prefetch(snapshot_pager *p)
 static void *pager_thread(void *arg)
 {
     snapshot_pager *p = arg;
+    /* Made during start-up, so unfiltered until here. Should the filter fail, the VM stops, but faults are
+     * still served so that its vCPUs can reach the stop. */
+    if (sandbox_enter(SANDBOX_PAGER))
+        vm_request_stop(p->v, 1);
     struct pollfd fds[2] = {{.fd = p->uffd, .events = POLLIN}, {.fd = p->stop_fd, .events = POLLIN}};
     for (;;) {
         if (poll(fds, 2, p->prefetch && !p->prefetch_done ? 0 : -1) < 0 && errno != EINTR)

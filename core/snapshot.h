@@ -17,6 +17,9 @@
  * err; 0 when the snapshot is saved; 1 for a live save, whose *job must then go to snapshot_job_sweep (on any one
  * thread: the loop thread stays free meanwhile) and after that to snapshot_save_finish on the loop thread. */
 typedef struct snapshot_job snapshot_job;
+/* Open now the host files a live save reads (/proc/self/pagemap), for the event loop's sandbox, which has no
+ * open(2). Once, before the loop's filter; without it a save opens them itself. */
+void snapshot_open_host_files(void);
 int snapshot_save_start(vm *v, ss_store *st, const char *name, const char *config, snapshot_job **job, char *err,
                         size_t errlen);
 /* Write the RAM while the guest runs, serving its writes to pages not reached yet, and commit. */

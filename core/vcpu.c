@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "sandbox.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR1
 
@@ -80,6 +81,11 @@ void *vcpu_thread(void *arg)
 
     vm_set_current_vcpu(vcpu);
     vcpu_block_host_signals();
+    /* Start-up is over for this thread: its engine and the devices are set up. */
+    if (sandbox_enter(SANDBOX_VCPU)) {
+        vm_request_stop(v, 1);
+        return NULL;
+    }
     /* An exit to user space can leave the guest's instruction half done (a port or MMIO read whose value the
      * next run stores, an MSR access): the engine finishes it only on the next run. The vCPU therefore
      * parks for a pause (a save reads its state) only after a run that was interrupted; until then each run is

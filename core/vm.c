@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "sandbox.h"
 #include "ssm.h"
 #include "vcpu.h"
 
@@ -32,10 +33,12 @@ void vm_set_current_vcpu(vmm_vcpu *vcpu)
 void vm_instance_lock(vmm_instance *inst)
 {
     pthread_mutex_lock(&inst->lock);
+    sandbox_instance_push(inst->name); /* every callback runs under its instance's lock */
 }
 
 void vm_instance_unlock(vmm_instance *inst)
 {
+    sandbox_instance_pop();
     pthread_mutex_unlock(&inst->lock);
 }
 

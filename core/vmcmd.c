@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "sandbox.h"
 #include "snapshot.h"
 
 struct vmcmd {
@@ -105,6 +106,9 @@ static void vmcmd_swept(uv_async_t *a)
 static void *vmcmd_sweep_thread(void *arg)
 {
     vmcmd *c = arg;
+    /* Narrower than the event loop's filter, which it inherits: should this one fail, that one still holds. */
+    if (sandbox_enter(SANDBOX_SAVE))
+        log_warn("saving %s: the worker keeps the event loop's filter", c->saving);
     snapshot_job_sweep(c->job);
     __atomic_store_n(&c->sweeping, 2, __ATOMIC_RELEASE);
     uv_async_send(&c->swept);
