@@ -108,9 +108,9 @@ static const sandbox_rule sandbox_rules[] = {
     {"ftruncate", V | L | S},
     /* Code buffers made while the guest runs (x86-raw's relegation, the recompiler): a memfd mapped twice. */
     {"memfd_create", V},
-    /* The pager waits for faults and for its stop event. */
-    {"poll", P},
-    {"ppoll", P},
+    /* The pager waits for faults and for its stop event; a RISC-V hart in WFI waits for its wake-up eventfd. */
+    {"poll", V | P},
+    {"ppoll", V | P},
     {NULL, 0},
 };
 
