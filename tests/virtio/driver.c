@@ -12,8 +12,6 @@
 
 static struct queue rngq __attribute__((aligned(4096)));
 static struct queue blkq __attribute__((aligned(4096)));
-static volatile int irq_seen[3];
-static volatile uint32_t irq_status[3];
 static uint8_t buf[2][4096] __attribute__((aligned(16)));
 static uint8_t wbuf[2048], ibuf[512], rbuf[2048];
 static struct desc itable[3] __attribute__((aligned(16)));
@@ -26,43 +24,6 @@ static struct {
     uint64_t sector;
     uint32_t num, flags;
 } discard_range;
-
-__attribute__((interrupt("machine"))) static void trap(void)
-{
-    uint64_t cause;
-    __asm__ volatile("csrr %0, mcause" : "=r"(cause));
-    if (cause != 0x800000000000000bull)
-        fail(2, "unexpected trap");
-    uint32_t src = *(volatile uint32_t *)(PLIC + 0x200004); /* claim */
-    unsigned long base = src == RNG_IRQ ? RNG_BASE : src == BLK_IRQ ? BLK_BASE : 0;
-    if (base) {
-        uint32_t st = R(base, INTERRUPT_STATUS);
-        R(base, INTERRUPT_ACK) = st; /* the device lowers its line */
-        irq_status[src] |= st;
-        irq_seen[src]++;
-    }
-    *(volatile uint32_t *)(PLIC + 0x200004) = src; /* complete */
-}
-
-/* Sleep until the device's interrupt; mstatus.MIE is opened only between checks so the wake cannot be missed. */
-static void wait_irq(unsigned src, int before)
-{
-    for (unsigned long spins = 0; irq_seen[src] == before; spins++) {
-        __asm__ volatile("wfi");
-        __asm__ volatile("csrsi mstatus, 8\n\tcsrci mstatus, 8" ::: "memory");
-        CHECK(3, spins < 100000000ul, "no interrupt");
-    }
-}
-
-static void plic_setup(void)
-{
-    *(volatile uint32_t *)(PLIC + 4 * RNG_IRQ) = 1;
-    *(volatile uint32_t *)(PLIC + 4 * BLK_IRQ) = 1;
-    *(volatile uint32_t *)(PLIC + 0x2000) = (1u << RNG_IRQ) | (1u << BLK_IRQ);
-    *(volatile uint32_t *)(PLIC + 0x200000) = 0;
-    __asm__ volatile("csrw mtvec, %0" ::"r"(trap));
-    __asm__ volatile("csrs mie, %0" ::"r"(1ul << 11)); /* MEIE; mstatus.MIE stays clear outside wait_irq */
-}
 
 static void rng_read(uint8_t *dst, uint32_t len)
 {

@@ -5,6 +5,10 @@
 #             interrupt; then the image's bytes are checked here, on the host
 #   readonly  the same guest built with -DREADONLY against readonly=on: RO offered, writes IOERR, the image unchanged
 #   hostile   hostile.c breaks the rules one way per case; each must end in DEVICE_NEEDS_RESET with its log line
+#   snapshot  writer.c writes the image's sectors one request at a time; paused and saved over the control socket
+#             in the middle, vmm killed, restored in a new process: the output before the save + after the restore
+#             is an uninterrupted run's (the queue continued: the guest checks every used index), and the image
+#             holds every sector's bytes
 #   options   file= missing, absent, a directory, of a size not a multiple of 512: one line each, status 2
 # usage: virtio.sh CASE VMM SRCDIR (SRCDIR: tests/virtio)
 set -u
@@ -83,6 +87,44 @@ CASES
     lines=$(grep -c "DEVICE_NEEDS_RESET" "$tmp/err")
     [ "$lines" -eq "$n" ] || fail "$lines DEVICE_NEEDS_RESET lines for $n cases: $(cat "$tmp/err")"
     echo "ok: $n hostile cases each ended in DEVICE_NEEDS_RESET with one line; the device worked again after reset"
+    ;;
+snapshot)
+    build writer.c -DDELAY=6000000
+    python3 -c 'import sys; open(sys.argv[1], "wb").write(bytes(64 * 512))' "$img"
+    run "" || fail "the uninterrupted run failed: $(cat "$tmp/out" "$tmp/err")"
+    cp "$tmp/out" "$tmp/full.out"
+    grep -q "^verified" "$tmp/full.out" || fail "the uninterrupted run did not verify: $(cat "$tmp/full.out")"
+    python3 -c 'import sys; open(sys.argv[1], "wb").write(bytes(64 * 512))' "$img"
+    db=$tmp/db sock=$tmp/sock
+    "$vmm" run --arch riscv64 --mem 64M --kernel "$tmp/guest.elf" --device uart16550,mmio=0x10000000 \
+        --device sifive-test --device "virtio-blk,base=0x10002000,irq=2,file=$img" --state "$db" --control "$sock" \
+        </dev/null >"$tmp/run.out" 2>"$tmp/run.err" &
+    pid=$!
+    trap 'kill -KILL $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+    i=0
+    until grep -q "^wrote 20$" "$tmp/run.out" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -gt $((400 * scale)) ] && fail "the guest never wrote sector 20: $(cat "$tmp/run.out" "$tmp/run.err")"
+        sleep 0.02
+    done
+    "$vmm" ctl "$sock" pause >"$tmp/ctl.out" 2>&1 || fail "pause: $(cat "$tmp/ctl.out")"
+    "$vmm" ctl "$sock" save s1 >"$tmp/ctl.out" 2>&1 || fail "save: $(cat "$tmp/ctl.out") $(cat "$tmp/run.err")"
+    sleep 0.3
+    cp "$tmp/run.out" "$tmp/before.out"
+    grep -q "^verified" "$tmp/before.out" && fail "the guest finished before the save"
+    kill -KILL $pid
+    wait $pid 2>/dev/null
+    timeout $((60 * scale)) "$vmm" run --restore "$db:s1" </dev/null >"$tmp/after.out" 2>"$tmp/restore.err" ||
+        fail "the restore ended with status $?: $(tail -n 2 "$tmp/after.out") $(cat "$tmp/restore.err")"
+    cat "$tmp/before.out" "$tmp/after.out" | cmp -s - "$tmp/full.out" ||
+        fail "before the save + after the restore is not an uninterrupted run: $(tail -n 1 "$tmp/before.out") | $(head -n 1 "$tmp/after.out") ... $(tail -n 1 "$tmp/after.out")"
+    python3 - "$img" <<'PY' || fail "the image on the host is not every sector's bytes"
+import sys
+d = open(sys.argv[1], "rb").read()
+want = bytes((n * 31 + i) & 0xff for n in range(64) for i in range(512))
+sys.exit(0 if d == want else "differs from sector %d" % (next(i for i in range(len(d)) if d[i] != want[i]) // 512))
+PY
+    echo "ok: saved after '$(tail -n 1 "$tmp/before.out")', restored from '$(head -n 1 "$tmp/after.out")' to '$(tail -n 1 "$tmp/after.out")'; the image holds every sector"
     ;;
 options)
     head -c 1000 /dev/zero >"$tmp/odd.img"
