@@ -1,0 +1,100 @@
+/*
+ * virtio_mmio: the virtio-mmio transport (virtio 1.2 §4.2, version 2 registers only) and split virtqueues (§2.7),
+ * shared by the virtio device plugins (virtio-rng, virtio-blk), each of which compiles it in. Written against
+ * <vmm/plugin.h> alone, like every device plugin. A device embeds a virtio_mmio as the first member of its
+ * instance state, calls virtio_mmio_init from construct, and answers requests through virtio_device_ops.
+ *
+ * Requests are processed synchronously, on the thread of the QueueNotify write (a vCPU's), so no request is ever
+ * in flight when the VM is paused for a save: the saved state is the registers and the queues' indices.
+ * Every guest-supplied address goes through mem_read/mem_write, or through mem_ptr after the whole range was
+ * checked; a driver that breaks the rules (a looping chain, an index beyond the queue, memory outside RAM, ...)
+ * puts the device in DEVICE_NEEDS_RESET with one log line naming the reason (virtio_mmio_fail).
+ */
+#ifndef VIRTIO_MMIO_H
+#define VIRTIO_MMIO_H
+
+#include <stdint.h>
+
+#include <vmm/plugin.h>
+
+#define VIRTIO_MMIO_SIZE 0x200     /* one QEMU virt slot */
+#define VIRTIO_QUEUE_NUM_MAX 256   /* QueueNumMax of every queue */
+#define VIRTIO_MAX_QUEUES 2
+#define VIRTIO_REQ_MAX_SEGS 256    /* non-empty buffers in one chain, indirect tables included */
+
+#define VIRTIO_F_VERSION_1 (1ull << 32)
+#define VIRTIO_F_RING_INDIRECT_DESC (1ull << 28)
+
+/* The options every virtio device has; a device's own table starts with these. */
+#define VIRTIO_MMIO_OPTIONS                                                                                        \
+    { .name = "base", .type = VMM_OPT_U64, .default_value = "0x10001000",                                          \
+      .help = "guest-physical address of the 512-byte register window (QEMU virt slot 0: 0x10001000, slot n: "     \
+              "0x10001000 + n * 0x1000)" },                                                                         \
+    { .name = "irq", .type = VMM_OPT_U64, .default_value = "1", .min = 1, .max = 1023,                              \
+      .help = "interrupt line (riscv64: PLIC source; QEMU virt slot n uses 1 + n)" }
+
+/* One non-empty guest buffer of a request; the whole range was checked to lie in one RAM region. */
+typedef struct virtio_seg {
+    uint64_t addr;
+    uint32_t len;
+} virtio_seg;
+
+/* A descriptor chain: device-readable buffers first (seg[0 .. nread)), then device-writable ones. */
+typedef struct virtio_req {
+    unsigned nread, nwrite;
+    uint64_t read_len, write_len;
+    virtio_seg seg[VIRTIO_REQ_MAX_SEGS];
+} virtio_req;
+
+typedef struct virtio_mmio virtio_mmio;
+
+typedef struct virtio_device_ops {
+    const char *unit;  /* saved-state unit name */
+    uint32_t device_id;
+    unsigned num_queues;
+    /* Device-specific configuration space (offset from 0x100); reads beyond it return 0. */
+    uint64_t (*config_read)(virtio_mmio *t, uint64_t offset, unsigned size);
+    /* One request popped from queue `queue`: return the bytes written into the writable buffers, or -1 after
+     * virtio_mmio_fail (the request is then not returned to the driver). */
+    int64_t (*request)(virtio_mmio *t, unsigned queue, const virtio_req *req);
+    /* Optional: the device's own saved fields, appended to the transport's unit (load may refuse with ssm_fail). */
+    int (*save)(virtio_mmio *t, vmm_ssm *ssm);
+    int (*load)(virtio_mmio *t, vmm_ssm *ssm);
+} virtio_device_ops;
+
+typedef struct virtio_queue {
+    uint32_t num, ready;
+    uint64_t desc, driver, device; /* descriptor table, available ring, used ring */
+    uint16_t last_avail, used_idx;
+} virtio_queue;
+
+struct virtio_mmio {
+    vmm_instance *inst;
+    const vmm_helpers *hlp;
+    const virtio_device_ops *ops;
+    uint64_t base;
+    uint32_t irq;
+    int line; /* the level last given to irq_set */
+    uint64_t device_features, driver_features;
+    uint32_t device_features_sel, driver_features_sel, queue_sel;
+    uint32_t status, int_status, config_generation;
+    virtio_queue q[VIRTIO_MAX_QUEUES];
+    uint64_t requests, failures; /* for --stats */
+    virtio_req req;              /* scratch: too big for the vCPU thread's stack to take lightly */
+};
+
+/* From construct: reads base= and irq=, registers the register window and the saved-state unit. `features` are
+ * the device's own; VIRTIO_F_VERSION_1 and VIRTIO_F_RING_INDIRECT_DESC are added. Returns 0 or -1 (logged). */
+int virtio_mmio_init(virtio_mmio *t, vmm_instance *inst, const vmm_helpers *hlp, const virtio_device_ops *ops,
+                     uint64_t features);
+/* The driver broke the rules: DEVICE_NEEDS_RESET, a configuration-change interrupt, one log line with the reason.
+ * The device processes nothing more until the driver resets it (Status = 0). */
+void virtio_mmio_fail(virtio_mmio *t, const char *fmt, ...) VMM_PRINTF(2, 3);
+/* Copy len bytes at `offset` of the request's readable (read) or writable (write) part. 0, or -1 when the part
+ * is shorter. */
+int virtio_req_read(virtio_mmio *t, const virtio_req *req, uint64_t offset, void *buf, uint64_t len);
+int virtio_req_write(virtio_mmio *t, const virtio_req *req, uint64_t offset, const void *buf, uint64_t len);
+/* Print the request counters when --stats asked for them (from destruct). */
+void virtio_mmio_stats(virtio_mmio *t);
+
+#endif /* VIRTIO_MMIO_H */

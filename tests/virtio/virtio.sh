@@ -1,0 +1,149 @@
+#!/bin/sh
+# virtio-rng and virtio-blk on riscv64 in process (no KVM needed), driven by bare-metal guests built at test time.
+#   driver    guests/driver.c over an image this script writes: random bytes, reads, two writes in one notify (one
+#             indirect), flush, GET_ID, discard, out-of-range and unknown requests, every completion by PLIC
+#             interrupt; then the image's bytes are checked here, on the host
+#   readonly  the same guest built with -DREADONLY against readonly=on: RO offered, writes IOERR, the image unchanged
+#   hostile   hostile.c breaks the rules one way per case; each must end in DEVICE_NEEDS_RESET with its log line
+#   snapshot  writer.c writes the image's sectors one request at a time; paused and saved over the control socket
+#             in the middle, vmm killed, restored in a new process: the output before the save + after the restore
+#             is an uninterrupted run's (the queue continued: the guest checks every used index), and the image
+#             holds every sector's bytes
+#   options   file= missing, absent, a directory, of a size not a multiple of 512: one line each, status 2
+# usage: virtio.sh CASE VMM SRCDIR (SRCDIR: tests/virtio)
+set -u
+case_=$1 vmm=$2 src=$3
+dir=$src/../riscv
+. "$dir/cross.sh"
+tmp=$(mktemp -d) || exit 99
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+scale=${VMM_TEST_TIME_SCALE:-1}
+img=$tmp/disk.img
+python3 -c '
+import sys
+open(sys.argv[1], "wb").write(bytes((i * 7 + i // 512) & 0xff for i in range(64 * 512)))' "$img" || exit 99
+cp "$img" "$tmp/orig.img"
+build() {
+    g=$1
+    shift
+    rv_build "$src/$g" "$tmp/guest.elf" -O2 -ffreestanding -mcmodel=medany -I"$src" "$@" 2>&1 || fail "cannot build $g"
+}
+run() {
+    timeout $((60 * scale)) "$vmm" run --arch riscv64 --mem 64M --kernel "$tmp/guest.elf" \
+        --device uart16550,mmio=0x10000000 --device sifive-test --device virtio-rng \
+        --device "virtio-blk,base=0x10002000,irq=2,file=$img$1" </dev/null >"$tmp/out" 2>"$tmp/err"
+}
+
+case $case_ in
+driver)
+    build driver.c
+    run "" || fail "status $?: $(cat "$tmp/out" "$tmp/err")"
+    grep -q "^blk ok" "$tmp/out" || fail "no 'blk ok': $(cat "$tmp/out")"
+    python3 - "$img" <<'PY' || fail "the image's bytes on the host are not what the guest wrote"
+import sys
+d = open(sys.argv[1], "rb").read()
+want = bytearray((i * 7 + i // 512) & 0xff for i in range(64 * 512))
+want[4 * 512:8 * 512] = bytes((0xa5 ^ i) & 0xff for i in range(2048))
+want[8 * 512:9 * 512] = bytes((0x3c + i) & 0xff for i in range(512))
+want[16 * 512:24 * 512] = bytes(8 * 512)
+if d != bytes(want):
+    bad = next(i for i in range(len(want)) if i >= len(d) or d[i] != want[i])
+    sys.exit("first difference at byte %d (sector %d)" % (bad, bad // 512))
+PY
+    echo "ok: $(tr '\n' ' ' <"$tmp/out")and the image holds the writes and the discard"
+    ;;
+readonly)
+    build driver.c -DREADONLY
+    run ",readonly=on" || fail "status $?: $(cat "$tmp/out" "$tmp/err")"
+    grep -q "^blk ok" "$tmp/out" || fail "no 'blk ok': $(cat "$tmp/out")"
+    cmp -s "$img" "$tmp/orig.img" || fail "a read-only image changed"
+    echo "ok: $(tr '\n' ' ' <"$tmp/out")and the image is unchanged"
+    ;;
+hostile)
+    build hostile.c
+    run "" || fail "status $?: $(cat "$tmp/out" "$tmp/err")"
+    grep -q "^hostile ok" "$tmp/out" || fail "no 'hostile ok': $(cat "$tmp/out" "$tmp/err")"
+    n=0
+    while IFS='|' read -r dev why; do
+        grep -F "$dev: warning: DEVICE_NEEDS_RESET: queue 0: " "$tmp/err" | grep -qF "$why" || fail "no log line for $dev: $why: $(cat "$tmp/err")"
+        n=$((n + 1))
+    done <<'CASES'
+virtio-rng|QueueNum 3 (QueueNumMax 256, a power of 2)
+virtio-rng|QueueNum 65536 (QueueNumMax 256, a power of 2)
+virtio-rng|chain from head 0 loops (more than 8 descriptors)
+virtio-rng|buffer at 0x1000000000 (64 bytes) is outside guest RAM
+virtio-rng|buffer at 0x83fffff8 (64 bytes) is outside guest RAM
+virtio-rng|buffer at 0xfffffffffffffff0 (256 bytes) is outside guest RAM
+virtio-rng|descriptor index 9 beyond the queue size of 8
+virtio-rng|available ring entry 0 names descriptor 200, beyond the queue size 8
+virtio-rng|available index 100 is 100 entries past the device's 0
+virtio-rng|descriptor table at 0x1000000000 (128 bytes) is outside guest RAM
+virtio-rng|indirect descriptor 0 without VIRTIO_RING_F_INDIRECT_DESC negotiated
+virtio-rng|indirect descriptor 0 inside an indirect table
+virtio-rng|indirect table of 24 bytes
+virtio-blk|request of 8 readable and 1 writable bytes
+CASES
+    lines=$(grep -c "DEVICE_NEEDS_RESET" "$tmp/err")
+    [ "$lines" -eq "$n" ] || fail "$lines DEVICE_NEEDS_RESET lines for $n cases: $(cat "$tmp/err")"
+    echo "ok: $n hostile cases each ended in DEVICE_NEEDS_RESET with one line; the device worked again after reset"
+    ;;
+snapshot)
+    build writer.c -DDELAY=6000000
+    python3 -c 'import sys; open(sys.argv[1], "wb").write(bytes(64 * 512))' "$img"
+    run "" || fail "the uninterrupted run failed: $(cat "$tmp/out" "$tmp/err")"
+    cp "$tmp/out" "$tmp/full.out"
+    grep -q "^verified" "$tmp/full.out" || fail "the uninterrupted run did not verify: $(cat "$tmp/full.out")"
+    python3 -c 'import sys; open(sys.argv[1], "wb").write(bytes(64 * 512))' "$img"
+    db=$tmp/db sock=$tmp/sock
+    "$vmm" run --arch riscv64 --mem 64M --kernel "$tmp/guest.elf" --device uart16550,mmio=0x10000000 \
+        --device sifive-test --device "virtio-blk,base=0x10002000,irq=2,file=$img" --state "$db" --control "$sock" \
+        </dev/null >"$tmp/run.out" 2>"$tmp/run.err" &
+    pid=$!
+    trap 'kill -KILL $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+    i=0
+    until grep -q "^wrote 20$" "$tmp/run.out" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -gt $((400 * scale)) ] && fail "the guest never wrote sector 20: $(cat "$tmp/run.out" "$tmp/run.err")"
+        sleep 0.02
+    done
+    "$vmm" ctl "$sock" pause >"$tmp/ctl.out" 2>&1 || fail "pause: $(cat "$tmp/ctl.out")"
+    "$vmm" ctl "$sock" save s1 >"$tmp/ctl.out" 2>&1 || fail "save: $(cat "$tmp/ctl.out") $(cat "$tmp/run.err")"
+    sleep 0.3
+    cp "$tmp/run.out" "$tmp/before.out"
+    grep -q "^verified" "$tmp/before.out" && fail "the guest finished before the save"
+    kill -KILL $pid
+    wait $pid 2>/dev/null
+    timeout $((60 * scale)) "$vmm" run --restore "$db:s1" </dev/null >"$tmp/after.out" 2>"$tmp/restore.err" ||
+        fail "the restore ended with status $?: $(tail -n 2 "$tmp/after.out") $(cat "$tmp/restore.err")"
+    cat "$tmp/before.out" "$tmp/after.out" | cmp -s - "$tmp/full.out" ||
+        fail "before the save + after the restore is not an uninterrupted run: $(tail -n 1 "$tmp/before.out") | $(head -n 1 "$tmp/after.out") ... $(tail -n 1 "$tmp/after.out")"
+    python3 - "$img" <<'PY' || fail "the image on the host is not every sector's bytes"
+import sys
+d = open(sys.argv[1], "rb").read()
+want = bytes((n * 31 + i) & 0xff for n in range(64) for i in range(512))
+sys.exit(0 if d == want else "differs from sector %d" % (next(i for i in range(len(d)) if d[i] != want[i]) // 512))
+PY
+    echo "ok: saved after '$(tail -n 1 "$tmp/before.out")', restored from '$(head -n 1 "$tmp/after.out")' to '$(tail -n 1 "$tmp/after.out")'; the image holds every sector"
+    ;;
+options)
+    head -c 1000 /dev/zero >"$tmp/odd.img"
+    while IFS='|' read -r opts want; do
+        "$vmm" run --arch riscv64 --mem 64M --device "virtio-blk$opts" </dev/null >"$tmp/out" 2>"$tmp/err"
+        st=$?
+        [ "$st" -eq 2 ] || fail "virtio-blk$opts: status $st, expected 2: $(cat "$tmp/err")"
+        [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q "^virtio-blk: error: $want" "$tmp/err" ||
+            fail "virtio-blk$opts: expected one line 'virtio-blk: error: $want', got: $(cat "$tmp/err")"
+    done <<CASES
+|file= is required
+,file=$tmp/none.img|file=$tmp/none.img: No such file or directory
+,file=$tmp,readonly=on|file=$tmp: not a regular file or a block device
+,file=$tmp/odd.img|file=$tmp/odd.img: 1000 bytes, not a non-zero multiple of 512
+,file=$img,base=0x10001100|base=0x10001100: not 512-byte aligned
+CASES
+    echo "ok: bad file= and base= refused in one line each, status 2"
+    ;;
+*)
+    fail "unknown case $case_"
+    ;;
+esac

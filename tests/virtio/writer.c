@@ -1,0 +1,81 @@
+/*
+ * writer.c: the virtio-blk snapshot test's guest (tests/virtio/virtio.sh snapshot). It writes sectors 0..63 of the
+ * image one request at a time, pausing between them, and prints "wrote N" after each; each completion comes by
+ * PLIC interrupt and must advance the used index by exactly one (a restore that lost the queue's indices fails
+ * here). Then it reads the whole image back, checks every sector and prints "verified".
+ */
+#include "guest.h"
+
+#define SECTORS 64
+#ifndef DELAY
+#define DELAY 2000000
+#endif
+
+static struct queue q __attribute__((aligned(4096)));
+static uint8_t data[512], back[SECTORS * 512];
+static struct {
+    uint32_t type, reserved;
+    uint64_t sector;
+} hdr;
+static volatile uint8_t st;
+
+static uint8_t request(uint32_t type, uint64_t sector, void *buf, uint32_t len, int to_guest)
+{
+    int before = irq_seen[BLK_IRQ];
+    hdr.type = type;
+    hdr.sector = sector;
+    st = 0xff;
+    q.desc[0] = (struct desc){(uint64_t)(uintptr_t)&hdr, 16, D_NEXT, 1};
+    q.desc[1] = (struct desc){(uint64_t)(uintptr_t)buf, len, (uint16_t)(D_NEXT | (to_guest ? D_WRITE : 0)), 2};
+    q.desc[2] = (struct desc){(uint64_t)(uintptr_t)&st, 1, D_WRITE, 0};
+    vq_submit(BLK_BASE, &q, 0, 1);
+    wait_irq(BLK_IRQ, before);
+    fence();
+    CHECK(30, q.used.idx == (uint16_t)(q.seen + 1), "used index did not advance by one");
+    q.seen++;
+    return st;
+}
+
+static void put_dec(unsigned long v)
+{
+    char b[24];
+    int i = 23;
+    b[i] = 0;
+    do {
+        b[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    put_str(b + i);
+}
+
+void writer_main(void)
+{
+    plic_setup();
+    vdev_negotiate(BLK_BASE, 2, F_VERSION_1);
+    vdev_queue(BLK_BASE, &q, QN);
+    vdev_driver_ok(BLK_BASE);
+    for (unsigned n = 0; n < SECTORS; n++) {
+        for (volatile unsigned long d = 0; d < DELAY; d++)
+            ;
+        for (unsigned i = 0; i < 512; i++)
+            data[i] = (uint8_t)(n * 31 + i);
+        CHECK(31, request(1, n, data, 512, 0) == 0, "write failed");
+        put_str("wrote ");
+        put_dec(n);
+        put_str("\n");
+    }
+    CHECK(33, request(0, 0, back, sizeof(back), 1) == 0, "read failed");
+    for (unsigned n = 0; n < SECTORS; n++)
+        for (unsigned i = 0; i < 512; i++)
+            CHECK(34, back[n * 512 + i] == (uint8_t)(n * 31 + i), "a sector does not hold what was written");
+    put_str("verified\n");
+    pass();
+}
+
+__asm__(".section .text.init\n"
+        ".globl _start\n"
+        "_start:\n"
+        "    la sp, __stack_top\n"
+        "    call writer_main\n"
+        "1:  j 1b\n"
+        ".text\n");
