@@ -97,15 +97,19 @@ static const sandbox_rule sandbox_rules[] = {
     /* What a thread it creates does first, before it could install a filter of its own. */
     {"rseq", L},
     {"set_robust_list", L},
-    {"pread64", L | P | S},
-    {"pwrite64", L | S},
-    {"pwritev", L | S},
-    {"preadv", L | P | S},
-    {"fdatasync", L | S},
+    {"pread64", V | L | P | S},
+    {"pwrite64", V | L | S},
+    {"pwritev", V | L | S},
+    {"preadv", V | L | P | S},
+    {"fdatasync", V | L | S},
     {"fsync", L | S},
     {"msync", L | S},
     {"flock", L | S},
     {"ftruncate", V | L | S},
+    /* Device plugins serve requests on the vCPU thread that notified them (virtio-blk's reads, writes, flushes and
+     * discards of its image, virtio-rng's random bytes: docs/devices.md). */
+    {"getrandom", V},
+    {"fallocate", V},
     /* Code buffers made while the guest runs (x86-raw's relegation, the recompiler): a memfd mapped twice. */
     {"memfd_create", V},
     /* The pager waits for faults and for its stop event; a RISC-V hart in WFI waits for its wake-up eventfd. */

@@ -19,27 +19,38 @@
 #define RV_CODEMAP_WATCH 2  /* stores here go through the runtime (HTIF tohost) */
 #define RV_CODEMAP_DIRTY 4  /* dirty tracking: the page's first store since the log was read goes through the runtime */
 
-enum { RV_PRIV_U = 0, RV_PRIV_M = 3 };
+enum { RV_PRIV_U = 0, RV_PRIV_S = 1, RV_PRIV_M = 3 };
 
 /* Exception causes (mcause, interrupt bit clear). */
 enum {
     RV_EXC_INSN_MISALIGNED = 0, RV_EXC_INSN_ACCESS = 1, RV_EXC_ILLEGAL = 2, RV_EXC_BREAKPOINT = 3,
     RV_EXC_LOAD_MISALIGNED = 4, RV_EXC_LOAD_ACCESS = 5, RV_EXC_STORE_MISALIGNED = 6, RV_EXC_STORE_ACCESS = 7,
-    RV_EXC_ECALL_U = 8, RV_EXC_ECALL_M = 11,
+    RV_EXC_ECALL_U = 8, RV_EXC_ECALL_S = 9, RV_EXC_ECALL_M = 11,
 };
-/* misa: RV64 with A, C, I, M and U (what the translator and runtime implement). */
-#define RV_MISA ((2ull << 62) | (1u << 0) | (1u << 2) | (1u << 8) | (1u << 12) | (1u << 20))
+/* misa: RV64 with A, C, I, M, S and U (what the translator and runtime implement). */
+#define RV_MISA ((2ull << 62) | (1u << 0) | (1u << 2) | (1u << 8) | (1u << 12) | (1u << 18) | (1u << 20))
 
 #define RV_IRQ_FLAG (1ull << 63)
+#define RV_IRQ_SSI 1
 #define RV_IRQ_MSI 3
+#define RV_IRQ_STI 5
 #define RV_IRQ_MTI 7
 #define RV_IRQ_SEI 9
 #define RV_IRQ_MEI 11
 
+#define RV_MSTATUS_SIE (1ull << 1)
 #define RV_MSTATUS_MIE (1ull << 3)
+#define RV_MSTATUS_SPIE (1ull << 5)
 #define RV_MSTATUS_MPIE (1ull << 7)
+#define RV_MSTATUS_SPP (1ull << 8)
 #define RV_MSTATUS_MPP (3ull << 11)
 #define RV_MSTATUS_MPRV (1ull << 17)
+#define RV_MSTATUS_SUM (1ull << 18)
+#define RV_MSTATUS_MXR (1ull << 19)
+#define RV_MSTATUS_TVM (1ull << 20)
+#define RV_MSTATUS_TW (1ull << 21)
+#define RV_MSTATUS_TSR (1ull << 22)
+#define RV_PMP_ENTRIES 16
 
 typedef struct rv_jc_entry {
     uint64_t pc;
@@ -63,6 +74,12 @@ typedef struct rv_cpu {
     uint64_t quantum;     /* budget the current quantum started with */
     uint64_t lr_addr;     /* LR reservation, or ~0 */
     int wfi;              /* waiting for an interrupt */
+
+    /* Supervisor mode and delegation. mip above holds the bits software writes (SSIP, STIP, SEIP) and the
+     * machine's MSIP/MTIP/MEIP as last sampled; the machine's SEIP line is ORed in when mip is read. */
+    uint64_t medeleg, mideleg, stvec, sscratch, sepc, scause, stval, scounteren, satp, menvcfg, senvcfg;
+    uint64_t pmpcfg[2];                  /* pmpcfg0, pmpcfg2: eight entries each (RV64 has no odd pmpcfg) */
+    uint64_t pmpaddr[RV_PMP_ENTRIES];
 
     /* In-VM mode only: the ring-3 stubs and the host's exit handler talk through these. */
     uint64_t vm_next;     /* where the dispatch stub jumps after its exit: the enter stub, or itself again */

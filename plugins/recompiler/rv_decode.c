@@ -277,6 +277,7 @@ void rv_decode(uint32_t raw, rv_insn *o)
             if (raw == 0x00000073) rv_set(o, RV_OP_ECALL, 0, 0, 0, 0);
             else if (raw == 0x00100073) rv_set(o, RV_OP_EBREAK, 0, 0, 0, 0);
             else if (raw == 0x30200073) rv_set(o, RV_OP_MRET, 0, 0, 0, 0);
+            else if (raw == 0x10200073) rv_set(o, RV_OP_SRET, 0, 0, 0, 0);
             else if (raw == 0x10500073) rv_set(o, RV_OP_WFI, 0, 0, 0, 0);
             else if ((raw & 0xfe007fffu) == 0x12000073u) rv_set(o, RV_OP_SFENCE_VMA, 0, rs1, rs2, 0);
         } else if (f3 != 4) {

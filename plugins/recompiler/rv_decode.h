@@ -22,7 +22,7 @@
     X(MUL, "mul") X(MULH, "mulh") X(MULHSU, "mulhsu") X(MULHU, "mulhu") X(DIV, "div") X(DIVU, "divu") \
     X(REM, "rem") X(REMU, "remu") X(MULW, "mulw") X(DIVW, "divw") X(DIVUW, "divuw") X(REMW, "remw") \
     X(REMUW, "remuw") \
-    X(FENCE, "fence") X(FENCE_I, "fence.i") X(ECALL, "ecall") X(EBREAK, "ebreak") X(MRET, "mret") \
+    X(FENCE, "fence") X(FENCE_I, "fence.i") X(ECALL, "ecall") X(EBREAK, "ebreak") X(MRET, "mret") X(SRET, "sret") \
     X(WFI, "wfi") X(SFENCE_VMA, "sfence.vma") \
     X(CSRRW, "csrrw") X(CSRRS, "csrrs") X(CSRRC, "csrrc") X(CSRRWI, "csrrwi") X(CSRRSI, "csrrsi") \
     X(CSRRCI, "csrrci") \

@@ -21,7 +21,23 @@
 #define RV_TB_HASH_SIZE (1u << RV_TB_HASH_BITS)
 #define RV_QUANTUM 200000 /* instructions between looks at interrupts, timers and stop requests */
 
-#define RV_MIE_MASK ((1u << RV_IRQ_MSI) | (1u << RV_IRQ_MTI) | (1u << RV_IRQ_MEI))
+/* mip: the lines the machine drives (read-only to the hart), and the bits M-mode software writes. The machine's
+ * SEIP line is not stored: reads of mip OR it in, read-modify-writes see only the software bit (as the spec
+ * requires, so a csrs/csrc on mip does not latch the external line). */
+#define RV_MIP_MACHINE ((1u << RV_IRQ_MSI) | (1u << RV_IRQ_MTI) | (1u << RV_IRQ_MEI))
+#define RV_MIP_SOFT ((1u << RV_IRQ_SSI) | (1u << RV_IRQ_STI) | (1u << RV_IRQ_SEI))
+#define RV_MIE_MASK (RV_MIP_MACHINE | RV_MIP_SOFT)
+/* mideleg: only supervisor interrupts can be delegated. medeleg: every exception S-mode can handle; ecall from
+ * M (11) is read-only zero, 10 and 14 are reserved. */
+#define RV_MIDELEG_MASK RV_MIP_SOFT
+#define RV_MEDELEG_MASK 0xb3ffull
+/* mstatus: the bits software may write (MPP separately, it is WARL over M, S and U), and the sstatus view. */
+#define RV_MSTATUS_WRITABLE (RV_MSTATUS_SIE | RV_MSTATUS_MIE | RV_MSTATUS_SPIE | RV_MSTATUS_MPIE | RV_MSTATUS_SPP | \
+                             RV_MSTATUS_MPRV | RV_MSTATUS_SUM | RV_MSTATUS_MXR | RV_MSTATUS_TVM | RV_MSTATUS_TW | \
+                             RV_MSTATUS_TSR)
+#define RV_SSTATUS_WRITABLE (RV_MSTATUS_SIE | RV_MSTATUS_SPIE | RV_MSTATUS_SPP | RV_MSTATUS_SUM | RV_MSTATUS_MXR)
+#define RV_MSTATUS_UXL (2ull << 32) /* XLEN 64 in U and S; read-only */
+#define RV_MSTATUS_SXL (2ull << 34)
 #define RV_WATCH_MAX 4
 /* The longest WFI sleep. The machine's wake and the core's kick signal (ppoll's EINTR) end it sooner; this
  * only bounds a kick that lands between the look at should_return and the sleep. */
@@ -282,51 +298,82 @@ static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
 
 /* ---- Traps -------------------------------------------------------------------------------------------- */
 
+/* A trap goes to S-mode when it comes from S or U and medeleg/mideleg delegates its cause, else to M-mode. */
+static int rv_trap_to_s(const rv_cpu *c, uint64_t cause)
+{
+    uint64_t deleg = (cause & RV_IRQ_FLAG) ? c->mideleg : c->medeleg;
+    return c->priv <= RV_PRIV_S && ((deleg >> (cause & 63)) & 1);
+}
+
+/* Where a trap with this cause would go. */
+static uint64_t rv_trap_vector(const rv_cpu *c, uint64_t cause)
+{
+    uint64_t tvec = rv_trap_to_s(c, cause) ? c->stvec : c->mtvec;
+    uint64_t base = tvec & ~3ull;
+    if ((cause & RV_IRQ_FLAG) && (tvec & 1))
+        base += 4 * (cause & 63);
+    return base;
+}
+
 static void rv_trap(rv_runtime *rt, uint64_t cause, uint64_t tval)
 {
     rv_cpu *c = rt->cpu;
-    c->mepc = c->pc;
-    c->mcause = cause;
-    c->mtval = tval;
-    uint64_t s = c->mstatus;
-    s = (s & ~RV_MSTATUS_MPIE) | ((s & RV_MSTATUS_MIE) ? RV_MSTATUS_MPIE : 0);
-    s &= ~RV_MSTATUS_MIE;
-    s = (s & ~RV_MSTATUS_MPP) | ((uint64_t)c->priv << 11);
+    uint64_t s = c->mstatus, vec = rv_trap_vector(c, cause);
+    if (rv_trap_to_s(c, cause)) {
+        c->sepc = c->pc;
+        c->scause = cause;
+        c->stval = tval;
+        s = (s & ~RV_MSTATUS_SPIE) | ((s & RV_MSTATUS_SIE) ? RV_MSTATUS_SPIE : 0);
+        s &= ~(RV_MSTATUS_SIE | RV_MSTATUS_SPP);
+        s |= c->priv == RV_PRIV_S ? RV_MSTATUS_SPP : 0;
+        c->priv = RV_PRIV_S;
+    } else {
+        c->mepc = c->pc;
+        c->mcause = cause;
+        c->mtval = tval;
+        s = (s & ~RV_MSTATUS_MPIE) | ((s & RV_MSTATUS_MIE) ? RV_MSTATUS_MPIE : 0);
+        s &= ~RV_MSTATUS_MIE;
+        s = (s & ~RV_MSTATUS_MPP) | ((uint64_t)c->priv << 11);
+        c->priv = RV_PRIV_M;
+    }
     c->mstatus = s;
-    c->priv = RV_PRIV_M;
-    uint64_t base = c->mtvec & ~3ull;
-    if ((cause & RV_IRQ_FLAG) && (c->mtvec & 1))
-        base += 4 * (cause & ~RV_IRQ_FLAG);
-    c->pc = base;
+    c->pc = vec;
     c->leave = 1;
     c->lr_addr = ~0ull;
 }
 
-/* The machine drives mip's MEIP, MTIP and MSIP; the hart only reads them. */
-static void rv_update_mip(rv_runtime *rt)
+/* mip as the hart sees it: the machine's lines sampled now (MSIP, MTIP, MEIP stored; SEIP ORed with the
+ * software-written bit). */
+static uint64_t rv_mip(rv_runtime *rt)
 {
     rv_cpu *c = rt->cpu;
-    c->mip = (c->mip & ~(uint64_t)RV_MIE_MASK) | (rt->ops.irq_pending(rt->ops.opaque) & RV_MIE_MASK);
+    uint64_t lines = rt->ops.irq_pending(rt->ops.opaque);
+    c->mip = (c->mip & ~(uint64_t)RV_MIP_MACHINE) | (lines & RV_MIP_MACHINE);
+    return c->mip | (lines & (1ull << RV_IRQ_SEI));
 }
 
-/* Take the highest-priority enabled interrupt, if any; returns whether one is pending in mie at all. */
+/* Take the highest-priority interrupt that is pending, enabled and not masked at this privilege, if any;
+ * returns whether one is pending in mie at all (what ends wfi). Interrupts not delegated go to M-mode, taken
+ * below M always and in M with mstatus.MIE; delegated ones go to S-mode, taken in U always, in S with
+ * mstatus.SIE, never in M. M-level ones come first, then MEI, MSI, MTI, SEI, SSI, STI. */
 static int rv_check_interrupts(rv_runtime *rt)
 {
     rv_cpu *c = rt->cpu;
-    rv_update_mip(rt);
-    uint64_t pend = c->mip & c->mie;
+    uint64_t pend = rv_mip(rt) & c->mie;
     if (!pend)
         return 0;
-    if (c->priv < RV_PRIV_M || (c->mstatus & RV_MSTATUS_MIE)) {
-        static const unsigned order[3] = { RV_IRQ_MEI, RV_IRQ_MSI, RV_IRQ_MTI };
-        for (int i = 0; i < 3; i++)
-            if (pend & (1ull << order[i])) {
-                c->wfi = 0;
-                rv_trap(rt, RV_IRQ_FLAG | order[i], 0);
-                c->leave = 0;
-                break;
-            }
-    }
+    uint64_t to_m = c->priv < RV_PRIV_M || (c->mstatus & RV_MSTATUS_MIE) ? pend & ~c->mideleg : 0;
+    uint64_t to_s = c->priv < RV_PRIV_S || (c->priv == RV_PRIV_S && (c->mstatus & RV_MSTATUS_SIE))
+                        ? pend & c->mideleg : 0;
+    uint64_t take = to_m ? to_m : to_s;
+    static const unsigned order[6] = { RV_IRQ_MEI, RV_IRQ_MSI, RV_IRQ_MTI, RV_IRQ_SEI, RV_IRQ_SSI, RV_IRQ_STI };
+    for (int i = 0; i < 6 && take; i++)
+        if (take & (1ull << order[i])) {
+            c->wfi = 0;
+            rv_trap(rt, RV_IRQ_FLAG | order[i], 0);
+            c->leave = 0;
+            break;
+        }
     return 1;
 }
 
@@ -438,34 +485,98 @@ static void rv_do_store(rv_runtime *rt, uint64_t addr, uint64_t val, uint32_t in
 
 /* ---- The one-instruction interpreter ------------------------------------------------------------------ */
 
+/* Counters in S and U: mcounteren lets S (and then scounteren lets U) read cycle, time, instret, hpmcounterN. */
+static int rv_counter_allowed(const rv_cpu *c, unsigned csr)
+{
+    uint64_t bit = 1ull << (csr & 31);
+    if (c->priv < RV_PRIV_M && !(c->mcounteren & bit))
+        return 0;
+    return c->priv != RV_PRIV_U || (c->scounteren & bit);
+}
+
+/* Whether PMP entry i ignores writes: its own lock, or the next entry's lock when that one is TOR (its lower
+ * bound is this pmpaddr). */
+static int rv_pmp_locked(const rv_cpu *c, unsigned i, int addr)
+{
+    uint8_t cfg = (uint8_t)(c->pmpcfg[i / 8] >> (8 * (i % 8)));
+    if (cfg & 0x80)
+        return 1;
+    if (!addr || i + 1 >= RV_PMP_ENTRIES)
+        return 0;
+    uint8_t next = (uint8_t)(c->pmpcfg[(i + 1) / 8] >> (8 * ((i + 1) % 8)));
+    return (next & 0x80) && ((next >> 3) & 3) == 1;
+}
+
+/* pmpcfg0/2: eight entries each; locked entries keep their byte, reserved bits 6:5 read zero and the reserved
+ * R=0 W=1 combination is stored as R=0 W=0. */
+static void rv_pmpcfg_write(rv_cpu *c, unsigned reg, uint64_t v)
+{
+    uint64_t out = 0;
+    for (unsigned k = 0; k < 8; k++) {
+        unsigned i = reg * 8 + k;
+        uint8_t old = (uint8_t)(c->pmpcfg[reg] >> (8 * k)), b = (uint8_t)(v >> (8 * k)) & 0x9f;
+        if ((b & 3) == 2)
+            b &= (uint8_t)~2;
+        out |= (uint64_t)(rv_pmp_locked(c, i, 0) ? old : b) << (8 * k);
+    }
+    c->pmpcfg[reg] = out;
+}
+
+/* The privilege check (bits 9:8 of the number are the lowest privilege allowed), the counter gates and TVM;
+ * then the value. -1: the CSR does not exist or may not be accessed here (illegal instruction). */
 static int rv_csr_read(rv_runtime *rt, unsigned csr, uint64_t *v)
 {
     rv_cpu *c = rt->cpu;
     if (c->priv < ((csr >> 8) & 3))
         return -1;
-    if (csr >= 0xc00 && csr <= 0xc1f && c->priv < RV_PRIV_M && !((c->mcounteren >> (csr & 31)) & 1))
+    if (csr >= 0xc00 && csr <= 0xc1f && !rv_counter_allowed(c, csr))
         return -1;
     switch (csr) {
-    case 0x300: *v = c->mstatus | (2ull << 32); return 0;
+    case 0x100: *v = (c->mstatus & RV_SSTATUS_WRITABLE) | RV_MSTATUS_UXL; return 0;
+    case 0x104: *v = c->mie & c->mideleg; return 0;
+    case 0x105: *v = c->stvec; return 0;
+    case 0x106: *v = c->scounteren; return 0;
+    case 0x10a: *v = 0; return 0; /* senvcfg: none of its features (Zicbom, Zicboz, Svpbmt) */
+    case 0x140: *v = c->sscratch; return 0;
+    case 0x141: *v = c->sepc; return 0;
+    case 0x142: *v = c->scause; return 0;
+    case 0x143: *v = c->stval; return 0;
+    case 0x144: *v = rv_mip(rt) & c->mideleg; return 0;
+    case 0x180:
+        if (c->priv == RV_PRIV_S && (c->mstatus & RV_MSTATUS_TVM))
+            return -1;
+        *v = c->satp;
+        return 0;
+    case 0x300: *v = c->mstatus | RV_MSTATUS_UXL | RV_MSTATUS_SXL; return 0;
     case 0x301: *v = RV_MISA; return 0;
+    case 0x302: *v = c->medeleg; return 0;
+    case 0x303: *v = c->mideleg; return 0;
     case 0x304: *v = c->mie; return 0;
     case 0x305: *v = c->mtvec; return 0;
     case 0x306: *v = c->mcounteren; return 0;
+    case 0x30a: *v = c->menvcfg; return 0;
     case 0x340: *v = c->mscratch; return 0;
     case 0x341: *v = c->mepc; return 0;
     case 0x342: *v = c->mcause; return 0;
     case 0x343: *v = c->mtval; return 0;
-    case 0x344: rv_update_mip(rt); *v = c->mip; return 0;
+    case 0x344: *v = rv_mip(rt); return 0;
+    case 0x3a0: *v = c->pmpcfg[0]; return 0;
+    case 0x3a2: *v = c->pmpcfg[1]; return 0;
     /* CSR instructions end their block, whose charge includes the reading instruction: it has not retired. */
     case 0xb00: case 0xb02: case 0xc00: case 0xc02: *v = rv_instret(c) - 1; return 0;
     case 0xc01: *v = rt->ops.time(rt->ops.opaque); return 0;
     case 0xf11: case 0xf12: case 0xf13: case 0xf14: case 0xf15: *v = 0; return 0;
     default:
-        /* Present but unimplemented (read zero, writes ignored): delegation, PMP, counters, envcfg. */
-        /* Debug triggers (tselect, tdata1-3, tcontrol) exist but offer none: tdata1 reads type 0. */
-        if (csr == 0x302 || csr == 0x303 || csr == 0x30a || csr == 0x320 || (csr >= 0x323 && csr <= 0x33f) ||
-            (csr >= 0x7a0 && csr <= 0x7a3) || csr == 0x7a5 ||
-            (csr >= 0x3a0 && csr <= 0x3ef) || (csr >= 0xb03 && csr <= 0xb1f) || (csr >= 0xc03 && csr <= 0xc1f)) {
+        if (csr >= 0x3b0 && csr < 0x3b0 + RV_PMP_ENTRIES) {
+            *v = c->pmpaddr[csr - 0x3b0];
+            return 0;
+        }
+        /* Present but read-only zero: PMP entries 16-63 (pmpcfg4-14, pmpaddr16-63; odd pmpcfg do not exist on
+         * RV64), the HPM counters and their events, mcountinhibit, and the debug triggers (tselect, tdata1-3,
+         * tcontrol: tdata1 reads type 0, no triggers). */
+        if (csr == 0x320 || (csr >= 0x323 && csr <= 0x33f) || (csr >= 0x7a0 && csr <= 0x7a3) || csr == 0x7a5 ||
+            (csr >= 0x3a4 && csr <= 0x3ae && !(csr & 1)) || (csr >= 0x3c0 && csr <= 0x3ef) ||
+            (csr >= 0xb03 && csr <= 0xb1f) || (csr >= 0xc03 && csr <= 0xc1f)) {
             *v = 0;
             return 0;
         }
@@ -473,30 +584,58 @@ static int rv_csr_read(rv_runtime *rt, unsigned csr, uint64_t *v)
     }
 }
 
+/* Called after rv_csr_read accepted the access; -1 for a read-only CSR (bits 11:10 == 3). */
 static int rv_csr_write(rv_runtime *rt, unsigned csr, uint64_t v)
 {
     rv_cpu *c = rt->cpu;
     if ((csr >> 10) == 3)
-        return -1; /* read-only */
+        return -1;
     switch (csr) {
-    case 0x300: {
-        uint64_t mpp = (v & RV_MSTATUS_MPP) == RV_MSTATUS_MPP ? RV_MSTATUS_MPP : 0; /* M or U only */
-        c->mstatus = (v & (RV_MSTATUS_MIE | RV_MSTATUS_MPIE | RV_MSTATUS_MPRV | (1ull << 21))) | mpp;
+    case 0x100: c->mstatus = (c->mstatus & ~RV_SSTATUS_WRITABLE) | (v & RV_SSTATUS_WRITABLE); return 0;
+    case 0x104: c->mie = (c->mie & ~c->mideleg) | (v & c->mideleg); return 0;
+    case 0x105: c->stvec = v & ~2ull; return 0;
+    case 0x106: c->scounteren = v & 0xffffffffu; return 0;
+    case 0x140: c->sscratch = v; return 0;
+    case 0x141: c->sepc = v & ~1ull; return 0;
+    case 0x142: c->scause = v; return 0;
+    case 0x143: c->stval = v; return 0;
+    case 0x144: { /* only SSIP is writable through sip, and only when delegated */
+        uint64_t m = c->mideleg & (1ull << RV_IRQ_SSI);
+        c->mip = (c->mip & ~m) | (v & m);
         return 0;
     }
+    case 0x180:
+        /* Bare is the only mode so far: a write of another mode has no effect at all (legal WARL), and Bare
+         * keeps ASID and PPN zero. Nothing is cached by translation, so nothing to flush. */
+        if ((v >> 60) == 0)
+            c->satp = 0;
+        return 0;
+    case 0x300: {
+        uint64_t mpp = (v & RV_MSTATUS_MPP) == (2ull << 11) ? (c->mstatus & RV_MSTATUS_MPP) : (v & RV_MSTATUS_MPP);
+        c->mstatus = (v & RV_MSTATUS_WRITABLE) | mpp;
+        return 0;
+    }
+    case 0x302: c->medeleg = v & RV_MEDELEG_MASK; return 0;
+    case 0x303: c->mideleg = v & RV_MIDELEG_MASK; return 0;
     case 0x304: c->mie = v & RV_MIE_MASK; return 0;
     case 0x305: c->mtvec = v & ~2ull; return 0;
     case 0x306: c->mcounteren = v & 0xffffffffu; return 0;
+    case 0x30a: c->menvcfg = v & 1; return 0; /* FIOM only: fences here order I/O as well anyway */
     case 0x340: c->mscratch = v; return 0;
     case 0x341: c->mepc = v & ~1ull; return 0;
     case 0x342: c->mcause = v; return 0;
     case 0x343: c->mtval = v; return 0;
-    case 0x301: case 0x344: return 0;
+    case 0x344: c->mip = (c->mip & ~(uint64_t)RV_MIP_SOFT) | (v & RV_MIP_SOFT); return 0;
+    case 0x3a0: rv_pmpcfg_write(c, 0, v); return 0;
+    case 0x3a2: rv_pmpcfg_write(c, 1, v); return 0;
     case 0xb00: case 0xb02: c->instret = v - (c->quantum - (uint64_t)c->budget); return 0;
-    default: {
-        uint64_t dummy;
-        return rv_csr_read(rt, csr, &dummy); /* WARL zero if it exists */
-    }
+    default:
+        if (csr >= 0x3b0 && csr < 0x3b0 + RV_PMP_ENTRIES) {
+            if (!rv_pmp_locked(c, csr - 0x3b0, 1))
+                c->pmpaddr[csr - 0x3b0] = v & ((1ull << 54) - 1);
+            return 0;
+        }
+        return 0; /* read-only zero or WARL without writable bits (misa, senvcfg, HPM, triggers) */
     }
 }
 
@@ -632,7 +771,9 @@ static void rv_do_interp(rv_runtime *rt, uint32_t raw)
             return;
         }
         if (writes) {
-            uint64_t nv = is_rw ? src : (in.op == RV_OP_CSRRS || in.op == RV_OP_CSRRSI) ? (old | src) : (old & ~src);
+            /* mip's read-modify-write sees the software SEIP, not the machine's line ORed into reads. */
+            uint64_t base = in.csr == 0x344 ? c->mip : old;
+            uint64_t nv = is_rw ? src : (in.op == RV_OP_CSRRS || in.op == RV_OP_CSRRSI) ? (base | src) : (base & ~src);
             if (rv_csr_write(rt, in.csr, nv)) {
                 rv_trap(rt, RV_EXC_ILLEGAL, raw);
                 return;
@@ -642,7 +783,7 @@ static void rv_do_interp(rv_runtime *rt, uint32_t raw)
         break;
     }
     case RV_OP_ECALL:
-        rv_trap(rt, c->priv == RV_PRIV_M ? RV_EXC_ECALL_M : RV_EXC_ECALL_U, 0);
+        rv_trap(rt, c->priv == RV_PRIV_M ? RV_EXC_ECALL_M : c->priv == RV_PRIV_S ? RV_EXC_ECALL_S : RV_EXC_ECALL_U, 0);
         return;
     case RV_OP_EBREAK:
         rv_trap(rt, RV_EXC_BREAKPOINT, c->pc);
@@ -664,8 +805,25 @@ static void rv_do_interp(rv_runtime *rt, uint32_t raw)
         c->leave = 1;
         return;
     }
+    case RV_OP_SRET: {
+        if (c->priv < RV_PRIV_S || (c->priv == RV_PRIV_S && (c->mstatus & RV_MSTATUS_TSR))) {
+            rv_trap(rt, RV_EXC_ILLEGAL, raw);
+            return;
+        }
+        uint64_t s = c->mstatus;
+        c->priv = (s & RV_MSTATUS_SPP) ? RV_PRIV_S : RV_PRIV_U;
+        s = (s & ~RV_MSTATUS_SIE) | ((s & RV_MSTATUS_SPIE) ? RV_MSTATUS_SIE : 0);
+        s |= RV_MSTATUS_SPIE;
+        s &= ~(RV_MSTATUS_SPP | RV_MSTATUS_MPRV);
+        c->mstatus = s;
+        c->pc = c->sepc;
+        c->leave = 1;
+        return;
+    }
     case RV_OP_WFI:
-        if (c->priv != RV_PRIV_M && (c->mstatus & (1ull << 21))) {
+        /* With S-mode present, wfi in U-mode is illegal (it could wait unboundedly), as on QEMU; in S-mode only
+         * with mstatus.TW. */
+        if (c->priv == RV_PRIV_U || (c->priv == RV_PRIV_S && (c->mstatus & RV_MSTATUS_TW))) {
             rv_trap(rt, RV_EXC_ILLEGAL, raw);
             return;
         }
@@ -676,7 +834,15 @@ static void rv_do_interp(rv_runtime *rt, uint32_t raw)
         rv_flush(rt);
         write_rd = 0;
         break;
-    case RV_OP_SFENCE_VMA: /* no S-mode, so no sfence.vma */
+    case RV_OP_SFENCE_VMA:
+        /* Only Bare translation exists, so no translation is cached by address space: nothing to forget. With
+         * paging this must drop the translations and jump-cache entries that depend on the mapping. */
+        if (c->priv == RV_PRIV_U || (c->priv == RV_PRIV_S && (c->mstatus & RV_MSTATUS_TVM))) {
+            rv_trap(rt, RV_EXC_ILLEGAL, raw);
+            return;
+        }
+        write_rd = 0;
+        break;
     default:
         rv_trap(rt, RV_EXC_ILLEGAL, raw);
         return;
@@ -818,8 +984,7 @@ static uint8_t *rv_dispatch_next(rv_runtime *rt)
     }
     uint8_t *code = rv_tb_get(rt, c->pc);
     if (!code) {
-        uint64_t vec = c->mtvec & ~3ull;
-        if (c->pc == vec) {
+        if (rv_trap_vector(c, RV_EXC_INSN_ACCESS) == c->pc) { /* mtvec or stvec: it would loop */
             char why[128];
             snprintf(why, sizeof(why), "instruction access fault at 0x%" PRIx64 ", which is also the trap vector",
                      c->pc);
@@ -1150,7 +1315,7 @@ void rv_runtime_dump(rv_runtime *rt, void (*print)(void *opaque, const char *lin
     rv_cpu *c = rt->cpu;
     char line[160];
     snprintf(line, sizeof(line), "pc  %016" PRIx64 "  priv %s  mstatus %016" PRIx64 "  mcause %" PRIx64
-             "  mepc %" PRIx64 "  mtval %" PRIx64 "  mtvec %" PRIx64, c->pc, c->priv == RV_PRIV_M ? "M" : "U",
+             "  mepc %" PRIx64 "  mtval %" PRIx64 "  mtvec %" PRIx64, c->pc, c->priv == RV_PRIV_M ? "M" : c->priv == RV_PRIV_S ? "S" : "U",
              c->mstatus, c->mcause, c->mepc, c->mtval, c->mtvec);
     print(opaque, line);
     for (unsigned r = 0; r < 32; r += 4) {

@@ -31,8 +31,9 @@ typedef struct rv_machine_ops {
     int (*should_return)(void *opaque);
     /* The hart failed beyond recovery (status 1, `why` says what happened). */
     void (*stop)(void *opaque, int status, const char *why);
-    /* The interrupt lines the machine drives, as mip bits: MEIP (1 << RV_IRQ_MEI), MTIP, MSIP; others ignored.
-     * Asked before every block the dispatcher enters and on reads of mip. */
+    /* The interrupt lines the machine drives, as mip bits: MEIP (1 << RV_IRQ_MEI), MTIP, MSIP, SEIP (ORed with
+     * the bit M-mode software writes); others ignored. Asked before every block the dispatcher enters and on
+     * reads of mip and sip. */
     uint64_t (*irq_pending)(void *opaque);
     /* For WFI: nanoseconds until irq_pending() may change by itself (a timer deadline), or UINT64_MAX. Any
      * other change (a line raised by another thread) must call rv_runtime_wake. */

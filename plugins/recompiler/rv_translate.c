@@ -594,7 +594,7 @@ static int rv_ends_block(rv_op op)
     switch (op) {
     case RV_OP_JAL: case RV_OP_JALR:
     case RV_OP_BEQ: case RV_OP_BNE: case RV_OP_BLT: case RV_OP_BGE: case RV_OP_BLTU: case RV_OP_BGEU:
-    case RV_OP_ECALL: case RV_OP_EBREAK: case RV_OP_MRET: case RV_OP_WFI: case RV_OP_FENCE_I:
+    case RV_OP_ECALL: case RV_OP_EBREAK: case RV_OP_MRET: case RV_OP_SRET: case RV_OP_WFI: case RV_OP_FENCE_I:
     case RV_OP_SFENCE_VMA: case RV_OP_ILLEGAL:
     case RV_OP_CSRRW: case RV_OP_CSRRS: case RV_OP_CSRRC: case RV_OP_CSRRWI: case RV_OP_CSRRSI: case RV_OP_CSRRCI:
         return 1;

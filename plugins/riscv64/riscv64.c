@@ -580,7 +580,8 @@ static int riscv64_board_load(void *state, vmm_ssm *ssm, uint32_t version)
         h->ssm_get_bytes(ssm, ps.claimed, sizeof(ps.claimed)) || h->ssm_get_bytes(ssm, enable, sizeof(enable)) ||
         h->ssm_get_bytes(ssm, threshold, sizeof(threshold)))
         return -1;
-    if (misa != RV_MISA)
+    /* Snapshots from before S-mode say ACIMU: their guest runs the same on this superset. */
+    if (misa != RV_MISA && misa != (RV_MISA & ~(1ull << 18)))
         return h->ssm_fail(ssm, "saved with misa 0x%" PRIx64 ", this riscv64 implements 0x%" PRIx64 " (other ISA "
                            "extensions)", misa, (uint64_t)RV_MISA);
     if (harts != h->vcpu_count(m->inst))
@@ -607,7 +608,14 @@ static int riscv64_hart_save(void *state, vmm_ssm *ssm)
     const uint64_t csr[] = { c->pc, c->priv, c->mstatus, c->mie, c->mip, c->mtvec, c->mscratch, c->mepc,
                              c->mcause, c->mtval, c->mcounteren, c->instret, c->lr_addr, (uint64_t)c->wfi };
     h->ssm_put_bytes(ssm, c->x, sizeof(c->x));
-    return h->ssm_put_bytes(ssm, csr, sizeof(csr));
+    h->ssm_put_bytes(ssm, csr, sizeof(csr));
+    /* S-mode came after version 1: an optional section, so older snapshots (without it) still load. */
+    const uint64_t smode[] = { c->medeleg, c->mideleg, c->stvec, c->sscratch, c->sepc, c->scause, c->stval,
+                               c->scounteren, c->satp, c->menvcfg, c->pmpcfg[0], c->pmpcfg[1] };
+    h->ssm_put_optional(ssm, "smode");
+    h->ssm_put_bytes(ssm, smode, sizeof(smode));
+    h->ssm_put_bytes(ssm, c->pmpaddr, sizeof(c->pmpaddr));
+    return h->ssm_end_optional(ssm);
 }
 
 static int riscv64_hart_load(void *state, vmm_ssm *ssm, uint32_t version)
@@ -616,10 +624,14 @@ static int riscv64_hart_load(void *state, vmm_ssm *ssm, uint32_t version)
     const vmm_helpers *h = m->hlp;
     if (version != RV64_HART_VERSION)
         return h->ssm_fail(ssm, "hart state version %u; this riscv64 reads version %u", version, RV64_HART_VERSION);
-    uint64_t x[32], csr[14];
+    uint64_t x[32], csr[14], smode[12] = { 0 }, pmpaddr[RV_PMP_ENTRIES] = { 0 };
     if (h->ssm_get_bytes(ssm, x, sizeof(x)) || h->ssm_get_bytes(ssm, csr, sizeof(csr)))
         return -1;
-    if (x[0] != 0 || (csr[1] != RV_PRIV_M && csr[1] != RV_PRIV_U) || csr[13] > 1)
+    int opt = h->ssm_get_optional(ssm, "smode");
+    if (opt < 0 || (opt && (h->ssm_get_bytes(ssm, smode, sizeof(smode)) ||
+                            h->ssm_get_bytes(ssm, pmpaddr, sizeof(pmpaddr)) || h->ssm_end_optional(ssm))))
+        return -1;
+    if (x[0] != 0 || (csr[1] != RV_PRIV_M && csr[1] != RV_PRIV_S && csr[1] != RV_PRIV_U) || csr[13] > 1)
         return h->ssm_fail(ssm, "hart state is damaged (x0 0x%" PRIx64 ", privilege %" PRIu64 ", wfi %" PRIu64 ")",
                            x[0], csr[1], csr[13]);
     rv_cpu *c = rv_runtime_cpu(m->rt);
@@ -638,6 +650,19 @@ static int riscv64_hart_load(void *state, vmm_ssm *ssm, uint32_t version)
     c->instret = csr[11];
     c->lr_addr = csr[12];
     c->wfi = (int)csr[13];
+    c->medeleg = smode[0];
+    c->mideleg = smode[1];
+    c->stvec = smode[2];
+    c->sscratch = smode[3];
+    c->sepc = smode[4];
+    c->scause = smode[5];
+    c->stval = smode[6];
+    c->scounteren = smode[7];
+    c->satp = smode[8];
+    c->menvcfg = smode[9];
+    c->pmpcfg[0] = smode[10];
+    c->pmpcfg[1] = smode[11];
+    memcpy(c->pmpaddr, pmpaddr, sizeof(pmpaddr));
     return 0;
 }
 

@@ -67,6 +67,7 @@ int main(void)
     check_rv(0x00b5352f, 0, "amoadd.d a0, a1, (a0)");
     check_rv(0x1005252f, 0, "lr.w a0, (a0)");
     check_rv(0x30200073, 0, "mret");
+    check_rv(0x10200073, 0, "sret");
     check_rv(0x0000100f, 0, "fence.i");
     check_rv(0x0000000b, 0, "illegal 0x0000000b");
     /* compressed */
