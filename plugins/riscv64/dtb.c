@@ -174,7 +174,8 @@ int dtb_build(vmm_instance *inst, const vmm_helpers *hlp, const dtb_input *in, v
     }
     /* First pass: the console for /chosen, which comes before /soc as in QEMU's tree. */
     vmm_fdt_device d;
-    for (unsigned i = 0; !console[0] && hlp->fdt_device(inst, i, &d) == 0; i++)
+    int described = VMM_HELPERS_HAVE(hlp, 6); /* an older core has no device descriptions: only the fixed nodes */
+    for (unsigned i = 0; described && !console[0] && hlp->fdt_device(inst, i, &d) == 0; i++)
         if (d.size && dtb_has(d.compatible, "ns16550a"))
             snprintf(console, sizeof(console), "/soc/%s@%" PRIx64, d.node_name, d.base);
 
@@ -210,7 +211,7 @@ int dtb_build(vmm_instance *inst, const vmm_helpers *hlp, const dtb_input *in, v
     e |= fdt_property_u32(fdt, "#size-cells", 2);
     e |= fdt_property_string(fdt, "compatible", "simple-bus");
     e |= fdt_property(fdt, "ranges", NULL, 0);
-    for (unsigned i = 0; hlp->fdt_device(inst, i, &d) == 0; i++) {
+    for (unsigned i = 0; described && hlp->fdt_device(inst, i, &d) == 0; i++) {
         int is_test = 0;
         int r = dtb_device(inst, hlp, fdt, in, &d, have_test, &is_test);
         if (r == -2) {
