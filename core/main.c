@@ -67,6 +67,8 @@ static const char main_usage[] =
     "  --device NAME[,key=val...]   add a device; NAME may be a path to a plugin .so (repeatable)\n"
     "  --sandbox on|off             seccomp filters per thread kind once the VM is set up (default on): a\n"
     "                               forbidden system call ends vmm naming it (docs/sandbox.md)\n"
+    "  --nodefaults                 none of the architecture's default devices (riscv64: its UART and test\n"
+    "                               device); a --device of the same plugin replaces a default one anyway\n"
     "\n"
     "Options for any command:\n"
     "  --plugin-path DIR            also look for plugins in DIR (repeatable; before the default)\n"
@@ -99,6 +101,7 @@ typedef struct main_args {
     const char *help_plugin; /* plugins --help NAME */
     const char *cmdline;
     int stats;
+    int nodefaults; /* --nodefaults */
     int mem_given, cpus_given, force, restore_mode_given;
     char snapshot[SS_NAME_MAX];                   /* --restore: the snapshot whose configuration filled in the rest */
     int arch_from_snapshot, devices_from_snapshot; /* what came from it, so errors name it, not an option */
@@ -199,7 +202,7 @@ static int main_parse_args(main_args *a, int argc, char **argv)
         static const char *const run_only[] = {"--arch", "--mem", "--cpus", "--image", "--kernel", "--initrd",
                                                "--append", "--exec", "--trace", "--stats", "--state", "--restore",
                                                "--restore-mode", "--control", "--device", "--accel",
-                                               "--sandbox"};
+                                               "--sandbox", "--nodefaults"};
         for (size_t k = 0; k < sizeof(run_only) / sizeof(run_only[0]) && !a->run_option; k++)
             if (!strcmp(opt, run_only[k]))
                 a->run_option = run_only[k];
@@ -239,6 +242,8 @@ static int main_parse_args(main_args *a, int argc, char **argv)
                 return 2;
         } else if (!strcmp(opt, "--append")) {
             a->cmdline = val;
+        } else if (!strcmp(opt, "--nodefaults")) {
+            a->nodefaults = 1;
         } else if (!strcmp(opt, "--device")) {
             if (a->ndevices == MAIN_MAX_LIST)
                 return main_usage_error("too many --device options (at most %s)", "64");
@@ -477,6 +482,7 @@ static int main_config_apply(main_args *a, const ss_meta *m, vm_config_text *sav
         a->ndevices = sc->ndevices;
         a->devices_from_snapshot = sc->ndevices > 0;
     }
+    a->nodefaults |= sc->nodefaults;
     if (!a->cmdline)
         a->cmdline = sc->cmdline;
     if (sc->accel) {
@@ -630,7 +636,7 @@ static int main_cmd_run(main_args *a)
     vm_config cfg = {.arch = a->arch, .arch_options = a->arch_options, .ram_size = a->mem, .cpus = a->cpus,
                      .images = a->images, .nimages = a->nimages, .devices = a->devices, .ndevices = a->ndevices,
                      .cmdline = a->cmdline, .accel = a->accel, .stats = a->stats, .dirty_log = store != NULL || a->state_db != NULL,
-                     .restoring = restore_name != NULL};
+                     .restoring = restore_name != NULL, .nodefaults = a->nodefaults};
     vmcmd *cmds = NULL;
     control *ctl = NULL;
     snapshot_pager *pager = NULL;

@@ -87,6 +87,28 @@ static int plugin_slots_null(void *const *slots, size_t n)
     return 0;
 }
 
+/* SDK 1.6: the board an architecture describes (vmm_board), versioned like the operations. */
+static int plugin_check_board(const plugin_registry *reg, const vmm_plugin_desc *d, const vmm_board *b, char *err,
+                              size_t errlen)
+{
+    if (VMM_VERSION_MAGIC(b->version) != VMM_DESC_MAGIC || VMM_VERSION_MAJOR(b->version) != reg->host_major ||
+        b->size != sizeof(*b)) {
+        snprintf(err, errlen, "plugin '%s': its board has version 0x%08x and %u bytes, SDK major %u has %zu", d->name,
+                 b->version, b->size, reg->host_major, sizeof(*b));
+        return -1;
+    }
+    int slot = plugin_slots_null(b->reserved, sizeof(b->reserved) / sizeof(b->reserved[0]));
+    if ((slot || b->reserved0) && VMM_VERSION_MINOR(b->version) <= reg->host_minor) {
+        snprintf(err, errlen, "plugin '%s': its board's reserved slot %d is not NULL", d->name, slot ? slot - 1 : 6);
+        return -1;
+    }
+    if (b->buses & ~(VMM_BUS_PORT | VMM_BUS_MMIO) && VMM_VERSION_MINOR(b->version) <= reg->host_minor) {
+        snprintf(err, errlen, "plugin '%s': its board names unknown buses 0x%x", d->name, b->buses);
+        return -1;
+    }
+    return 0;
+}
+
 static int plugin_check_arch_ops(const plugin_registry *reg, const vmm_plugin_desc *d, char *err, size_t errlen)
 {
     const vmm_arch_ops *a = d->arch;
@@ -116,11 +138,13 @@ static int plugin_check_arch_ops(const plugin_registry *reg, const vmm_plugin_de
         snprintf(err, errlen, "plugin '%s': architecture operations lack vm_load, vcpu_init or vcpu_exit", d->name);
         return -1;
     }
-    int slot = plugin_slots_null(a->reserved, sizeof(a->reserved) / sizeof(a->reserved[0]));
-    if (slot && VMM_VERSION_MINOR(a->version) <= reg->host_minor) {
-        snprintf(err, errlen, "plugin '%s': architecture operations reserved slot %d is not NULL", d->name, slot - 1);
+    /* The last reserved slot became `board` in 1.6: a plugin of 1.5 or older has NULL there (rule 4). */
+    if (a->board && VMM_VERSION_MINOR(a->version) < 6 && VMM_VERSION_MINOR(a->version) <= reg->host_minor) {
+        snprintf(err, errlen, "plugin '%s': architecture operations reserved slot 0 is not NULL", d->name);
         return -1;
     }
+    if (a->board && VMM_VERSION_MINOR(a->version) >= 6 && VMM_VERSION_MINOR(d->version) >= 6)
+        return plugin_check_board(reg, d, a->board, err, errlen);
     return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "board.h"
 #include "log.h"
 #include "loop.h"
 #include "sandbox.h"
@@ -78,6 +79,7 @@ static void vm_instance_free(vmm_instance *inst)
     if (inst->constructed && inst->desc->destruct)
         inst->desc->destruct(inst, inst->state);
     opt_values_free(&inst->opts);
+    board_fdt_free(inst->fdt);
     pthread_mutex_destroy(&inst->lock);
     free(inst->state);
     free(inst);
@@ -253,6 +255,13 @@ static int hlp_pio_register(vmm_instance *inst, uint16_t base, uint32_t count, v
 {
     if (count == 0 || (uint32_t)base + count > 0x10000) {
         log_msg(VMM_LOG_ERROR, inst->name, "port range 0x%x+%u is outside the 64 KiB port space", base, count);
+        return -1;
+    }
+    if (inst != inst->vm->arch && !board_has_port_bus(inst->vm->arch->desc)) {
+        log_msg(VMM_LOG_ERROR, inst->name, "ports 0x%x-0x%x: %s has no port I/O bus, its guest could not reach them "
+                "(give the device an MMIO address if it has one: vmm plugins --help %s)", base, base + count - 1,
+                inst->vm->arch->name, inst->desc->name);
+        inst->logged_error = 1;
         return -1;
     }
     return vm_register_io(inst, &inst->vm->pio, base, count, rd, wr);
@@ -684,6 +693,9 @@ const vmm_helpers vm_helpers = {
     .msi_send = hlp_msi_send,
     .ssm_stateless = hlp_ssm_stateless,
     .vm_accel = hlp_vm_accel,
+    .fdt_describe = board_hlp_fdt_describe,
+    .fdt_prop = board_hlp_fdt_prop,
+    .fdt_device = board_hlp_fdt_device,
     .version_end = VMM_HELPERS_VERSION,
 };
 
@@ -977,6 +989,44 @@ static int vm_open_host(vm *v, const vm_config *cfg, int required)
     return 0;
 }
 
+/* The board's default devices (SDK 1.6, board.c), then the user's, as instances not yet constructed. */
+static int vm_create_devices(vm *v, const vmm_plugin_desc *arch, const vm_config *cfg)
+{
+    char err[512];
+    board_devices *bd = malloc(sizeof(*bd));
+    if (!bd || board_devices_build(arch, cfg, bd, err, sizeof(err))) {
+        log_error("%s", bd ? err : "out of memory");
+        free(bd);
+        return -1;
+    }
+    int r = -1;
+    v->devices = calloc(bd->count ? bd->count : 1, sizeof(*v->devices));
+    if (!v->devices) {
+        log_error("out of memory");
+        goto out;
+    }
+    for (unsigned i = 0; i < bd->count; i++) {
+        const vmm_plugin_desc *d = vm_find_device(v, bd->list[i].name);
+        if (!d)
+            goto out;
+        unsigned nth = 0;
+        for (unsigned j = 0; j < i; j++)
+            if (v->devices[j]->desc == d)
+                nth++;
+        v->devices[i] = vm_instance_new(v, d, bd->list[i].options, nth, err, sizeof(err));
+        if (!v->devices[i]) {
+            log_error("%s%s", err, i < bd->nnames ? " (a default device of the board: --nodefaults leaves it out)" : "");
+            goto out;
+        }
+        v->ndevices = i + 1;
+    }
+    r = 0;
+out:
+    board_devices_free(bd);
+    free(bd);
+    return r;
+}
+
 vm *vm_create(plugin_registry *plugins, loop *lp, const vm_config *cfg, int *status)
 {
     char err[512];
@@ -1044,24 +1094,8 @@ vm *vm_create(plugin_registry *plugins, loop *lp, const vm_config *cfg, int *sta
         log_error("%s", err);
         goto fail;
     }
-    v->devices = calloc(cfg->ndevices ? cfg->ndevices : 1, sizeof(*v->devices));
-    if (!v->devices)
-        goto host_fail;
-    for (unsigned i = 0; i < cfg->ndevices; i++) {
-        const vmm_plugin_desc *d = vm_find_device(v, cfg->devices[i].name);
-        if (!d)
-            goto fail;
-        unsigned nth = 0;
-        for (unsigned j = 0; j < i; j++)
-            if (v->devices[j]->desc == d)
-                nth++;
-        v->devices[i] = vm_instance_new(v, d, cfg->devices[i].options, nth, err, sizeof(err));
-        if (!v->devices[i]) {
-            log_error("%s", err);
-            goto fail;
-        }
-        v->ndevices = i + 1;
-    }
+    if (vm_create_devices(v, ap->desc, cfg))
+        goto fail;
     /* Constructors check their option values and register I/O ranges: a refusal is the configuration's. */
     if (vm_construct(v->arch))
         goto fail;

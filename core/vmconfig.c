@@ -54,6 +54,8 @@ int vm_config_format(const vm_config *cfg, char *out, size_t len, char *err, siz
         return -1;
     if (cfg->accel && vmconfig_line(out, len, &n, "engine", cfg->accel, NULL, err, errlen))
         return -1;
+    if (cfg->nodefaults && vmconfig_line(out, len, &n, "nodefaults", "1", NULL, err, errlen))
+        return -1;
     return 0;
 }
 
@@ -152,6 +154,8 @@ int vm_config_parse(const char *text, const char *snapshot, vm_config_text *t, c
                 goto bad;
             }
             t->cfg.accel = val;
+        } else if (!strcmp(line, "nodefaults")) {
+            t->cfg.nodefaults = 1;
         }
     }
     return 0;

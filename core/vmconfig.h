@@ -39,10 +39,11 @@ typedef struct vm_config {
     int stats;           /* --stats */
     int dirty_log;       /* log dirty RAM pages, for incremental snapshots */
     int restoring;       /* state comes from a snapshot: images are not loaded */
+    int nodefaults;      /* --nodefaults: none of the board's default devices (board.c) */
 } vm_config;
 
 /* The text a snapshot keeps, one "key value" per line: arch NAME[,OPTIONS], mem BYTES, cpus N, device
- * NAME[,OPTIONS] (one per device, in order), append TEXT, engine NAME. Images are not part of it: a restored
+ * NAME[,OPTIONS] (one per device, in order), append TEXT, engine NAME, nodefaults 1. Images are not part of it: a restored
  * guest comes from the snapshot's RAM. 0, or -1 with a one-line reason in err when the text would not read back
  * as cfg (a value with a newline, or more than len - 1 bytes). */
 int vm_config_format(const vm_config *cfg, char *out, size_t len, char *err, size_t errlen);

@@ -58,8 +58,10 @@ static int sifive_test_construct(vmm_instance *inst, const vmm_helpers *hlp, voi
     t->hlp = hlp;
     if (VMM_HELPERS_HAVE(hlp, 3))
         hlp->ssm_stateless(inst); /* writes end the VM; nothing is kept between them */
-    return hlp->mmio_register(inst, hlp->opt_u64(inst, "base"), SIFIVE_TEST_SIZE, sifive_test_read,
-                              sifive_test_write);
+    if (hlp->mmio_register(inst, hlp->opt_u64(inst, "base"), SIFIVE_TEST_SIZE, sifive_test_read, sifive_test_write))
+        return -1;
+    /* QEMU's compatible list: the architecture adds /poweroff and /reboot nodes that point at this syscon. */
+    return VMM_HELPERS_HAVE(hlp, 6) ? hlp->fdt_describe(inst, "test", "sifive,test1 sifive,test0 syscon", -1) : 0;
 }
 
 static const vmm_option_desc sifive_test_options[] = {

@@ -577,6 +577,11 @@ static int uart_construct(vmm_instance *inst, const vmm_helpers *hlp, void *stat
         /* QEMU's virt board decodes a 256-byte window for its eight byte registers. */
         if (hlp->mmio_register(inst, u->mmio_base, 0x100, uart_io_read, uart_io_write) != 0)
             return -1;
+        /* In the device tree as QEMU's virt has it: a 16550A clocked at 3.6864 MHz. */
+        static const uint8_t clock[4] = { 0x00, 0x38, 0x40, 0x00 };
+        if (VMM_HELPERS_HAVE(hlp, 6) && (hlp->fdt_describe(inst, "serial", "ns16550a", (int)u->irq) ||
+                                         hlp->fdt_prop(inst, "clock-frequency", clock, sizeof(clock))))
+            return -1;
     } else if (hlp->pio_register(inst, u->iobase, UART_NR_PORTS, uart_io_read, uart_io_write) != 0) {
         return -1;
     }

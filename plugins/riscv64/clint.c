@@ -5,7 +5,7 @@
 
 #include "rv_cpu.h"
 
-#define CLINT_NS_PER_TICK 100 /* 10 MHz */
+#define CLINT_NS_PER_TICK (1000000000u / CLINT_HZ)
 
 static uint64_t clint_now_ns(void)
 {

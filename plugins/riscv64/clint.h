@@ -10,6 +10,7 @@
 
 #define CLINT_BASE 0x2000000ull
 #define CLINT_SIZE 0x10000ull
+#define CLINT_HZ 10000000u /* mtime ticks per second, as on QEMU's virt (the device tree's timebase-frequency) */
 
 typedef struct clint {
     uint64_t start_ns; /* CLOCK_MONOTONIC at mtime 0, modulo 2^64 (before the host's boot, after a restore) */

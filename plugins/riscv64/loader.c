@@ -108,6 +108,8 @@ static int loader_load_elf(loader *m, const vmm_image *img)
                         "(0x80000000, --mem)", img->path, i, addr, (uint64_t)ph.p_memsz);
             return -1;
         }
+        if (addr + ph.p_memsz > m->out->end)
+            m->out->end = addr + ph.p_memsz;
         if (m->checking)
             continue;
         memcpy(p, d + ph.p_offset, ph.p_filesz);
@@ -170,6 +172,7 @@ int loader_load(vmm_instance *inst, const vmm_helpers *hlp, const vmm_image *ima
             return -1;
         }
         out->entry = addr;
+        out->end = addr + img->size;
     }
     return 0;
 }

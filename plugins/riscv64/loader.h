@@ -14,6 +14,7 @@
 typedef struct loader_program {
     uint64_t entry;
     uint64_t tohost, fromhost; /* 0: the program has none */
+    uint64_t end;              /* the end of the highest byte loaded: what follows is free for the initrd and DTB */
 } loader_program;
 
 /* Returns 0, or -1 after logging why (one line naming the option and file). */

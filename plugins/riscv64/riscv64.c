@@ -1,7 +1,8 @@
 /*
  * riscv64: the RISC-V architecture plugin. A QEMU-virt-compatible machine (RAM at 0x80000000, the CLINT at
- * 0x2000000 (clint.c), Spike's HTIF mailbox for programs that have one (htif.c); the UART at 0x10000000 and
- * the SiFive test device at 0x100000 are device plugins) whose hart is executed by the recompiler library
+ * 0x2000000 (clint.c), the PLIC at 0xc000000 (plic.c), Spike's HTIF mailbox for programs that have one (htif.c);
+ * the UART at 0x10000000 and the SiFive test device at 0x100000 are device plugins the board asks the core for by
+ * default, vmm_board) and a device tree in RAM (dtb.c, a1 at reset) whose hart is executed by the recompiler library
  * (plugins/recompiler/) in this process (vcpu_run), so no KVM is needed. This file is the glue between the vmm
  * plugin ABI and rv_runtime: options, RAM, the program (loaded by loader.c), the machine's callbacks (device
  * access, interrupt lines, time) and reports.
@@ -21,6 +22,7 @@
 #include <vmm/plugin.h>
 
 #include "clint.h"
+#include "dtb.h"
 #include "htif.h"
 #include "loader.h"
 #include "plic.h"
@@ -57,6 +59,7 @@ struct riscv64 {
     plic *plic;               /* device lines arrive here from any thread (irq_line) */
     int dirty_wanted;         /* the engine asked for dirty logging (before the runtime existed, maybe) */
     uint64_t ext_pending;     /* atomic: mip's MEIP/SEIP as the PLIC's contexts drive them */
+    uint64_t dtb_addr;        /* where vm_load put the device tree: a1 at reset */
 };
 
 #define RV64_PLIC_CONTEXTS 2  /* hart 0: M-mode and S-mode, numbered as on QEMU's virt */
@@ -244,15 +247,93 @@ static int riscv64_vm_create(vmm_instance *inst, void *state)
     return m->hlp->mem_map_ram(inst, RV_RAM_BASE, size, "ram");
 }
 
+/* The initrd where QEMU's virt puts it (far enough above the kernel that a kernel decompressing itself does not
+ * clobber it: half of RAM, at most 128 MiB), into RAM unless checking. start and end stay 0 without one. */
+static int riscv64_place_initrd(struct riscv64 *m, const vmm_image *images, unsigned nimages,
+                                const loader_program *prog, uint64_t *start, uint64_t *end)
+{
+    uint64_t ram = m->hlp->mem_ram_size(m->inst);
+    *start = *end = 0;
+    for (unsigned i = 0; i < nimages; i++) {
+        const vmm_image *img = &images[i];
+        if (img->role != VMM_IMAGE_INITRD)
+            continue;
+        uint64_t at = (prog->entry + (ram / 2 < (128ull << 20) ? ram / 2 : 128ull << 20) + 4095) & ~4095ull;
+        if (at < prog->end)
+            at = (prog->end + 4095) & ~4095ull;
+        if (at < RV_RAM_BASE || at - RV_RAM_BASE > ram || img->size > ram - (at - RV_RAM_BASE)) {
+            m->hlp->log(m->inst, VMM_LOG_ERROR, "--initrd %s: %zu bytes do not fit in RAM above the kernel (at 0x%"
+                        PRIx64 "; --mem)", img->path, img->size, at);
+            return -1;
+        }
+        if (!m->checking && m->hlp->mem_write(m->inst, at, img->data, img->size))
+            return -1;
+        *start = at;
+        *end = at + img->size;
+    }
+    return 0;
+}
+
+/* Where the device tree goes: like QEMU, 2 MiB-aligned below the end of RAM (or 3 GiB), else 4 KiB-aligned
+ * there when RAM is too small for that, never over the kernel or the initrd. 0 when it does not fit. */
+static uint64_t riscv64_dtb_place(uint64_t ram, uint64_t size, uint64_t used_end)
+{
+    uint64_t top = RV_RAM_BASE + ram;
+    if (top > (3ull << 30))
+        top = 3ull << 30;
+    for (uint64_t align = 2ull << 20; align >= 4096; align = align == 4096 ? 0 : 4096) {
+        if (size > top - RV_RAM_BASE)
+            return 0;
+        uint64_t at = (top - size) & ~(align - 1);
+        if (at >= RV_RAM_BASE && at >= used_end)
+            return at;
+    }
+    return 0;
+}
+
 static int riscv64_vm_load(vmm_instance *inst, void *state, const vmm_image *images, unsigned nimages)
 {
     struct riscv64 *m = state;
+    const vmm_helpers *h = m->hlp;
     loader_program prog;
-    if (loader_load(inst, m->hlp, images, nimages, m->checking, &prog))
+    uint64_t initrd_start, initrd_end;
+    if (loader_load(inst, h, images, nimages, m->checking, &prog) ||
+        riscv64_place_initrd(m, images, nimages, &prog, &initrd_start, &initrd_end))
         return -1;
     m->entry = prog.entry;
     m->tohost = prog.tohost;
     m->fromhost = prog.fromhost;
+    uint64_t ram = h->mem_ram_size(inst);
+    dtb_input in = { .ram_base = RV_RAM_BASE, .ram_size = ram, .misa = RV_MISA, .timebase_hz = CLINT_HZ,
+                     .clint_base = CLINT_BASE, .clint_size = CLINT_SIZE, .plic_base = PLIC_BASE,
+                     .plic_size = PLIC_SIZE(RV64_PLIC_CONTEXTS), .plic_sources = PLIC_SOURCES,
+                     .bootargs = h->vm_cmdline(inst), .initrd_start = initrd_start, .initrd_end = initrd_end };
+    void *blob;
+    size_t len;
+    if (dtb_build(inst, h, &in, &blob, &len))
+        return -1;
+    uint64_t used = prog.end > initrd_end ? prog.end : initrd_end;
+    m->dtb_addr = riscv64_dtb_place(ram, len, used);
+    int r = 0;
+    if (!m->dtb_addr) {
+        h->log(inst, VMM_LOG_ERROR, "--mem: no room for the device tree (%zu bytes) above the program and initrd, "
+               "which end at 0x%" PRIx64, len, used);
+        r = -1;
+    } else if (!m->checking) {
+        r = h->mem_write(inst, m->dtb_addr, blob, len);
+        const char *dump = h->opt_string(inst, "dtb-dump");
+        FILE *f = dump ? fopen(dump, "wb") : NULL;
+        if (dump && (!f || fwrite(blob, 1, len, f) != len || fclose(f))) {
+            h->log(inst, VMM_LOG_ERROR, "dtb-dump=%s: cannot write it", dump);
+            if (f)
+                fclose(f);
+            r = -1;
+        }
+        h->log(inst, VMM_LOG_DEBUG, "device tree: %zu bytes at 0x%" PRIx64, len, m->dtb_addr);
+    }
+    free(blob);
+    if (r)
+        return -1;
     return m->exec_rc && !m->checking ? riscv64_start_rc(m) : 0;
 }
 
@@ -277,20 +358,12 @@ static int riscv64_vm_check(vmm_instance *inst, void *state, const vmm_image *im
     }
     if (!images)
         return m->exec_rc;
-    for (unsigned i = 0; i < nimages; i++)
-        if (images[i].role == VMM_IMAGE_INITRD) {
-            m->hlp->log(inst, VMM_LOG_ERROR, "%s: --initrd is not supported by riscv64 yet", images[i].path);
-            return -1;
-        }
-    if (m->hlp->vm_cmdline(inst)[0]) {
-        m->hlp->log(inst, VMM_LOG_ERROR, "--append: riscv64 passes no command line to its program yet");
-        return -1;
-    }
     m->checking = 1;
     int r = riscv64_vm_load(inst, state, images, nimages);
     m->checking = 0;
     m->entry = 0;
     m->tohost = m->fromhost = 0;
+    m->dtb_addr = 0;
     return r ? -1 : m->exec_rc;
 }
 
@@ -479,8 +552,10 @@ static int riscv64_vcpu_init(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
     rv_runtime_set_misaligned(m->rt, m->emulate_misaligned);
     rv_cpu *c = rv_runtime_cpu(m->rt);
     c->pc = m->entry;
-    c->x[10] = 0; /* a0: hart id, as QEMU's reset vector passes it */
-    m->hlp->log(inst, VMM_LOG_DEBUG, "entry 0x%" PRIx64 "%s", m->entry, m->tohost ? ", HTIF tohost" : "");
+    c->x[10] = 0;           /* a0: hart id, a1: the device tree, as QEMU's reset vector passes them */
+    c->x[11] = m->dtb_addr;
+    m->hlp->log(inst, VMM_LOG_DEBUG, "entry 0x%" PRIx64 ", device tree 0x%" PRIx64 "%s", m->entry, m->dtb_addr,
+                m->tohost ? ", HTIF tohost" : "");
     return 0;
 }
 
@@ -666,6 +741,17 @@ static int riscv64_hart_load(void *state, vmm_ssm *ssm, uint32_t version)
     return 0;
 }
 
+/* QEMU virt's devices that are device plugins here; --nodefaults leaves them out, a --device of the same plugin
+ * replaces them. The guest reaches no port space: a device there could never be used. */
+static const char *const riscv64_default_devices[] = { "uart16550,mmio=0x10000000,irq=10", "sifive-test", NULL };
+
+static const vmm_board riscv64_board = {
+    .version = VMM_DESC_VERSION,
+    .size = sizeof(vmm_board),
+    .default_devices = riscv64_default_devices,
+    .buses = VMM_BUS_MMIO,
+};
+
 static const vmm_arch_ops riscv64_arch_ops = {
     .version = VMM_DESC_VERSION,
     .size = sizeof(vmm_arch_ops),
@@ -680,6 +766,7 @@ static const vmm_arch_ops riscv64_arch_ops = {
     .vcpu_run = riscv64_vcpu_run,
     .irq_line = riscv64_irq_line,
     .dirty_log = riscv64_dirty_log,
+    .board = &riscv64_board,
 };
 
 static const vmm_option_desc riscv64_options[] = {
@@ -692,6 +779,8 @@ static const vmm_option_desc riscv64_options[] = {
     { .name = "exec", .type = VMM_OPT_STRING,
       .help = "where translated code runs: inproc (in this process; the default) or rc (at ring 3 of a KVM VM "
               "under the RC hypervisor; needs /dev/kvm, RAM up to 1280 MiB; the default with --accel kvm)" },
+    { .name = "dtb-dump", .type = VMM_OPT_STRING,
+      .help = "write the device tree the guest gets (a1 at reset) to this file (dtc -I dtb -O dts FILE shows it)" },
     { .name = NULL },
 };
 
@@ -701,8 +790,8 @@ static const vmm_plugin_desc riscv64_desc = {
     .kind = VMM_KIND_ARCH,
     .instance_size = sizeof(struct riscv64),
     .name = "riscv64",
-    .description = "RISC-V RV64IMAC machine (QEMU virt layout) run by a RISC-V to x86-64 recompiler; devices: "
-                   "uart16550,mmio=0x10000000 and sifive-test",
+    .description = "RISC-V RV64IMAC machine (QEMU virt layout) run by a RISC-V to x86-64 recompiler; default "
+                   "devices (--nodefaults: none): uart16550,mmio=0x10000000,irq=10 and sifive-test",
     .options = riscv64_options,
     .construct = riscv64_construct,
     .destruct = riscv64_destruct,

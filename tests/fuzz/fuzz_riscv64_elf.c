@@ -8,7 +8,8 @@
  *
  * Input: a flags byte (bit 0-4: RAM (1 + n) MiB; bit 5: --image rather than --kernel; bit 6: an @ADDR follows
  * as u64; bit 7: a second vCPU, which vm_check refuses), the trace, misaligned and exec values and the command
- * line, each up to a NUL (empty: the option is not given, so its default applies), then the program.
+ * line, each up to a NUL (empty: the option is not given, so its default applies), then the program. vm_check
+ * and vm_load also build and place the device tree (dtb.c), with --append's text as bootargs.
  */
 #include "fuzz.h"
 #include "fuzz_ram.h"
@@ -110,6 +111,13 @@ static const char *fuzz_rv_vm_accel(vmm_instance *inst)
     return NULL; /* no --accel: exec= alone decides */
 }
 
+/* The device tree (dtb.c) is built in vm_check and vm_load from the described devices: this harness has none. */
+static int fuzz_rv_fdt_device(vmm_instance *inst, unsigned index, vmm_fdt_device *out)
+{
+    (void)inst, (void)index, (void)out;
+    return -1;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!fuzz_rv_desc)
@@ -148,6 +156,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_rv_hlp.stats_enabled = fuzz_rv_stats_enabled;
     fuzz_rv_hlp.ssm_register = fuzz_rv_ssm_register;
     fuzz_rv_hlp.vm_accel = fuzz_rv_vm_accel;
+    fuzz_rv_hlp.fdt_device = fuzz_rv_fdt_device;
 
     void *state = calloc(1, fuzz_rv_desc->instance_size);
     if (!state)

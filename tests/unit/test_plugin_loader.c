@@ -742,10 +742,24 @@ static void test_plugin_check_desc_checks_arch_ops(void **state)
     a.vcpu_dump = NULL; /* optional */
     check_desc_ok(reg, &d);
 
+    /* SDK 1.6 took the last reserved slot for the board: a 1.5 plugin must still leave it NULL. */
+    vmm_board board = {.version = VMM_DESC_VERSION, .size = sizeof(board), .buses = VMM_BUS_MMIO};
     a = fake_arch_ops(VMM_SDK_MINOR);
-    a.reserved[0] = &slot_target;
+    a.version = VMM_MAKE_VERSION(VMM_DESC_MAGIC, VMM_SDK_MAJOR, 5);
+    a.board = (const vmm_board *)&slot_target;
     check_desc_refused(reg, &d, "reserved slot 0");
-    a.version = VMM_MAKE_VERSION(VMM_DESC_MAGIC, VMM_SDK_MAJOR, VMM_SDK_MINOR + 1); /* newer: ignored */
+    a = fake_arch_ops(VMM_SDK_MINOR);
+    a.board = &board;
+    check_desc_ok(reg, &d);
+    board.size = sizeof(board) - 8;
+    check_desc_refused(reg, &d, "its board has version");
+    board.size = sizeof(board);
+    board.reserved[5] = &slot_target;
+    check_desc_refused(reg, &d, "its board's reserved slot 5");
+    board.reserved[5] = NULL;
+    board.buses = 4;
+    check_desc_refused(reg, &d, "unknown buses");
+    board.version = VMM_MAKE_VERSION(VMM_DESC_MAGIC, VMM_SDK_MAJOR, VMM_SDK_MINOR + 1); /* newer: ignored */
     check_desc_ok(reg, &d);
 }
 

@@ -22,7 +22,8 @@ static void round_trip(void **state)
     static const vm_device_config devs[] = {{"uart16550", "irq=4,base=0x3f8"}, {"debug-exit", NULL},
                                             {"/tmp/my dev.so", "x=1"}};
     vm_config cfg = {.arch = "x86-raw", .arch_options = "exec=rc,trace=in_asm+exec", .ram_size = 256ull << 20,
-                     .cpus = 4, .devices = devs, .ndevices = 3, .cmdline = "console=ttyS0 quiet", .accel = "kvm"};
+                     .cpus = 4, .devices = devs, .ndevices = 3, .cmdline = "console=ttyS0 quiet", .accel = "kvm",
+                     .nodefaults = 1};
     char text[1024], err[256];
     assert_int_equal(vm_config_format(&cfg, text, sizeof(text), err, sizeof(err)), 0);
     vm_config_text t;
@@ -42,6 +43,7 @@ static void round_trip(void **state)
     }
     assert_string_equal(t.cfg.cmdline, "console=ttyS0 quiet");
     assert_string_equal(t.cfg.accel, "kvm");
+    assert_true(t.cfg.nodefaults); /* --nodefaults: a restore must not add the board's devices */
     /* And once more through the format: the same text. */
     char again[1024];
     assert_int_equal(vm_config_format(&t.cfg, again, sizeof(again), err, sizeof(err)), 0);
@@ -63,6 +65,7 @@ static void minimal_round_trip(void **state)
     assert_int_equal(t.cfg.ndevices, 0);
     assert_null(t.cfg.cmdline);
     assert_null(t.cfg.accel);
+    assert_false(t.cfg.nodefaults);
     vm_config_text_free(&t);
 }
 

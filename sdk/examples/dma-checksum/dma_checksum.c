@@ -120,7 +120,17 @@ static int dma_construct(vmm_instance *inst, const vmm_helpers *hlp, void *state
     d->irq = (uint32_t)hlp->opt_u64(inst, "irq");
     if (hlp->ssm_register(inst, "dma-checksum", 0, 1, dma_save, dma_load))
         return -1;
-    return hlp->mmio_register(inst, hlp->opt_u64(inst, "base"), 0x20, dma_read, dma_write);
+    if (hlp->mmio_register(inst, hlp->opt_u64(inst, "base"), 0x20, dma_read, dma_write))
+        return -1;
+    /* SDK 1.6: a node in the guest's device tree (riscv64), so that a guest can find the device by its
+     * compatible string rather than by a fixed address; an older vmm has no such helper. */
+    if (VMM_HELPERS_HAVE(hlp, 6)) {
+        static const char model[] = "vmm example";
+        if (hlp->fdt_describe(inst, "dma", "vmm,dma-checksum", (int)d->irq) ||
+            hlp->fdt_prop(inst, "model", model, sizeof(model)))
+            return -1;
+    }
+    return 0;
 }
 
 static const vmm_option_desc dma_options[] = {

@@ -38,7 +38,7 @@ extern "C" {
 
 /* The SDK release this header describes. */
 #define VMM_SDK_MAJOR 1
-#define VMM_SDK_MINOR 5
+#define VMM_SDK_MINOR 6
 
 #define VMM_DESC_MAGIC    0x5044u /* 'PD': plugin descriptor */
 #define VMM_HELPERS_MAGIC 0x4854u /* 'HT': helper table */
@@ -244,6 +244,28 @@ typedef void (*vmm_io_write_fn)(void *state, uint64_t offset, unsigned size, uin
 typedef void (*vmm_timer_fn)(void *state, vmm_timer *timer);
 typedef void (*vmm_console_input_fn)(void *state, const uint8_t *buf, size_t len);
 
+/* SDK 1.6: a device as it described itself with fdt_describe/fdt_prop, for the architecture that builds the
+ * guest's device tree (fdt_device). The core keeps the strings and values; the architecture only reads them. */
+#define VMM_FDT_MAX_PROPS 8
+#define VMM_FDT_MAX_PROP_LEN 256
+typedef struct vmm_fdt_prop {
+    const char *name;
+    const void *value;
+    uint32_t len;
+    uint32_t reserved0; /* zero */
+} vmm_fdt_prop;
+
+typedef struct vmm_fdt_device {
+    const char *instance;   /* the instance's name, for messages ("uart16550", "uart16550.1") */
+    const char *node_name;  /* "serial" */
+    const char *compatible; /* space-separated, most specific first */
+    uint64_t base, size;    /* the instance's first MMIO range; size 0: it registered none */
+    int32_t irq;            /* the line it drives, or -1 */
+    uint32_t nprops;
+    const vmm_fdt_prop *props;
+    void *reserved[4];      /* NULL */
+} vmm_fdt_device;
+
 /* ---- The helper table: everything a plugin may ask of the core --------------------------------------- */
 
 typedef struct vmm_helpers {
@@ -365,7 +387,23 @@ typedef struct vmm_helpers {
      * not (riscv64: --accel kvm means exec=rc). */
     const char *(*vm_accel)(vmm_instance *inst);
 
-    void *reserved[12]; /* must be NULL; later minors append helpers here */
+    /* SDK 1.6, for devices, from construct: describe this instance to the guest's firmware tables (a device tree
+     * on riscv64; architectures without one ignore it). The node is named node_name@BASE after the first MMIO
+     * range the instance registered (register it first); compatible is a space-separated list, most specific
+     * first ("sifive,test1 sifive,test0 syscon"); irq is the interrupt line the device drives, or -1. Call once.
+     * Returns 0, or -1 after logging why (called twice, names too long). */
+    int (*fdt_describe)(vmm_instance *inst, const char *node_name, const char *compatible, int irq);
+    /* SDK 1.6, for devices, after fdt_describe: one more property of its node, copied (value in the tree's byte
+     * order: big-endian 32-bit cells, or a NUL-terminated string with its NUL in len). At most VMM_FDT_MAX_PROPS
+     * properties of at most VMM_FDT_MAX_PROP_LEN bytes; names of the node's own (reg, compatible, interrupts,
+     * interrupt-parent, phandle) are refused. Returns 0, or -1 after logging why. */
+    int (*fdt_prop)(vmm_instance *inst, const char *name, const void *value, size_t len);
+    /* SDK 1.6, for architecture plugins (vm_load): the index-th described device, in the order the devices were
+     * created (the board's defaults first). Fills *out (valid until the VM is destroyed) and returns 0, or -1 past
+     * the last one. */
+    int (*fdt_device)(vmm_instance *inst, unsigned index, vmm_fdt_device *out);
+
+    void *reserved[9]; /* must be NULL; later minors append helpers here */
     uint32_t version_end; /* == version */
 } vmm_helpers;
 
@@ -390,6 +428,8 @@ typedef struct vmm_image {
     int has_load_addr;
     int role; /* vmm_image_role */
 } vmm_image;
+
+struct vmm_board; /* SDK 1.6, below */
 
 typedef struct vmm_arch_ops {
     uint32_t version; /* VMM_DESC_VERSION */
@@ -444,8 +484,27 @@ typedef struct vmm_arch_ops {
      * paused, or not started yet), so a write is never caught half-way. Writes through the core's helpers
      * (mem_write, mem_ptr) are the core's to track. Return 0, or -1 (the core then fails the save). */
     int (*dirty_log)(vmm_instance *inst, void *state, uint64_t gpa, uint64_t len, uint64_t *bitmap);
-    void *reserved[1]; /* must be NULL */
+    /* SDK 1.6, optional: the board around the CPUs (vmm_board below). This was the last reserved slot: vmm_arch_ops
+     * grows no further, later additions go to vmm_board's reserved slots. */
+    const struct vmm_board *board;
 } vmm_arch_ops;
+
+/* SDK 1.6: what a machine has besides its CPUs and RAM, for the core to set up before the user's devices. */
+#define VMM_BUS_PORT 1u /* a port I/O space the guest reaches (x86's in/out); without it pio_register from a device
+                         * fails with a line naming the device, since the guest could never reach those ports */
+#define VMM_BUS_MMIO 2u
+
+typedef struct vmm_board {
+    uint32_t version; /* VMM_DESC_VERSION */
+    uint32_t size;    /* sizeof(vmm_board) */
+    /* The devices the board has unless the user gives --nodefaults: --device values ("uart16550,mmio=0x10000000,
+     * irq=10"), NULL-terminated, created before the user's devices. A --device of the same plugin replaces the
+     * board's (all of that plugin's defaults): one way to move or reconfigure a default device. */
+    const char *const *default_devices;
+    uint32_t buses;   /* VMM_BUS_* the guest reaches; 0 = VMM_BUS_PORT | VMM_BUS_MMIO */
+    uint32_t reserved0;
+    void *reserved[6]; /* must be NULL */
+} vmm_board;
 
 /* ---- The descriptor --------------------------------------------------------------------------------- */
 
