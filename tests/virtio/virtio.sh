@@ -10,6 +10,8 @@
 #             is an uninterrupted run's (the queue continued: the guest checks every used index), and the image
 #             holds every sector's bytes
 #   options   file= missing, absent, a directory, of a size not a multiple of 512: one line each, status 2
+#   dtb       each device is a virtio,mmio node of riscv64's device tree, with its reg and PLIC interrupt (how
+#             Linux finds it)
 # usage: virtio.sh CASE VMM SRCDIR (SRCDIR: tests/virtio)
 set -u
 case_=$1 vmm=$2 src=$3
@@ -142,6 +144,26 @@ options)
 ,file=$img,base=0x10001100|base=0x10001100: not 512-byte aligned
 CASES
     echo "ok: bad file= and base= refused in one line each, status 2"
+    ;;
+dtb)
+    command -v dtc >/dev/null 2>&1 || fail "dtc is missing (scripts/install-deps installs device-tree-compiler)"
+    build driver.c
+    "$vmm" run --arch "riscv64,dtb-dump=$tmp/t.dtb" --mem 64M --kernel "$tmp/guest.elf" --device virtio-rng \
+        --device "virtio-blk,base=0x10002000,irq=2,file=$img" </dev/null >"$tmp/out" 2>"$tmp/err" ||
+        fail "the run failed: $(cat "$tmp/err")"
+    dtc -I dtb -O dts "$tmp/t.dtb" >"$tmp/t.dts" 2>/dev/null || fail "dtc cannot read the dumped tree"
+    for n in "10001000|0x01" "10002000|0x02"; do
+        at=${n%|*} irq=${n#*|}
+        python3 - "$tmp/t.dts" "$at" "$irq" <<'PY' || fail "no virtio,mmio node at 0x$at with interrupt $irq: $(grep -A5 virtio_mmio "$tmp/t.dts")"
+import re, sys
+dts, at, irq = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3]
+m = re.search(r"virtio_mmio@%s \{(.*?)\};" % at, dts, re.S)
+body = m.group(1) if m else ""
+sys.exit(0 if 'compatible = "virtio,mmio"' in body and "reg = <0x00 0x%s 0x00 0x200>" % at in body
+         and "interrupts = <%s>" % irq in body else 1)
+PY
+    done
+    echo "ok: both devices are virtio,mmio nodes with their reg and interrupt"
     ;;
 *)
     fail "unknown case $case_"

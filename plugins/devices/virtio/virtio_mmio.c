@@ -615,6 +615,9 @@ int virtio_mmio_init(virtio_mmio *t, vmm_instance *inst, const vmm_helpers *hlp,
     }
     if (hlp->mmio_register(inst, t->base, VIRTIO_MMIO_SIZE, virtio_mmio_read, virtio_mmio_write))
         return -1;
+    /* In the guest's device tree where the architecture builds one (riscv64): how Linux finds the device. */
+    if (VMM_HELPERS_HAVE(hlp, 6) && hlp->fdt_describe(inst, "virtio_mmio", "virtio,mmio", (int)t->irq))
+        return -1;
     return hlp->ssm_register(inst, ops->unit, (uint32_t)(t->base >> 9), VIRTIO_MMIO_STATE_VERSION, virtio_save,
                              virtio_load);
 }
