@@ -3,30 +3,12 @@
  * x86 counter guest with a fill: it writes FILL_MIB MiB of distinct pages (no two alike, so deduplication saves
  * nothing) above its image, then prints "count N" every 20 ms of the CLINT's mtime, forever.
  */
-#define UART ((volatile unsigned char *)0x10000000)
-#define MTIME (*(volatile unsigned long *)0x200bff8)
+#include "bare.h"
+
 #define AREA ((volatile unsigned long *)0x80400000)
 #ifndef FILL_MIB
 #define FILL_MIB 256
 #endif
-
-static void put_str(const char *s)
-{
-    while (*s)
-        *UART = (unsigned char)*s++;
-}
-
-static void put_dec(unsigned long v)
-{
-    char b[24];
-    int i = 23;
-    b[i] = 0;
-    do {
-        b[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    put_str(b + i);
-}
 
 void fill_main(void)
 {
@@ -46,10 +28,4 @@ void fill_main(void)
     }
 }
 
-__asm__(".section .text.init\n"
-        ".globl _start\n"
-        "_start:\n"
-        "    la sp, __stack_top\n"
-        "    call fill_main\n"
-        "1:  j 1b\n"
-        ".text\n");
+BARE_START(fill_main);

@@ -109,6 +109,7 @@ def main():
             elf = os.path.join(work, "guest.elf")
             cc = ["riscv64-unknown-elf-gcc", "-march=rv64imac_zicsr", "-mabi=lp64", "-mcmodel=medany", "-O2",
                   "-ffreestanding", "-nostdlib", "-nostartfiles", "-mno-relax", f"-DFILL_MIB={a.touch_mib}",
+                  "-I", os.path.join(os.path.dirname(a.rv_linker_script), "guests"),
                   "-T", a.rv_linker_script, "-o", elf, a.guest]
             r = subprocess.run(cc, capture_output=True, text=True)
             if r.returncode:

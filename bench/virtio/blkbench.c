@@ -36,18 +36,6 @@ static void request(uint32_t type, uint64_t sector, uint32_t len)
     CHECK(30, st == 0, "request failed");
 }
 
-static void put_dec(unsigned long v)
-{
-    char b[24];
-    int i = 23;
-    b[i] = 0;
-    do {
-        b[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    put_str(b + i);
-}
-
 void bench_main(void)
 {
     static const uint32_t sizes[] = {4096, 16384, 65536};
@@ -76,10 +64,4 @@ void bench_main(void)
     pass();
 }
 
-__asm__(".section .text.init\n"
-        ".globl _start\n"
-        "_start:\n"
-        "    la sp, __stack_top\n"
-        "    call bench_main\n"
-        "1:  j 1b\n"
-        ".text\n");
+BARE_START(bench_main);

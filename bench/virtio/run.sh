@@ -10,7 +10,7 @@ dir=$root/tests/riscv
 . "$dir/cross.sh"
 tmp=$(mktemp -d) || exit 99
 trap 'rm -rf "$tmp"' EXIT
-rv_build "$root/bench/virtio/blkbench.c" "$tmp/bench.elf" -O2 -ffreestanding -mcmodel=medany -I"$root/tests/virtio" ||
+rv_build "$root/bench/virtio/blkbench.c" "$tmp/bench.elf" -O2 -ffreestanding -mcmodel=medany -I"$root/tests/virtio" -I"$root/tests/riscv/guests" ||
     exit 1
 img=$tmp/bench.img
 truncate -s 64M "$img"

@@ -173,10 +173,4 @@ void driver_main(void)
     pass();
 }
 
-__asm__(".section .text.init\n"
-        ".globl _start\n"
-        "_start:\n"
-        "    la sp, __stack_top\n"
-        "    call driver_main\n"
-        "1:  j 1b\n"
-        ".text\n");
+BARE_START(driver_main);

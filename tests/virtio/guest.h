@@ -8,8 +8,8 @@
 
 #include <stdint.h>
 
-#define UART ((volatile unsigned char *)0x10000000)
-#define FINISHER ((volatile uint32_t *)0x100000)
+#include "bare.h"
+
 #define PLIC 0x0c000000ul
 #define RNG_BASE 0x10001000ul
 #define RNG_IRQ 1
@@ -73,23 +73,6 @@ struct queue {
     } used __attribute__((aligned(4)));
     uint16_t seen; /* the used index the driver has consumed up to */
 };
-
-static void put_str(const char *s)
-{
-    while (*s)
-        *UART = (unsigned char)*s++;
-}
-
-static void put_hex(uint64_t v)
-{
-    char b[19];
-    b[0] = '0';
-    b[1] = 'x';
-    for (int i = 0; i < 16; i++)
-        b[2 + i] = "0123456789abcdef"[(v >> (60 - 4 * i)) & 15];
-    b[18] = 0;
-    put_str(b);
-}
 
 static void fail(unsigned code, const char *why)
 {

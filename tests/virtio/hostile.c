@@ -127,10 +127,4 @@ void hostile_main(void)
     pass();
 }
 
-__asm__(".section .text.init\n"
-        ".globl _start\n"
-        "_start:\n"
-        "    la sp, __stack_top\n"
-        "    call hostile_main\n"
-        "1:  j 1b\n"
-        ".text\n");
+BARE_START(hostile_main);

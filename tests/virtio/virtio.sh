@@ -29,7 +29,7 @@ cp "$img" "$tmp/orig.img"
 build() {
     g=$1
     shift
-    rv_build "$src/$g" "$tmp/guest.elf" -O2 -ffreestanding -mcmodel=medany -I"$src" "$@" 2>&1 || fail "cannot build $g"
+    rv_build "$src/$g" "$tmp/guest.elf" -O2 -ffreestanding -mcmodel=medany -I"$src" -I"$dir/guests" "$@" 2>&1 || fail "cannot build $g"
 }
 run() {
     timeout $((60 * scale)) "$vmm" run --arch riscv64 --mem 64M --kernel "$tmp/guest.elf" \

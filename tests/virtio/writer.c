@@ -36,18 +36,6 @@ static uint8_t request(uint32_t type, uint64_t sector, void *buf, uint32_t len, 
     return st;
 }
 
-static void put_dec(unsigned long v)
-{
-    char b[24];
-    int i = 23;
-    b[i] = 0;
-    do {
-        b[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    put_str(b + i);
-}
-
 void writer_main(void)
 {
     plic_setup();
@@ -72,10 +60,4 @@ void writer_main(void)
     pass();
 }
 
-__asm__(".section .text.init\n"
-        ".globl _start\n"
-        "_start:\n"
-        "    la sp, __stack_top\n"
-        "    call writer_main\n"
-        "1:  j 1b\n"
-        ".text\n");
+BARE_START(writer_main);

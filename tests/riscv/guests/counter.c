@@ -6,9 +6,8 @@
  * uninterrupted run. It also checks that the CLINT's mtime never goes backwards, a restore included. Ends through
  * the SiFive test device: 0x5555 (status 0), or (2 << 16) | 0x3333 (status 2) after "FAIL: time went back".
  */
-#define UART ((volatile unsigned char *)0x10000000)
-#define FINISHER ((volatile unsigned int *)0x100000)
-#define MTIME (*(volatile unsigned long *)0x200bff8)
+#include "bare.h"
+
 #ifndef LIMIT
 #define LIMIT 120
 #endif
@@ -18,24 +17,6 @@
 #define PAGES 64
 
 static unsigned long pages[PAGES][512] __attribute__((aligned(4096)));
-
-static void put_str(const char *s)
-{
-    while (*s)
-        *UART = (unsigned char)*s++;
-}
-
-static void put_dec(unsigned long v)
-{
-    char b[24];
-    int i = 23;
-    b[i] = 0;
-    do {
-        b[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    put_str(b + i);
-}
 
 void counter_main(void)
 {
@@ -65,10 +46,4 @@ void counter_main(void)
         ;
 }
 
-__asm__(".section .text.init\n"
-        ".globl _start\n"
-        "_start:\n"
-        "    la sp, __stack_top\n"
-        "    call counter_main\n"
-        "1:  j 1b\n"
-        ".text\n");
+BARE_START(counter_main);

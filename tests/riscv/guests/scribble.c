@@ -4,27 +4,10 @@
  * r - 1, so a restored snapshot whose pages come from different moments (a torn or half-committed save) prints
  * "mismatch" with the page. Prints "round N" every 16 rounds.
  */
-#define UART ((volatile unsigned char *)0x10000000)
+#include "bare.h"
+
 #define AREA ((volatile unsigned long *)0x80400000)
 #define AREA_PAGES 4096 /* 16 MiB */
-
-static void put_str(const char *s)
-{
-    while (*s)
-        *UART = (unsigned char)*s++;
-}
-
-static void put_dec(unsigned long v)
-{
-    char b[24];
-    int i = 23;
-    b[i] = 0;
-    do {
-        b[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    put_str(b + i);
-}
 
 void scribble_main(void)
 {
@@ -55,10 +38,4 @@ void scribble_main(void)
     }
 }
 
-__asm__(".section .text.init\n"
-        ".globl _start\n"
-        "_start:\n"
-        "    la sp, __stack_top\n"
-        "    call scribble_main\n"
-        "1:  j 1b\n"
-        ".text\n");
+BARE_START(scribble_main);
