@@ -110,6 +110,8 @@ static int loader_load_elf(loader *m, const vmm_image *img)
         }
         if (addr + ph.p_memsz > m->out->end)
             m->out->end = addr + ph.p_memsz;
+        if (!m->out->start || addr < m->out->start)
+            m->out->start = addr;
         if (m->checking)
             continue;
         memcpy(p, d + ph.p_offset, ph.p_filesz);
@@ -146,6 +148,54 @@ static int loader_load_elf(loader *m, const vmm_image *img)
     return 0;
 }
 
+/* Every --image FILE@ADDR besides the program, as flat bytes at ADDR (a payload for firmware run as the program,
+ * say: OpenSBI's fw_jump.elf with the kernel it jumps to at 0x80200000). Each must lie in RAM and overlap neither
+ * the program's bytes nor another image. */
+static int loader_load_extra(loader *m, const vmm_image *images, unsigned nimages, const vmm_image *program)
+{
+    for (unsigned i = 0; i < nimages; i++) {
+        const vmm_image *img = &images[i];
+        if (img == program || img->role != VMM_IMAGE_GENERIC)
+            continue;
+        if (!img->has_load_addr) {
+            m->hlp->log(m->inst, VMM_LOG_ERROR, "--image %s: riscv64 runs one program (%s); give another image its "
+                        "address, --image FILE@ADDR", img->path, program->path);
+            return -1;
+        }
+        uint64_t a = img->load_addr, n = img->size;
+        if (!loader_ram_has(m, a, n)) {
+            m->hlp->log(m->inst, VMM_LOG_ERROR, "--image %s@0x%" PRIx64 ": %" PRIu64 " bytes do not fit in RAM "
+                        "(0x80000000, --mem)", img->path, a, n);
+            return -1;
+        }
+        for (unsigned j = 0; j < i; j++) {
+            const vmm_image *o = &images[j];
+            if (o == program || o->role != VMM_IMAGE_GENERIC || !o->has_load_addr)
+                continue;
+            if (a < o->load_addr + o->size && o->load_addr < a + n) {
+                m->hlp->log(m->inst, VMM_LOG_ERROR, "--image %s@0x%" PRIx64 " overlaps --image %s@0x%" PRIx64,
+                            img->path, a, o->path, o->load_addr);
+                return -1;
+            }
+        }
+        if (a < m->out->end && a + n > m->out->start) {
+            m->hlp->log(m->inst, VMM_LOG_ERROR, "--image %s@0x%" PRIx64 " overlaps the program %s (0x%" PRIx64
+                        "-0x%" PRIx64 ")", img->path, a, program->path, m->out->start, m->out->end - 1);
+            return -1;
+        }
+        if (!m->checking && m->hlp->mem_write(m->inst, a, img->data, n)) {
+            m->hlp->log(m->inst, VMM_LOG_ERROR, "--image %s@0x%" PRIx64 ": cannot be written to RAM", img->path, a);
+            return -1;
+        }
+    }
+    /* What follows the highest image is free for the initrd and the device tree. */
+    for (unsigned i = 0; i < nimages; i++)
+        if (&images[i] != program && images[i].role == VMM_IMAGE_GENERIC &&
+            images[i].load_addr + images[i].size > m->out->end)
+            m->out->end = images[i].load_addr + images[i].size;
+    return 0;
+}
+
 int loader_load(vmm_instance *inst, const vmm_helpers *hlp, const vmm_image *images, unsigned nimages,
                 int checking, loader_program *out)
 {
@@ -172,7 +222,8 @@ int loader_load(vmm_instance *inst, const vmm_helpers *hlp, const vmm_image *ima
             return -1;
         }
         out->entry = addr;
+        out->start = addr;
         out->end = addr + img->size;
     }
-    return 0;
+    return loader_load_extra(m, images, nimages, img);
 }
