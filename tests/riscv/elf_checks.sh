@@ -2,7 +2,7 @@
 # The riscv64 plugin's ELF checks, made before anything runs (vm_check): from a good guest (which runs), copies
 # with program headers of another size (e_phentsize), a second PT_LOAD segment overlapping the first, and entry
 # points outside RAM and inside RAM but in no loaded segment. Each is refused with exit 2 and one line naming
-# --kernel FILE and the reason; the guest never runs.
+# --kernel FILE and the reason; the guest never runs. Then images besides the program that cannot be placed.
 # Usage: elf_checks.sh VMM SRCDIR
 set -u
 vmm=$1 dir=$2
@@ -66,4 +66,22 @@ refused phentsize "program headers of 64 bytes \(e_phentsize\), not the 56 of EL
 refused overlap "segments 0 \(0x80000100-0x8000010f\) and 1 \(0x80000000-0x[0-9a-f]+\) overlap"
 refused entry-outside-ram "the entry point 0x1000 is in no loaded segment \(nor in RAM\)"
 refused entry-unloaded "the entry point 0x82000000 is in no loaded segment$"
+
+# Images besides the program (--image FILE@ADDR, copied to ADDR): one without an address, one over the program,
+# one past RAM's end, two over each other. Each: exit 2, one line naming --image FILE and the reason.
+head -c 4096 /dev/urandom >"$tmp/blob.bin"
+image_refused() { # image_refused PATTERN --image ARGS...
+    pattern=$1
+    shift
+    timeout $limit "$vmm" run --arch riscv64 --mem 64M --kernel "$tmp/good.elf" "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
+    st=$?
+    [ "$st" -eq 2 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -Eq -- "$pattern" "$tmp/err" && [ ! -s "$tmp/out" ] ||
+        fail "$*: status $st, expected 2 and one line /$pattern/: $(cat "$tmp/out" "$tmp/err")"
+    echo "ok: $(cat "$tmp/err")"
+}
+image_refused "--image $tmp/blob.bin: riscv64 runs one program .*give another image its address" --image "$tmp/blob.bin"
+image_refused "--image $tmp/blob.bin@0x80000800 overlaps the program" --image "$tmp/blob.bin@0x80000800"
+image_refused "--image $tmp/blob.bin@0x83fff800: 4096 bytes do not fit in RAM" --image "$tmp/blob.bin@0x83fff800"
+image_refused "--image $tmp/blob.bin@0x80201000 overlaps --image $tmp/blob.bin@0x80200800" \
+    --image "$tmp/blob.bin@0x80200800" --image "$tmp/blob.bin@0x80201000"
 echo PASS
