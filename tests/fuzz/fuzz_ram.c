@@ -46,6 +46,12 @@ void fuzz_ram_free(fuzz_ram *ram)
     memset(ram, 0, sizeof(*ram));
 }
 
+void fuzz_ram_repoison(fuzz_ram *ram)
+{
+    for (unsigned i = 0; i < ram->count; i++)
+        FUZZ_RAM_POISON(ram->regions[i].host, ram->regions[i].size);
+}
+
 const uint8_t *fuzz_ram_peek(fuzz_ram *ram, uint64_t gpa, uint64_t len)
 {
     if (len == 0 || gpa + (len - 1) < gpa)

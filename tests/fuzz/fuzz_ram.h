@@ -34,6 +34,8 @@ void fuzz_ram_add(fuzz_ram *ram, uint64_t gpa, uint64_t size);
 void fuzz_ram_free(fuzz_ram *ram);
 /* The host address of [gpa, gpa + len) if it is wholly in one region, else NULL; unpoisons it. */
 void *fuzz_ram_range(fuzz_ram *ram, uint64_t gpa, uint64_t len);
+/* Poison the whole of RAM again (under ASan; else nothing): what a helper handed out before is closed. */
+void fuzz_ram_repoison(fuzz_ram *ram);
 /* The same range's bytes without unpoisoning, for the harness's own checks after a load. */
 const uint8_t *fuzz_ram_peek(fuzz_ram *ram, uint64_t gpa, uint64_t len);
 

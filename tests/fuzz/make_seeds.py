@@ -6,7 +6,8 @@
 Seeds are small valid inputs (and a few typical invalid ones) in each harness's input format, so the fuzzer
 starts inside the parsers rather than at their first check: units from the real writer (BUILD_DIR's
 fuzz-seed-ssm), option strings good and bad, a vmlinux ELF and a bzImage whose xz payload holds it (with and
-without an initrd), --image ELF and flat binaries, a RISC-V ELF with tohost/fromhost symbols. Regression inputs
+without an initrd), --image ELF and flat binaries, a RISC-V ELF with tohost/fromhost symbols, virtio driver
+sessions (an entropy request, block reads, writes, flushes, an indirect chain). Regression inputs
 of past findings live beside them under names starting with "crash-" and are left alone.
 """
 import lzma
@@ -237,6 +238,82 @@ def seeds_control():
     put("control", "long-fits", bytes([0x80 | 0x40 | 3]) + b'{"cmd":"' + b"\\u00e9" * 675 + b'"}\n')
 
 
+def seeds_virtio():
+    """Sessions of fuzz_virtio: register accesses and guest-RAM writes, as a driver makes them (virtio 1.2 §3.1)."""
+    ram = 0x80000000
+    desc, avail, used = 0x0000, 0x0100, 0x0200  # RAM offsets of queue 0's areas; buffers from 0x1000
+
+    def w(off, val, size=4):
+        return bytes([0 | {1: 0, 2: 1, 4: 2, 8: 3}[size] << 2]) + struct.pack("<H", off) + \
+            struct.pack("<Q" if size == 8 else "<I", val)
+
+    def r(off, size=4):
+        return bytes([1 | {1: 0, 2: 1, 4: 2, 8: 3}[size] << 2]) + struct.pack("<H", off)
+
+    def mem(off, data):
+        return bytes([2]) + struct.pack("<HH", off, len(data)) + data
+
+    def u16(off, val):
+        return bytes([3]) + struct.pack("<HH", off, val)
+
+    def d(addr_off, length, flags=0, nxt=0):
+        return struct.pack("<QIHH", ram + addr_off, length, flags, nxt)
+
+    def setup(indirect=False, num=8):
+        s = w(0x70, 0) + r(0x000) + r(0x004) + r(0x008) + w(0x70, 1) + w(0x70, 3)
+        s += w(0x14, 0) + r(0x10) + w(0x14, 1) + r(0x10)
+        s += w(0x24, 0) + w(0x20, 1 << 28 if indirect else 0) + w(0x24, 1) + w(0x20, 1)
+        s += w(0x70, 0xb) + r(0x70) + w(0x30, 0) + r(0x34) + w(0x38, num)
+        for reg, off in ((0x80, desc), (0x90, avail), (0xa0, used)):
+            s += w(reg, ram + off) + w(reg + 4, 0)
+        return s + w(0x44, 1) + r(0x44) + w(0x70, 0xf)
+
+    def submit(heads, start=0):
+        s = b""
+        for i, h in enumerate(heads):
+            s += u16(avail + 4 + 2 * ((start + i) % 8), h)
+        return s + u16(avail + 2, start + len(heads)) + w(0x50, 0) + r(0x60) + w(0x64, 1) + \
+            r(0x60)
+
+    def blk_hdr(at, typ, sector=0):
+        return mem(at, struct.pack("<IIQ", typ, 0, sector))
+
+    # virtio-rng: one buffer, then two chained buffers and a second notify.
+    rng = setup() + mem(desc, d(0x1000, 64, 2)) + submit([0])
+    put("virtio", "rng-one", bytes([0]) + rng)
+    put("virtio", "rng-chain", bytes([0]) + rng + mem(desc + 16, d(0x1100, 16, 3, 2) + d(0x1200, 300, 2)) +
+        submit([1], 1))
+    # virtio-blk: config space, then IN (read 2 sectors), OUT, FLUSH, GET_ID, DISCARD, each a 3-descriptor chain.
+    cfg = b"".join(r(0x100 + o, 8) for o in (0, 0x0c, 0x14, 0x24)) + r(0x100, 1) + r(0x1fc, 4)
+    def chain(typ, data_len, writable, sector=0, payload=b""):
+        s = blk_hdr(0x1000, typ, sector) + (mem(0x2000, payload) if payload else b"")
+        if data_len:
+            s += mem(desc, d(0x1000, 16, 1, 1) + d(0x2000, data_len, 1 | (2 if writable else 0), 2) +
+                     d(0x3000, 1, 2))
+        else:
+            s += mem(desc, d(0x1000, 16, 1, 2) + b"\0" * 16 + d(0x3000, 1, 2))
+        return s
+    blk = setup() + cfg
+    put("virtio", "blk-read", bytes([1]) + blk + chain(0, 1024, True, 3) + submit([0]))
+    put("virtio", "blk-write-read", bytes([1]) + blk + chain(1, 512, False, 5, b"\xa5" * 512) + submit([0]) +
+        chain(0, 512, True, 5) + submit([0], 1))
+    put("virtio", "blk-flush-getid", bytes([1]) + blk + chain(4, 0, False) + submit([0]) +
+        chain(8, 20, True) + submit([0], 1))
+    put("virtio", "blk-discard", bytes([1]) + blk + chain(11, 16, False, 0, struct.pack("<QII", 2, 4, 0)) +
+        submit([0]))
+    put("virtio", "blk-readonly-write", bytes([2]) + setup() + cfg + chain(1, 512, False, 0, b"\x5a" * 512) +
+        submit([0]) + chain(4, 0, False) + submit([0], 1) + chain(11, 16, False, 0, struct.pack("<QII", 0, 1, 0)) +
+        submit([0], 2))
+    # An indirect chain: one descriptor in the ring naming a table of header, data and status.
+    table = d(0x1000, 16, 1, 1) + d(0x2000, 512, 3, 2) + d(0x3000, 1, 2)
+    put("virtio", "blk-indirect", bytes([1]) + setup(indirect=True) + blk_hdr(0x1000, 0, 7) + mem(0x4000, table) +
+        mem(desc, d(0x4000, len(table), 4)) + submit([0]))
+    # A chain that loops: DEVICE_NEEDS_RESET, notifies that must do nothing, then a reset and a good request.
+    put("virtio", "blk-loop-reset", bytes([1]) + blk + blk_hdr(0x1000, 0) +
+        mem(desc, d(0x1000, 16, 1, 1) + d(0x2000, 512, 3, 0)) + submit([0]) + r(0x70) + w(0x50, 0) +
+        submit([0], 1) + setup() + chain(0, 512, True) + submit([0]))
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
@@ -247,6 +324,7 @@ def main():
     seeds_riscv()
     seeds_store()
     seeds_control()
+    seeds_virtio()
     return 0
 
 
