@@ -907,6 +907,18 @@ static int vm_check_arch(vm *v, int restoring)
     return ops->vcpu_run ? 0 : 1;
 }
 
+/* What the engine offers this VM, once the architecture has asked for its features (KVM's irqchip, say). */
+static void vm_log_engine_caps(const vm *v)
+{
+    unsigned caps = hostdrv_vm_caps(v->hv);
+    log_info("engine %s can: %s%s%s%s%s", hostdrv_engine_name(hostdrv_engine_of(v->drv)),
+             caps & HOSTDRV_CAP_READONLY_SLOTS ? "read-only regions, " : "",
+             caps & HOSTDRV_CAP_IRQCHIP ? "interrupt lines, " : "no interrupt lines, ",
+             caps & HOSTDRV_CAP_MSI ? "MSIs, " : "no MSIs, ",
+             caps & HOSTDRV_CAP_DIRTY_LOG ? "dirty-page log (incremental and live saves), " : "no dirty-page log, ",
+             caps & HOSTDRV_CAP_STATE_CLASSES ? "vCPU state classes" : "vCPU state by the architecture's units");
+}
+
 /* What the in-process engine routes to the architecture (SDK 1.5): its interrupt controller and dirty tracking. */
 static int vm_soft_irq_line(void *ctx, uint32_t line, int level)
 {
@@ -970,13 +982,6 @@ static int vm_open_host(vm *v, const vm_config *cfg, int required)
         log_error("%s", err);
         return -1;
     }
-    unsigned caps = hostdrv_vm_caps(v->hv);
-    log_info("engine %s can: %s%s%s%s%s", hostdrv_engine_name(engine),
-             caps & HOSTDRV_CAP_READONLY_SLOTS ? "read-only regions, " : "",
-             caps & HOSTDRV_CAP_IRQCHIP ? "interrupt lines, " : "no interrupt lines, ",
-             caps & HOSTDRV_CAP_MSI ? "MSIs, " : "no MSIs, ",
-             caps & HOSTDRV_CAP_DIRTY_LOG ? "dirty-page log (incremental and live saves), " : "no dirty-page log, ",
-             caps & HOSTDRV_CAP_STATE_CLASSES ? "vCPU state classes" : "vCPU state by the architecture's units");
     for (size_t i = 0; i < v->mem.count; i++) {
         const mem_region *r = &v->mem.regions[i];
         if (r->host && hostdrv_vm_map(v->hv, r->slot, r->gpa, r->host, r->size, r->slot_flags)) {
@@ -1134,6 +1139,7 @@ vm *vm_create(plugin_registry *plugins, loop *lp, const vm_config *cfg, int *sta
             log_error("%s: could not create the machine", v->arch->name);
         goto fail;
     }
+    vm_log_engine_caps(v);
     uint64_t mapped = 0;
     for (size_t i = 0; i < v->mem.count; i++)
         if (v->mem.regions[i].kind == MEM_RAM)
