@@ -15,6 +15,10 @@
 #define RNG_IRQ 1
 #define BLK_BASE 0x10002000ul
 #define BLK_IRQ 2
+#define CON_BASE 0x10003000ul /* virtio-console (console.c), slot 2 */
+#define CON_IRQ 3
+#define NET_BASE 0x10004000ul /* virtio-net (net.c), slot 3 */
+#define NET_IRQ 4
 #define RAM_END (0x80000000ul + 64ul * 1024 * 1024) /* the tests run with --mem 64M */
 
 #define R(base, off) (*(volatile uint32_t *)((base) + (off)))
@@ -126,11 +130,11 @@ static uint64_t vdev_negotiate(unsigned long base, uint32_t id, uint64_t want)
     return offered;
 }
 
-static void vdev_queue(unsigned long base, struct queue *q, uint32_t num)
+static void vdev_queue_sel(unsigned long base, uint32_t sel, struct queue *q, uint32_t num)
 {
     for (unsigned i = 0; i < sizeof(*q); i++)
         ((volatile char *)q)[i] = 0;
-    R(base, QUEUE_SEL) = 0;
+    R(base, QUEUE_SEL) = sel;
     CHECK(16, R(base, QUEUE_NUM_MAX) >= num, "QueueNumMax too small");
     CHECK(17, R(base, QUEUE_READY) == 0, "queue ready after reset");
     R(base, QUEUE_NUM) = num;
@@ -143,26 +147,36 @@ static void vdev_queue(unsigned long base, struct queue *q, uint32_t num)
     R(base, QUEUE_READY) = 1;
 }
 
+__attribute__((unused)) static void vdev_queue(unsigned long base, struct queue *q, uint32_t num)
+{
+    vdev_queue_sel(base, 0, q, num);
+}
+
 static void vdev_driver_ok(unsigned long base)
 {
     R(base, STATUS) = S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK;
 }
 
 /* Offer the chain starting at descriptor `head` and tell the device. */
-static void vq_submit(unsigned long base, struct queue *q, uint16_t head, int notify)
+static void vq_submit_sel(unsigned long base, uint32_t sel, struct queue *q, uint16_t head, int notify)
 {
     q->avail.ring[q->avail.idx % QN] = head;
     fence();
     q->avail.idx++;
     fence();
     if (notify)
-        R(base, QUEUE_NOTIFY) = 0;
+        R(base, QUEUE_NOTIFY) = sel;
+}
+
+__attribute__((unused)) static void vq_submit(unsigned long base, struct queue *q, uint16_t head, int notify)
+{
+    vq_submit_sel(base, 0, q, head, notify);
 }
 
 /* Completions by interrupt: the trap handler claims the PLIC source, acknowledges the device's InterruptStatus and
  * counts. */
-static volatile int irq_seen[3];
-static volatile uint32_t irq_status[3];
+static volatile int irq_seen[5];
+static volatile uint32_t irq_status[5];
 
 __attribute__((interrupt("machine"), unused)) static void trap(void)
 {
@@ -171,7 +185,7 @@ __attribute__((interrupt("machine"), unused)) static void trap(void)
     if (cause != 0x800000000000000bull)
         fail(2, "unexpected trap");
     uint32_t src = *(volatile uint32_t *)(PLIC + 0x200004); /* claim */
-    unsigned long base = src == RNG_IRQ ? RNG_BASE : src == BLK_IRQ ? BLK_BASE : 0;
+    unsigned long base = src >= RNG_IRQ && src <= NET_IRQ ? RNG_BASE + 0x1000ul * (src - RNG_IRQ) : 0;
     if (base) {
         uint32_t st = R(base, INTERRUPT_STATUS);
         R(base, INTERRUPT_ACK) = st; /* the device lowers its line */
@@ -199,6 +213,13 @@ __attribute__((unused)) static void plic_setup(void)
     *(volatile uint32_t *)(PLIC + 0x200000) = 0;
     __asm__ volatile("csrw mtvec, %0" ::"r"(trap));
     __asm__ volatile("csrs mie, %0" ::"r"(1ul << 11)); /* MEIE; mstatus.MIE stays clear outside wait_irq */
+}
+
+/* One more PLIC source for hart 0's M-mode context, after plic_setup. */
+__attribute__((unused)) static void plic_enable(unsigned src)
+{
+    *(volatile uint32_t *)(PLIC + 4 * src) = 1;
+    *(volatile uint32_t *)(PLIC + 0x2000) |= 1u << src;
 }
 
 #endif

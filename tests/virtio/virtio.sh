@@ -10,11 +10,16 @@
 #             is an uninterrupted run's (the queue continued: the guest checks every used index), and the image
 #             holds every sector's bytes
 #   options   file= missing, absent, a directory, of a size not a multiple of 512: one line each, status 2
+#   console   console.c on virtio-console over a Unix socket: con_client.py connects, gets the guest's greeting and
+#             checks the echo of each line it sends (split across receive buffers, two in one write, one in two)
+#   net       net.c on virtio-net over a TAP in a network namespace this script creates (net.sh; root and
+#             /dev/net/tun needed, else skipped): a UDP datagram from the guest reaches a host socket, and one from
+#             the host reaches the guest, which echoes it
 #   dtb       each device is a virtio,mmio node of riscv64's device tree, with its reg and PLIC interrupt (how
 #             Linux finds it)
 # usage: virtio.sh CASE VMM SRCDIR (SRCDIR: tests/virtio)
 set -u
-case_=$1 vmm=$2 src=$3
+case_=$1 vmm=$2 src=$3 here=$3 # rv_build sets src
 dir=$src/../riscv
 . "$dir/cross.sh"
 tmp=$(mktemp -d) || exit 99
@@ -144,6 +149,29 @@ options)
 ,file=$img,base=0x10001100|base=0x10001100: not 512-byte aligned
 CASES
     echo "ok: bad file= and base= refused in one line each, status 2"
+    ;;
+console)
+    build console.c
+    sock=$tmp/con.sock
+    timeout $((60 * scale)) "$vmm" run --arch riscv64 --mem 64M --kernel "$tmp/guest.elf" \
+        --device uart16550,mmio=0x10000000 --device sifive-test \
+        --device "virtio-console,base=0x10003000,irq=3,path=$sock" </dev/null >"$tmp/out" 2>"$tmp/err" &
+    pid=$!
+    timeout $((60 * scale)) python3 "$here/con_client.py" "$sock" >"$tmp/client" 2>&1 ||
+        { kill $pid 2>/dev/null; fail "the client: $(cat "$tmp/client") | guest: $(cat "$tmp/out" "$tmp/err")"; }
+    wait $pid || fail "status $?: $(cat "$tmp/out" "$tmp/err")"
+    grep -q "^console ok after 5 lines" "$tmp/out" || fail "no 'console ok after 5 lines': $(cat "$tmp/out" "$tmp/err")"
+    [ -e "$sock" ] && fail "the socket $sock is left behind"
+    echo "ok: $(tr '\n' ' ' <"$tmp/client")| $(tr '\n' ' ' <"$tmp/out")"
+    ;;
+net)
+    [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (a TAP in a network namespace)"; exit 77; }
+    [ -c /dev/net/tun ] || { echo "SKIP: no /dev/net/tun"; exit 77; }
+    command -v unshare >/dev/null && command -v ip >/dev/null || { echo "SKIP: needs unshare and ip"; exit 77; }
+    build net.c
+    timeout $((90 * scale)) unshare -n sh "$here/net.sh" "$vmm" "$tmp" "$here" >"$tmp/ns.out" 2>&1 ||
+        fail "$(cat "$tmp/ns.out")"
+    echo "ok: $(tr '\n' ' ' <"$tmp/ns.out")"
     ;;
 dtb)
     command -v dtc >/dev/null 2>&1 || fail "dtc is missing (scripts/install-deps installs device-tree-compiler)"

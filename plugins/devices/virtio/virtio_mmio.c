@@ -275,6 +275,10 @@ static void virtio_queue_notify(virtio_mmio *t, unsigned qi)
                 return;
             t->requests++;
             int64_t written = t->ops->request(t, qi, &t->req);
+            if (written == VIRTIO_REQ_LATER) {
+                t->requests--; /* counted when it is served */
+                goto done;
+            }
             if (written < 0)
                 return;
             struct {
@@ -298,12 +302,20 @@ static void virtio_queue_notify(virtio_mmio *t, unsigned qi)
             break;
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
     }
+done:
     if (used) {
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         if (t->hlp->mem_read(t->inst, q->driver, &flags, 2) == 0 && (flags & AVAIL_F_NO_INTERRUPT))
             return;
         virtio_interrupt(t, INT_USED_BUFFER);
     }
+}
+
+void virtio_mmio_kick(virtio_mmio *t, unsigned queue)
+{
+    if (queue < t->ops->num_queues && (t->status & (STATUS_DRIVER_OK | STATUS_NEEDS_RESET)) == STATUS_DRIVER_OK &&
+        t->q[queue].ready)
+        virtio_queue_notify(t, queue);
 }
 
 int virtio_req_read(virtio_mmio *t, const virtio_req *req, uint64_t offset, void *buf, uint64_t len)

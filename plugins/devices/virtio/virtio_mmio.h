@@ -48,6 +48,8 @@ typedef struct virtio_req {
 
 typedef struct virtio_mmio virtio_mmio;
 
+#define VIRTIO_REQ_LATER (-2)
+
 typedef struct virtio_device_ops {
     const char *unit;  /* saved-state unit name */
     uint32_t device_id;
@@ -55,7 +57,9 @@ typedef struct virtio_device_ops {
     /* Device-specific configuration space (offset from 0x100); reads beyond it return 0. */
     uint64_t (*config_read)(virtio_mmio *t, uint64_t offset, unsigned size);
     /* One request popped from queue `queue`: return the bytes written into the writable buffers, or -1 after
-     * virtio_mmio_fail (the request is then not returned to the driver). */
+     * virtio_mmio_fail (the request is then not returned to the driver), or VIRTIO_REQ_LATER: the device cannot
+     * serve it now (no input yet, its backend is full); the chain stays at the head of the available ring and the
+     * queue is not processed further until virtio_mmio_kick or the driver's next notify. */
     int64_t (*request)(virtio_mmio *t, unsigned queue, const virtio_req *req);
     /* Optional: the device's own saved fields, appended to the transport's unit (load may refuse with ssm_fail). */
     int (*save)(virtio_mmio *t, vmm_ssm *ssm);
@@ -94,7 +98,42 @@ void virtio_mmio_fail(virtio_mmio *t, const char *fmt, ...) VMM_PRINTF(2, 3);
  * is shorter. */
 int virtio_req_read(virtio_mmio *t, const virtio_req *req, uint64_t offset, void *buf, uint64_t len);
 int virtio_req_write(virtio_mmio *t, const virtio_req *req, uint64_t offset, const void *buf, uint64_t len);
+/* Process the queue's available buffers again, as a notify would (from a callback of the instance: a timer that
+ * saw the backend ready). Does nothing before DRIVER_OK, on a queue not ready, or after virtio_mmio_fail. */
+void virtio_mmio_kick(virtio_mmio *t, unsigned queue);
 /* Print the request counters when --stats asked for them (from destruct). */
 void virtio_mmio_stats(virtio_mmio *t);
+
+/*
+ * virtio_poller (virtio_poll.c): how a device with a host backend (a socket, a TAP) learns that the backend can be
+ * read or written without the SDK offering descriptor watches. A thread of the device's own waits in poll() for
+ * the events it was asked for and then arms a one-shot timer of the instance: all backend I/O and every guest
+ * memory access still happen in the instance's callbacks (the timer's, the I/O callbacks'), which the core
+ * serialises, so the device needs no lock, and a save (which runs on the loop thread, like timers) never sees a
+ * request half-served. The thread is started from construct, before the sandbox exists, and only polls, reads
+ * an eventfd and arms the timer.
+ */
+#include <pthread.h>
+
+typedef struct virtio_poller {
+    pthread_mutex_t lock;
+    pthread_t thread;
+    int started;
+    int evfd;      /* wakes the thread when the watch changes or it must end */
+    int fd;        /* what to watch, -1: nothing */
+    short events;  /* POLLIN / POLLOUT still wanted; cleared when they fire */
+    int stop;
+    vmm_timer *timer;
+    const vmm_helpers *hlp;
+} virtio_poller;
+
+/* From construct: create the timer (fn runs as a callback of the instance when a watched event fired) and start
+ * the thread. 0, or -1 after logging why. */
+int virtio_poller_start(virtio_poller *p, vmm_instance *inst, const vmm_helpers *hlp, vmm_timer_fn fn);
+/* Add `events` (POLLIN, POLLOUT) on fd to what the thread waits for (replacing the watch if fd changed). From
+ * the instance's callbacks. The events are forgotten once they fired: ask again after the timer ran. */
+void virtio_poller_watch(virtio_poller *p, int fd, short events);
+/* From destruct: end the thread (before the backend's descriptors are closed). */
+void virtio_poller_stop(virtio_poller *p);
 
 #endif /* VIRTIO_MMIO_H */
