@@ -2,7 +2,7 @@
  * hostile.c: a virtio driver that breaks the rules (tests/virtio/virtio.sh hostile), one way per case, on a freshly
  * reset device each time: queue sizes that are not powers of 2 or exceed QueueNumMax, a looping chain, buffers
  * outside RAM or wrapping around the address space, indices beyond the queue, a descriptor table outside RAM,
- * indirect descriptors misused, a block request too short to hold a header. After each the device must report
+ * indirect descriptors misused, a block request too short to hold a header, console buffers the wrong way round. After each the device must report
  * DEVICE_NEEDS_RESET, and must not have returned the buffer; after a reset it must work again.
  */
 #include "guest.h"
@@ -115,6 +115,18 @@ void hostile_main(void)
     q.desc[1] = (struct desc){(uint64_t)(uintptr_t)&st, 1, D_WRITE, 0};
     vq_submit(BLK_BASE, &q, 0, 1);
     expect_reset(BLK_BASE, 1);
+
+    /* virtio-console: a receive buffer the device would read, a transmit buffer it would write. */
+    ready(CON_BASE, 3, F_VERSION_1);
+    q.desc[0] = (struct desc){(uint64_t)(uintptr_t)buf, 64, 0, 0};
+    vq_submit(CON_BASE, &q, 0, 1);
+    expect_reset(CON_BASE, 1);
+    vdev_negotiate(CON_BASE, 3, F_VERSION_1);
+    vdev_queue_sel(CON_BASE, 1, &q, QN);
+    vdev_driver_ok(CON_BASE);
+    q.desc[0] = (struct desc){(uint64_t)(uintptr_t)buf, 64, D_WRITE, 0};
+    vq_submit_sel(CON_BASE, 1, &q, 0, 1);
+    expect_reset(CON_BASE, 1);
 
     /* After a reset the device works: 64 random bytes, returned (polled: no interrupt controller set up here). */
     ready(RNG_BASE, 4, F_VERSION_1);

@@ -39,7 +39,7 @@ build() {
 run() {
     timeout $((60 * scale)) "$vmm" run --arch riscv64 --mem 64M --kernel "$tmp/guest.elf" \
         --device uart16550,mmio=0x10000000 --device sifive-test --device virtio-rng \
-        --device "virtio-blk,base=0x10002000,irq=2,file=$img$1" </dev/null >"$tmp/out" 2>"$tmp/err"
+        --device "virtio-blk,base=0x10002000,irq=2,file=$img$1" ${2:+--device} ${2:+"$2"} </dev/null >"$tmp/out" 2>"$tmp/err"
 }
 
 case $case_ in
@@ -69,11 +69,11 @@ readonly)
     ;;
 hostile)
     build hostile.c
-    run "" || fail "status $?: $(cat "$tmp/out" "$tmp/err")"
+    run "" "virtio-console,base=0x10003000,irq=3,path=$tmp/con.sock" || fail "status $?: $(cat "$tmp/out" "$tmp/err")"
     grep -q "^hostile ok" "$tmp/out" || fail "no 'hostile ok': $(cat "$tmp/out" "$tmp/err")"
     n=0
     while IFS='|' read -r dev why; do
-        grep -F "$dev: warning: DEVICE_NEEDS_RESET: queue 0: " "$tmp/err" | grep -qF "$why" || fail "no log line for $dev: $why: $(cat "$tmp/err")"
+        grep -F "$dev: warning: DEVICE_NEEDS_RESET: queue " "$tmp/err" | grep -qF "$why" || fail "no log line for $dev: $why: $(cat "$tmp/err")"
         n=$((n + 1))
     done <<'CASES'
 virtio-rng|QueueNum 3 (QueueNumMax 256, a power of 2)
@@ -90,6 +90,8 @@ virtio-rng|indirect descriptor 0 without VIRTIO_RING_F_INDIRECT_DESC negotiated
 virtio-rng|indirect descriptor 0 inside an indirect table
 virtio-rng|indirect table of 24 bytes
 virtio-blk|request of 8 readable and 1 writable bytes
+virtio-console|queue 0: receive buffer with 64 device-readable bytes
+virtio-console|queue 1: transmit buffer with 64 device-writable bytes
 CASES
     lines=$(grep -c "DEVICE_NEEDS_RESET" "$tmp/err")
     [ "$lines" -eq "$n" ] || fail "$lines DEVICE_NEEDS_RESET lines for $n cases: $(cat "$tmp/err")"
