@@ -9,9 +9,13 @@
 #             in the middle, vmm killed, restored in a new process: the output before the save + after the restore
 #             is an uninterrupted run's (the queue continued: the guest checks every used index), and the image
 #             holds every sector's bytes
-#   options   file= missing, absent, a directory, of a size not a multiple of 512: one line each, status 2
+#   options   file= missing, absent, a directory, of a size not a multiple of 512; console path= missing, not a
+#             socket, not creatable; net tap= missing or too long, mac= malformed or multicast: one line each, status 2
 #   console   console.c on virtio-console over a Unix socket: con_client.py connects, gets the guest's greeting and
 #             checks the echo of each line it sends (split across receive buffers, two in one write, one in two)
+#   console-snapshot  the same guest saved (paused, over the control socket) after one echo, vmm killed, restored
+#             in a new process: a new client's line is echoed by the restored guest, which counts 3 lines in all (its
+#             queues continued where they were)
 #   net       net.c on virtio-net over a TAP in a network namespace this script creates (net.sh; root and
 #             /dev/net/tun needed, else skipped): a UDP datagram from the guest reaches a host socket, and one from
 #             the host reaches the guest, which echoes it
@@ -137,20 +141,27 @@ PY
     ;;
 options)
     head -c 1000 /dev/zero >"$tmp/odd.img"
-    while IFS='|' read -r opts want; do
-        "$vmm" run --arch riscv64 --mem 64M --device "virtio-blk$opts" </dev/null >"$tmp/out" 2>"$tmp/err"
+    while IFS='|' read -r dev opts want; do
+        "$vmm" run --arch riscv64 --mem 64M --device "$dev$opts" </dev/null >"$tmp/out" 2>"$tmp/err"
         st=$?
-        [ "$st" -eq 2 ] || fail "virtio-blk$opts: status $st, expected 2: $(cat "$tmp/err")"
-        [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q "^virtio-blk: error: $want" "$tmp/err" ||
-            fail "virtio-blk$opts: expected one line 'virtio-blk: error: $want', got: $(cat "$tmp/err")"
+        [ "$st" -eq 2 ] || fail "$dev$opts: status $st, expected 2: $(cat "$tmp/err")"
+        [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -qF "$dev: error: $want" "$tmp/err" ||
+            fail "$dev$opts: expected one line '$dev: error: $want', got: $(cat "$tmp/err")"
     done <<CASES
-|file= is required
-,file=$tmp/none.img|file=$tmp/none.img: No such file or directory
-,file=$tmp,readonly=on|file=$tmp: not a regular file or a block device
-,file=$tmp/odd.img|file=$tmp/odd.img: 1000 bytes, not a non-zero multiple of 512
-,file=$img,base=0x10001100|base=0x10001100: not 512-byte aligned
+virtio-blk||file= is required
+virtio-blk|,file=$tmp/none.img|file=$tmp/none.img: No such file or directory
+virtio-blk|,file=$tmp,readonly=on|file=$tmp: not a regular file or a block device
+virtio-blk|,file=$tmp/odd.img|file=$tmp/odd.img: 1000 bytes, not a non-zero multiple of 512
+virtio-blk|,file=$img,base=0x10001100|base=0x10001100: not 512-byte aligned
+virtio-console||path= is required
+virtio-console|,path=$img|path=$img: the file exists and is not a socket
+virtio-console|,path=$tmp/no/such/dir/s|path=$tmp/no/such/dir/s: cannot listen there: No such file or directory
+virtio-net||tap= is required
+virtio-net|,tap=x,mac=01:00:5e:00:00:01|mac=01:00:5e:00:00:01: not a unicast MAC address
+virtio-net|,tap=x,mac=52:54:00:12:34|mac=52:54:00:12:34: not a unicast MAC address
+virtio-net|,tap=a-name-far-too-long-for-linux|tap=a-name-far-too-long-for-linux: an interface name has at most 15 characters
 CASES
-    echo "ok: bad file= and base= refused in one line each, status 2"
+    echo "ok: bad file=, base=, path=, tap= and mac= refused in one line each, status 2"
     ;;
 console)
     build console.c
@@ -166,6 +177,28 @@ console)
     [ -e "$sock" ] && fail "the socket $sock is left behind"
     echo "ok: $(tr '\n' ' ' <"$tmp/client")| $(tr '\n' ' ' <"$tmp/out")"
     ;;
+console-snapshot)
+    build console.c
+    sock=$tmp/con.sock db=$tmp/db ctl=$tmp/ctl
+    "$vmm" run --arch riscv64 --mem 64M --kernel "$tmp/guest.elf" --device uart16550,mmio=0x10000000 \
+        --device sifive-test --device "virtio-console,base=0x10003000,irq=3,path=$sock" --state "$db" --control "$ctl" \
+        </dev/null >"$tmp/run.out" 2>"$tmp/run.err" &
+    pid=$!
+    trap 'kill -KILL $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+    timeout $((60 * scale)) python3 "$here/con_client.py" "$sock" before >"$tmp/client" 2>&1 ||
+        fail "the client before the save: $(cat "$tmp/client") | guest: $(cat "$tmp/run.out" "$tmp/run.err")"
+    "$vmm" ctl "$ctl" pause >"$tmp/ctl.out" 2>&1 || fail "pause: $(cat "$tmp/ctl.out")"
+    "$vmm" ctl "$ctl" save s1 >"$tmp/ctl.out" 2>&1 || fail "save: $(cat "$tmp/ctl.out") $(cat "$tmp/run.err")"
+    kill -KILL $pid
+    wait $pid 2>/dev/null
+    timeout $((60 * scale)) "$vmm" run --restore "$db:s1" </dev/null >"$tmp/out" 2>"$tmp/err" &
+    pid=$!
+    timeout $((60 * scale)) python3 "$here/con_client.py" "$sock" after >>"$tmp/client" 2>&1 ||
+        fail "the client after the restore: $(cat "$tmp/client") | guest: $(cat "$tmp/out" "$tmp/err")"
+    wait $pid || fail "the restored run: status $?: $(cat "$tmp/out" "$tmp/err")"
+    grep -q "^console ok after 3 lines" "$tmp/out" || fail "no 'console ok after 3 lines': $(cat "$tmp/out" "$tmp/err")"
+    echo "ok: $(tr '\n' ' ' <"$tmp/client")| restored: $(tr '\n' ' ' <"$tmp/out")"
+    ;;
 net)
     [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (a TAP in a network namespace)"; exit 77; }
     [ -c /dev/net/tun ] || { echo "SKIP: no /dev/net/tun"; exit 77; }
@@ -179,10 +212,11 @@ dtb)
     command -v dtc >/dev/null 2>&1 || fail "dtc is missing (scripts/install-deps installs device-tree-compiler)"
     build driver.c
     "$vmm" run --arch "riscv64,dtb-dump=$tmp/t.dtb" --mem 64M --kernel "$tmp/guest.elf" --device virtio-rng \
-        --device "virtio-blk,base=0x10002000,irq=2,file=$img" </dev/null >"$tmp/out" 2>"$tmp/err" ||
+        --device "virtio-blk,base=0x10002000,irq=2,file=$img" \
+        --device "virtio-console,base=0x10003000,irq=3,path=$tmp/con.sock" </dev/null >"$tmp/out" 2>"$tmp/err" ||
         fail "the run failed: $(cat "$tmp/err")"
     dtc -I dtb -O dts "$tmp/t.dtb" >"$tmp/t.dts" 2>/dev/null || fail "dtc cannot read the dumped tree"
-    for n in "10001000|0x01" "10002000|0x02"; do
+    for n in "10001000|0x01" "10002000|0x02" "10003000|0x03"; do
         at=${n%|*} irq=${n#*|}
         python3 - "$tmp/t.dts" "$at" "$irq" <<'PY' || fail "no virtio,mmio node at 0x$at with interrupt $irq: $(grep -A5 virtio_mmio "$tmp/t.dts")"
 import re, sys
@@ -193,7 +227,7 @@ sys.exit(0 if 'compatible = "virtio,mmio"' in body and "reg = <0x00 0x%s 0x00 0x
          and "interrupts = <%s>" % irq in body else 1)
 PY
     done
-    echo "ok: both devices are virtio,mmio nodes with their reg and interrupt"
+    echo "ok: the three devices are virtio,mmio nodes with their reg and interrupt"
     ;;
 *)
     fail "unknown case $case_"
