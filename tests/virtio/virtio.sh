@@ -3,12 +3,17 @@
 #   driver    guests/driver.c over an image this script writes: random bytes, reads, two writes in one notify (one
 #             indirect), flush, GET_ID, discard, out-of-range and unknown requests, every completion by PLIC
 #             interrupt; then the image's bytes are checked here, on the host
+#   driver-thread  the same with io=thread (virtio-blk's worker)
 #   readonly  the same guest built with -DREADONLY against readonly=on: RO offered, writes IOERR, the image unchanged
 #   hostile   hostile.c breaks the rules one way per case; each must end in DEVICE_NEEDS_RESET with its log line
 #   snapshot  writer.c writes the image's sectors one request at a time; paused and saved over the control socket
 #             in the middle, vmm killed, restored in a new process: the output before the save + after the restore
 #             is an uninterrupted run's (the queue continued: the guest checks every used index), and the image
 #             holds every sector's bytes
+#   snapshot-heavy, snapshot-live  writer.c -DHEAVY: four writes in flight at a time on virtio-blk's worker (io=thread),
+#             200 passes over the image; saved paused (heavy) or live (the guest running) after pass 3, vmm ended,
+#             restored: every completion arrives (the guest checks each used index), the guest reads back the last
+#             pass, and the image holds it. Prints how many in-flight requests the save waited for (--stats)
 #   options   file= missing, absent, a directory, of a size not a multiple of 512; console path= missing, not a
 #             socket, not creatable; net tap= missing or too long, mac= malformed or multicast: one line each, status 2
 #   console   console.c on virtio-console over a Unix socket: con_client.py connects, gets the guest's greeting and
@@ -24,6 +29,10 @@
 # usage: virtio.sh CASE VMM SRCDIR (SRCDIR: tests/virtio)
 set -u
 case_=$1 vmm=$2 src=$3 here=$3 # rv_build sets src
+blkio=
+case $case_ in
+*-thread) blkio=",io=thread" case_=${case_%-thread} ;; # the same case on virtio-blk's worker
+esac
 dir=$src/../riscv
 . "$dir/cross.sh"
 tmp=$(mktemp -d) || exit 99
@@ -49,7 +58,7 @@ run() {
 case $case_ in
 driver)
     build driver.c
-    run "" || fail "status $?: $(cat "$tmp/out" "$tmp/err")"
+    run "$blkio" || fail "status $?: $(cat "$tmp/out" "$tmp/err")"
     grep -q "^blk ok" "$tmp/out" || fail "no 'blk ok': $(cat "$tmp/out")"
     python3 - "$img" <<'PY' || fail "the image's bytes on the host are not what the guest wrote"
 import sys
@@ -121,7 +130,7 @@ snapshot)
         sleep 0.02
     done
     "$vmm" ctl "$sock" pause >"$tmp/ctl.out" 2>&1 || fail "pause: $(cat "$tmp/ctl.out")"
-    "$vmm" ctl "$sock" save s1 >"$tmp/ctl.out" 2>&1 || fail "save: $(cat "$tmp/ctl.out") $(cat "$tmp/run.err")"
+    "$vmm" ctl "$sock" save s1 >"$tmp/ctl.out" 2>&1 || fail "save: $(cat "$tmp/ctl.out") $(cat "$tmp/run.err") $(tail -n 3 "$tmp/run.out")"
     sleep 0.3
     cp "$tmp/run.out" "$tmp/before.out"
     grep -q "^verified" "$tmp/before.out" && fail "the guest finished before the save"
@@ -139,6 +148,41 @@ sys.exit(0 if d == want else "differs from sector %d" % (next(i for i in range(l
 PY
     echo "ok: saved after '$(tail -n 1 "$tmp/before.out")', restored from '$(head -n 1 "$tmp/after.out")' to '$(tail -n 1 "$tmp/after.out")'; the image holds every sector"
     ;;
+snapshot-heavy | snapshot-live)
+    build writer.c -DHEAVY
+    python3 -c 'import sys; open(sys.argv[1], "wb").write(bytes(64 * 512))' "$img"
+    db=$tmp/db sock=$tmp/sock
+    "$vmm" run --arch riscv64 --mem 64M --kernel "$tmp/guest.elf" --device uart16550,mmio=0x10000000 \
+        --device sifive-test --device "virtio-blk,base=0x10002000,irq=2,file=$img,io=thread" --state "$db" \
+        --control "$sock" --stats </dev/null >"$tmp/run.out" 2>"$tmp/run.err" &
+    pid=$!
+    trap 'kill -KILL $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+    i=0
+    until grep -q "^round 3$" "$tmp/run.out" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -gt $((400 * scale)) ] && fail "the guest never finished round 3: $(cat "$tmp/run.out" "$tmp/run.err")"
+        sleep 0.02
+    done
+    [ "$case_" = snapshot-heavy ] && { "$vmm" ctl "$sock" pause >"$tmp/ctl.out" 2>&1 || fail "pause: $(cat "$tmp/ctl.out")"; }
+    "$vmm" ctl "$sock" save s1 >"$tmp/ctl.out" 2>&1 || fail "save: $(cat "$tmp/ctl.out") $(cat "$tmp/run.err") $(tail -n 3 "$tmp/run.out")"
+    [ "$case_" = snapshot-live ] && { grep -q "live" "$tmp/ctl.out" "$tmp/run.err" || fail "the save was not live: $(cat "$tmp/ctl.out" "$tmp/run.err")"; }
+    "$vmm" ctl "$sock" quit >/dev/null 2>&1 # --stats: how many requests the save waited for
+    wait $pid 2>/dev/null
+    # A paused save: the guest ran no further. A live one: it ran on, but the snapshot is of a moment before the end.
+    [ "$case_" = snapshot-heavy ] && grep -q "^verified" "$tmp/run.out" && fail "the guest finished before the save"
+    drained=$(sed -n 's/.*discards, \([0-9]*\) requests in flight.*/\1/p' "$tmp/run.err")
+    timeout $((60 * scale)) "$vmm" run --restore "$db:s1" </dev/null >"$tmp/after.out" 2>"$tmp/restore.err" ||
+        fail "the restore ended with status $?: $(tail -n 2 "$tmp/after.out") $(cat "$tmp/restore.err")"
+    grep -q "^verified" "$tmp/after.out" || fail "the restored guest did not verify: $(tail -n 3 "$tmp/after.out")"
+    head -n 1 "$tmp/after.out" | grep -q "^round" || fail "the snapshot was taken after the last pass: $(head -n 1 "$tmp/after.out")"
+    python3 - "$img" <<'PY' || fail "the image on the host is not the last pass's bytes"
+import sys
+d = open(sys.argv[1], "rb").read()
+want = bytes((n * 31 + i + 199) & 0xff for n in range(64) for i in range(512))
+sys.exit(0 if d == want else "differs from sector %d" % (next(i for i in range(len(d)) if d[i] != want[i]) // 512))
+PY
+    echo "ok: saved ($case_) after '$(tail -n 1 "$tmp/run.out")' with ${drained:-?} requests in flight waited for; restored from '$(head -n 1 "$tmp/after.out")' to '$(tail -n 1 "$tmp/after.out")'; the image holds the last pass"
+    ;;
 options)
     head -c 1000 /dev/zero >"$tmp/odd.img"
     while IFS='|' read -r dev opts want; do
@@ -153,6 +197,7 @@ virtio-blk|,file=$tmp/none.img|file=$tmp/none.img: No such file or directory
 virtio-blk|,file=$tmp,readonly=on|file=$tmp: not a regular file or a block device
 virtio-blk|,file=$tmp/odd.img|file=$tmp/odd.img: 1000 bytes, not a non-zero multiple of 512
 virtio-blk|,file=$img,base=0x10001100|base=0x10001100: not 512-byte aligned
+virtio-blk|,file=$img,io=uring|io=uring: thread or sync
 virtio-console||path= is required
 virtio-console|,path=$img|path=$img: the file exists and is not a socket
 virtio-console|,path=$tmp/no/such/dir/s|path=$tmp/no/such/dir/s: cannot listen there: No such file or directory

@@ -1,7 +1,10 @@
 /*
  * virtio-blk: the virtio block device (device ID 2, virtio 1.2 §5.2) on the virtio-mmio transport, over a raw image
- * (file=, a regular file or a block device whose size is a multiple of 512). Requests are served on the thread of
- * the QueueNotify write with pread/pwrite straight into guest RAM; FLUSH is fdatasync, DISCARD punches a hole.
+ * (file=, a regular file or a block device whose size is a multiple of 512). With io=sync (the default) requests are
+ * served on the thread of the QueueNotify write with preadv/pwritev straight into guest RAM; with io=thread reads,
+ * writes and flushes go to a worker thread (in order, one at a time), the notify returns at once and an SDK timer
+ * returns the finished chains and raises the interrupt; a save or a reset first waits for them (quiesce).
+ * FLUSH is fdatasync, DISCARD punches a hole.
  * Offered: SEG_MAX, BLK_SIZE, FLUSH, DISCARD (read-write) or RO (readonly=on).
  */
 #ifndef _GNU_SOURCE
@@ -11,6 +14,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/fs.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +49,19 @@
 #define BLK_MAX_DISCARD_SEG 16
 #define BLK_MAX_DISCARD_SECTORS (1u << 22)    /* 2 GiB per range */
 
+#define BLK_SLOTS 32 /* requests in flight on the worker; more wait in the ring */
+
+/* One request handed to the worker (io=thread): its data buffers as iovecs into guest RAM, taken when it was
+ * popped; the status byte's address. */
+typedef struct blk_slot {
+    uint16_t head;
+    uint8_t type, status;
+    int niov;
+    uint64_t sector, len, status_gpa;
+    uint32_t written;
+    struct iovec iov[VIRTIO_REQ_MAX_SEGS];
+} blk_slot;
+
 typedef struct virtio_blk {
     virtio_mmio t; /* first: the transport's callbacks receive the instance state */
     int fd;        /* 0 = not open (the state is zeroed); the descriptor is stored + 1 */
@@ -53,6 +70,17 @@ typedef struct virtio_blk {
     char id[BLK_ID_BYTES];
     struct iovec iov[VIRTIO_REQ_MAX_SEGS];
     uint64_t bytes_read, bytes_written, flushes, discards;
+    uint64_t drained; /* requests a save or reset found in flight and waited for */
+    /* io=thread: the worker, and what it shares with the instance's callbacks under `lock` */
+    int threaded, started, stop, busy, waiting; /* waiting: a chain was left in the ring for want of a slot */
+    pthread_t worker;
+    pthread_mutex_t lock;
+    pthread_cond_t work, idle;
+    vmm_timer *timer;
+    uint32_t free_mask;               /* bit i: slot i is free */
+    uint8_t pending[BLK_SLOTS], done[BLK_SLOTS];
+    unsigned npending, ndone;
+    blk_slot slot[BLK_SLOTS];
 } virtio_blk;
 
 static uint64_t blk_config_read(virtio_mmio *t, uint64_t offset, unsigned size)
@@ -77,7 +105,7 @@ static uint64_t blk_config_read(virtio_mmio *t, uint64_t offset, unsigned size)
 
 /* The request's data buffers as iovecs: the readable part after the 16-byte header (OUT), or the writable part
  * before the status byte (IN), straight into guest RAM (each buffer was checked to lie in one RAM region). */
-static int blk_iov(virtio_blk *b, const virtio_req *req, int to_guest, uint64_t len)
+static int blk_iov(virtio_blk *b, const virtio_req *req, int to_guest, uint64_t len, struct iovec *iovs)
 {
     virtio_mmio *t = &b->t;
     unsigned first = to_guest ? req->nread : 0, end = to_guest ? req->nread + req->nwrite : req->nread, n = 0;
@@ -92,22 +120,17 @@ static int blk_iov(virtio_blk *b, const virtio_req *req, int to_guest, uint64_t 
         void *p = t->hlp->mem_ptr(t->inst, s->addr + skip, (size_t)l, to_guest);
         if (!p)
             return -1;
-        b->iov[n++] = (struct iovec){.iov_base = p, .iov_len = (size_t)l};
+        iovs[n++] = (struct iovec){.iov_base = p, .iov_len = (size_t)l};
         len -= l;
         skip = 0;
     }
     return len ? -1 : (int)n;
 }
 
-static uint8_t blk_rw(virtio_blk *b, const virtio_req *req, int to_guest, uint64_t sector, uint64_t len)
+/* The transfer itself, on whichever thread serves the request; iov is consumed. */
+static uint8_t blk_transfer(virtio_blk *b, struct iovec *iov, int n, int to_guest, uint64_t sector, uint64_t len)
 {
-    if (len % 512 || sector > b->sectors || len / 512 > b->sectors - sector)
-        return BLK_S_IOERR;
-    int n = blk_iov(b, req, to_guest, len);
-    if (n < 0)
-        return BLK_S_IOERR;
     off_t off = (off_t)(sector * 512);
-    struct iovec *iov = b->iov;
     while (len) {
         ssize_t r = to_guest ? preadv(b->fd - 1, iov, n, off) : pwritev(b->fd - 1, iov, n, off);
         if (r < 0 && errno == EINTR)
@@ -134,6 +157,145 @@ static uint8_t blk_rw(virtio_blk *b, const virtio_req *req, int to_guest, uint64
     else
         b->bytes_written += (uint64_t)(off - (off_t)(sector * 512));
     return BLK_S_OK;
+}
+
+static int blk_range_ok(const virtio_blk *b, uint64_t sector, uint64_t len)
+{
+    return len % 512 == 0 && sector <= b->sectors && len / 512 <= b->sectors - sector;
+}
+
+static uint8_t blk_rw(virtio_blk *b, const virtio_req *req, int to_guest, uint64_t sector, uint64_t len)
+{
+    if (!blk_range_ok(b, sector, len))
+        return BLK_S_IOERR;
+    int n = blk_iov(b, req, to_guest, len, b->iov);
+    if (n < 0)
+        return BLK_S_IOERR;
+    return blk_transfer(b, b->iov, n, to_guest, sector, len);
+}
+
+static uint8_t blk_flush(virtio_blk *b)
+{
+    uint8_t status = BLK_S_OK;
+    if (!b->readonly && fdatasync(b->fd - 1) != 0) {
+        b->t.hlp->log(b->t.inst, VMM_LOG_WARN, "flush: %s", strerror(errno));
+        status = BLK_S_IOERR;
+    }
+    b->flushes++;
+    return status;
+}
+
+/* ---- io=thread: reads, writes and flushes on a worker; completions from the instance's timer ---- */
+
+static void *blk_worker(void *arg)
+{
+    virtio_blk *b = arg;
+    pthread_mutex_lock(&b->lock);
+    for (;;) {
+        while (!b->npending && !b->stop)
+            pthread_cond_wait(&b->work, &b->lock);
+        if (!b->npending)
+            break;
+        blk_slot *s = &b->slot[b->pending[0]];
+        unsigned idx = b->pending[0];
+        memmove(b->pending, b->pending + 1, --b->npending);
+        b->busy = 1;
+        pthread_mutex_unlock(&b->lock);
+        /* In order, one at a time: a FLUSH covers every write completed before it was taken. */
+        if (s->type == BLK_T_FLUSH)
+            s->status = blk_flush(b);
+        else
+            s->status = blk_transfer(b, s->iov, s->niov, s->type == BLK_T_IN, s->sector, s->len);
+        s->written = (s->type == BLK_T_IN && s->status == BLK_S_OK ? (uint32_t)s->len : 0) + 1;
+        pthread_mutex_lock(&b->lock);
+        b->done[b->ndone++] = (uint8_t)idx;
+        b->busy = 0;
+        if (!b->npending)
+            pthread_cond_broadcast(&b->idle);
+        b->t.hlp->timer_arm(b->timer, 0, 0);
+    }
+    pthread_mutex_unlock(&b->lock);
+    return NULL;
+}
+
+/* Return the finished requests to the driver (a callback of the instance: the timer, a save, a reset). */
+static void blk_complete_done(virtio_blk *b)
+{
+    uint8_t done[BLK_SLOTS];
+    pthread_mutex_lock(&b->lock);
+    unsigned n = b->ndone;
+    memcpy(done, b->done, n);
+    b->ndone = 0;
+    pthread_mutex_unlock(&b->lock);
+    for (unsigned i = 0; i < n; i++) {
+        blk_slot *s = &b->slot[done[i]];
+        b->t.hlp->mem_write(b->t.inst, s->status_gpa, &s->status, 1); /* checked in RAM when the chain was walked */
+        virtio_mmio_complete(&b->t, 0, s->head, s->written);
+        pthread_mutex_lock(&b->lock);
+        b->free_mask |= 1u << done[i];
+        pthread_mutex_unlock(&b->lock);
+    }
+    if (n)
+        virtio_mmio_used_interrupt(&b->t, 0);
+    if (n && b->waiting) {
+        b->waiting = 0;
+        virtio_mmio_kick(&b->t, 0);
+    }
+}
+
+static void blk_timer(void *state, vmm_timer *timer)
+{
+    (void)timer;
+    blk_complete_done(state);
+}
+
+static void blk_quiesce(virtio_mmio *t)
+{
+    virtio_blk *b = (virtio_blk *)t;
+    if (!b->started)
+        return;
+    pthread_mutex_lock(&b->lock);
+    b->drained += b->npending + (unsigned)b->busy + b->ndone;
+    while (b->npending || b->busy)
+        pthread_cond_wait(&b->idle, &b->lock);
+    pthread_mutex_unlock(&b->lock);
+    blk_complete_done(b);
+}
+
+/* Hand IN, OUT or FLUSH to the worker: VIRTIO_REQ_ASYNC, VIRTIO_REQ_LATER when every slot is taken, or -2 - status
+ * when the request is answered at once (out of range). */
+static int64_t blk_submit(virtio_blk *b, const virtio_req *req, uint32_t type, uint64_t sector, uint64_t len)
+{
+    if (type != BLK_T_FLUSH && !blk_range_ok(b, sector, len))
+        return -10 - BLK_S_IOERR;
+    pthread_mutex_lock(&b->lock);
+    uint32_t mask = b->free_mask;
+    pthread_mutex_unlock(&b->lock);
+    if (!mask) {
+        b->waiting = 1;
+        return VIRTIO_REQ_LATER;
+    }
+    unsigned idx = (unsigned)__builtin_ctz(mask);
+    blk_slot *s = &b->slot[idx];
+    s->niov = 0;
+    if (type != BLK_T_FLUSH) {
+        s->niov = blk_iov(b, req, type == BLK_T_IN, len, s->iov);
+        if (s->niov < 0)
+            return -10 - BLK_S_IOERR;
+    }
+    /* The status byte: the last writable byte of the chain (its segment lies in RAM). */
+    const virtio_seg *last = &req->seg[req->nread + req->nwrite - 1];
+    s->status_gpa = last->addr + last->len - 1;
+    s->head = req->head;
+    s->type = (uint8_t)type;
+    s->sector = sector;
+    s->len = len;
+    pthread_mutex_lock(&b->lock);
+    b->free_mask &= ~(1u << idx);
+    b->pending[b->npending++] = (uint8_t)idx;
+    pthread_cond_signal(&b->work);
+    pthread_mutex_unlock(&b->lock);
+    return VIRTIO_REQ_ASYNC;
 }
 
 static uint8_t blk_discard(virtio_blk *b, const virtio_req *req, uint64_t len)
@@ -190,6 +352,15 @@ static int64_t blk_request(virtio_mmio *t, unsigned queue, const virtio_req *req
     virtio_req_read(t, req, 0, &hdr, sizeof(hdr));
     uint64_t in_len = req->write_len - 1, out_len = req->read_len - sizeof(hdr), written = 0;
     uint8_t status;
+    if (b->threaded && (hdr.type == BLK_T_IN || (hdr.type == BLK_T_OUT && !b->readonly) ||
+                        (hdr.type == BLK_T_FLUSH && !b->readonly))) {
+        int64_t r = blk_submit(b, req, hdr.type, hdr.sector, hdr.type == BLK_T_IN ? in_len : out_len);
+        if (r == VIRTIO_REQ_ASYNC || r == VIRTIO_REQ_LATER)
+            return r;
+        status = (uint8_t)(-10 - r);
+        virtio_req_write(t, req, req->write_len - 1, &status, 1);
+        return 1;
+    }
     switch (hdr.type) {
     case BLK_T_IN:
         status = blk_rw(b, req, 1, hdr.sector, in_len);
@@ -200,12 +371,7 @@ static int64_t blk_request(virtio_mmio *t, unsigned queue, const virtio_req *req
         status = b->readonly ? BLK_S_IOERR : blk_rw(b, req, 0, hdr.sector, out_len);
         break;
     case BLK_T_FLUSH:
-        status = BLK_S_OK;
-        if (!b->readonly && fdatasync(b->fd - 1) != 0) {
-            t->hlp->log(t->inst, VMM_LOG_WARN, "flush: %s", strerror(errno));
-            status = BLK_S_IOERR;
-        }
-        b->flushes++;
+        status = blk_flush(b);
         break;
     case BLK_T_GET_ID:
         written = in_len < BLK_ID_BYTES ? in_len : BLK_ID_BYTES;
@@ -249,6 +415,7 @@ static const virtio_device_ops blk_ops = {
     .request = blk_request,
     .save = blk_save,
     .load = blk_load,
+    .quiesce = blk_quiesce,
 };
 
 static int blk_open(virtio_blk *b, vmm_instance *inst, const vmm_helpers *hlp, const char *path)
@@ -303,19 +470,50 @@ static int blk_construct(vmm_instance *inst, const vmm_helpers *hlp, void *state
     b->readonly = hlp->opt_bool(inst, "readonly");
     if (blk_open(b, inst, hlp, path))
         return -1;
+    const char *io = hlp->opt_string(inst, "io");
+    if (!io || (strcmp(io, "thread") && strcmp(io, "sync"))) {
+        hlp->log(inst, VMM_LOG_ERROR, "io=%s: thread or sync", io ? io : "");
+        return -1;
+    }
     uint64_t features = BLK_F_SEG_MAX | BLK_F_BLK_SIZE | BLK_F_FLUSH | (b->readonly ? BLK_F_RO : BLK_F_DISCARD);
-    return virtio_mmio_init(&b->t, inst, hlp, &blk_ops, features);
+    if (virtio_mmio_init(&b->t, inst, hlp, &blk_ops, features))
+        return -1;
+    if (strcmp(io, "thread"))
+        return 0;
+    b->timer = hlp->timer_create(inst, blk_timer);
+    if (!b->timer)
+        return -1;
+    pthread_mutex_init(&b->lock, NULL);
+    pthread_cond_init(&b->work, NULL);
+    pthread_cond_init(&b->idle, NULL);
+    b->free_mask = (uint32_t)((1ull << BLK_SLOTS) - 1);
+    int rc = pthread_create(&b->worker, NULL, blk_worker, b);
+    if (rc) {
+        hlp->log(inst, VMM_LOG_ERROR, "cannot start the I/O thread: %s", strerror(rc));
+        return -1;
+    }
+    b->threaded = b->started = 1;
+    return 0;
 }
 
 static void blk_destruct(vmm_instance *inst, void *state)
 {
     virtio_blk *b = state;
     (void)inst;
+    if (b->started) {
+        pthread_mutex_lock(&b->lock);
+        b->stop = 1; /* the worker finishes what it was given first */
+        pthread_cond_signal(&b->work);
+        pthread_mutex_unlock(&b->lock);
+        pthread_join(b->worker, NULL);
+        b->started = 0;
+    }
     if (b->t.hlp) {
         virtio_mmio_stats(&b->t);
         if (b->t.hlp->stats_enabled(b->t.inst))
             fprintf(stderr, "virtio-blk: %" PRIu64 " bytes read, %" PRIu64 " written, %" PRIu64 " flushes, %" PRIu64
-                    " discards\n", b->bytes_read, b->bytes_written, b->flushes, b->discards);
+                    " discards, %" PRIu64 " requests in flight waited for by saves and resets\n", b->bytes_read,
+                    b->bytes_written, b->flushes, b->discards, b->drained);
     }
     if (b->fd > 0)
         close(b->fd - 1);
@@ -327,6 +525,9 @@ static const vmm_option_desc blk_options[] = {
       .help = "raw image: a regular file or a block device, its size a multiple of 512 (required)" },
     { .name = "readonly", .type = VMM_OPT_BOOL, .default_value = "off",
       .help = "offer VIRTIO_BLK_F_RO and refuse writes (the image is opened read-only)" },
+    { .name = "io", .type = VMM_OPT_STRING, .default_value = "sync",
+      .help = "where reads, writes and flushes run: sync (on the vCPU thread that notified: the faster with one "
+              "request in flight, docs/devices.md) or thread (a worker; the notify returns at once)" },
     { .name = NULL },
 };
 

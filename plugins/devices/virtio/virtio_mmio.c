@@ -75,7 +75,7 @@ struct vq_desc {
 static void virtio_irq_update(virtio_mmio *t)
 {
     int level = t->int_status != 0;
-    if (level != t->line) {
+    if (level != t->line) { /* the first call after a load may raise a line already high: idempotent */
         t->line = level;
         t->hlp->irq_set(t->inst, t->irq, level);
     }
@@ -106,6 +106,8 @@ void virtio_mmio_fail(virtio_mmio *t, const char *fmt, ...)
 
 static void virtio_reset(virtio_mmio *t)
 {
+    if (t->ops->quiesce)
+        t->ops->quiesce(t);
     t->driver_features = 0;
     t->device_features_sel = t->driver_features_sel = t->queue_sel = 0;
     t->status = 0;
@@ -274,10 +276,15 @@ static void virtio_queue_notify(virtio_mmio *t, unsigned qi)
             if (virtio_chain(t, qi, head))
                 return;
             t->requests++;
+            t->req.head = head;
             int64_t written = t->ops->request(t, qi, &t->req);
             if (written == VIRTIO_REQ_LATER) {
                 t->requests--; /* counted when it is served */
                 goto done;
+            }
+            if (written == VIRTIO_REQ_ASYNC) {
+                q->last_avail++;
+                continue;
             }
             if (written < 0)
                 return;
@@ -309,6 +316,35 @@ done:
             return;
         virtio_interrupt(t, INT_USED_BUFFER);
     }
+}
+
+void virtio_mmio_complete(virtio_mmio *t, unsigned queue, uint16_t head, uint32_t written)
+{
+    virtio_queue *q = &t->q[queue];
+    if (!q->ready || (t->status & STATUS_NEEDS_RESET))
+        return;
+    struct {
+        uint32_t id, len;
+    } elem = {head, written};
+    if (t->hlp->mem_write(t->inst, q->device + 4 + 8ull * (q->used_idx % q->num), &elem, sizeof(elem))) {
+        virtio_mmio_fail(t, "queue %u: used ring outside guest RAM", queue);
+        return;
+    }
+    q->used_idx++;
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    if (t->hlp->mem_write(t->inst, q->device + 2, &q->used_idx, 2))
+        virtio_mmio_fail(t, "queue %u: used ring outside guest RAM", queue);
+}
+
+void virtio_mmio_used_interrupt(virtio_mmio *t, unsigned queue)
+{
+    uint16_t flags;
+    if (!t->q[queue].ready)
+        return;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (t->hlp->mem_read(t->inst, t->q[queue].driver, &flags, 2) == 0 && (flags & AVAIL_F_NO_INTERRUPT))
+        return;
+    virtio_interrupt(t, INT_USED_BUFFER);
 }
 
 void virtio_mmio_kick(virtio_mmio *t, unsigned queue)
@@ -532,6 +568,8 @@ static int virtio_save(void *state, vmm_ssm *ssm)
 {
     virtio_mmio *t = state;
     const vmm_helpers *h = t->hlp;
+    if (t->ops->quiesce)
+        t->ops->quiesce(t); /* the VM is paused: what is in flight completes into the rings being saved */
     h->ssm_put_u64(ssm, t->base);
     h->ssm_put_u64(ssm, t->irq);
     h->ssm_put_u64(ssm, t->ops->device_id);
@@ -604,8 +642,12 @@ static int virtio_load(void *state, vmm_ssm *ssm, uint32_t version)
     for (unsigned i = 0; i < nq; i++)
         if (t->q[i].ready && !(t->status & STATUS_NEEDS_RESET) && virtio_queue_check(t, i, &t->q[i]))
             return h->ssm_fail(ssm, "queue %u: saved areas outside this VM's RAM", i);
-    /* The interrupt controller saved our line's level itself; remember it so as not to raise it twice. */
-    t->line = t->int_status != 0;
+    /* The interrupt controller saved our line's level itself, but it may have been saved before this unit, whose
+     * save completed in-flight requests (ops->quiesce) and so may have raised the line after: assert the level
+     * again (the architecture's units are registered, saved and loaded before the devices', and a level already
+     * high stays as it is). */
+    t->line = 0;
+    virtio_irq_update(t);
     if (t->ops->load)
         return t->ops->load(t, ssm);
     uint64_t none;

@@ -41,6 +41,7 @@ typedef struct virtio_seg {
 
 /* A descriptor chain: device-readable buffers first (seg[0 .. nread)), then device-writable ones. */
 typedef struct virtio_req {
+    uint16_t head; /* the chain's first descriptor: what virtio_mmio_complete names */
     unsigned nread, nwrite;
     uint64_t read_len, write_len;
     virtio_seg seg[VIRTIO_REQ_MAX_SEGS];
@@ -49,6 +50,7 @@ typedef struct virtio_req {
 typedef struct virtio_mmio virtio_mmio;
 
 #define VIRTIO_REQ_LATER (-2)
+#define VIRTIO_REQ_ASYNC (-3)
 
 typedef struct virtio_device_ops {
     const char *unit;  /* saved-state unit name */
@@ -59,11 +61,15 @@ typedef struct virtio_device_ops {
     /* One request popped from queue `queue`: return the bytes written into the writable buffers, or -1 after
      * virtio_mmio_fail (the request is then not returned to the driver), or VIRTIO_REQ_LATER: the device cannot
      * serve it now (no input yet, its backend is full); the chain stays at the head of the available ring and the
-     * queue is not processed further until virtio_mmio_kick or the driver's next notify. */
+     * queue is not processed further until virtio_mmio_kick or the driver's next notify. Or VIRTIO_REQ_ASYNC: the
+     * chain is taken and will be returned by virtio_mmio_complete (from a callback of the instance). */
     int64_t (*request)(virtio_mmio *t, unsigned queue, const virtio_req *req);
     /* Optional: the device's own saved fields, appended to the transport's unit (load may refuse with ssm_fail). */
     int (*save)(virtio_mmio *t, vmm_ssm *ssm);
     int (*load)(virtio_mmio *t, vmm_ssm *ssm);
+    /* Optional, for devices that answer VIRTIO_REQ_ASYNC: finish every request taken and virtio_mmio_complete it,
+     * before the transport saves its state (so a snapshot holds no half-served request) and before a reset. */
+    void (*quiesce)(virtio_mmio *t);
 } virtio_device_ops;
 
 typedef struct virtio_queue {
@@ -101,6 +107,10 @@ int virtio_req_write(virtio_mmio *t, const virtio_req *req, uint64_t offset, con
 /* Process the queue's available buffers again, as a notify would (from a callback of the instance: a timer that
  * saw the backend ready). Does nothing before DRIVER_OK, on a queue not ready, or after virtio_mmio_fail. */
 void virtio_mmio_kick(virtio_mmio *t, unsigned queue);
+/* Return the chain `head` taken with VIRTIO_REQ_ASYNC, `written` bytes written into it; then, after a batch,
+ * virtio_mmio_used_interrupt raises the used-buffer interrupt unless the driver asked for none. */
+void virtio_mmio_complete(virtio_mmio *t, unsigned queue, uint16_t head, uint32_t written);
+void virtio_mmio_used_interrupt(virtio_mmio *t, unsigned queue);
 /* Print the request counters when --stats asked for them (from destruct). */
 void virtio_mmio_stats(virtio_mmio *t);
 
