@@ -1,11 +1,14 @@
 /*
  * virtio_mmio: the virtio-mmio transport (virtio 1.2 §4.2, version 2 registers only) and split virtqueues (§2.7),
- * shared by the virtio device plugins (virtio-rng, virtio-blk), each of which compiles it in. Written against
+ * shared by the virtio device plugins (virtio-rng, virtio-blk, virtio-console, virtio-net), each of which links it. Written against
  * <vmm/plugin.h> alone, like every device plugin. A device embeds a virtio_mmio as the first member of its
  * instance state, calls virtio_mmio_init from construct, and answers requests through virtio_device_ops.
  *
- * Requests are processed synchronously, on the thread of the QueueNotify write (a vCPU's), so no request is ever
- * in flight when the VM is paused for a save: the saved state is the registers and the queues' indices.
+ * Requests are popped on the thread of the QueueNotify write (a vCPU's) or in a callback that kicks the queue. A
+ * device answers each at once, leaves it in the ring for later (VIRTIO_REQ_LATER), or takes it to finish on a
+ * thread of its own (VIRTIO_REQ_ASYNC) and then drains those in ops->quiesce, which the transport calls before it
+ * saves its state and before a reset: so no request is in flight in a snapshot, whose state is the registers and
+ * the queues' indices.
  * Every guest-supplied address goes through mem_read/mem_write, or through mem_ptr after the whole range was
  * checked; a driver that breaks the rules (a looping chain, an index beyond the queue, memory outside RAM, ...)
  * puts the device in DEVICE_NEEDS_RESET with one log line naming the reason (virtio_mmio_fail).
