@@ -218,8 +218,9 @@ static void *blk_worker(void *arg)
     return NULL;
 }
 
-/* Return the finished requests to the driver (a callback of the instance: the timer, a save, a reset). */
-static void blk_complete_done(virtio_blk *b)
+/* Return the finished requests to the driver (a callback of the instance: the timer, a save, a reset). Only the
+ * timer takes more from the ring: a save or a reset must leave nothing in flight. */
+static void blk_complete_done(virtio_blk *b, int take_more)
 {
     uint8_t done[BLK_SLOTS];
     pthread_mutex_lock(&b->lock);
@@ -237,7 +238,7 @@ static void blk_complete_done(virtio_blk *b)
     }
     if (n)
         virtio_mmio_used_interrupt(&b->t, 0);
-    if (n && b->waiting) {
+    if (n && b->waiting && take_more) {
         b->waiting = 0;
         virtio_mmio_kick(&b->t, 0);
     }
@@ -246,7 +247,7 @@ static void blk_complete_done(virtio_blk *b)
 static void blk_timer(void *state, vmm_timer *timer)
 {
     (void)timer;
-    blk_complete_done(state);
+    blk_complete_done(state, 1);
 }
 
 static void blk_quiesce(virtio_mmio *t)
@@ -259,7 +260,7 @@ static void blk_quiesce(virtio_mmio *t)
     while (b->npending || b->busy)
         pthread_cond_wait(&b->idle, &b->lock);
     pthread_mutex_unlock(&b->lock);
-    blk_complete_done(b);
+    blk_complete_done(b, 0);
 }
 
 /* Hand IN, OUT or FLUSH to the worker: VIRTIO_REQ_ASYNC, VIRTIO_REQ_LATER when every slot is taken, or -2 - status
@@ -471,8 +472,10 @@ static int blk_construct(vmm_instance *inst, const vmm_helpers *hlp, void *state
     if (blk_open(b, inst, hlp, path))
         return -1;
     const char *io = hlp->opt_string(inst, "io");
-    if (!io || (strcmp(io, "thread") && strcmp(io, "sync"))) {
-        hlp->log(inst, VMM_LOG_ERROR, "io=%s: thread or sync", io ? io : "");
+    if (!io)
+        io = "sync"; /* the core gives the default; a host that knows no io= (tests/fuzz) gets it too */
+    if (strcmp(io, "thread") && strcmp(io, "sync")) {
+        hlp->log(inst, VMM_LOG_ERROR, "io=%s: thread or sync", io);
         return -1;
     }
     uint64_t features = BLK_F_SEG_MAX | BLK_F_BLK_SIZE | BLK_F_FLUSH | (b->readonly ? BLK_F_RO : BLK_F_DISCARD);

@@ -109,7 +109,7 @@ static int64_t con_transmit(virtio_console *c, const virtio_req *req)
         return -1;
     }
     if (c->tx_done > req->read_len)
-        c->tx_done = 0; /* the driver was reset and offers another chain */
+        c->tx_done = 0; /* cannot happen (a reset clears it, a load checks it against nothing better): be safe */
     while (c->tx_done < req->read_len) {
         if (!c->conn_fd)
             return VIRTIO_REQ_LATER; /* kept until a client connects */
@@ -160,6 +160,11 @@ static void con_timer(void *state, vmm_timer *timer)
     virtio_mmio_kick(&c->t, CON_QUEUE_RX);
 }
 
+static void con_reset(virtio_mmio *t)
+{
+    ((virtio_console *)t)->tx_done = 0; /* the chain it counted is gone with the queue */
+}
+
 static int con_save(virtio_mmio *t, vmm_ssm *ssm)
 {
     virtio_console *c = (virtio_console *)t;
@@ -186,6 +191,7 @@ static const virtio_device_ops con_ops = {
     .request = con_request,
     .save = con_save,
     .load = con_load,
+    .reset = con_reset,
 };
 
 static int con_listen(virtio_console *c, vmm_instance *inst, const vmm_helpers *hlp, const char *path)

@@ -108,6 +108,8 @@ static void virtio_reset(virtio_mmio *t)
 {
     if (t->ops->quiesce)
         t->ops->quiesce(t);
+    if (t->ops->reset)
+        t->ops->reset(t);
     t->driver_features = 0;
     t->device_features_sel = t->driver_features_sel = t->queue_sel = 0;
     t->status = 0;

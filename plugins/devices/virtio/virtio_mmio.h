@@ -73,6 +73,8 @@ typedef struct virtio_device_ops {
     /* Optional, for devices that answer VIRTIO_REQ_ASYNC: finish every request taken and virtio_mmio_complete it,
      * before the transport saves its state (so a snapshot holds no half-served request) and before a reset. */
     void (*quiesce)(virtio_mmio *t);
+    /* Optional: the driver reset the device (after quiesce): forget per-request progress. */
+    void (*reset)(virtio_mmio *t);
 } virtio_device_ops;
 
 typedef struct virtio_queue {
