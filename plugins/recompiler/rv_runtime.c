@@ -122,6 +122,7 @@ struct rv_runtime {
     uint64_t fetch_cause, fetch_tval;
     int xl_paged;
     uint64_t xl_vpage, xl_poff, xl_cross_poff; /* RAM offsets of the block's page and of the next one, or ~0 */
+    uint64_t code_vpages[64]; /* virtual pages blocks were fetched from with paging on (hashed, 4096 bits) */
     csh capstone;
     int have_capstone;
 };
@@ -190,6 +191,7 @@ static void rv_flush(rv_runtime *rt)
         rt->codemap[g] &= (uint8_t)~RV_CODEMAP_CODE;
     rt->code_lo = UINT64_MAX;
     rt->code_hi = 0;
+    memset(rt->code_vpages, 0, sizeof(rt->code_vpages));
     /* The trampolines spill and reload the pinned registers, so they follow the map. With an unchanged map
      * they come out byte for byte the same, which matters when the flush happens under running code (SMC). */
     rt->buf.p = rt->code_rw;
@@ -324,6 +326,12 @@ static int rv_fetch_page(rv_runtime *rt, uint64_t va, uint64_t *poff)
     return 0;
 }
 
+static unsigned rv_vpage_bit(uint64_t va)
+{
+    uint64_t p = va >> 12;
+    return (unsigned)((p ^ (p >> 12) ^ (p >> 24)) & 4095);
+}
+
 static void rv_mark_code(rv_runtime *rt, uint64_t off0, uint64_t off1)
 {
     if (off1 <= off0)
@@ -394,6 +402,12 @@ static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
             return NULL;
     }
     if (rt->xl_paged) {
+        unsigned bit = rv_vpage_bit(rt->xl_vpage);
+        rt->code_vpages[bit / 64] |= 1ull << (bit % 64);
+        if (res.end_pc > rt->xl_vpage + 4096) {
+            bit = rv_vpage_bit(rt->xl_vpage + 4096);
+            rt->code_vpages[bit / 64] |= 1ull << (bit % 64);
+        }
         uint64_t first_end = res.end_pc < rt->xl_vpage + 4096 ? res.end_pc : rt->xl_vpage + 4096;
         rv_mark_code(rt, rt->xl_poff + (pc & 0xfff), rt->xl_poff + (first_end - rt->xl_vpage));
         if (res.end_pc > rt->xl_vpage + 4096)
@@ -1001,19 +1015,23 @@ static void rv_do_interp(rv_runtime *rt, uint32_t raw)
         rv_flush(rt);
         write_rd = 0;
         break;
-    case RV_OP_SFENCE_VMA:
-        /* Every form (all, one address, one ASID) drops every translation that may depend on a mapping: the
-         * TLB, and the translated blocks with their chains and jump-cache entries (the block ends here, so
-         * flushing under it is safe, as for fence.i). */
+    case RV_OP_SFENCE_VMA: {
+        /* The TLB always goes. Translated blocks depend only on the mappings of the pages they were fetched
+         * from: an sfence.vma of one address that no block was fetched from (a data page: the common case for
+         * a kernel) keeps them; every other form drops them all, with their chains and jump-cache entries (the
+         * block ends here, so flushing under it is safe, as for fence.i). */
         if (c->priv == RV_PRIV_U || (c->priv == RV_PRIV_S && (c->mstatus & RV_MSTATUS_TVM))) {
             rv_trap(rt, RV_EXC_ILLEGAL, raw);
             return;
         }
         rv_mmu_tlb_flush(c);
         rt->tlb_key_valid = 0;
-        rv_flush(rt);
+        unsigned bit = rv_vpage_bit(a);
+        if (in.rs1 == 0 || ((rt->code_vpages[bit / 64] >> (bit % 64)) & 1))
+            rv_flush(rt);
         write_rd = 0;
         break;
+    }
     default:
         rv_trap(rt, RV_EXC_ILLEGAL, raw);
         return;

@@ -254,6 +254,11 @@ TEST_BEGIN("paging")
     sfence.vma
     SRUN(s_ld, PG)
     OK_S(54, 0x3333333333333333)
+    PTE(l0, 0, tp0, V | R | W | A | D)                   /* a data page, by address */
+    li t0, PG
+    sfence.vma t0
+    SRUN(s_ld, PG)
+    OK_S(71, 0x1111111111111111)
     PTE(l0, 6, cpb, V | X | A)
     li t0, PG + 6 * 4096
     sfence.vma t0
@@ -272,7 +277,7 @@ TEST_BEGIN("paging")
     OK_S(57, 1)
     SATP(8, 1, root)
     SRUN(s_ld, PG)
-    OK_S(58, 0x3333333333333333)
+    OK_S(58, 0x1111111111111111)
     SRUN(s_jr, PG + 6 * 4096)
     OK_S(59, 2)
     SATP(8, 2, root2)
