@@ -57,6 +57,17 @@ typedef struct rv_jc_entry {
     uint64_t code; /* executable address */
 } rv_jc_entry;
 
+/* Software TLB (paging on): generated code of blocks translated with data translation on checks
+ * (va & ~0xfff | (size - 1)) against tag_r / tag_w of entry (va >> 12) & (RV_TLB_SIZE - 1) and adds addend to va to
+ * get the RAM offset. A tag of ~0 never matches. The runtime fills entries only for pages inside RAM. */
+#define RV_TLB_BITS 8
+#define RV_TLB_SIZE (1u << RV_TLB_BITS)
+typedef struct rv_tlb_entry {
+    uint64_t tag_r, tag_w;
+    uint64_t addend;     /* RAM offset of the page minus its virtual address */
+    uint64_t pad;
+} rv_tlb_entry;
+
 typedef struct rv_cpu {
     uint64_t x[32];       /* x[0] stays 0 */
     uint64_t pc;
@@ -88,6 +99,7 @@ typedef struct rv_cpu {
     uint64_t vm_ret;      /* helper result (rax) */
 
     rv_jc_entry jc[RV_JC_SIZE];
+    rv_tlb_entry tlb[RV_TLB_SIZE];
 } rv_cpu;
 
 #endif

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "rv_decode.h"
+#include "rv_mmu.h"
 #include "rv_translate.h"
 
 #define RV_CODE_SIZE (64u << 20)
@@ -43,8 +44,17 @@
  * only bounds a kick that lands between the look at should_return and the sleep. */
 #define RV_WFI_MAX_NS 10000000
 
+/* A block is found by its virtual pc and the translation context it was made in (rv_runtime.cur_flags and
+ * cur_satp): 0/0 when neither fetch nor data accesses are translated, which is all of Bare and M-mode (the code
+ * does not depend on the privilege then), else RV_CTX_ON | fetch and data translation | the privilege, with
+ * satp (ASID and root). */
+#define RV_CTX_ON 1u
+#define RV_CTX_FETCH 2u
+#define RV_CTX_DATA 4u
 typedef struct rv_tb {
     uint64_t pc;     /* ~0: empty */
+    uint64_t satp;
+    uint32_t flags;
     uint8_t *code;   /* writable view */
 } rv_tb;
 
@@ -102,7 +112,17 @@ struct rv_runtime {
     uint64_t samples, next_decision;
     struct { uint64_t pc, n; } prof[1024]; /* trace=prof: samples per block */
 
-    uint64_t stat_blocks, stat_flushes, stat_chains, stat_repins;
+    uint64_t stat_blocks, stat_flushes, stat_chains, stat_repins, stat_walks;
+
+    /* Paging: the context blocks are looked up in, the one the TLB holds translations for, a fetch fault for
+     * the dispatcher, and the page the translator is reading a block from. */
+    uint32_t cur_flags;
+    uint64_t cur_satp;
+    uint64_t tlb_key[2]; int tlb_key_valid;
+    uint64_t fetch_cause, fetch_tval;
+    int xl_paged;
+    uint64_t xl_vpage, xl_poff, xl_cross_poff; /* RAM offsets of the block's page and of the next one, or ~0 */
+    uint64_t code_vpages[64]; /* virtual pages blocks were fetched from with paging on (hashed, 4096 bits) */
     csh capstone;
     int have_capstone;
 };
@@ -151,21 +171,27 @@ static void rv_dirty_note(rv_runtime *rt, uint64_t off, uint64_t len)
         }
 }
 
+static void rv_jc_clear(rv_runtime *rt)
+{
+    memset(rt->cpu->jc, 0xff, sizeof(rt->cpu->jc));
+    for (unsigned i = 0; i < RV_JC_SIZE; i++)
+        rt->cpu->jc[i].code = 0;
+}
+
 /* Throw away every translation: the simple, always-correct answer to self-modifying code and a full buffer. */
 static void rv_flush(rv_runtime *rt)
 {
     for (unsigned i = 0; i < RV_TB_HASH_SIZE; i++)
         rt->tbs[i].pc = ~0ull;
     rt->ntbs = 0;
-    memset(rt->cpu->jc, 0xff, sizeof(rt->cpu->jc));
-    for (unsigned i = 0; i < RV_JC_SIZE; i++)
-        rt->cpu->jc[i].code = 0;
+    rv_jc_clear(rt);
     /* Only the granules translations covered lose their mark (watch and dirty-tracking bits stay): a flush costs
      * the size of the code, not of RAM (a 512 GiB guest has a 2 GiB codemap). */
     for (uint64_t g = rt->code_lo; g < rt->code_hi; g++)
         rt->codemap[g] &= (uint8_t)~RV_CODEMAP_CODE;
     rt->code_lo = UINT64_MAX;
     rt->code_hi = 0;
+    memset(rt->code_vpages, 0, sizeof(rt->code_vpages));
     /* The trampolines spill and reload the pinned registers, so they follow the map. With an unchanged map
      * they come out byte for byte the same, which matters when the flush happens under running code (SMC). */
     rt->buf.p = rt->code_rw;
@@ -184,10 +210,13 @@ static void rv_flush(rv_runtime *rt)
     rt->stat_flushes++;
 }
 
+/* The slot of pc in the current context (rt->cur_flags, cur_satp). */
 static rv_tb *rv_tb_slot(rv_runtime *rt, uint64_t pc)
 {
-    unsigned i = (unsigned)((pc >> 1) * 0x9e3779b1u) >> (32 - RV_TB_HASH_BITS);
-    while (rt->tbs[i].pc != ~0ull && rt->tbs[i].pc != pc)
+    uint32_t fl = rt->cur_flags;
+    uint64_t satp = rt->cur_satp;
+    unsigned i = (unsigned)(((pc >> 1) ^ satp ^ fl) * 0x9e3779b1u) >> (32 - RV_TB_HASH_BITS);
+    while (rt->tbs[i].pc != ~0ull && !(rt->tbs[i].pc == pc && rt->tbs[i].flags == fl && rt->tbs[i].satp == satp))
         i = (i + 1) & (RV_TB_HASH_SIZE - 1);
     return &rt->tbs[i];
 }
@@ -197,6 +226,24 @@ static int rv_fetch16(void *opaque, uint64_t addr, uint16_t *out)
     rv_runtime *rt = opaque;
     uint64_t off = addr - RV_RAM_BASE;
     if (off >= rt->ram_size || off + 2 > rt->ram_size)
+        return -1;
+    memcpy(out, rt->ram + off, 2);
+    return 0;
+}
+
+/* The translator's fetch: physical when fetches are not translated, else from the block's page (and, for a first
+ * instruction that crosses into the next page, that page's first two bytes), whose translations rv_tb_get made. */
+static int rv_xl_fetch16(void *opaque, uint64_t addr, uint16_t *out)
+{
+    rv_runtime *rt = opaque;
+    if (!rt->xl_paged)
+        return rv_fetch16(rt, addr, out);
+    uint64_t off;
+    if ((addr & ~0xfffull) == rt->xl_vpage && (addr & 0xfff) <= 0xffe)
+        off = rt->xl_poff + (addr & 0xfff);
+    else if (addr == rt->xl_vpage + 4096 && rt->xl_cross_poff != ~0ull)
+        off = rt->xl_cross_poff;
+    else
         return -1;
     memcpy(out, rt->ram + off, 2);
     return 0;
@@ -220,10 +267,10 @@ static void rv_trace_block(rv_runtime *rt, const rv_xlate_result *res)
             uint16_t lo, hi = 0;
             rv_insn in;
             char text[96];
-            if (rv_fetch16(rt, pc, &lo))
+            if (rv_xl_fetch16(rt, pc, &lo))
                 break;
             if (rv_insn_length(lo) == 4)
-                rv_fetch16(rt, pc + 2, &hi);
+                rv_xl_fetch16(rt, pc + 2, &hi);
             rv_decode(lo | ((uint32_t)hi << 16), &in);
             if (in.len == 2)
                 fprintf(stderr, "0x%016" PRIx64 ":  %04" PRIx32 "      %s\n", pc, in.raw, rv_disas(&in, pc, text, sizeof(text)));
@@ -246,23 +293,98 @@ static void rv_trace_block(rv_runtime *rt, const rv_xlate_result *res)
     }
 }
 
-/* The host code for pc (writable view), translating it if needed; NULL after raising a fetch fault. */
+/* A walk set A/D bits in the PTE at RAM offset off: the dirty log hears of it, and translated code in that
+ * granule goes (a page table next to code; from a helper, the block must then leave). */
+static void rv_mmu_note_pte(rv_runtime *rt, int64_t off, int in_helper)
+{
+    if (off < 0)
+        return;
+    uint8_t map = rt->codemap[(uint64_t)off >> RV_CODEMAP_SHIFT];
+    if (map & RV_CODEMAP_DIRTY)
+        rv_dirty_note(rt, (uint64_t)off, 8);
+    if (map & RV_CODEMAP_CODE) {
+        rv_flush(rt);
+        if (in_helper)
+            rt->cpu->leave = 1;
+    }
+}
+
+/* The RAM offset of the page holding the instruction at va (translated for fetch at the current privilege); 0,
+ * or the exception cause. Only RAM is executable. */
+static int rv_fetch_page(rv_runtime *rt, uint64_t va, uint64_t *poff)
+{
+    rv_mmu_result r;
+    int e = rv_mmu_translate(rt->cpu, rt->ram, rt->ram_size, va, RV_ACC_FETCH, rt->cpu->priv, &r);
+    rt->stat_walks++;
+    if (e)
+        return e;
+    rv_mmu_note_pte(rt, r.pte_written, 0);
+    uint64_t off = r.pa - RV_RAM_BASE;
+    if (off >= rt->ram_size)
+        return RV_EXC_INSN_ACCESS;
+    *poff = off & ~0xfffull;
+    return 0;
+}
+
+static unsigned rv_vpage_bit(uint64_t va)
+{
+    uint64_t p = va >> 12;
+    return (unsigned)((p ^ (p >> 12) ^ (p >> 24)) & 4095);
+}
+
+static void rv_mark_code(rv_runtime *rt, uint64_t off0, uint64_t off1)
+{
+    if (off1 <= off0)
+        return;
+    uint64_t g0 = off0 >> RV_CODEMAP_SHIFT, g1 = (off1 - 1) >> RV_CODEMAP_SHIFT;
+    for (uint64_t g = g0; g <= g1; g++)
+        rt->codemap[g] |= RV_CODEMAP_CODE;
+    if (g0 < rt->code_lo)
+        rt->code_lo = g0;
+    if (g1 + 1 > rt->code_hi)
+        rt->code_hi = g1 + 1;
+}
+
+/* The host code for pc (writable view), translating it if needed; NULL with rt->fetch_cause and fetch_tval set
+ * when the instruction cannot be fetched. */
 static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
 {
     rv_tb *t = rv_tb_slot(rt, pc);
     if (t->pc == pc)
         return t->code;
     uint16_t probe;
-    if (rv_fetch16(rt, pc, &probe) ||
-        (rv_insn_length(probe) == 4 && rv_fetch16(rt, pc + 2, &probe)))
+    rt->fetch_cause = RV_EXC_INSN_ACCESS;
+    rt->fetch_tval = pc;
+    rt->xl_paged = (rt->cur_flags & RV_CTX_FETCH) != 0;
+    if (rt->xl_paged) {
+        /* Blocks stay inside one page, except a first instruction that crosses into the next (both pages are
+         * translated, and a fault on the second reports its address). */
+        rt->xl_vpage = pc & ~0xfffull;
+        rt->xl_cross_poff = ~0ull;
+        int e = rv_fetch_page(rt, pc, &rt->xl_poff);
+        if (e) {
+            rt->fetch_cause = (uint64_t)e;
+            return NULL;
+        }
+        if ((pc & 0xfff) == 0xffe && !rv_xl_fetch16(rt, pc, &probe) && rv_insn_length(probe) == 4) {
+            e = rv_fetch_page(rt, rt->xl_vpage + 4096, &rt->xl_cross_poff);
+            if (e) {
+                rt->fetch_cause = (uint64_t)e;
+                rt->fetch_tval = rt->xl_vpage + 4096;
+                return NULL;
+            }
+        }
+    } else if (rv_fetch16(rt, pc, &probe) ||
+               (rv_insn_length(probe) == 4 && rv_fetch16(rt, pc + 2, &probe))) {
         return NULL;
+    }
     if (rt->ntbs >= RV_TB_HASH_SIZE / 2 || (size_t)(rt->buf.end - rt->buf.p) < 4 * RV_TB_MAX_CODE)
         rv_flush(rt);
     rv_xlate_env env = {
         .map = &rt->map,
-        .buf = &rt->buf, .exec_delta = rt->rx_delta, .epilogue = rt->epilogue, .fetch16 = rv_fetch16, .opaque = rt,
+        .buf = &rt->buf, .exec_delta = rt->rx_delta, .epilogue = rt->epilogue, .fetch16 = rv_xl_fetch16, .opaque = rt,
         .ram_base = RV_RAM_BASE, .ram_size = rt->ram_size, .codemap_off = (int32_t)rt->cpu->codemap_off,
-        .no_chain = (rt->trace & RV_TRACE_EXEC) != 0,
+        .no_chain = (rt->trace & RV_TRACE_EXEC) != 0, .paged = (rt->cur_flags & RV_CTX_DATA) != 0,
     };
     if (rt->vm) {
         env.load = rv_exec_addr(rt, rt->stubs.load);
@@ -279,15 +401,24 @@ static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
         if (rv_translate_block(&env, pc, &res))
             return NULL;
     }
-    uint64_t g0 = (res.pc - RV_RAM_BASE) >> RV_CODEMAP_SHIFT, g1 = (res.end_pc - 1 - RV_RAM_BASE) >> RV_CODEMAP_SHIFT;
-    for (uint64_t g = g0; g <= g1; g++)
-        rt->codemap[g] |= RV_CODEMAP_CODE;
-    if (g0 < rt->code_lo)
-        rt->code_lo = g0;
-    if (g1 + 1 > rt->code_hi)
-        rt->code_hi = g1 + 1;
+    if (rt->xl_paged) {
+        unsigned bit = rv_vpage_bit(rt->xl_vpage);
+        rt->code_vpages[bit / 64] |= 1ull << (bit % 64);
+        if (res.end_pc > rt->xl_vpage + 4096) {
+            bit = rv_vpage_bit(rt->xl_vpage + 4096);
+            rt->code_vpages[bit / 64] |= 1ull << (bit % 64);
+        }
+        uint64_t first_end = res.end_pc < rt->xl_vpage + 4096 ? res.end_pc : rt->xl_vpage + 4096;
+        rv_mark_code(rt, rt->xl_poff + (pc & 0xfff), rt->xl_poff + (first_end - rt->xl_vpage));
+        if (res.end_pc > rt->xl_vpage + 4096)
+            rv_mark_code(rt, rt->xl_cross_poff, rt->xl_cross_poff + (res.end_pc - rt->xl_vpage - 4096));
+    } else {
+        rv_mark_code(rt, res.pc - RV_RAM_BASE, res.end_pc - RV_RAM_BASE);
+    }
     t = rv_tb_slot(rt, pc);
     t->pc = pc;
+    t->satp = rt->cur_satp;
+    t->flags = rt->cur_flags;
     t->code = res.code;
     rt->ntbs++;
     rt->stat_blocks++;
@@ -390,8 +521,9 @@ static void rv_store_watched(rv_runtime *rt, uint64_t addr, unsigned size)
         }
 }
 
-/* One data access from a helper: 0, or the exception cause. May set cpu->leave (code flushed, guest stopped). */
-static int rv_mem_access(rv_runtime *rt, uint64_t addr, unsigned size, int is_write, uint64_t *val, int amo)
+/* One data access at a physical address from a helper: 0, or the exception cause. May set cpu->leave (code
+ * flushed, guest stopped). */
+static int rv_phys_access(rv_runtime *rt, uint64_t addr, unsigned size, int is_write, uint64_t *val, int amo)
 {
     rv_cpu *c = rt->cpu;
     uint64_t off = addr - RV_RAM_BASE;
@@ -448,6 +580,51 @@ static int rv_mem_access(rv_runtime *rt, uint64_t addr, unsigned size, int is_wr
     if (r > 0 || rt->ops.should_return(rt->ops.opaque))
         c->leave = 1;
     return 0;
+}
+
+/* One data access at a virtual address (translated when the hart's state says so). amo: 1 for LR/SC and the
+ * write of an AMO, 2 for an AMO's read (which needs write permission and faults as a store). Page faults
+ * report 13/15, a page-table entry outside RAM an access fault; a page outside RAM is a device access. */
+static int rv_mem_access(rv_runtime *rt, uint64_t addr, unsigned size, int is_write, uint64_t *val, int amo)
+{
+    rv_cpu *c = rt->cpu;
+    if (!rv_mmu_data_paged(c))
+        return rv_phys_access(rt, addr, size, is_write, val, amo);
+    int acc = is_write || amo == 2 ? RV_ACC_STORE : RV_ACC_LOAD;
+    unsigned priv = rv_mmu_data_priv(c);
+    rv_mmu_result r;
+    if (addr & (size - 1)) {
+        if (amo || !rt->emulate_misaligned)
+            return is_write || amo ? RV_EXC_STORE_MISALIGNED : RV_EXC_LOAD_MISALIGNED;
+        /* misaligned=emulate: byte by byte, each translated (the access may cross a page). */
+        uint8_t bytes[8];
+        memcpy(bytes, val, 8);
+        for (unsigned i = 0; i < size; i++) {
+            int e = rv_mmu_translate(c, rt->ram, rt->ram_size, addr + i, acc, priv, &r);
+            if (e)
+                return e;
+            rv_mmu_note_pte(rt, r.pte_written, 1);
+            uint64_t v = bytes[i];
+            e = rv_phys_access(rt, r.pa, 1, is_write, &v, 0);
+            if (e)
+                return e;
+            bytes[i] = (uint8_t)v;
+        }
+        if (!is_write) {
+            uint64_t v = 0;
+            memcpy(&v, bytes, size);
+            *val = v;
+        }
+        return 0;
+    }
+    int e = rv_mmu_translate(c, rt->ram, rt->ram_size, addr, acc, priv, &r);
+    rt->stat_walks++;
+    if (e)
+        return e;
+    rv_mmu_note_pte(rt, r.pte_written, 1);
+    if (r.pa - RV_RAM_BASE < rt->ram_size)
+        rv_mmu_tlb_fill(c, addr, r.pa - RV_RAM_BASE, r.can_read, r.can_write);
+    return rv_phys_access(rt, r.pa, size, is_write, val, amo);
 }
 
 static uint64_t rv_do_load(rv_runtime *rt, uint64_t addr, uint32_t info)
@@ -605,10 +782,13 @@ static int rv_csr_write(rv_runtime *rt, unsigned csr, uint64_t v)
         return 0;
     }
     case 0x180:
-        /* Bare is the only mode so far: a write of another mode has no effect at all (legal WARL), and Bare
-         * keeps ASID and PPN zero. Nothing is cached by translation, so nothing to flush. */
-        if ((v >> 60) == 0)
+        /* Bare, Sv39 and Sv48 (all 16 ASID bits); a write of another mode (Sv57) has no effect at all (WARL),
+         * and Bare keeps ASID and PPN zero. Translations are looked up by satp, and the dispatcher empties the
+         * TLB and jump cache when the context changes: nothing to flush here. */
+        if (RV_SATP_MODE(v) == RV_SATP_BARE)
             c->satp = 0;
+        else if (RV_SATP_MODE(v) == RV_SATP_SV39 || RV_SATP_MODE(v) == RV_SATP_SV48)
+            c->satp = v;
         return 0;
     case 0x300: {
         uint64_t mpp = (v & RV_MSTATUS_MPP) == (2ull << 11) ? (c->mstatus & RV_MSTATUS_MPP) : (v & RV_MSTATUS_MPP);
@@ -708,7 +888,8 @@ static void rv_do_interp(rv_runtime *rt, uint32_t raw)
         unsigned size = in.op == RV_OP_LR_W ? 4 : 8;
         int e = rv_mem_access(rt, a, size, 0, &r, 1);
         if (e) {
-            rv_trap(rt, e == RV_EXC_STORE_MISALIGNED ? RV_EXC_LOAD_MISALIGNED : RV_EXC_LOAD_ACCESS, a);
+            rv_trap(rt, e == RV_EXC_STORE_MISALIGNED ? RV_EXC_LOAD_MISALIGNED : e == RV_EXC_LOAD_PAGE ? e
+                                                                                    : RV_EXC_LOAD_ACCESS, a);
             return;
         }
         if (size == 4)
@@ -742,10 +923,10 @@ static void rv_do_interp(rv_runtime *rt, uint32_t raw)
         int w = in.op <= RV_OP_AMOMAXU_W;
         unsigned size = w ? 4 : 8;
         uint64_t old;
-        int e = rv_mem_access(rt, a, size, 0, &old, 1);
+        int e = rv_mem_access(rt, a, size, 0, &old, 2);
         if (e) {
             rv_trap(rt, e == RV_EXC_LOAD_MISALIGNED || e == RV_EXC_STORE_MISALIGNED ? RV_EXC_STORE_MISALIGNED
-                                                                                    : RV_EXC_STORE_ACCESS, a);
+                        : e == RV_EXC_STORE_PAGE ? RV_EXC_STORE_PAGE : RV_EXC_STORE_ACCESS, a);
             return;
         }
         uint64_t nv = rv_amo_op(in.op, old, b, w);
@@ -834,15 +1015,23 @@ static void rv_do_interp(rv_runtime *rt, uint32_t raw)
         rv_flush(rt);
         write_rd = 0;
         break;
-    case RV_OP_SFENCE_VMA:
-        /* Only Bare translation exists, so no translation is cached by address space: nothing to forget. With
-         * paging this must drop the translations and jump-cache entries that depend on the mapping. */
+    case RV_OP_SFENCE_VMA: {
+        /* The TLB always goes. Translated blocks depend only on the mappings of the pages they were fetched
+         * from: an sfence.vma of one address that no block was fetched from (a data page: the common case for
+         * a kernel) keeps them; every other form drops them all, with their chains and jump-cache entries (the
+         * block ends here, so flushing under it is safe, as for fence.i). */
         if (c->priv == RV_PRIV_U || (c->priv == RV_PRIV_S && (c->mstatus & RV_MSTATUS_TVM))) {
             rv_trap(rt, RV_EXC_ILLEGAL, raw);
             return;
         }
+        rv_mmu_tlb_flush(c);
+        rt->tlb_key_valid = 0;
+        unsigned bit = rv_vpage_bit(a);
+        if (in.rs1 == 0 || ((rt->code_vpages[bit / 64] >> (bit % 64)) & 1))
+            rv_flush(rt);
         write_rd = 0;
         break;
+    }
     default:
         rv_trap(rt, RV_EXC_ILLEGAL, raw);
         return;
@@ -963,10 +1152,44 @@ static void rv_repin(rv_runtime *rt)
 
 /* Before a block: interrupts, wfi, the block at pc (translated if needed), chaining and the jump cache. Returns
  * the block (writable view), or NULL when the caller should look at stop/pause requests and come again. */
+/* The translation context for the next block: blocks are looked up in it, the jump cache holds only its
+ * entries and the TLB only translations of its data privilege, SUM, MXR and satp. Every change of these goes
+ * through the dispatcher first (CSR writes, xRET and traps end their block). */
+static void rv_mmu_sync(rv_runtime *rt)
+{
+    rv_cpu *c = rt->cpu;
+    int fp = rv_mmu_fetch_paged(c), dp = rv_mmu_data_paged(c);
+    uint32_t flags = 0;
+    uint64_t satp = 0;
+    if (fp || dp) {
+        flags = RV_CTX_ON | (fp ? RV_CTX_FETCH : 0) | (dp ? RV_CTX_DATA : 0) | (c->priv << 3);
+        satp = c->satp;
+    }
+    if (flags != rt->cur_flags || satp != rt->cur_satp) {
+        rv_jc_clear(rt);
+        rt->cur_flags = flags;
+        rt->cur_satp = satp;
+    }
+    if (dp) {
+        uint64_t key = rv_mmu_data_priv(c) | (c->mstatus & (RV_MSTATUS_SUM | RV_MSTATUS_MXR));
+        if (!rt->tlb_key_valid || rt->tlb_key[0] != key || rt->tlb_key[1] != c->satp) {
+            rv_mmu_tlb_flush(c);
+            rt->tlb_key[0] = key;
+            rt->tlb_key[1] = c->satp;
+            rt->tlb_key_valid = 1;
+        }
+    }
+}
+
 static uint8_t *rv_dispatch_next(rv_runtime *rt)
 {
     rv_cpu *c = rt->cpu;
+    uint64_t pc0 = c->pc;
+    unsigned priv0 = c->priv;
     int pending = rv_check_interrupts(rt);
+    /* An interrupt taken here: the exit stub's chain field is for the pc it jumped to, not for the vector. */
+    if (c->pc != pc0 || c->priv != priv0)
+        c->chain_field = 0;
     if (c->wfi) {
         if (!pending) {
             uint64_t wait_ns = rt->ops.irq_wait_ns(rt->ops.opaque), n;
@@ -982,18 +1205,20 @@ static uint8_t *rv_dispatch_next(rv_runtime *rt)
         }
         c->wfi = 0;
     }
+    rv_mmu_sync(rt);
     uint8_t *code = rv_tb_get(rt, c->pc);
     if (!code) {
-        if (rv_trap_vector(c, RV_EXC_INSN_ACCESS) == c->pc) { /* mtvec or stvec: it would loop */
+        if (rv_trap_vector(c, rt->fetch_cause) == c->pc) { /* mtvec or stvec: it would loop */
             char why[128];
-            snprintf(why, sizeof(why), "instruction access fault at 0x%" PRIx64 ", which is also the trap vector",
-                     c->pc);
+            snprintf(why, sizeof(why), "instruction %s fault at 0x%" PRIx64 ", which is also the trap vector",
+                     rt->fetch_cause == RV_EXC_INSN_PAGE ? "page" : "access", c->pc);
             rt->ops.stop(rt->ops.opaque, 1, why);
             rt->stopped = 1;
             return NULL;
         }
-        rv_trap(rt, RV_EXC_INSN_ACCESS, c->pc);
+        rv_trap(rt, rt->fetch_cause, rt->fetch_tval);
         c->leave = 0;
+        c->chain_field = 0;
         return NULL;
     }
     if (rt->trace & RV_TRACE_EXEC)
@@ -1119,6 +1344,7 @@ static rv_runtime *rv_runtime_start(rv_runtime *rt, uint64_t ram_va, char *err, 
     c->ram_size = rt->ram_size;
     c->priv = RV_PRIV_M;
     c->lr_addr = ~0ull;
+    rv_mmu_tlb_flush(c);
     rv_flush(rt);
     rt->stat_flushes = 0;
     if (rt->trace & RV_TRACE_OUT_ASM)
@@ -1247,6 +1473,15 @@ void rv_runtime_free(rv_runtime *rt)
     if (rt->inproc)
         munmap(rt->inproc, rt->inproc_len);
     free(rt);
+}
+
+void rv_runtime_state_loaded(rv_runtime *rt)
+{
+    rv_mmu_tlb_flush(rt->cpu);
+    rt->tlb_key_valid = 0;
+    rt->cur_flags = 0;
+    rt->cur_satp = 0;
+    rv_flush(rt);
 }
 
 void rv_runtime_wake(rv_runtime *rt)

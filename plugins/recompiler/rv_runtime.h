@@ -89,6 +89,10 @@ void rv_runtime_vm_exit(rv_runtime *rt, uint32_t code);
 /* Exits to the host by kind (dispatch, load, store, interp) for --stats. */
 void rv_runtime_vm_stats(rv_runtime *rt, uint64_t counts[4]);
 
+/* After the machine replaced the hart's registers (a restored snapshot): translations, the TLB and the jump
+ * cache are rebuilt from the new state (they are never saved). */
+void rv_runtime_state_loaded(rv_runtime *rt);
+
 /* After raising a bit irq_pending() reports, from any thread (async-signal-safe): a hart sleeping in WFI
  * looks at its interrupts again at once. A running hart sees the bit when it next comes back to its dispatcher,
  * at the latest when its quantum ends (200,000 instructions in process, 2 million in the VM). */

@@ -467,6 +467,36 @@ static void rv_emit_addr_check(rv_block *k, unsigned rs1, int64_t imm, unsigned 
     s->fields[s->nfields++] = x64_emit_jcc32(b, X64_CC_AE);
 }
 
+/* Paging on: rdx = the virtual address; the software TLB entry for its page (index (va >> 12) & (size - 1),
+ * 32 bytes each) must hold (va & ~0xfff | (size - 1)) as its tag, which also fails misaligned accesses; then
+ * rcx = va + addend is the RAM offset (the runtime enters only pages inside RAM). Anything else: the slow path
+ * (the helper walks the page table, fills the entry, or raises the fault), with the address in rdx. */
+static void rv_emit_tlb_check(rv_block *k, unsigned rs1, int64_t imm, unsigned size, int is_store, rv_slow *s)
+{
+    x64_buf *b = k->b;
+    int h = k->map->host[rs1];
+    s->addr_in_rcx = 0;
+    s->size_log2 = rv_log2(size);
+    if (h >= 0) {
+        x64_emit_lea(b, X64_RDX, x64_mem(h, (int32_t)imm));
+    } else {
+        x64_emit_mov_r_rm(b, 8, X64_RDX, rv_gop(k->map, rs1));
+        if (imm)
+            x64_emit_alu_rm_imm(b, 8, X64_ADD, x64_reg(X64_RDX), (int32_t)imm);
+    }
+    x64_emit_mov_r_rm(b, 8, X64_RAX, x64_reg(X64_RDX));
+    x64_emit_shift_imm(b, 8, X64_SHR, x64_reg(X64_RAX), 12 - 5);
+    x64_emit_alu_rm_imm(b, 4, X64_AND, x64_reg(X64_RAX), (int32_t)((RV_TLB_SIZE - 1) << 5));
+    x64_emit_mov_r_rm(b, 8, X64_RCX, x64_reg(X64_RDX));
+    x64_emit_alu_rm_imm(b, 8, X64_AND, x64_reg(X64_RCX), (int32_t)(-4096 | (int32_t)(size - 1)));
+    int32_t tag = CPU_OFF(tlb) + (int32_t)(is_store ? offsetof(rv_tlb_entry, tag_w) : offsetof(rv_tlb_entry, tag_r));
+    x64_emit_alu_r_rm(b, 8, X64_CMP, X64_RCX, x64_mem_idx(X64_RBP, X64_RAX, 1, tag));
+    s->nfields = 0;
+    s->fields[s->nfields++] = x64_emit_jcc32(b, X64_CC_NE);
+    x64_emit_mov_r_rm(b, 8, X64_RCX, x64_mem_idx(X64_RBP, X64_RAX, 1, CPU_OFF(tlb) + (int32_t)offsetof(rv_tlb_entry, addend)));
+    x64_emit_alu_r_rm(b, 8, X64_ADD, X64_RCX, x64_reg(X64_RDX));
+}
+
 static void rv_emit_load(rv_block *k, const rv_insn *in, uint64_t pc)
 {
     static const struct { rv_op op; unsigned size; int sign; } t[] = {
@@ -481,8 +511,11 @@ static void rv_emit_load(rv_block *k, const rv_insn *in, uint64_t pc)
         }
     x64_buf *b = k->b;
     rv_slow *s = &k->slow[k->nslow++];
-    rv_emit_addr_check(k, in->rs1, in->imm, size, s);
-    x64_op m = x64_mem_idx(X64_R15, X64_RCX, (int)size, 0);
+    if (k->env->paged)
+        rv_emit_tlb_check(k, in->rs1, in->imm, size, 0, s);
+    else
+        rv_emit_addr_check(k, in->rs1, in->imm, size, s);
+    x64_op m = x64_mem_idx(X64_R15, X64_RCX, k->env->paged ? 1 : (int)size, 0);
     int hd = in->rd ? k->map->host[in->rd] : -1;
     int dst = hd >= 0 ? hd : X64_RAX;
     if (size == 8)
@@ -509,13 +542,17 @@ static void rv_emit_store(rv_block *k, const rv_insn *in, uint64_t pc)
     unsigned size = 1u << (in->op - RV_OP_SB);
     x64_buf *b = k->b;
     rv_slow *s = &k->slow[k->nslow++];
-    rv_emit_addr_check(k, in->rs1, in->imm, size, s);
+    int paged = k->env->paged;
+    if (paged)
+        rv_emit_tlb_check(k, in->rs1, in->imm, size, 1, s);
+    else
+        rv_emit_addr_check(k, in->rs1, in->imm, size, s);
     /* Stores into granules holding translated code (or the HTIF mailbox) take the slow path. */
     x64_emit_mov_r_rm(b, 8, X64_RAX, x64_reg(X64_RCX));
-    x64_emit_shift_imm(b, 8, X64_SHR, x64_reg(X64_RAX), (uint8_t)(RV_CODEMAP_SHIFT - rv_log2(size)));
+    x64_emit_shift_imm(b, 8, X64_SHR, x64_reg(X64_RAX), (uint8_t)(RV_CODEMAP_SHIFT - (paged ? 0 : rv_log2(size))));
     x64_emit_alu_rm_imm(b, 1, X64_CMP, x64_mem_idx(X64_RBP, X64_RAX, 1, k->env->codemap_off), 0);
     s->fields[s->nfields++] = x64_emit_jcc32(b, X64_CC_NE);
-    x64_op m = x64_mem_idx(X64_R15, X64_RCX, (int)size, 0);
+    x64_op m = x64_mem_idx(X64_R15, X64_RCX, paged ? 1 : (int)size, 0);
     int hs = k->map->host[in->rs2];
     int src = hs >= 0 ? hs : X64_RAX;
     if (hs < 0)

@@ -54,6 +54,7 @@ typedef struct rv_xlate_env {
     /* Executable addresses of the helpers (rv_*_helper_fn): C functions in-process, ring-3 stubs in the VM. */
     uint64_t load, store, interp;
     int no_chain;            /* every block exit returns to the dispatcher (exec tracing) */
+    int paged;               /* loads and stores are translated: through rv_cpu.tlb inline, else the helpers */
 } rv_xlate_env;
 
 typedef struct rv_xlate_result {

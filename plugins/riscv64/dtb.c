@@ -78,7 +78,7 @@ static int dtb_cpus(void *fdt, const dtb_input *in)
     e |= fdt_property_string(fdt, "status", "okay");
     e |= fdt_property_string(fdt, "compatible", "riscv");
     e |= fdt_property_string(fdt, "riscv,isa", isa);
-    e |= fdt_property_string(fdt, "mmu-type", "riscv,none"); /* no paging yet */
+    e |= fdt_property_string(fdt, "mmu-type", "riscv,sv48"); /* Sv39 and Sv48, both modes */
     e |= fdt_begin_node(fdt, "interrupt-controller");
     e |= fdt_property_u32(fdt, "#address-cells", 0);
     e |= fdt_property_u32(fdt, "#interrupt-cells", 1);

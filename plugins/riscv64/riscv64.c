@@ -738,6 +738,7 @@ static int riscv64_hart_load(void *state, vmm_ssm *ssm, uint32_t version)
     c->pmpcfg[0] = smode[10];
     c->pmpcfg[1] = smode[11];
     memcpy(c->pmpaddr, pmpaddr, sizeof(pmpaddr));
+    rv_runtime_state_loaded(m->rt); /* translations, TLB and jump cache follow the restored satp and privilege */
     return 0;
 }
 

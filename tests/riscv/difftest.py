@@ -5,6 +5,11 @@ Generates random but valid RV64IMAC programs (ALU, W forms, M, loads/stores of e
 AMOs and LR/SC there, forward branches and jumps; the assembler compresses what it can), runs each ELF on both,
 and compares what the guest prints at the end: every register and the whole scratch area, in hex, over the virt
 UART. Exit status 0 = all equal, 1 = a mismatch (the program is kept), 77 = a tool is missing.
+
+With --paging the program runs in S-mode under Sv39: code and devices identity-mapped by gigapages, the scratch
+area through a 4 KiB page at 0x40000000 whose PTE starts without A and D (the walk sets them), so every load,
+store, AMO and LR/SC goes through the MMU (in vmm: the inline software TLB and the page-table walk). It ends
+with an ecall to M, which prints the registers, the scratch area and the final PTE.
 """
 import argparse
 import os
@@ -174,12 +179,14 @@ DUMP = r"""
     .endr
     csrr x2, mscratch
     sd x2, 8(x1)
+    %s
     la s0, regsave + 8
     li s1, 31
     call dump_words
     la s0, scratch
     li s1, %d
     call dump_words
+    %s
     li t0, 0x100000
     li t1, 0x5555
     sw t1, 0(t0)
@@ -205,19 +212,75 @@ dump_words:
     addi s1, s1, -1
     bnez s1, 2b
     ret
-""" % (SCRATCH // 8)
+"""
+
+PAGING_PRELUDE = r"""
+    la t0, DUMP_ENTRY
+    csrw mtvec, t0
+    li t0, -1
+    csrw pmpaddr0, t0
+    li t0, 0x1f
+    csrw pmpcfg0, t0
+    la t1, root
+    li t0, 0xc7                                  /* devices: V R W A D, identity gigapage */
+    sd t0, 0(t1)
+    li t0, (0x80000000 >> 12) << 10 | 0xcf       /* RAM: V R W X A D, identity gigapage */
+    sd t0, 16(t1)
+    la t0, l1
+    srli t0, t0, 12
+    slli t0, t0, 10
+    ori t0, t0, 1
+    sd t0, 8(t1)
+    la t1, l1
+    la t0, l0
+    srli t0, t0, 12
+    slli t0, t0, 10
+    ori t0, t0, 1
+    sd t0, 0(t1)
+    la t1, l0
+    la t0, scratch
+    srli t0, t0, 12
+    slli t0, t0, 10
+    ori t0, t0, 7                                /* V R W: A and D set by the walk */
+    sd t0, 0(t1)
+    la t0, root
+    srli t0, t0, 12
+    li t1, (8 << 60) | (1 << 44)
+    or t0, t0, t1
+    csrw satp, t0
+    sfence.vma
+    li t0, 3 << 11
+    csrc mstatus, t0
+    li t0, 1 << 11
+    csrs mstatus, t0
+    la t0, s_start
+    csrw mepc, t0
+    mret
+s_start:
+"""
 
 
-def gen_source(rng, n):
-    lines = [".section .text.init", ".globl _start", "_start:",
-             "    la t0, trap", "    csrw mtvec, t0", "    la gp, scratch + %d" % (SCRATCH // 2)]
+def gen_source(rng, n, paging=False):
+    lines = [".section .text.init", ".globl _start", "_start:"]
+    if paging:
+        lines += [PAGING_PRELUDE.replace("DUMP_ENTRY", "dump_entry"), "    li gp, 0x40000000 + %d" % (SCRATCH // 2)]
+    else:
+        lines += ["    la t0, trap", "    csrw mtvec, t0", "    la gp, scratch + %d" % (SCRATCH // 2)]
     for r in REGS:
         v = rng.choice(SPECIAL) if rng.random() < 0.3 else rng.getrandbits(64)
         lines.append("    li %s, %d" % (x(r), v & (2**64 - 1) if v >= 0 else v))
     lines += gen_program(rng, n)
-    lines.append(DUMP)
+    if paging:
+        lines += ["    ecall", "    .balign 4", "dump_entry:"]
+        lines.append(DUMP % ("csrr t0, mcause; li t1, 9; bne t0, t1, trap", SCRATCH // 8,
+                             "la s0, l0; li s1, 1; call dump_words"))
+    else:
+        lines.append(DUMP % ("", SCRATCH // 8, ""))
     lines += ["trap:", "    li t0, 0x100000", "    li t1, 0x3333 | (99 << 16)", "    sw t1, 0(t0)", "5:  j 5b",
-              ".data", ".balign 16", "regsave: .zero 256", "scratch:"]
+              ".data", ".balign 16", "regsave: .zero 256"]
+    if paging:
+        lines += [".balign 4096", "root: .zero 4096", "l1: .zero 4096", "l0: .zero 4096"]
+    lines += ["scratch:"]
     for _ in range(SCRATCH // 8):
         lines.append("    .dword 0x%016x" % rng.getrandbits(64))
     return "\n".join(lines) + "\n"
@@ -239,6 +302,7 @@ def main():
     ap.add_argument("--keep", default=None, help="directory for failing programs")
     ap.add_argument("--exec", default="inproc", choices=["inproc", "rc"],
                     help="vmm's execution mode (rc: at ring 3 of a KVM VM under the RC hypervisor)")
+    ap.add_argument("--paging", action="store_true", help="run the programs in S-mode under Sv39 (see above)")
     a = ap.parse_args()
     if a.exec == "rc" and not os.access("/dev/kvm", os.R_OK | os.W_OK):
         print("SKIP: /dev/kvm not available (exec=rc runs translated code inside a KVM VM)")
@@ -257,7 +321,7 @@ def main():
             src = os.path.join(tmp, "p%d.S" % seed)
             elf = os.path.join(tmp, "p%d.elf" % seed)
             with open(src, "w") as f:
-                f.write(gen_source(rng, a.insns))
+                f.write(gen_source(rng, a.insns, a.paging))
             rc, o, e = run([CC, "-march=rv64imac_zicsr_zifencei", "-mabi=lp64", "-nostdlib", "-nostartfiles",
                             "-mno-relax", "-T", os.path.join(here, "link.ld"), "-o", elf, src])
             if rc:

@@ -1,7 +1,7 @@
 /* Supervisor mode: misa's S, the PMP and delegation registers as WARL, sstatus/sie/sip as views of
  * mstatus/mie/mip, entering S by mret, S-mode CSRs and the privilege check of CSR numbers, delegated exceptions
  * (ecall and illegal instruction from U to S), exceptions not delegated (to M, and M's own never delegated),
- * sret to U and S, TSR, TVM (satp, sfence.vma), TW and wfi, satp's Bare-only WARL, counter gating by
+ * sret to U and S, TSR, TVM (satp, sfence.vma), TW and wfi, satp's WARL mode (Sv57 refused), counter gating by
  * mcounteren and scounteren, read-only CSRs. */
 #include "test.h"
 #define SREPORT
@@ -201,8 +201,8 @@ TEST_BEGIN("smode")
     GO(PRV_U, u_sret)
 1:  CHECK(46, s4, 2)
 
-    /* satp: Bare reads 0 and unsupported modes leave it unchanged; TVM traps satp and sfence.vma in S */
-    li t0, (8 << 60) | 0x1234
+    /* satp: Bare reads 0 and an unsupported mode (Sv57) leaves it unchanged; TVM traps satp and sfence.vma in S */
+    li t0, (10 << 60) | 0x1234  /* Sv57: not implemented */
     csrw satp, t0
     csrr a4, satp
     CHECK(47, a4, 0)
