@@ -2,7 +2,8 @@
  * until hart 0's IPI (their msip) wakes them; then all count concurrently with amoadd.w, an LR/SC loop and a
  * spinlock around a plain load/add/store, and harts 0 and 1 run Peterson's lock (plain stores and loads ordered
  * by fence rw,rw, which x86-TSO does not give for a store then a load); every total must be exact. Then each
- * hart's own mtimecmp raises its own timer interrupt only, and hart 1 wakes hart 0 from wfi by IPI. */
+ * hart's own mtimecmp raises its own timer interrupt only, and hart 1 wakes hart 0 from wfi by IPI. Last, hart 1
+ * rewrites code hart 0 has run (and translated): after its fence.i, hart 0 runs the new instruction. */
 #include "test.h"
 #define CLINT 0x2000000
 #define MTIMECMP (CLINT + 0x4000)
@@ -115,7 +116,31 @@ main:
     csrr t0, mip
     andi t0, t0, 1 << 3
     bnez t0, fail
+    /* 13: code another hart wrote is what runs after this hart's fence.i */
+    li gp, 13
+    jal ra, patched
+    li t0, 1
+    bne a0, t0, fail
+    la a0, phase
+    li t0, 3
+    sw t0, 0(a0)
+7:  lw t0, 0(a0)
+    li t1, 4
+    bne t0, t1, 7b
+    fence.i
+    jal ra, patched
+    li t0, 2
+    bne a0, t0, fail
     TEST_END
+
+/* Rewritten by hart 1 in the last step: li a0, 1 becomes li a0, 2. */
+    .balign 4
+    .option push
+    .option norvc
+patched:
+    addi a0, zero, 1
+    ret
+    .option pop
 
 secondary:
     li t0, 1 << 3
@@ -173,6 +198,15 @@ secondary:
     li t0, CLINT
     li t1, 1
     sw t1, 0(t0)
+    li t1, 3                        /* then rewrite hart 0's code once it has run it */
+5:  lw t0, 0(a0)
+    bne t0, t1, 5b
+    la t0, patched
+    li t1, 0x00200513               /* addi a0, zero, 2 */
+    sw t1, 0(t0)
+    fence w, w
+    li t1, 4
+    sw t1, 0(a0)
 9:  wfi
     j 9b
 
