@@ -2,8 +2,9 @@
  * riscv64: the RISC-V architecture plugin. A QEMU-virt-compatible machine (RAM at 0x80000000, the CLINT at
  * 0x2000000 (clint.c), the PLIC at 0xc000000 (plic.c), Spike's HTIF mailbox for programs that have one (htif.c);
  * the UART at 0x10000000 and the SiFive test device at 0x100000 are device plugins the board asks the core for by
- * default, vmm_board) and a device tree in RAM (dtb.c, a1 at reset) whose harts (--cpus, up to 8; one runtime and vCPU thread each) are executed by the recompiler library
- * (plugins/recompiler/) in this process (vcpu_run), so no KVM is needed. This file is the glue between the vmm
+ * default, vmm_board) and a device tree in RAM (dtb.c, a1 at reset) whose harts (--cpus, up to 8; one runtime
+ * and vCPU thread each) are executed by the recompiler library (plugins/recompiler/) in this process (vcpu_run),
+ * so no KVM is needed. This file is the glue between the vmm
  * plugin ABI and rv_runtime: options, RAM, the program (loaded by loader.c), the machine's callbacks (device
  * access, interrupt lines, time) and reports.
  *
