@@ -51,7 +51,7 @@ typedef struct rv64_hart {
     unsigned index;           /* mhartid, the vCPU's index */
     vmm_vcpu *vcpu;
     rv_runtime *rt;           /* atomic: the PLIC and other harts' IPIs wake it from their threads */
-    uint64_t ext_pending;     /* atomic: mip's MEIP/SEIP as the PLIC's contexts 2 * index and 2 * index + 1 drive them */
+    uint64_t ext_pending;     /* atomic: mip's MEIP/SEIP as the PLIC's contexts 2 * index and 2 * index + 1 set */
 } rv64_hart;
 
 struct riscv64 {
@@ -695,7 +695,8 @@ static int riscv64_board_save(void *state, vmm_ssm *ssm)
 {
     struct riscv64 *m = state;
     const vmm_helpers *h = m->hlp;
-    uint32_t enable[RV64_PLIC_CONTEXTS(RV64_MAX_HARTS) * PLIC_SOURCES / 32], threshold[RV64_PLIC_CONTEXTS(RV64_MAX_HARTS)];
+    uint32_t enable[RV64_PLIC_CONTEXTS(RV64_MAX_HARTS) * PLIC_SOURCES / 32];
+    uint32_t threshold[RV64_PLIC_CONTEXTS(RV64_MAX_HARTS)];
     unsigned contexts = RV64_PLIC_CONTEXTS(m->nharts);
     plic_state ps = { .enable = enable, .threshold = threshold };
     plic_save(m->plic, &ps);
@@ -731,7 +732,8 @@ static int riscv64_board_load(void *state, vmm_ssm *ssm, uint32_t version)
     if (version != RV64_BOARD_VERSION)
         return h->ssm_fail(ssm, "board state version %u; this riscv64 reads version %u", version, RV64_BOARD_VERSION);
     uint64_t misa, harts, ram, tohost, fromhost, mtime, mtimecmp[RV64_MAX_HARTS], msip[RV64_MAX_HARTS];
-    uint32_t enable[RV64_PLIC_CONTEXTS(RV64_MAX_HARTS) * PLIC_SOURCES / 32], threshold[RV64_PLIC_CONTEXTS(RV64_MAX_HARTS)];
+    uint32_t enable[RV64_PLIC_CONTEXTS(RV64_MAX_HARTS) * PLIC_SOURCES / 32];
+    uint32_t threshold[RV64_PLIC_CONTEXTS(RV64_MAX_HARTS)];
     unsigned contexts = RV64_PLIC_CONTEXTS(m->nharts);
     plic_state ps = { .enable = enable, .threshold = threshold };
     if (h->ssm_get_u64(ssm, &misa) || h->ssm_get_u64(ssm, &harts))
