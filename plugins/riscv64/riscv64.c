@@ -331,7 +331,8 @@ static int riscv64_vm_load(vmm_instance *inst, void *state, const vmm_image *ima
     m->tohost = prog.tohost;
     m->fromhost = prog.fromhost;
     uint64_t ram = h->mem_ram_size(inst);
-    dtb_input in = { .harts = m->nharts, .ram_base = RV_RAM_BASE, .ram_size = ram, .misa = RV_MISA, .timebase_hz = CLINT_HZ,
+    dtb_input in = { .harts = m->nharts, .ram_base = RV_RAM_BASE,
+                     .ram_size = ram, .misa = RV_MISA, .timebase_hz = CLINT_HZ,
                      .clint_base = CLINT_BASE, .clint_size = CLINT_SIZE, .plic_base = PLIC_BASE,
                      .plic_size = PLIC_SIZE(RV64_PLIC_CONTEXTS(m->nharts)), .plic_sources = PLIC_SOURCES,
                      .bootargs = h->vm_cmdline(inst), .initrd_start = initrd_start, .initrd_end = initrd_end };
