@@ -3,7 +3,12 @@
  * (hart_get_status), starts it at `secondary` with an opaque value (hart_start), waits for it to report in, then
  * wakes it from wfi with an SBI IPI (send_ipi: OpenSBI raises its SSIP through the CLINT's msip), waits for that to
  * be seen, and shuts down through SBI SRST. Any failed step prints "payload: FAIL <step>" and resets with
- * reason 1 (vmm exits 1 then). */
+ * reason 1 (vmm exits 1 then).
+ * OpenSBI 1.1 (Debian 12's) has a race in hart_start: it marks the target START_PENDING before it stores the start
+ * address, so a target that happens to be awake (not asleep in wfi) can leave for its old next address, this
+ * payload's _start, instead of `secondary`; later OpenSBI stores the address first. Host threads get preempted
+ * anywhere, so that window is real here: a second entry into _start is sent on to `secondary`, and the boot hart
+ * says so in a line of its own. */
 #define SBI_HSM 0x48534d
 #define SBI_IPI 0x735049
 #define SBI_SRST 0x53525354
@@ -12,7 +17,15 @@
     .section .text.init
     .globl _start
 _start:
-    mv s1, a0                   /* s1: this (boot) hart */
+    la t0, entries
+    li t1, 1
+    amoadd.w t0, t1, (t0)
+    beqz t0, 1f
+    la t0, raced                /* not the first into _start: the firmware's race, see above */
+    sw t1, 0(t0)
+    li a1, OPAQUE
+    j secondary
+1:  mv s1, a0                   /* s1: this (boot) hart */
     mv s2, a1
     la s0, hello
     call puts
@@ -48,6 +61,12 @@ _start:
     j fail
 2:  la s0, msg_started
     call puts
+    la t0, raced
+    lw t0, 0(t0)
+    beqz t0, 8f
+    la s0, msg_raced
+    call puts
+8:
     li s3, 5
     li a7, SBI_IPI
     li a6, 0                    /* send_ipi */
@@ -122,8 +141,12 @@ hello:       .asciz "payload: S-mode, entered from OpenSBI\n"
 msg_started: .asciz "payload: the other hart started through SBI HSM\n"
 msg_woken:   .asciz "payload: the other hart woke from wfi by SBI IPI; shutting down through SBI SRST\n"
 failed:      .asciz "payload: FAIL at step "
+msg_raced:   .asciz "payload: note: it entered at _start (OpenSBI 1.1's hart_start race), not at its start address\n"
     .data
     .balign 64
 started: .word 0
     .balign 64
 woken:   .word 0
+    .balign 64
+entries: .word 0
+raced:   .word 0
