@@ -456,7 +456,7 @@ static void riscv64_halt(struct riscv64 *m, rv64_hart *hart, int status, const c
         if (status == 1 && hart && hart->rt)
             rv_runtime_dump(hart->rt, riscv64_print_line, m);
     }
-    m->stopped = 1;
+    __atomic_store_n(&m->stopped, 1, __ATOMIC_RELEASE); /* read by every hart's thread */
     m->hlp->vm_stop(m->inst, status);
 }
 
@@ -638,7 +638,7 @@ static vmm_exit_action riscv64_vcpu_run(vmm_instance *inst, void *state, vmm_vcp
     (void)inst;
     /* Only the inproc engine calls this: with exec=rc the kvm engine runs the RC, and ring 3 exits come to
      * riscv64_vmx_write. */
-    if (m->stopped)
+    if (__atomic_load_n(&m->stopped, __ATOMIC_ACQUIRE))
         return VMM_ACTION_RESUME; /* the stop request is on its way: the core returns */
     rv_runtime_run(m->hart[m->hlp->vcpu_index(vcpu) % RV64_MAX_HARTS].rt);
     return VMM_ACTION_RESUME;
