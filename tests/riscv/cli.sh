@@ -24,6 +24,7 @@ expect() { # expect WHAT CONDITION...
 }
 build alu.S alu
 build vector_fault.S vfault
+build fence.S fence
 
 run ,trace=in_asm+out_asm+exec alu
 expect "trace: guest status 0 with tracing on" [ "$st" = 0 ]
@@ -76,6 +77,12 @@ else
     st=$?
     expect "exec=rc without KVM: too much RAM is still bad input (status 2)" [ "$st" = 2 ]
 fi
+
+run ,trace=out_asm fence
+expect "fence: guest status 0" [ "$st" = 0 ]
+# fence and fence rw,rw, fence w,r: a store before a load; fence.tso, r,rw, rw,w and i,o need nothing on x86-TSO
+expect "fence: mfence for the three fences that order W before R, none for the others" \
+    [ "$(grep -c 'mfence' "$tmp/err")" = 3 ]
 
 run "" alu --cpus 9
 expect "--cpus 9 is refused (8 harts at most) as bad input" [ "$st" = 2 ]
