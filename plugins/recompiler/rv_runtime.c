@@ -123,6 +123,8 @@ struct rv_runtime {
     int xl_paged;
     uint64_t xl_vpage, xl_poff, xl_cross_poff; /* RAM offsets of the block's page and of the next one, or ~0 */
     uint64_t code_vpages[64]; /* virtual pages blocks were fetched from with paging on (hashed, 4096 bits) */
+    /* SMP: mhartid, and what LR read (SC's compare-and-swap expects it) at lr_val_addr (~0: no value). */
+    uint64_t hartid, lr_val, lr_val_addr;
     csh capstone;
     int have_capstone;
 };
@@ -742,7 +744,8 @@ static int rv_csr_read(rv_runtime *rt, unsigned csr, uint64_t *v)
     /* CSR instructions end their block, whose charge includes the reading instruction: it has not retired. */
     case 0xb00: case 0xb02: case 0xc00: case 0xc02: *v = rv_instret(c) - 1; return 0;
     case 0xc01: *v = rt->ops.time(rt->ops.opaque); return 0;
-    case 0xf11: case 0xf12: case 0xf13: case 0xf14: case 0xf15: *v = 0; return 0;
+    case 0xf14: *v = rt->hartid; return 0;
+    case 0xf11: case 0xf12: case 0xf13: case 0xf15: *v = 0; return 0;
     default:
         if (csr >= 0x3b0 && csr < 0x3b0 + RV_PMP_ENTRIES) {
             *v = c->pmpaddr[csr - 0x3b0];
@@ -842,6 +845,107 @@ static uint64_t rv_amo_op(rv_op op, uint64_t a, uint64_t b, int w)
     }
 }
 
+/* ---- SMP: atomics on guest RAM ---------------------------------------------------------------------------
+ * Other harts run on other host threads over the same RAM, so AMOs and SC are host atomic instructions on it
+ * (x86 locked instructions, which are also full barriers: any .aq/.rl holds). Only RAM takes AMOs and LR/SC. */
+
+/* Where an AMO or SC at virtual address addr may act: 0 with *p and its physical address *pa, or the exception
+ * cause (store/AMO misaligned, page fault, access). Translated like a store: AMOs need write permission. */
+static int rv_atomic_target(rv_runtime *rt, uint64_t addr, unsigned size, uint8_t **p, uint64_t *pa)
+{
+    if (addr & (size - 1))
+        return RV_EXC_STORE_MISALIGNED;
+    uint64_t phys = addr;
+    if (rv_mmu_data_paged(rt->cpu)) {
+        rv_mmu_result r;
+        int e = rv_mmu_translate(rt->cpu, rt->ram, rt->ram_size, addr, RV_ACC_STORE, rv_mmu_data_priv(rt->cpu), &r);
+        if (e)
+            return e;
+        rv_mmu_note_pte(rt, r.pte_written, 1);
+        phys = r.pa;
+    }
+    uint64_t off = phys - RV_RAM_BASE;
+    if (off >= rt->ram_size || size > rt->ram_size - off)
+        return RV_EXC_STORE_ACCESS;
+    *p = rt->ram + off;
+    *pa = phys;
+    return 0;
+}
+
+/* After an AMO or SC wrote RAM: what a store's slow path does (dirty log, this hart's own code, a watch). */
+static void rv_atomic_wrote(rv_runtime *rt, uint64_t addr, unsigned size)
+{
+    uint64_t off = addr - RV_RAM_BASE;
+    uint8_t map = rt->codemap[off >> RV_CODEMAP_SHIFT];
+    if (map & RV_CODEMAP_DIRTY)
+        rv_dirty_note(rt, off, size);
+    if (map & RV_CODEMAP_CODE) {
+        rv_flush(rt);
+        rt->cpu->leave = 1;
+    }
+    if (map & RV_CODEMAP_WATCH)
+        rv_store_watched(rt, addr, size);
+}
+
+/* The AMO op at p (aligned, in RAM) with operand b, atomically; returns the old value (zero-extended). */
+static uint64_t rv_atomic_amo(rv_op op, uint8_t *p, uint64_t b, int w)
+{
+    if (w) {
+        uint32_t *q = (uint32_t *)(void *)p, old = __atomic_load_n(q, __ATOMIC_RELAXED), v = (uint32_t)b;
+        switch (op) {
+        case RV_OP_AMOSWAP_W: return __atomic_exchange_n(q, v, __ATOMIC_SEQ_CST);
+        case RV_OP_AMOADD_W: return __atomic_fetch_add(q, v, __ATOMIC_SEQ_CST);
+        case RV_OP_AMOXOR_W: return __atomic_fetch_xor(q, v, __ATOMIC_SEQ_CST);
+        case RV_OP_AMOAND_W: return __atomic_fetch_and(q, v, __ATOMIC_SEQ_CST);
+        case RV_OP_AMOOR_W: return __atomic_fetch_or(q, v, __ATOMIC_SEQ_CST);
+        default:
+            while (!__atomic_compare_exchange_n(q, &old, (uint32_t)rv_amo_op(op, old, b, 1), 0, __ATOMIC_SEQ_CST,
+                                                __ATOMIC_SEQ_CST)) {
+            }
+            return old;
+        }
+    }
+    uint64_t *q = (uint64_t *)(void *)p, old = __atomic_load_n(q, __ATOMIC_RELAXED);
+    switch (op) {
+    case RV_OP_AMOSWAP_D: return __atomic_exchange_n(q, b, __ATOMIC_SEQ_CST);
+    case RV_OP_AMOADD_D: return __atomic_fetch_add(q, b, __ATOMIC_SEQ_CST);
+    case RV_OP_AMOXOR_D: return __atomic_fetch_xor(q, b, __ATOMIC_SEQ_CST);
+    case RV_OP_AMOAND_D: return __atomic_fetch_and(q, b, __ATOMIC_SEQ_CST);
+    case RV_OP_AMOOR_D: return __atomic_fetch_or(q, b, __ATOMIC_SEQ_CST);
+    default:
+        while (!__atomic_compare_exchange_n(q, &old, rv_amo_op(op, old, b, 0), 0, __ATOMIC_SEQ_CST,
+                                            __ATOMIC_SEQ_CST)) {
+        }
+        return old;
+    }
+}
+
+/* SC: succeeds when this hart's reservation holds and the word still has the value LR read, by one
+ * compare-and-swap. Another hart's store of that same value in between (ABA) goes unnoticed, as on most binary
+ * translators: LR/SC then behaves like a CAS loop, which is what guest code uses it for. */
+static int rv_atomic_sc(rv_runtime *rt, uint64_t addr, unsigned size, uint64_t val, uint64_t *fail)
+{
+    uint8_t *p;
+    uint64_t pa;
+    *fail = 1;
+    int e = rv_atomic_target(rt, addr, size, &p, &pa);
+    if (e == RV_EXC_STORE_MISALIGNED || rt->cpu->lr_addr != addr)
+        return e == RV_EXC_STORE_MISALIGNED ? e : 0;
+    if (e)
+        return e;
+    if (rt->lr_val_addr != addr) /* a reservation from a restored snapshot: no value to compare, fail */
+        return 0;
+    int ok = size == 4 ? __atomic_compare_exchange_n((uint32_t *)(void *)p, &(uint32_t){ (uint32_t)rt->lr_val },
+                                                     (uint32_t)val, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)
+                       : __atomic_compare_exchange_n((uint64_t *)(void *)p, &(uint64_t){ rt->lr_val }, val, 0,
+                                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    if (ok) {
+        *fail = 0;
+        rv_atomic_wrote(rt, pa, size);
+    }
+    return 0;
+}
+
 static void rv_do_interp(rv_runtime *rt, uint32_t raw)
 {
     rv_cpu *c = rt->cpu;
@@ -892,6 +996,8 @@ static void rv_do_interp(rv_runtime *rt, uint32_t raw)
                                                                                     : RV_EXC_LOAD_ACCESS, a);
             return;
         }
+        rt->lr_val = r;
+        rt->lr_val_addr = a;
         if (size == 4)
             r = (uint64_t)(int64_t)(int32_t)r;
         c->lr_addr = a;
@@ -899,19 +1005,10 @@ static void rv_do_interp(rv_runtime *rt, uint32_t raw)
     }
     case RV_OP_SC_W: case RV_OP_SC_D: {
         unsigned size = in.op == RV_OP_SC_W ? 4 : 8;
-        if (a & (size - 1)) {
-            rv_trap(rt, RV_EXC_STORE_MISALIGNED, a);
+        int e = rv_atomic_sc(rt, a, size, b, &r);
+        if (e) {
+            rv_trap(rt, (uint64_t)e, a);
             return;
-        }
-        if (c->lr_addr == a) {
-            int e = rv_mem_access(rt, a, size, 1, &b, 1);
-            if (e) {
-                rv_trap(rt, (uint64_t)e, a);
-                return;
-            }
-            r = 0;
-        } else {
-            r = 1;
         }
         c->lr_addr = ~0ull;
         break;
@@ -922,19 +1019,15 @@ static void rv_do_interp(rv_runtime *rt, uint32_t raw)
     case RV_OP_AMOMIN_D: case RV_OP_AMOMAX_D: case RV_OP_AMOMINU_D: case RV_OP_AMOMAXU_D: {
         int w = in.op <= RV_OP_AMOMAXU_W;
         unsigned size = w ? 4 : 8;
-        uint64_t old;
-        int e = rv_mem_access(rt, a, size, 0, &old, 2);
-        if (e) {
-            rv_trap(rt, e == RV_EXC_LOAD_MISALIGNED || e == RV_EXC_STORE_MISALIGNED ? RV_EXC_STORE_MISALIGNED
-                        : e == RV_EXC_STORE_PAGE ? RV_EXC_STORE_PAGE : RV_EXC_STORE_ACCESS, a);
-            return;
-        }
-        uint64_t nv = rv_amo_op(in.op, old, b, w);
-        e = rv_mem_access(rt, a, size, 1, &nv, 1);
+        uint8_t *p;
+        uint64_t pa;
+        int e = rv_atomic_target(rt, a, size, &p, &pa);
         if (e) {
             rv_trap(rt, (uint64_t)e, a);
             return;
         }
+        uint64_t old = rv_atomic_amo(in.op, p, b, w);
+        rv_atomic_wrote(rt, pa, size);
         r = w ? (uint64_t)(int64_t)(int32_t)old : old;
         break;
     }
@@ -1345,6 +1438,7 @@ static rv_runtime *rv_runtime_start(rv_runtime *rt, uint64_t ram_va, char *err, 
     c->priv = RV_PRIV_M;
     c->lr_addr = ~0ull;
     rv_mmu_tlb_flush(c);
+    rt->lr_val_addr = ~0ull;
     rv_flush(rt);
     rt->stat_flushes = 0;
     if (rt->trace & RV_TRACE_OUT_ASM)
@@ -1482,6 +1576,11 @@ void rv_runtime_state_loaded(rv_runtime *rt)
     rt->cur_flags = 0;
     rt->cur_satp = 0;
     rv_flush(rt);
+}
+
+void rv_runtime_set_hartid(rv_runtime *rt, uint64_t hartid)
+{
+    rt->hartid = hartid;
 }
 
 void rv_runtime_wake(rv_runtime *rt)

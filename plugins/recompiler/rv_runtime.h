@@ -98,6 +98,11 @@ void rv_runtime_state_loaded(rv_runtime *rt);
  * at the latest when its quantum ends (200,000 instructions in process, 2 million in the VM). */
 void rv_runtime_wake(rv_runtime *rt);
 
+/* SMP: the hart's mhartid (0 until set). Harts of one machine are runtimes of their own over the same RAM, each
+ * on its own thread: AMOs and LR/SC are host atomics on that RAM; a hart's stores to code another hart translated
+ * reach that hart at its next fence.i, which flushes all its translations (the spec asks no more). */
+void rv_runtime_set_hartid(rv_runtime *rt, uint64_t hartid);
+
 /* Run until should_return() or until the guest stops; returns 0, or -1 once the hart cannot continue. */
 int rv_runtime_run(rv_runtime *rt);
 /* Registers and the instructions around pc, for error reports. */

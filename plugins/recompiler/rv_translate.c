@@ -764,7 +764,15 @@ static int rv_emit_insn(rv_block *k, const rv_insn *in, uint64_t pc)
         rv_emit_store(k, in, pc);
         break;
     case RV_OP_FENCE:
-        break; /* one hart, and devices are accessed synchronously: nothing to order */
+        /* x86-TSO orders everything RVWMO's fence asks but an earlier store before a later load: a fence whose
+         * predecessor set has W and successor set has R (fence rw,rw; fence w,r) needs mfence against the other
+         * harts. fence.tso (fm = 8) does not order W before R. Devices are accessed synchronously. */
+        if ((in->raw >> 28) != 8 && (in->raw >> 24 & 1) && (in->raw >> 21 & 1)) {
+            x64_emit_byte(k->b, 0x0f);
+            x64_emit_byte(k->b, 0xae);
+            x64_emit_byte(k->b, 0xf0); /* mfence */
+        }
+        break;
     default:
         return 1;
     }

@@ -12,6 +12,9 @@
 #define DTB_PHANDLE_INTC 1
 #define DTB_PHANDLE_PLIC 2
 #define DTB_PHANDLE_TEST 3
+/* SMP: hart 0's interrupt controller keeps phandle 1; the others' and the cpu nodes' (for cpu-map) are these. */
+#define DTB_PHANDLE_INTC_HART(h) ((h) == 0 ? DTB_PHANDLE_INTC : 0x100u + (h))
+#define DTB_PHANDLE_CPU(h) (0x200u + (h))
 #define DTB_IRQ_M_SOFT 3
 #define DTB_IRQ_M_TIMER 7
 #define DTB_IRQ_S_EXT 9
@@ -63,18 +66,16 @@ static int dtb_has(const char *list, const char *entry)
     return 0;
 }
 
-static int dtb_cpus(void *fdt, const dtb_input *in)
+static int dtb_cpu(void *fdt, const dtb_input *in, unsigned h, const char *isa)
 {
-    char isa[64];
-    dtb_isa_string(in->misa, isa, sizeof(isa));
+    char name[16];
     int e = 0;
-    e |= fdt_begin_node(fdt, "cpus");
-    e |= fdt_property_u32(fdt, "#address-cells", 1);
-    e |= fdt_property_u32(fdt, "#size-cells", 0);
-    e |= fdt_property_u32(fdt, "timebase-frequency", in->timebase_hz);
-    e |= fdt_begin_node(fdt, "cpu@0");
+    snprintf(name, sizeof(name), "cpu@%u", h);
+    e |= fdt_begin_node(fdt, name);
+    if (in->harts > 1)
+        e |= fdt_property_u32(fdt, "phandle", DTB_PHANDLE_CPU(h));
     e |= fdt_property_string(fdt, "device_type", "cpu");
-    e |= fdt_property_u32(fdt, "reg", 0);
+    e |= fdt_property_u32(fdt, "reg", h);
     e |= fdt_property_string(fdt, "status", "okay");
     e |= fdt_property_string(fdt, "compatible", "riscv");
     e |= fdt_property_string(fdt, "riscv,isa", isa);
@@ -84,9 +85,36 @@ static int dtb_cpus(void *fdt, const dtb_input *in)
     e |= fdt_property_u32(fdt, "#interrupt-cells", 1);
     e |= fdt_property(fdt, "interrupt-controller", NULL, 0);
     e |= fdt_property_string(fdt, "compatible", "riscv,cpu-intc");
-    e |= fdt_property_u32(fdt, "phandle", DTB_PHANDLE_INTC);
+    e |= fdt_property_u32(fdt, "phandle", DTB_PHANDLE_INTC_HART(h));
     e |= fdt_end_node(fdt);
     e |= fdt_end_node(fdt);
+    return e;
+}
+
+static int dtb_cpus(void *fdt, const dtb_input *in)
+{
+    char isa[64];
+    dtb_isa_string(in->misa, isa, sizeof(isa));
+    int e = 0;
+    e |= fdt_begin_node(fdt, "cpus");
+    e |= fdt_property_u32(fdt, "#address-cells", 1);
+    e |= fdt_property_u32(fdt, "#size-cells", 0);
+    e |= fdt_property_u32(fdt, "timebase-frequency", in->timebase_hz);
+    for (unsigned h = 0; h < in->harts; h++)
+        e |= dtb_cpu(fdt, in, h, isa);
+    if (in->harts > 1) { /* one cluster, one core per hart, as QEMU's virt with one socket */
+        e |= fdt_begin_node(fdt, "cpu-map");
+        e |= fdt_begin_node(fdt, "cluster0");
+        for (unsigned h = 0; h < in->harts; h++) {
+            char name[16];
+            snprintf(name, sizeof(name), "core%u", h);
+            e |= fdt_begin_node(fdt, name);
+            e |= fdt_property_u32(fdt, "cpu", DTB_PHANDLE_CPU(h));
+            e |= fdt_end_node(fdt);
+        }
+        e |= fdt_end_node(fdt);
+        e |= fdt_end_node(fdt);
+    }
     e |= fdt_end_node(fdt);
     return e;
 }
@@ -97,9 +125,17 @@ static int dtb_soc_fixed(void *fdt, const dtb_input *in)
     int e = 0;
     snprintf(name, sizeof(name), "clint@%" PRIx64, in->clint_base);
     e |= fdt_begin_node(fdt, name);
-    fdt32_t clint_irqs[4] = {cpu_to_fdt32(DTB_PHANDLE_INTC), cpu_to_fdt32(DTB_IRQ_M_SOFT),
-                             cpu_to_fdt32(DTB_PHANDLE_INTC), cpu_to_fdt32(DTB_IRQ_M_TIMER)};
-    e |= fdt_property(fdt, "interrupts-extended", clint_irqs, sizeof(clint_irqs));
+    /* Per hart: its software and timer interrupts; the PLIC's contexts 2h (M) and 2h + 1 (S), as riscv64.c. */
+    fdt32_t clint_irqs[4 * DTB_MAX_HARTS], plic_irqs[4 * DTB_MAX_HARTS];
+    for (unsigned h = 0; h < in->harts; h++) {
+        clint_irqs[4 * h] = plic_irqs[4 * h] = cpu_to_fdt32(DTB_PHANDLE_INTC_HART(h));
+        clint_irqs[4 * h + 1] = cpu_to_fdt32(DTB_IRQ_M_SOFT);
+        clint_irqs[4 * h + 2] = plic_irqs[4 * h + 2] = cpu_to_fdt32(DTB_PHANDLE_INTC_HART(h));
+        clint_irqs[4 * h + 3] = cpu_to_fdt32(DTB_IRQ_M_TIMER);
+        plic_irqs[4 * h + 1] = cpu_to_fdt32(DTB_IRQ_M_EXT);
+        plic_irqs[4 * h + 3] = cpu_to_fdt32(DTB_IRQ_S_EXT);
+    }
+    e |= fdt_property(fdt, "interrupts-extended", clint_irqs, 16 * in->harts);
     e |= dtb_reg(fdt, in->clint_base, in->clint_size);
     e |= dtb_compatible(fdt, "sifive,clint0 riscv,clint0");
     e |= fdt_end_node(fdt);
@@ -108,10 +144,7 @@ static int dtb_soc_fixed(void *fdt, const dtb_input *in)
     e |= fdt_property_u32(fdt, "phandle", DTB_PHANDLE_PLIC);
     e |= fdt_property_u32(fdt, "riscv,ndev", in->plic_sources - 1);
     e |= dtb_reg(fdt, in->plic_base, in->plic_size);
-    /* Context 0 is hart 0's M-mode, context 1 its S-mode, as riscv64.c numbers them. */
-    fdt32_t plic_irqs[4] = {cpu_to_fdt32(DTB_PHANDLE_INTC), cpu_to_fdt32(DTB_IRQ_M_EXT),
-                            cpu_to_fdt32(DTB_PHANDLE_INTC), cpu_to_fdt32(DTB_IRQ_S_EXT)};
-    e |= fdt_property(fdt, "interrupts-extended", plic_irqs, sizeof(plic_irqs));
+    e |= fdt_property(fdt, "interrupts-extended", plic_irqs, 16 * in->harts);
     e |= fdt_property(fdt, "interrupt-controller", NULL, 0);
     e |= dtb_compatible(fdt, "sifive,plic-1.0.0 riscv,plic0");
     e |= fdt_property_u32(fdt, "#address-cells", 0);

@@ -12,7 +12,10 @@
 
 #include <vmm/plugin.h>
 
+#define DTB_MAX_HARTS 8
+
 typedef struct dtb_input {
+    unsigned harts;                   /* 1 .. DTB_MAX_HARTS: cpu@0 .. cpu@N-1 */
     uint64_t ram_base, ram_size;
     uint64_t misa;
     uint32_t timebase_hz;

@@ -2,8 +2,9 @@
  * riscv64: the RISC-V architecture plugin. A QEMU-virt-compatible machine (RAM at 0x80000000, the CLINT at
  * 0x2000000 (clint.c), the PLIC at 0xc000000 (plic.c), Spike's HTIF mailbox for programs that have one (htif.c);
  * the UART at 0x10000000 and the SiFive test device at 0x100000 are device plugins the board asks the core for by
- * default, vmm_board) and a device tree in RAM (dtb.c, a1 at reset) whose hart is executed by the recompiler library
- * (plugins/recompiler/) in this process (vcpu_run), so no KVM is needed. This file is the glue between the vmm
+ * default, vmm_board) and a device tree in RAM (dtb.c, a1 at reset) whose harts (--cpus, up to 8; one runtime
+ * and vCPU thread each) are executed by the recompiler library (plugins/recompiler/) in this process (vcpu_run),
+ * so no KVM is needed. This file is the glue between the vmm
  * plugin ABI and rv_runtime: options, RAM, the program (loaded by loader.c), the machine's callbacks (device
  * access, interrupt lines, time) and reports.
  *
@@ -40,11 +41,24 @@
 extern const unsigned char rc_rvexec_blob[];
 extern const size_t rc_rvexec_blob_size;
 
+#define RV64_MAX_HARTS CLINT_MAX_HARTS /* the CLINT's and the device tree's tables; 8 as QEMU's virt per socket */
+
+struct riscv64;
+
+/* One hart: its own runtime (translations, code buffer, codemap) on its own vCPU thread, over the shared RAM. */
+typedef struct rv64_hart {
+    struct riscv64 *m;
+    unsigned index;           /* mhartid, the vCPU's index */
+    vmm_vcpu *vcpu;
+    rv_runtime *rt;           /* atomic: the PLIC and other harts' IPIs wake it from their threads */
+    uint64_t ext_pending;     /* atomic: mip's MEIP/SEIP as the PLIC's contexts 2 * index and 2 * index + 1 set */
+} rv64_hart;
+
 struct riscv64 {
     vmm_instance *inst;
     const vmm_helpers *hlp;
-    vmm_vcpu *vcpu;
-    rv_runtime *rt;
+    rv64_hart hart[RV64_MAX_HARTS];
+    unsigned nharts;
     unsigned trace;
     int emulate_misaligned;
     uint64_t entry, tohost, fromhost;
@@ -58,18 +72,17 @@ struct riscv64 {
     htif htif;
     plic *plic;               /* device lines arrive here from any thread (irq_line) */
     int dirty_wanted;         /* the engine asked for dirty logging (before the runtime existed, maybe) */
-    uint64_t ext_pending;     /* atomic: mip's MEIP/SEIP as the PLIC's contexts drive them */
     uint64_t dtb_addr;        /* where vm_load put the device tree: a1 at reset */
 };
 
-#define RV64_PLIC_CONTEXTS 2  /* hart 0: M-mode and S-mode, numbered as on QEMU's virt */
+#define RV64_PLIC_CONTEXTS(harts) (2 * (harts)) /* per hart: M-mode and S-mode, numbered as on QEMU's virt */
 
 static int riscv64_start_rc(struct riscv64 *m);
 static void riscv64_htif_setup(struct riscv64 *m);
 static int riscv64_board_save(void *state, vmm_ssm *ssm);
 static int riscv64_board_load(void *state, vmm_ssm *ssm, uint32_t version);
-static int riscv64_hart_save(void *state, vmm_ssm *ssm);
-static int riscv64_hart_load(void *state, vmm_ssm *ssm, uint32_t version);
+static const vmm_ssm_save_fn riscv64_hart_save_fns[RV64_MAX_HARTS];
+static const vmm_ssm_load_fn riscv64_hart_load_fns[RV64_MAX_HARTS];
 #define RV64_BOARD_VERSION 1
 #define RV64_HART_VERSION 1
 
@@ -100,11 +113,12 @@ static void riscv64_plic_notify(void *opaque, unsigned context, int level)
 {
     struct riscv64 *m = opaque;
     uint64_t bit = 1ull << (context % 2 ? RV_IRQ_SEI : RV_IRQ_MEI);
+    rv64_hart *hart = &m->hart[context / 2 % RV64_MAX_HARTS];
     if (level)
-        __atomic_fetch_or(&m->ext_pending, bit, __ATOMIC_SEQ_CST);
+        __atomic_fetch_or(&hart->ext_pending, bit, __ATOMIC_SEQ_CST);
     else
-        __atomic_fetch_and(&m->ext_pending, ~bit, __ATOMIC_SEQ_CST);
-    rv_runtime *rt = __atomic_load_n(&m->rt, __ATOMIC_ACQUIRE);
+        __atomic_fetch_and(&hart->ext_pending, ~bit, __ATOMIC_SEQ_CST);
+    rv_runtime *rt = __atomic_load_n(&hart->rt, __ATOMIC_ACQUIRE);
     if (level && rt)
         rv_runtime_wake(rt);
 }
@@ -139,16 +153,24 @@ static int riscv64_construct(vmm_instance *inst, const vmm_helpers *hlp, void *s
         return -1;
     }
     m->exec_rc = exec ? !strcmp(exec, "rc") : accel && !strcmp(accel, "kvm");
-    m->plic = plic_new(RV64_PLIC_CONTEXTS, riscv64_plic_notify, m);
+    m->nharts = hlp->vcpu_count(inst);
+    if (m->nharts > RV64_MAX_HARTS)
+        m->nharts = RV64_MAX_HARTS; /* vm_check refuses more */
+    if (m->nharts == 0)
+        m->nharts = 1;
+    m->plic = plic_new(RV64_PLIC_CONTEXTS(m->nharts), riscv64_plic_notify, m);
     if (!m->plic) {
         hlp->log(inst, VMM_LOG_ERROR, "out of memory for the PLIC");
         return -1;
     }
-    if (!m->exec_rc && (hlp->ssm_register(inst, "riscv64", 0, RV64_BOARD_VERSION, riscv64_board_save,
-                                          riscv64_board_load) ||
-                        hlp->ssm_register(inst, "riscv64-hart", 0, RV64_HART_VERSION, riscv64_hart_save,
-                                          riscv64_hart_load)))
-        return -1;
+    if (!m->exec_rc) {
+        if (hlp->ssm_register(inst, "riscv64", 0, RV64_BOARD_VERSION, riscv64_board_save, riscv64_board_load))
+            return -1;
+        for (unsigned i = 0; i < m->nharts; i++) /* one unit instance per hart, instance = mhartid */
+            if (hlp->ssm_register(inst, "riscv64-hart", i, RV64_HART_VERSION, riscv64_hart_save_fns[i],
+                                  riscv64_hart_load_fns[i]))
+                return -1;
+    }
     m->rc.inst = inst;
     m->rc.hlp = hlp;
     m->rc.builtin_image = rc_rvexec_blob;
@@ -159,22 +181,27 @@ static int riscv64_construct(vmm_instance *inst, const vmm_helpers *hlp, void *s
 static void riscv64_destruct(vmm_instance *inst, void *state)
 {
     struct riscv64 *m = state;
-    if (m->rt && m->exec_rc && m->hlp->stats_enabled(inst)) {
+    if (m->hart[0].rt && m->exec_rc && m->hlp->stats_enabled(inst)) {
         uint64_t v[4];
-        rv_runtime_vm_stats(m->rt, v);
+        rv_runtime_vm_stats(m->hart[0].rt, v);
         fprintf(stderr, "riscv64: exec=rc exits to vmm: %" PRIu64 " dispatch, %" PRIu64 " load, %" PRIu64 " store, %"
                 PRIu64 " interpreter\n", v[0], v[1], v[2], v[3]);
     }
-    if (m->rt && m->hlp->stats_enabled(inst)) {
-        uint64_t n, blocks, flushes, chains, repins;
-        char pinned[64];
-        rv_runtime_stats(m->rt, &n, &blocks, &flushes, &chains, &repins, pinned, sizeof(pinned));
-        fprintf(stderr, "riscv64: %" PRIu64 " guest instructions, %" PRIu64 " blocks translated, %" PRIu64
-                " flushes, %" PRIu64 " chains, %" PRIu64 " re-pins, pinned %s\n", n, blocks, flushes, chains, repins,
-                pinned);
+    for (unsigned i = 0; i < RV64_MAX_HARTS; i++) {
+        rv_runtime *rt = m->hart[i].rt;
+        if (rt && m->hlp->stats_enabled(inst)) {
+            uint64_t n, blocks, flushes, chains, repins;
+            char pinned[64], who[24] = "";
+            if (m->nharts > 1)
+                snprintf(who, sizeof(who), " hart %u", i);
+            rv_runtime_stats(rt, &n, &blocks, &flushes, &chains, &repins, pinned, sizeof(pinned));
+            fprintf(stderr, "riscv64%s: %" PRIu64 " guest instructions, %" PRIu64 " blocks translated, %" PRIu64
+                    " flushes, %" PRIu64 " chains, %" PRIu64 " re-pins, pinned %s\n", who, n, blocks, flushes, chains,
+                    repins, pinned);
+        }
+        rv_runtime_free(rt);
+        m->hart[i].rt = NULL;
     }
-    rv_runtime_free(m->rt);
-    m->rt = NULL;
     plic_free(m->plic);
     m->plic = NULL;
     if (m->exec_rc) {
@@ -194,13 +221,13 @@ static void riscv64_hc_write(void *state, uint64_t offset, unsigned size, uint64
 static void riscv64_vmx_write(void *state, uint64_t offset, unsigned size, uint64_t val)
 {
     struct riscv64 *m = state;
-    if (offset != 0 || size != 4 || !m->rt) {
+    if (offset != 0 || size != 4 || !m->hart[0].rt) {
         m->hlp->log(m->inst, VMM_LOG_ERROR, "exec=rc: a %u-byte write to port 0x%" PRIx64 " is not a ring-3 exit",
                     size, RV_RC_PORT + offset);
         m->hlp->vm_stop(m->inst, 1);
         return;
     }
-    rv_runtime_vm_exit(m->rt, (uint32_t)val);
+    rv_runtime_vm_exit(m->hart[0].rt, (uint32_t)val);
 }
 
 static int riscv64_vm_create_rc(struct riscv64 *m, uint64_t size)
@@ -304,9 +331,10 @@ static int riscv64_vm_load(vmm_instance *inst, void *state, const vmm_image *ima
     m->tohost = prog.tohost;
     m->fromhost = prog.fromhost;
     uint64_t ram = h->mem_ram_size(inst);
-    dtb_input in = { .ram_base = RV_RAM_BASE, .ram_size = ram, .misa = RV_MISA, .timebase_hz = CLINT_HZ,
+    dtb_input in = { .harts = m->nharts, .ram_base = RV_RAM_BASE,
+                     .ram_size = ram, .misa = RV_MISA, .timebase_hz = CLINT_HZ,
                      .clint_base = CLINT_BASE, .clint_size = CLINT_SIZE, .plic_base = PLIC_BASE,
-                     .plic_size = PLIC_SIZE(RV64_PLIC_CONTEXTS), .plic_sources = PLIC_SOURCES,
+                     .plic_size = PLIC_SIZE(RV64_PLIC_CONTEXTS(m->nharts)), .plic_sources = PLIC_SOURCES,
                      .bootargs = h->vm_cmdline(inst), .initrd_start = initrd_start, .initrd_end = initrd_end };
     void *blob;
     size_t len;
@@ -343,8 +371,15 @@ static int riscv64_vm_check(vmm_instance *inst, void *state, const vmm_image *im
 {
     struct riscv64 *m = state;
     uint64_t size = m->hlp->mem_ram_size(inst);
-    if (m->hlp->vcpu_count(inst) != 1) {
-        m->hlp->log(inst, VMM_LOG_ERROR, "--cpus %u: one hart only for now (--cpus 1)", m->hlp->vcpu_count(inst));
+    unsigned cpus = m->hlp->vcpu_count(inst);
+    if (cpus < 1 || cpus > RV64_MAX_HARTS) {
+        m->hlp->log(inst, VMM_LOG_ERROR, "--cpus %u: this board has 1 to %u harts (the CLINT's and the PLIC's layout "
+                    "as on QEMU's virt, one socket)", cpus, RV64_MAX_HARTS);
+        return -1;
+    }
+    if (m->exec_rc && cpus != 1) {
+        m->hlp->log(inst, VMM_LOG_ERROR, "--cpus %u: exec=rc runs one hart only (use exec=inproc, the default, for "
+                    "several)", cpus);
         return -1;
     }
     if (size % 4096 || size == 0 || size > (1ull << 40)) {
@@ -371,12 +406,16 @@ static int riscv64_vm_check(vmm_instance *inst, void *state, const vmm_image *im
 
 static int riscv64_mmio(void *opaque, uint64_t addr, unsigned size, int is_write, uint64_t *val)
 {
-    struct riscv64 *m = opaque;
+    rv64_hart *hart = opaque;
+    struct riscv64 *m = hart->m;
     if (addr - CLINT_BASE < CLINT_SIZE) {
-        clint_access(&m->clint, addr - CLINT_BASE, size, is_write, val);
+        int target = clint_access(&m->clint, addr - CLINT_BASE, size, is_write, val);
+        rv_runtime *rt = target >= 0 ? __atomic_load_n(&m->hart[target].rt, __ATOMIC_ACQUIRE) : NULL;
+        if (rt && (unsigned)target != hart->index)
+            rv_runtime_wake(rt); /* an IPI or its new mtimecmp: out of WFI at once */
         return is_write; /* a new mtimecmp or msip: the hart looks at its interrupts again */
     }
-    if (addr - PLIC_BASE < PLIC_SIZE(RV64_PLIC_CONTEXTS)) {
+    if (addr - PLIC_BASE < PLIC_SIZE(RV64_PLIC_CONTEXTS(m->nharts))) {
         if (is_write)
             plic_write(m->plic, addr - PLIC_BASE, size, *val);
         else
@@ -385,7 +424,7 @@ static int riscv64_mmio(void *opaque, uint64_t addr, unsigned size, int is_write
     }
     uint8_t data[8];
     memcpy(data, val, 8);
-    int r = m->hlp->io_dispatch(m->vcpu, 1, addr, size, is_write, data);
+    int r = m->hlp->io_dispatch(hart->vcpu, 1, addr, size, is_write, data);
     if (!is_write) {
         uint64_t v = 0;
         memcpy(&v, data, size);
@@ -396,8 +435,8 @@ static int riscv64_mmio(void *opaque, uint64_t addr, unsigned size, int is_write
 
 static int riscv64_should_return(void *opaque)
 {
-    struct riscv64 *m = opaque;
-    return m->hlp->vcpu_should_return(m->vcpu);
+    rv64_hart *hart = opaque;
+    return hart->m->hlp->vcpu_should_return(hart->vcpu);
 }
 
 static void riscv64_print_line(void *opaque, const char *line)
@@ -406,16 +445,32 @@ static void riscv64_print_line(void *opaque, const char *line)
     fprintf(stderr, "  %s\n", line);
 }
 
+/* The guest stopped, or `hart` cannot continue (its registers are dumped with status 1). */
+static void riscv64_halt(struct riscv64 *m, rv64_hart *hart, int status, const char *why)
+{
+    if (why) {
+        if (m->nharts > 1 && hart)
+            m->hlp->log(m->inst, VMM_LOG_ERROR, "hart %u: %s", hart->index, why);
+        else
+            m->hlp->log(m->inst, VMM_LOG_ERROR, "%s", why);
+        if (status == 1 && hart && hart->rt)
+            rv_runtime_dump(hart->rt, riscv64_print_line, m);
+    }
+    __atomic_store_n(&m->stopped, 1, __ATOMIC_RELEASE); /* read by every hart's thread */
+    m->hlp->vm_stop(m->inst, status);
+}
+
 static void riscv64_stop(void *opaque, int status, const char *why)
 {
+    rv64_hart *hart = opaque;
+    riscv64_halt(hart->m, hart, status, why);
+}
+
+/* HTIF's exit (the hart that wrote tohost is not known here: hart 0's registers, as with one hart). */
+static void riscv64_htif_exit(void *opaque, int status, const char *why)
+{
     struct riscv64 *m = opaque;
-    if (why) {
-        m->hlp->log(m->inst, VMM_LOG_ERROR, "%s", why);
-        if (status == 1)
-            rv_runtime_dump(m->rt, riscv64_print_line, m);
-    }
-    m->stopped = 1;
-    m->hlp->vm_stop(m->inst, status);
+    riscv64_halt(m, &m->hart[0], status, why);
 }
 
 static void riscv64_console(void *opaque, const void *buf, size_t len)
@@ -426,8 +481,8 @@ static void riscv64_console(void *opaque, const void *buf, size_t len)
 
 static uint64_t riscv64_irq_pending(void *opaque)
 {
-    struct riscv64 *m = opaque;
-    return clint_pending(&m->clint) | __atomic_load_n(&m->ext_pending, __ATOMIC_ACQUIRE);
+    rv64_hart *hart = opaque;
+    return clint_pending(&hart->m->clint, hart->index) | __atomic_load_n(&hart->ext_pending, __ATOMIC_ACQUIRE);
 }
 
 /* A device's interrupt line (irq_set), on any thread: into the PLIC as source `line`. */
@@ -443,22 +498,22 @@ static int riscv64_irq_line(vmm_instance *inst, void *state, uint32_t line, int 
 
 static uint64_t riscv64_irq_wait_ns(void *opaque)
 {
-    struct riscv64 *m = opaque;
-    return clint_wait_ns(&m->clint);
+    rv64_hart *hart = opaque;
+    return clint_wait_ns(&hart->m->clint, hart->index);
 }
 
 static uint64_t riscv64_time(void *opaque)
 {
-    struct riscv64 *m = opaque;
-    return clint_mtime(&m->clint);
+    rv64_hart *hart = opaque;
+    return clint_mtime(&hart->m->clint);
 }
 
 static int riscv64_store_watch(void *opaque, uint64_t addr, unsigned size)
 {
-    struct riscv64 *m = opaque;
+    rv64_hart *hart = opaque;
     (void)addr;
     (void)size;
-    return htif_tohost_written(&m->htif);
+    return htif_tohost_written(&hart->m->htif);
 }
 
 /* HTIF writes guest RAM through the plugin's own pointer: taking a writable pointer again is how the core hears of
@@ -469,7 +524,8 @@ static void riscv64_htif_wrote(void *opaque, uint64_t addr, uint64_t len)
     (void)m->hlp->mem_ptr(m->inst, addr, len, 1);
 }
 
-/* The mailbox at the program's tohost/fromhost, if it has one (after vm_load, or a restore). */
+/* The mailbox at the program's tohost/fromhost, if it has one (after vm_load, or a restore), watched by every
+ * hart's runtime that exists. */
 static void riscv64_htif_setup(struct riscv64 *m)
 {
     if (!m->tohost)
@@ -477,11 +533,12 @@ static void riscv64_htif_setup(struct riscv64 *m)
     uint64_t size = m->hlp->mem_ram_size(m->inst);
     m->htif = (htif){ .ram = m->hlp->mem_ptr(m->inst, RV_RAM_BASE, size, 1), .ram_base = RV_RAM_BASE,
                       .ram_size = size, .tohost = m->tohost, .fromhost = m->fromhost,
-                      .ops = { .opaque = m, .console = riscv64_console, .exit = riscv64_stop,
+                      .ops = { .opaque = m, .console = riscv64_console, .exit = riscv64_htif_exit,
                                .wrote = riscv64_htif_wrote } };
     /* A mailbox outside RAM stays silent, as it would on Spike. */
-    if (m->htif.ram && rv_runtime_watch(m->rt, m->tohost, 8))
-        m->hlp->log(m->inst, VMM_LOG_DEBUG, "HTIF tohost 0x%" PRIx64 " is not inside RAM: no HTIF", m->tohost);
+    for (unsigned i = 0; i < m->nharts; i++)
+        if (m->htif.ram && m->hart[i].rt && rv_runtime_watch(m->hart[i].rt, m->tohost, 8))
+            m->hlp->log(m->inst, VMM_LOG_DEBUG, "HTIF tohost 0x%" PRIx64 " is not inside RAM: no HTIF", m->tohost);
 }
 
 static const rv_machine_ops riscv64_machine_ops = {
@@ -501,17 +558,18 @@ static int riscv64_start_rc(struct riscv64 *m)
         return -1;
     }
     rv_machine_ops ops = riscv64_machine_ops;
-    ops.opaque = m;
+    m->hart[0] = (rv64_hart){ .m = m, .index = 0 };
+    ops.opaque = &m->hart[0];
     rv_vm_layout lay = { .ram = ram, .ram_size = size, .ram_va = RV_RAM_BASE, .cpu_host = m->cpu,
                          .cpu_va = RV_RC_CPU_GPA, .cpu_size = m->cpu_size - RV_RC_STACK_SIZE, .code_host = m->code,
                          .code_va = RV_RC_CODE_GPA, .code_size = RV_RC_CODE_SIZE, .port = RV_RC_PORT };
     rv_runtime *rt = rv_runtime_new_vm(&lay, &ops, m->trace, err, sizeof(err));
-    __atomic_store_n(&m->rt, rt, __ATOMIC_RELEASE); /* the PLIC may wake it from another thread */
-    if (!m->rt) {
+    __atomic_store_n(&m->hart[0].rt, rt, __ATOMIC_RELEASE); /* the PLIC may wake it from another thread */
+    if (!rt) {
         m->hlp->log(m->inst, VMM_LOG_ERROR, "%s", err);
         return -1;
     }
-    m->rc.target_entry = rv_runtime_vm_entry(m->rt);
+    m->rc.target_entry = rv_runtime_vm_entry(rt);
     m->rc.target_stack = RV_RC_CPU_GPA + m->cpu_size;
     return rc_boot_build(&m->rc);
 }
@@ -520,11 +578,15 @@ static int riscv64_vcpu_init(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
 {
     struct riscv64 *m = state;
     char err[256];
-    if (m->hlp->vcpu_index(vcpu) != 0) {
-        m->hlp->log(inst, VMM_LOG_ERROR, "one hart only for now (--cpus 1)");
+    unsigned index = m->hlp->vcpu_index(vcpu);
+    if (index >= m->nharts) {
+        m->hlp->log(inst, VMM_LOG_ERROR, "vCPU %u: the board has %u harts", index, m->nharts);
         return -1;
     }
-    m->vcpu = vcpu;
+    rv64_hart *hart = &m->hart[index];
+    hart->m = m;
+    hart->index = index;
+    hart->vcpu = vcpu;
     if (!m->exec_rc) {
         uint64_t size = m->hlp->mem_ram_size(inst);
         uint8_t *ram = m->hlp->mem_ptr(inst, RV_RAM_BASE, size, 1);
@@ -533,29 +595,40 @@ static int riscv64_vcpu_init(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
             return -1;
         }
         rv_machine_ops ops = riscv64_machine_ops;
-        ops.opaque = m;
+        ops.opaque = hart;
         rv_runtime *rt = rv_runtime_new(ram, size, &ops, m->trace, err, sizeof(err));
-        __atomic_store_n(&m->rt, rt, __ATOMIC_RELEASE); /* the PLIC may wake it from another thread */
-        if (!m->rt) {
+        if (!rt) {
             m->hlp->log(inst, VMM_LOG_ERROR, "%s", err);
             return -1;
         }
-    } else if (!m->rt || rc_vcpu_start(&m->rc, vcpu)) {
+        rv_runtime_set_hartid(rt, index);
+        __atomic_store_n(&hart->rt, rt, __ATOMIC_RELEASE); /* the PLIC and other harts may wake it */
+    } else if (!hart->rt || rc_vcpu_start(&m->rc, vcpu)) {
         return -1;
     }
-    if (!m->exec_rc && m->dirty_wanted && rv_runtime_dirty_start(m->rt)) {
+    if (!m->exec_rc && m->dirty_wanted && rv_runtime_dirty_start(hart->rt)) {
         m->hlp->log(inst, VMM_LOG_ERROR, "out of memory for the dirty-page log");
         return -1;
     }
-    clint_init(&m->clint);
-    riscv64_htif_setup(m);
-    rv_runtime_set_misaligned(m->rt, m->emulate_misaligned);
-    rv_cpu *c = rv_runtime_cpu(m->rt);
+    if (index == 0) /* vcpu_init runs for hart 0 first, before any hart runs */
+        clint_init(&m->clint, m->nharts);
+    if (m->tohost) {
+        uint64_t size = m->hlp->mem_ram_size(inst);
+        m->htif = (htif){ .ram = m->hlp->mem_ptr(inst, RV_RAM_BASE, size, 1), .ram_base = RV_RAM_BASE,
+                          .ram_size = size, .tohost = m->tohost, .fromhost = m->fromhost,
+                          .ops = { .opaque = m, .console = riscv64_console, .exit = riscv64_htif_exit,
+                                   .wrote = riscv64_htif_wrote } };
+        if (m->htif.ram && rv_runtime_watch(hart->rt, m->tohost, 8))
+            m->hlp->log(inst, VMM_LOG_DEBUG, "HTIF tohost 0x%" PRIx64 " is not inside RAM: no HTIF", m->tohost);
+    }
+    rv_runtime_set_misaligned(hart->rt, m->emulate_misaligned);
+    rv_cpu *c = rv_runtime_cpu(hart->rt);
+    /* Every hart starts at the program's entry, as on QEMU's virt (firmware picks a boot hart by lottery). */
     c->pc = m->entry;
-    c->x[10] = 0;           /* a0: hart id, a1: the device tree, as QEMU's reset vector passes them */
+    c->x[10] = index;       /* a0: hart id, a1: the device tree, as QEMU's reset vector passes them */
     c->x[11] = m->dtb_addr;
-    m->hlp->log(inst, VMM_LOG_DEBUG, "entry 0x%" PRIx64 ", device tree 0x%" PRIx64 "%s", m->entry, m->dtb_addr,
-                m->tohost ? ", HTIF tohost" : "");
+    m->hlp->log(inst, VMM_LOG_DEBUG, "hart %u: entry 0x%" PRIx64 ", device tree 0x%" PRIx64 "%s", index, m->entry,
+                m->dtb_addr, m->tohost ? ", HTIF tohost" : "");
     return 0;
 }
 
@@ -563,12 +636,11 @@ static vmm_exit_action riscv64_vcpu_run(vmm_instance *inst, void *state, vmm_vcp
 {
     struct riscv64 *m = state;
     (void)inst;
-    (void)vcpu;
     /* Only the inproc engine calls this: with exec=rc the kvm engine runs the RC, and ring 3 exits come to
      * riscv64_vmx_write. */
-    if (m->stopped)
+    if (__atomic_load_n(&m->stopped, __ATOMIC_ACQUIRE))
         return VMM_ACTION_RESUME; /* the stop request is on its way: the core returns */
-    rv_runtime_run(m->rt);
+    rv_runtime_run(m->hart[m->hlp->vcpu_index(vcpu) % RV64_MAX_HARTS].rt);
     return VMM_ACTION_RESUME;
 }
 
@@ -585,8 +657,9 @@ static void riscv64_vcpu_dump(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
 {
     struct riscv64 *m = state;
     (void)inst;
-    if (m->rt)
-        rv_runtime_dump(m->rt, riscv64_print_line, m);
+    rv_runtime *rt = m->hart[m->hlp->vcpu_index(vcpu) % RV64_MAX_HARTS].rt;
+    if (rt)
+        rv_runtime_dump(rt, riscv64_print_line, m);
     if (m->exec_rc)
         rc_dump(&m->rc, vcpu, "exec=rc: the VM's vCPU");
 }
@@ -600,13 +673,15 @@ static int riscv64_dirty_log(vmm_instance *inst, void *state, uint64_t gpa, uint
     if (m->exec_rc || gpa < RV_RAM_BASE || gpa - RV_RAM_BASE > ram || len > ram - (gpa - RV_RAM_BASE) ||
         (gpa | len) & 4095)
         return -1;
-    if (!bitmap) {
+    int r = 0;
+    if (!bitmap)
         m->dirty_wanted = 1;
-        return m->rt ? rv_runtime_dirty_start(m->rt) : 0;
-    }
-    if (!m->rt)
-        return 0; /* the hart has not been set up: it wrote nothing */
-    return rv_runtime_dirty_collect(m->rt, (gpa - RV_RAM_BASE) >> 12, len >> 12, bitmap);
+    /* Every hart records its own writes; a hart not set up yet wrote nothing. */
+    for (unsigned i = 0; i < m->nharts; i++)
+        if (m->hart[i].rt)
+            r |= bitmap ? rv_runtime_dirty_collect(m->hart[i].rt, (gpa - RV_RAM_BASE) >> 12, len >> 12, bitmap)
+                        : rv_runtime_dirty_start(m->hart[i].rt);
+    return r ? -1 : 0;
 }
 
 /* ---- Saved state ------------------------------------------------------------------------------------------
@@ -615,27 +690,40 @@ static int riscv64_dirty_log(vmm_instance *inst, void *state, uint64_t gpa, uint
  * process (exec=rc registers no unit, so its saves are refused: ring 3 keeps guest registers in host registers
  * between exits, where a pause can find them). */
 
+/* The board keeps version 1's layout: hart 0's mtimecmp and msip where the one hart's were, the PLIC's enables and
+ * thresholds for all 2 * harts contexts, and the other harts' mtimecmp/msip in an optional section "harts". */
 static int riscv64_board_save(void *state, vmm_ssm *ssm)
 {
     struct riscv64 *m = state;
     const vmm_helpers *h = m->hlp;
-    uint32_t enable[RV64_PLIC_CONTEXTS * PLIC_SOURCES / 32], threshold[RV64_PLIC_CONTEXTS];
+    uint32_t enable[RV64_PLIC_CONTEXTS(RV64_MAX_HARTS) * PLIC_SOURCES / 32];
+    uint32_t threshold[RV64_PLIC_CONTEXTS(RV64_MAX_HARTS)];
+    unsigned contexts = RV64_PLIC_CONTEXTS(m->nharts);
     plic_state ps = { .enable = enable, .threshold = threshold };
     plic_save(m->plic, &ps);
     h->ssm_put_u64(ssm, RV_MISA);
-    h->ssm_put_u64(ssm, h->vcpu_count(m->inst));
+    h->ssm_put_u64(ssm, m->nharts);
     h->ssm_put_u64(ssm, h->mem_ram_size(m->inst));
     h->ssm_put_u64(ssm, m->tohost);
     h->ssm_put_u64(ssm, m->fromhost);
     h->ssm_put_u64(ssm, clint_mtime(&m->clint));
-    h->ssm_put_u64(ssm, m->clint.mtimecmp);
-    h->ssm_put_u64(ssm, m->clint.msip);
+    h->ssm_put_u64(ssm, __atomic_load_n(&m->clint.mtimecmp[0], __ATOMIC_ACQUIRE));
+    h->ssm_put_u64(ssm, __atomic_load_n(&m->clint.msip[0], __ATOMIC_ACQUIRE));
     h->ssm_put_bytes(ssm, ps.priority, sizeof(ps.priority));
     h->ssm_put_bytes(ssm, ps.level, sizeof(ps.level));
     h->ssm_put_bytes(ssm, ps.pending, sizeof(ps.pending));
     h->ssm_put_bytes(ssm, ps.claimed, sizeof(ps.claimed));
-    h->ssm_put_bytes(ssm, enable, sizeof(enable));
-    return h->ssm_put_bytes(ssm, threshold, sizeof(threshold));
+    h->ssm_put_bytes(ssm, enable, contexts * PLIC_SOURCES / 32 * sizeof(uint32_t));
+    int r = h->ssm_put_bytes(ssm, threshold, contexts * sizeof(uint32_t));
+    if (m->nharts > 1) {
+        h->ssm_put_optional(ssm, "harts");
+        for (unsigned i = 1; i < m->nharts; i++) {
+            h->ssm_put_u64(ssm, __atomic_load_n(&m->clint.mtimecmp[i], __ATOMIC_ACQUIRE));
+            h->ssm_put_u64(ssm, __atomic_load_n(&m->clint.msip[i], __ATOMIC_ACQUIRE));
+        }
+        r = h->ssm_end_optional(ssm);
+    }
+    return r;
 }
 
 static int riscv64_board_load(void *state, vmm_ssm *ssm, uint32_t version)
@@ -644,23 +732,38 @@ static int riscv64_board_load(void *state, vmm_ssm *ssm, uint32_t version)
     const vmm_helpers *h = m->hlp;
     if (version != RV64_BOARD_VERSION)
         return h->ssm_fail(ssm, "board state version %u; this riscv64 reads version %u", version, RV64_BOARD_VERSION);
-    uint64_t misa, harts, ram, tohost, fromhost, mtime, mtimecmp, msip;
-    uint32_t enable[RV64_PLIC_CONTEXTS * PLIC_SOURCES / 32], threshold[RV64_PLIC_CONTEXTS];
+    uint64_t misa, harts, ram, tohost, fromhost, mtime, mtimecmp[RV64_MAX_HARTS], msip[RV64_MAX_HARTS];
+    uint32_t enable[RV64_PLIC_CONTEXTS(RV64_MAX_HARTS) * PLIC_SOURCES / 32];
+    uint32_t threshold[RV64_PLIC_CONTEXTS(RV64_MAX_HARTS)];
+    unsigned contexts = RV64_PLIC_CONTEXTS(m->nharts);
     plic_state ps = { .enable = enable, .threshold = threshold };
-    if (h->ssm_get_u64(ssm, &misa) || h->ssm_get_u64(ssm, &harts) || h->ssm_get_u64(ssm, &ram) ||
-        h->ssm_get_u64(ssm, &tohost) || h->ssm_get_u64(ssm, &fromhost) || h->ssm_get_u64(ssm, &mtime) ||
-        h->ssm_get_u64(ssm, &mtimecmp) || h->ssm_get_u64(ssm, &msip) ||
+    if (h->ssm_get_u64(ssm, &misa) || h->ssm_get_u64(ssm, &harts))
+        return -1;
+    /* The hart count first: the PLIC's tables below are as long as it says. */
+    if (harts != m->nharts)
+        return h->ssm_fail(ssm, "saved with %" PRIu64 " harts, configured with %u (--cpus)", harts, m->nharts);
+    if (h->ssm_get_u64(ssm, &ram) || h->ssm_get_u64(ssm, &tohost) || h->ssm_get_u64(ssm, &fromhost) ||
+        h->ssm_get_u64(ssm, &mtime) || h->ssm_get_u64(ssm, &mtimecmp[0]) || h->ssm_get_u64(ssm, &msip[0]) ||
         h->ssm_get_bytes(ssm, ps.priority, sizeof(ps.priority)) || h->ssm_get_bytes(ssm, ps.level, sizeof(ps.level)) ||
         h->ssm_get_bytes(ssm, ps.pending, sizeof(ps.pending)) ||
-        h->ssm_get_bytes(ssm, ps.claimed, sizeof(ps.claimed)) || h->ssm_get_bytes(ssm, enable, sizeof(enable)) ||
-        h->ssm_get_bytes(ssm, threshold, sizeof(threshold)))
+        h->ssm_get_bytes(ssm, ps.claimed, sizeof(ps.claimed)) ||
+        h->ssm_get_bytes(ssm, enable, contexts * PLIC_SOURCES / 32 * sizeof(uint32_t)) ||
+        h->ssm_get_bytes(ssm, threshold, contexts * sizeof(uint32_t)))
         return -1;
+    if (m->nharts > 1) {
+        int opt = h->ssm_get_optional(ssm, "harts");
+        if (opt <= 0)
+            return opt < 0 ? -1 : h->ssm_fail(ssm, "the other harts' timer and software interrupt state is missing");
+        for (unsigned i = 1; i < m->nharts; i++)
+            if (h->ssm_get_u64(ssm, &mtimecmp[i]) || h->ssm_get_u64(ssm, &msip[i]))
+                return -1;
+        if (h->ssm_end_optional(ssm))
+            return -1;
+    }
     /* Snapshots from before S-mode say ACIMU: their guest runs the same on this superset. */
     if (misa != RV_MISA && misa != (RV_MISA & ~(1ull << 18)))
         return h->ssm_fail(ssm, "saved with misa 0x%" PRIx64 ", this riscv64 implements 0x%" PRIx64 " (other ISA "
                            "extensions)", misa, (uint64_t)RV_MISA);
-    if (harts != h->vcpu_count(m->inst))
-        return h->ssm_fail(ssm, "saved with %" PRIu64 " harts, configured with %u", harts, h->vcpu_count(m->inst));
     if (ram != h->mem_ram_size(m->inst))
         return h->ssm_fail(ssm, "saved with %" PRIu64 " bytes of RAM, configured with %" PRIu64, ram,
                            h->mem_ram_size(m->inst));
@@ -670,16 +773,18 @@ static int riscv64_board_load(void *state, vmm_ssm *ssm, uint32_t version)
     m->tohost = tohost;
     m->fromhost = fromhost;
     riscv64_htif_setup(m);
-    clint_set(&m->clint, mtime, mtimecmp, (uint32_t)msip & 1);
+    clint_set(&m->clint, mtime);
+    for (unsigned i = 0; i < m->nharts; i++)
+        clint_set_hart(&m->clint, i, mtimecmp[i], (uint32_t)msip[i] & 1);
     plic_load(m->plic, &ps);
     return 0;
 }
 
-static int riscv64_hart_save(void *state, vmm_ssm *ssm)
+static int riscv64_hart_save(void *state, vmm_ssm *ssm, unsigned index)
 {
     struct riscv64 *m = state;
     const vmm_helpers *h = m->hlp;
-    const rv_cpu *c = rv_runtime_cpu(m->rt);
+    const rv_cpu *c = rv_runtime_cpu(m->hart[index].rt);
     const uint64_t csr[] = { c->pc, c->priv, c->mstatus, c->mie, c->mip, c->mtvec, c->mscratch, c->mepc,
                              c->mcause, c->mtval, c->mcounteren, c->instret, c->lr_addr, (uint64_t)c->wfi };
     h->ssm_put_bytes(ssm, c->x, sizeof(c->x));
@@ -693,7 +798,7 @@ static int riscv64_hart_save(void *state, vmm_ssm *ssm)
     return h->ssm_end_optional(ssm);
 }
 
-static int riscv64_hart_load(void *state, vmm_ssm *ssm, uint32_t version)
+static int riscv64_hart_load(void *state, vmm_ssm *ssm, uint32_t version, unsigned index)
 {
     struct riscv64 *m = state;
     const vmm_helpers *h = m->hlp;
@@ -709,7 +814,7 @@ static int riscv64_hart_load(void *state, vmm_ssm *ssm, uint32_t version)
     if (x[0] != 0 || (csr[1] != RV_PRIV_M && csr[1] != RV_PRIV_S && csr[1] != RV_PRIV_U) || csr[13] > 1)
         return h->ssm_fail(ssm, "hart state is damaged (x0 0x%" PRIx64 ", privilege %" PRIu64 ", wfi %" PRIu64 ")",
                            x[0], csr[1], csr[13]);
-    rv_cpu *c = rv_runtime_cpu(m->rt);
+    rv_cpu *c = rv_runtime_cpu(m->hart[index].rt);
     memcpy(c->x, x, sizeof(x));
     c->pc = csr[0];
     c->priv = (uint32_t)csr[1];
@@ -738,9 +843,34 @@ static int riscv64_hart_load(void *state, vmm_ssm *ssm, uint32_t version)
     c->pmpcfg[0] = smode[10];
     c->pmpcfg[1] = smode[11];
     memcpy(c->pmpaddr, pmpaddr, sizeof(pmpaddr));
-    rv_runtime_state_loaded(m->rt); /* translations, TLB and jump cache follow the restored satp and privilege */
+    rv_runtime_state_loaded(m->hart[index].rt); /* translations, TLB and jump cache follow the restored satp and privilege */
     return 0;
 }
+
+/* The SDK's save and load callbacks get no unit instance: one pair per hart index. */
+#define RV64_HART_UNIT(i) \
+    static int riscv64_hart_save_##i(void *state, vmm_ssm *ssm) { return riscv64_hart_save(state, ssm, i); } \
+    static int riscv64_hart_load_##i(void *state, vmm_ssm *ssm, uint32_t version) \
+    { \
+        return riscv64_hart_load(state, ssm, version, i); \
+    }
+RV64_HART_UNIT(0)
+RV64_HART_UNIT(1)
+RV64_HART_UNIT(2)
+RV64_HART_UNIT(3)
+RV64_HART_UNIT(4)
+RV64_HART_UNIT(5)
+RV64_HART_UNIT(6)
+RV64_HART_UNIT(7)
+_Static_assert(RV64_MAX_HARTS == 8, "one save/load pair per hart");
+static const vmm_ssm_save_fn riscv64_hart_save_fns[RV64_MAX_HARTS] = {
+    riscv64_hart_save_0, riscv64_hart_save_1, riscv64_hart_save_2, riscv64_hart_save_3,
+    riscv64_hart_save_4, riscv64_hart_save_5, riscv64_hart_save_6, riscv64_hart_save_7,
+};
+static const vmm_ssm_load_fn riscv64_hart_load_fns[RV64_MAX_HARTS] = {
+    riscv64_hart_load_0, riscv64_hart_load_1, riscv64_hart_load_2, riscv64_hart_load_3,
+    riscv64_hart_load_4, riscv64_hart_load_5, riscv64_hart_load_6, riscv64_hart_load_7,
+};
 
 /* QEMU virt's devices that are device plugins here; --nodefaults leaves them out, a --device of the same plugin
  * replaces them. The guest reaches no port space: a device there could never be used. */

@@ -30,6 +30,12 @@ expect "a1 holds a device tree near the top of RAM (2 MiB-aligned, as QEMU)" gre
 expect "the tree's UART is the default one, on PLIC line 10" grep -qx 'uart 0x10000000 irq 0xa' "$tmp/out"
 expect "the tree's memory is --mem at 0x80000000" grep -qx 'memory 0x80000000 0x4000000' "$tmp/out"
 expect "/chosen has --append's text" grep -qx 'bootargs console=ttyS0 root=/dev/vda' "$tmp/out"
+expect "one hart: one cpu node, 2 PLIC contexts, 1 CLINT hart" grep -qx 'cpus 0x1 plic-contexts 0x2 clint-harts 0x1' "$tmp/out"
+
+run --cpus 3
+expect "--cpus 3: the guest ends as with one hart" [ "$st" = 0 ]
+expect "--cpus 3: three cpu nodes, 6 PLIC contexts (M and S per hart), 3 CLINT harts" \
+    grep -qx 'cpus 0x3 plic-contexts 0x6 clint-harts 0x3' "$tmp/out"
 
 run --mem 128M
 expect "--mem 128M: the guest sees 128 MiB" grep -qx 'memory 0x80000000 0x8000000' "$tmp/out"
@@ -71,6 +77,7 @@ if ${CC:-cc} -std=c11 -shared -fPIC -I"$dir/../../sdk/include" -o "$tmp/dma-chec
     if command -v dtc >/dev/null 2>&1; then
         dtc -I dtb -O dts -o "$tmp/t.dts" "$tmp/t.dtb" 2>"$tmp/dtc.err"
         expect "dtc decompiles the dumped tree" [ -s "$tmp/t.dts" ]
+        expect "one hart: no cpu-map" sh -c "! grep -q cpu-map '$tmp/t.dts'"
         for node in 'memory@80000000 {' 'cpu@0 {' 'serial@10000000 {' 'test@100000 {' 'clint@2000000 {' \
             'plic@c000000 {' 'dma@10008000 {' 'poweroff {' 'reboot {' \
             'riscv,isa = "rv64imac_zicsr_zifencei";' 'compatible = "sifive,plic-1.0.0\0riscv,plic0";' \
@@ -85,5 +92,14 @@ if ${CC:-cc} -std=c11 -shared -fPIC -I"$dir/../../sdk/include" -o "$tmp/dma-chec
 else
     echo "FAIL: cannot build the SDK example"
     fail=1
+fi
+if command -v dtc >/dev/null 2>&1; then
+    run --cpus 2 --arch riscv64,dtb-dump="$tmp/t2.dtb"
+    dtc -I dtb -O dts -o "$tmp/t2.dts" "$tmp/t2.dtb" 2>"$tmp/dtc.err"
+    for node in 'cpu@0 {' 'cpu@1 {' 'reg = <0x01>;' 'cpu-map {' 'core1 {' \
+        'interrupts-extended = <0x01 0x03 0x01 0x07 0x101 0x03 0x101 0x07>;' \
+        'interrupts-extended = <0x01 0x0b 0x01 0x09 0x101 0x0b 0x101 0x09>;'; do
+        expect "--cpus 2: the tree has: $node" grep -qF "$node" "$tmp/t2.dts"
+    done
 fi
 exit $fail

@@ -24,6 +24,7 @@ expect() { # expect WHAT CONDITION...
 }
 build alu.S alu
 build vector_fault.S vfault
+build fence.S fence
 
 run ,trace=in_asm+out_asm+exec alu
 expect "trace: guest status 0 with tracing on" [ "$st" = 0 ]
@@ -63,6 +64,7 @@ if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
     expect "--exec rc: host code in the VM's code region" grep -qE '^0x00000000e0[0-9a-f]{6}:  sub +r11, ' "$tmp/err"
     run ,exec=rc alu --cpus 2
     expect "exec=rc: --cpus 2 is refused (one hart) as bad input" [ "$st" = 2 ]
+    expect "exec=rc: --cpus 2 refused by name" grep -q 'exec=rc runs one hart only' "$tmp/err"
 else
     # Without KVM, exec=rc is refused in one line naming what needs KVM and what runs without it; input errors
     # are still reported as such.
@@ -76,8 +78,15 @@ else
     expect "exec=rc without KVM: too much RAM is still bad input (status 2)" [ "$st" = 2 ]
 fi
 
-run "" alu --cpus 2
-expect "--cpus 2 is refused (one hart) as bad input" [ "$st" = 2 ]
+run ,trace=out_asm fence
+expect "fence: guest status 0" [ "$st" = 0 ]
+# fence and fence rw,rw, fence w,r: a store before a load; fence.tso, r,rw, rw,w and i,o need nothing on x86-TSO
+expect "fence: mfence for the three fences that order W before R, none for the others" \
+    [ "$(grep -c 'mfence' "$tmp/err")" = 3 ]
+
+run "" alu --cpus 9
+expect "--cpus 9 is refused (8 harts at most) as bad input" [ "$st" = 2 ]
+expect "--cpus 9: the limit is named" grep -q -- '--cpus 9: this board has 1 to 8 harts' "$tmp/err"
 
 run "" vfault
 expect "unfetchable trap vector: status 1" [ "$st" = 1 ]

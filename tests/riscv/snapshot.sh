@@ -7,6 +7,8 @@
 #             each restores to exactly its own point (a page the log missed changes the sums)
 #   live      two live saves while the guest runs (no pause asked), vmm killed: each restores, lazily and eagerly,
 #             into a run whose output is the rest of an uninterrupted one
+# With RV_CPUS=2 the guest is built for two harts (-DSMP: hart 1 woken by IPI for every line, see counter.c) and
+# runs with --cpus 2: pauses stop both, and both harts' units and the CLINT's per-hart state are restored.
 # usage: snapshot.sh CASE VMM SRCDIR
 set -u
 case_=$1 vmm=$2 dir=$3
@@ -18,9 +20,13 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 scale=${VMM_TEST_TIME_SCALE:-1}
 db=$tmp/db sock=$tmp/sock
-rv_build "$dir/guests/counter.c" "$tmp/counter.elf" -O2 -ffreestanding -mcmodel=medany -DLIMIT=150 -DDELAY=6000000 ||
+cpus=${RV_CPUS:-1}
+smp=""
+[ "$cpus" -gt 1 ] && smp=-DSMP
+# shellcheck disable=SC2086
+rv_build "$dir/guests/counter.c" "$tmp/counter.elf" -O2 -ffreestanding -mcmodel=medany -DLIMIT=150 -DDELAY=6000000 $smp ||
     fail "cannot build the counter guest"
-machine="--arch riscv64 --mem 64M --kernel $tmp/counter.elf --device uart16550,mmio=0x10000000 --device sifive-test"
+machine="--arch riscv64 --mem 64M --kernel $tmp/counter.elf --device uart16550,mmio=0x10000000 --device sifive-test --cpus $cpus"
 
 # shellcheck disable=SC2086
 timeout $((60 * scale)) "$vmm" run $machine </dev/null >"$tmp/full.out" 2>"$tmp/full.err" ||

@@ -7,8 +7,10 @@
  *     memory 0x80000000 0x4000000
  *     bootargs TEXT            (when there are some)
  *     dma 0xBASE               (when a "vmm,dma-checksum" node is there)
+ *     cpus N plic-contexts M clint-harts K  (cpu nodes; entries of the PLIC's and the CLINT's interrupts-extended)
  * and ends through the finisher it found (0x5555). No UART in the tree: it ends with status 3 at once; no
  * finisher: it spins (the test gives it a timeout). A bad magic or a1 outside RAM: status 2 through 0x100000.
+ * Harts other than hart 0 (--cpus N) wait in wfi.
  */
 #define FALLBACK_FINISHER ((volatile unsigned int *)0x100000)
 typedef unsigned long u64;
@@ -77,6 +79,7 @@ struct node {
     u64 reg_base, reg_size;
     int has_reg;
     u32 irq;
+    u32 irqs_ext_len;
 };
 
 void fdtwalk_main(u64 hartid, const unsigned char *fdt)
@@ -95,6 +98,7 @@ void fdtwalk_main(u64 hartid, const unsigned char *fdt)
     u32 uart_irq = 0;
     volatile unsigned int *finisher = 0;
     const char *bootargs = 0;
+    u32 cpus = 0, plic_contexts = 0, clint_harts = 0;
     for (;;) {
         u32 tok = be32(p);
         p += 4;
@@ -119,6 +123,10 @@ void fdtwalk_main(u64 hartid, const unsigned char *fdt)
                 n->has_reg = 1;
             } else if (streq(pname, "interrupts") && len == 4) {
                 n->irq = be32(val);
+            } else if (streq(pname, "interrupts-extended")) {
+                n->irqs_ext_len = len;
+            } else if (streq(pname, "device_type") && streq((const char *)val, "cpu")) {
+                cpus++;
             } else if (streq(pname, "device_type") && streq((const char *)val, "memory")) {
                 n->compat = "memory";
                 n->compat_len = 7;
@@ -138,6 +146,10 @@ void fdtwalk_main(u64 hartid, const unsigned char *fdt)
                     mem_size = n->reg_size;
                 } else if (has_compat(n->compat, n->compat_len, "vmm,dma-checksum")) {
                     dma = n->reg_base;
+                } else if (has_compat(n->compat, n->compat_len, "sifive,plic-1.0.0")) {
+                    plic_contexts = n->irqs_ext_len / 8; /* <phandle irq> per context */
+                } else if (has_compat(n->compat, n->compat_len, "sifive,clint0")) {
+                    clint_harts = n->irqs_ext_len / 16;  /* software and timer per hart */
                 }
             }
             if (--depth < 0)
@@ -175,6 +187,13 @@ void fdtwalk_main(u64 hartid, const unsigned char *fdt)
         put_hex(dma);
         put_str("\n");
     }
+    put_str("cpus ");
+    put_hex(cpus);
+    put_str(" plic-contexts ");
+    put_hex(plic_contexts);
+    put_str(" clint-harts ");
+    put_hex(clint_harts);
+    put_str("\n");
     if (finisher)
         *finisher = 0x5555;
     put_str("no finisher\n");
@@ -185,7 +204,11 @@ void fdtwalk_main(u64 hartid, const unsigned char *fdt)
 __asm__(".section .text.init\n"
         ".globl _start\n"
         "_start:\n"
+        "    csrr t0, mhartid\n"
+        "    bnez t0, 2f\n"
         "    la sp, __stack_top\n"
         "    call fdtwalk_main\n" /* a0 (hart id) and a1 (the tree) are its arguments as they are */
         "1:  j 1b\n"
+        "2:  wfi\n"
+        "    j 2b\n"
         ".text\n");
