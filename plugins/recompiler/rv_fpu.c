@@ -266,12 +266,9 @@ static uint64_t fp_fma(uint64_t a, uint64_t b, uint64_t c3, int dbl, int rm, uin
                    : issnan_s((uint32_t)a) || issnan_s((uint32_t)b) || issnan_s((uint32_t)c3);
     int nan = dbl ? isnan_d(a) || isnan_d(b) || isnan_d(c3)
                   : isnan_s((uint32_t)a) || isnan_s((uint32_t)b) || isnan_s((uint32_t)c3);
-    double x = dbl ? d_of(a) : 0, y = dbl ? d_of(b) : 0, z = dbl ? d_of(c3) : 0;
-    if (!dbl && !nan) {
-        x = f_of((uint32_t)a);
-        y = f_of((uint32_t)b);
-        z = f_of((uint32_t)c3);
-    }
+    /* (a NaN converted to double may be quieted: it is only looked at as a NaN below) */
+    double x = dbl ? d_of(a) : f_of((uint32_t)a), y = dbl ? d_of(b) : f_of((uint32_t)b);
+    double z = dbl ? d_of(c3) : f_of((uint32_t)c3);
     /* RISC-V: inf * 0 is invalid even when the addend is a quiet NaN. */
     if (snan || (!isnan(x) && !isnan(y) && ((isinf(x) && y == 0) || (x == 0 && isinf(y)))))
         *ff |= FF_NV;
