@@ -1,7 +1,9 @@
 /* Zba, Zbb and Zbs: every instruction over values with the upper and lower halves, signs and shift amounts
  * that tell the operations apart (W forms with garbage in the upper half, shift amounts above the width taken
  * modulo it), in host-register and in-memory operands and with rd = rs. Built with -march=rv64gc_zba_zbb_zbs;
- * expected values computed from the specification, and the ELF passes on qemu-system-riscv64 with zba/zbb/zbs. */
+ * expected values computed from the specification, and the ELF passes on qemu-system-riscv64 with zba/zbb/zbs
+ * when built with -DQEMU_7_2: QEMU 7.2's ctzw counts into the upper word when the low word is zero (44 instead of
+ * 32 for 0x100000000000), so those checks are left out there. */
 #include "test.h"
 #define TEST_R1(n, inst, expect, a) \
     li a1, a;                    \
@@ -263,4 +265,9 @@ TEST_BEGIN("zb")
     TEST_RI(249, bexti, 0x0000000000000000, 0xfedcba9876543210, 31)
     TEST_RI(250, bexti, 0x0000000000000001, 0x8000000180000003, 63)
     TEST_RI(251, bexti, 0x0000000000000001, 0xfedcba9876543210, 63)
+#ifndef QEMU_7_2
+    TEST_R1(300, ctzw, 32, 0x0000100000000000)
+    TEST_R1_MEM(301, ctzw, 32, 0xffffffff00000000)
+    TEST_R1(302, clzw, 32, 0x0000100000000000)
+#endif
     TEST_END
