@@ -2,9 +2,10 @@
 # riscv64 saved state of a hart in S-mode (in process): the guest (guests/smode_save.S) sets the supervisor,
 # delegation and PMP registers, enters S-mode and waits; it is paused and saved over the control socket, vmm is
 # killed, and a new vmm restored from the snapshot must find privilege S and every register as set (the guest
-# checks them and ends with status 0). usage: snapshot_smode.sh VMM SRCDIR
+# checks them and ends with status 0). usage: snapshot_smode.sh VMM SRCDIR [GUEST NAME GCCFLAGS]: the same with
+# another guest of guests/ (fpu_save: the f registers, fcsr and FS) that prints "PASS NAME".
 set -u
-vmm=$1 dir=$2
+vmm=$1 dir=$2 guest=${3-smode_save} name=${4-smode-save} flags=${5-}
 . "$dir/cross.sh"
 tmp=$(mktemp -d) || exit 99
 pid=""
@@ -13,7 +14,8 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 scale=${VMM_TEST_TIME_SCALE:-1}
 db=$tmp/db sock=$tmp/sock
-rv_build "$dir/guests/smode_save.S" "$tmp/guest.elf" || fail "cannot build the guest"
+# shellcheck disable=SC2086
+rv_build "$dir/guests/$guest.S" "$tmp/guest.elf" $flags || fail "cannot build the guest"
 "$vmm" run --arch riscv64 --mem 64M --kernel "$tmp/guest.elf" --device uart16550,mmio=0x10000000 \
     --device sifive-test --state "$db" --control "$sock" </dev/null >"$tmp/run.out" 2>"$tmp/run.err" &
 pid=$!
@@ -34,5 +36,5 @@ pid=""
 timeout $((60 * scale)) "$vmm" run --restore "$db:s1" </dev/null >"$tmp/after.out" 2>"$tmp/restore.err"
 st=$?
 [ "$st" -eq 0 ] || fail "the restored guest ended with status $st (the failed check's number): $(cat "$tmp/restore.err")"
-grep -q "PASS smode-save" "$tmp/after.out" || fail "no PASS after the restore: $(cat "$tmp/after.out")"
-echo "ok: restored in S-mode with its CSRs"
+grep -q "PASS $name" "$tmp/after.out" || fail "no PASS after the restore: $(cat "$tmp/after.out")"
+echo "ok: $guest restored with its registers"
