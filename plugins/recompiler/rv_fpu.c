@@ -55,14 +55,19 @@ static uint32_t fflags_of_fenv(int e)
 
 static const int fenv_round[5] = { FE_TONEAREST, FE_TOWARDZERO, FE_DOWNWARD, FE_UPWARD, FE_TONEAREST };
 
-/* One SSE instruction "op src, dst" under the given MXCSR; the host's own MXCSR is restored afterwards. */
+/* One SSE instruction "op src, dst" under the given MXCSR (flags cleared first), its flags read back. The host's
+ * default MXCSR is 0x1f80 (RNE, all masked): after an RNE operation it is left so, with sticky flags nobody reads;
+ * after another mode the default is put back, so host code never runs in a guest's rounding mode. */
 #define RV_SSE2(name, insn, TD, TS)                                                                            \
     static TD name(TD dst, TS src, uint32_t mx, uint32_t *flags)                                               \
     {                                                                                                          \
-        uint32_t save, out;                                                                                    \
-        __asm__ volatile("stmxcsr %[sv]\n\tldmxcsr %[m]\n\t" insn " %[s], %[d]\n\tstmxcsr %[o]\n\tldmxcsr %[sv]" \
-                         : [d] "+x"(dst), [sv] "+m"(save), [o] "=m"(out)                                      \
-                         : [s] "x"(src), [m] "m"(mx));                                                        \
+        uint32_t out, dflt = 0x1f80u;                                                                          \
+        if (mx == dflt)                                                                                        \
+            __asm__ volatile("ldmxcsr %[m]\n\t" insn " %[s], %[d]\n\tstmxcsr %[o]"                            \
+                             : [d] "+x"(dst), [o] "=m"(out) : [s] "x"(src), [m] "m"(mx));                     \
+        else                                                                                                   \
+            __asm__ volatile("ldmxcsr %[m]\n\t" insn " %[s], %[d]\n\tstmxcsr %[o]\n\tldmxcsr %[df]"           \
+                             : [d] "+x"(dst), [o] "=m"(out) : [s] "x"(src), [m] "m"(mx), [df] "m"(dflt));     \
         *flags = out;                                                                                          \
         return dst;                                                                                            \
     }
@@ -258,6 +263,12 @@ static unsigned fp_class(uint64_t v, int dbl)
     return neg ? 1u << 1 : 1u << 6;
 }
 
+/* Whether the host has FMA3 (vfmadd): then fused operations run on it directly, else on libm's fma. */
+static int host_fma(void)
+{
+    return __builtin_cpu_supports("fma");
+}
+
 /* a * b + c with the host's fma (correctly rounded, flags from the host's environment). NaN operands are
  * settled first, on their bits: converting a signalling NaN would quiet it. */
 static uint64_t fp_fma(uint64_t a, uint64_t b, uint64_t c3, int dbl, int rm, uint32_t *ff)
@@ -274,11 +285,28 @@ static uint64_t fp_fma(uint64_t a, uint64_t b, uint64_t c3, int dbl, int rm, uin
         *ff |= FF_NV;
     if (nan || (*ff & FF_NV))
         return dbl ? CNAN_D : CNAN_S;
+    uint64_t r;
+    if (host_fma()) {
+        /* vfmadd231: dst = src1 * src2 + dst, one rounding under MXCSR */
+        uint32_t mx = mxcsr_for(rm), out, dflt = 0x1f80u;
+        if (dbl) {
+            double d = z;
+            __asm__ volatile("ldmxcsr %[m]\n\tvfmadd231sd %[b], %[a], %[d]\n\tstmxcsr %[o]\n\tldmxcsr %[df]"
+                             : [d] "+x"(d), [o] "=m"(out) : [a] "x"(x), [b] "x"(y), [m] "m"(mx), [df] "m"(dflt));
+            r = bits_d(d);
+        } else {
+            float d = (float)z, fx = (float)x, fy = (float)y;
+            __asm__ volatile("ldmxcsr %[m]\n\tvfmadd231ss %[b], %[a], %[d]\n\tstmxcsr %[o]\n\tldmxcsr %[df]"
+                             : [d] "+x"(d), [o] "=m"(out) : [a] "x"(fx), [b] "x"(fy), [m] "m"(mx), [df] "m"(dflt));
+            r = bits_f(d);
+        }
+        *ff |= fflags_of_mxcsr(out);
+        goto rmm;
+    }
     fenv_t env;
     feholdexcept(&env);
     fesetround(fenv_round[rm]);
     feclearexcept(FE_ALL_EXCEPT);
-    uint64_t r;
     if (dbl) {
         volatile double vx = x, vy = y, vz = z;
         volatile double vr = fma(vx, vy, vz);
@@ -290,6 +318,7 @@ static uint64_t fp_fma(uint64_t a, uint64_t b, uint64_t c3, int dbl, int rm, uin
     }
     *ff |= fflags_of_fenv(fetestexcept(FE_ALL_EXCEPT));
     fesetenv(&env);
+rmm:
     if (rm == RM_RMM && !(dbl ? isnan_d(r) : isnan_s((uint32_t)r))) {
         int exact;
         long double w = wide_op(RV_OP_FMADD_S, x, y, z, &exact);
