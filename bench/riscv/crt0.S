@@ -1,9 +1,11 @@
-/* Bare-metal start for rvbench on QEMU's virt board and vmm's riscv64 machine: stack, .bss, main, then the
+/* Bare-metal start for rvbench and fpbench on QEMU's virt board and vmm's riscv64 machine: stack, .bss, main, then the
  * SiFive test device ends the machine (status 0, or 0x3333 | main's status << 16), and a UART out_str. */
     .section .text.init
     .globl _start
 _start:
     la sp, __stack_top
+    li t0, 1 << 13          /* mstatus.FS = Initial: fpbench uses F and D (nothing else here looks at it) */
+    csrs mstatus, t0
     la t0, __bss_start
     la t1, __bss_end
 1:  bgeu t0, t1, 2f

@@ -36,6 +36,8 @@ def main():
     ap.add_argument("--native", required=True)
     ap.add_argument("--qemu", default="qemu-system-riscv64")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--no-rc", action="store_true",
+                    help="leave out exec=rc (fpbench: every F/D instruction is an interpreter exit there)")
     a = ap.parse_args()
     have_qemu = shutil.which(a.qemu) is not None
     cmds = {
@@ -43,7 +45,7 @@ def main():
         "vmm riscv64 (inproc)": [a.vmm, "run", "--stats", "--arch", "riscv64", "--mem", "64M", "--kernel", a.elf,
                                  "--device", "uart16550,mmio=0x10000000", "--device", "sifive-test"],
     }
-    have_rc = os.access("/dev/kvm", os.R_OK | os.W_OK)
+    have_rc = os.access("/dev/kvm", os.R_OK | os.W_OK) and not a.no_rc
     if have_rc:
         cmds["vmm riscv64 (exec=rc)"] = [a.vmm, "run", "--stats", "--arch", "riscv64,exec=rc", "--mem", "64M",
                                          "--kernel", a.elf, "--device", "uart16550,mmio=0x10000000",
@@ -67,7 +69,7 @@ def main():
                 exits = [int(x) for x in m.groups()]
     if len(sums) != 1:
         sys.exit("bench-riscv: checksums differ: %s" % ", ".join(sorted(sums)))
-    print("rvbench, best of %d runs, checksum %s, %s guest instructions" % (a.runs, sums.pop(),
+    print("%s, best of %d runs, checksum %s, %s guest instructions" % (os.path.basename(a.elf).split(".")[0], a.runs, sums.pop(),
                                                                           insns if insns else "?"))
     print("%-24s %9s %9s %10s" % ("", "wall s", "cpu s", "guest MIPS"))
     for name, (wall, cpu) in best.items():
@@ -91,7 +93,7 @@ def main():
             print("exec=rc exits to vmm: %d dispatch, %d load, %d store, %d interpreter (%.0f per second)" %
                   (exits[0], exits[1], exits[2], exits[3], sum(exits) / r[0]))
     else:
-        print("/dev/kvm not available: no exec=rc run")
+        print("exec=rc not run (--no-rc)" if a.no_rc else "/dev/kvm not available: no exec=rc run")
     return 0
 
 

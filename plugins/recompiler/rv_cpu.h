@@ -27,8 +27,10 @@ enum {
     RV_EXC_LOAD_MISALIGNED = 4, RV_EXC_LOAD_ACCESS = 5, RV_EXC_STORE_MISALIGNED = 6, RV_EXC_STORE_ACCESS = 7,
     RV_EXC_ECALL_U = 8, RV_EXC_ECALL_S = 9, RV_EXC_ECALL_M = 11,
 };
-/* misa: RV64 with A, C, I, M, S and U (what the translator and runtime implement). */
-#define RV_MISA ((2ull << 62) | (1u << 0) | (1u << 2) | (1u << 8) | (1u << 12) | (1u << 18) | (1u << 20))
+/* misa: RV64 with A, C, D, F, I, M, S and U (what the translator and runtime implement; Zba, Zbb, Zbs too, which
+ * misa does not show). */
+#define RV_MISA ((2ull << 62) | (1u << 0) | (1u << 2) | (1u << 3) | (1u << 5) | (1u << 8) | (1u << 12) | \
+                 (1u << 18) | (1u << 20))
 
 #define RV_IRQ_FLAG (1ull << 63)
 #define RV_IRQ_SSI 1
@@ -91,6 +93,11 @@ typedef struct rv_cpu {
     uint64_t medeleg, mideleg, stvec, sscratch, sepc, scause, stval, scounteren, satp, menvcfg, senvcfg;
     uint64_t pmpcfg[2];                  /* pmpcfg0, pmpcfg2: eight entries each (RV64 has no odd pmpcfg) */
     uint64_t pmpaddr[RV_PMP_ENTRIES];
+
+    /* F and D: the registers (single values NaN-boxed: upper 32 bits all ones) and fcsr (frm in bits 7:5, fflags
+     * in 4:0); mstatus.FS above says whether they are used. */
+    uint64_t f[32];
+    uint64_t fcsr;
 
     /* In-VM mode only: the ring-3 stubs and the host's exit handler talk through these. */
     uint64_t vm_next;     /* where the dispatch stub jumps after its exit: the enter stub, or itself again */

@@ -1,4 +1,4 @@
-/* rv_decode: RV64IMAC + Zicsr + Zifencei decoding and disassembly (see rv_decode.h). */
+/* rv_decode: RV64IMAC + Zicsr + Zifencei decoding (the other extensions are in rv_decode_ext.c) and disassembly (see rv_decode.h). */
 #include "rv_decode.h"
 
 #include <inttypes.h>
@@ -151,6 +151,7 @@ static void rv_decode_compressed(uint32_t c, rv_insn *o)
         rv_set(o, RV_OP_SD, 0, 2, rs2, u);
         break;
     default: /* floating point and reserved encodings */
+        rv_decode_ext_compressed(c, o);
         break;
     }
 }
@@ -315,6 +316,8 @@ void rv_decode(uint32_t raw, rv_insn *o)
     default:
         break;
     }
+    if (o->op == RV_OP_ILLEGAL)
+        rv_decode_ext(raw, o);
 }
 
 const char *rv_reg_name(unsigned r)
@@ -331,7 +334,9 @@ char *rv_disas(const rv_insn *in, uint64_t pc, char *buf, size_t len)
     const char *rd = rv_reg_name(in->rd), *rs1 = rv_reg_name(in->rs1), *rs2 = rv_reg_name(in->rs2);
     rv_op op = in->op;
 
-    if (op == RV_OP_ILLEGAL)
+    if (op >= RV_OP_FLW)
+        rv_disas_ext(in, buf, len);
+    else if (op == RV_OP_ILLEGAL)
         snprintf(buf, len, "illegal 0x%0*" PRIx32, in->len == 2 ? 4 : 8, in->raw);
     else if (op == RV_OP_LUI || op == RV_OP_AUIPC)
         snprintf(buf, len, "%s %s, 0x%" PRIx64, n, rd, ((uint64_t)in->imm >> 12) & 0xfffff);

@@ -15,6 +15,7 @@
 
 #include "rv_decode.h"
 #include "rv_mmu.h"
+#include "rv_fpu.h"
 #include "rv_translate.h"
 
 #define RV_CODE_SIZE (64u << 20)
@@ -35,8 +36,9 @@
 /* mstatus: the bits software may write (MPP separately, it is WARL over M, S and U), and the sstatus view. */
 #define RV_MSTATUS_WRITABLE (RV_MSTATUS_SIE | RV_MSTATUS_MIE | RV_MSTATUS_SPIE | RV_MSTATUS_MPIE | RV_MSTATUS_SPP | \
                              RV_MSTATUS_MPRV | RV_MSTATUS_SUM | RV_MSTATUS_MXR | RV_MSTATUS_TVM | RV_MSTATUS_TW | \
-                             RV_MSTATUS_TSR)
-#define RV_SSTATUS_WRITABLE (RV_MSTATUS_SIE | RV_MSTATUS_SPIE | RV_MSTATUS_SPP | RV_MSTATUS_SUM | RV_MSTATUS_MXR)
+                             RV_MSTATUS_TSR | RV_MSTATUS_FS)
+#define RV_SSTATUS_WRITABLE (RV_MSTATUS_SIE | RV_MSTATUS_SPIE | RV_MSTATUS_SPP | RV_MSTATUS_SUM | RV_MSTATUS_MXR | \
+                             RV_MSTATUS_FS)
 #define RV_MSTATUS_UXL (2ull << 32) /* XLEN 64 in U and S; read-only */
 #define RV_MSTATUS_SXL (2ull << 34)
 #define RV_WATCH_MAX 4
@@ -711,7 +713,8 @@ static int rv_csr_read(rv_runtime *rt, unsigned csr, uint64_t *v)
     if (csr >= 0xc00 && csr <= 0xc1f && !rv_counter_allowed(c, csr))
         return -1;
     switch (csr) {
-    case 0x100: *v = (c->mstatus & RV_SSTATUS_WRITABLE) | RV_MSTATUS_UXL; return 0;
+    case 0x001: case 0x002: case 0x003: return rv_fpu_csr_read(c, csr, v);
+    case 0x100: *v = (c->mstatus & RV_SSTATUS_WRITABLE) | RV_MSTATUS_UXL | rv_fpu_status_sd(c->mstatus); return 0;
     case 0x104: *v = c->mie & c->mideleg; return 0;
     case 0x105: *v = c->stvec; return 0;
     case 0x106: *v = c->scounteren; return 0;
@@ -726,7 +729,7 @@ static int rv_csr_read(rv_runtime *rt, unsigned csr, uint64_t *v)
             return -1;
         *v = c->satp;
         return 0;
-    case 0x300: *v = c->mstatus | RV_MSTATUS_UXL | RV_MSTATUS_SXL; return 0;
+    case 0x300: *v = c->mstatus | RV_MSTATUS_UXL | RV_MSTATUS_SXL | rv_fpu_status_sd(c->mstatus); return 0;
     case 0x301: *v = RV_MISA; return 0;
     case 0x302: *v = c->medeleg; return 0;
     case 0x303: *v = c->mideleg; return 0;
@@ -771,6 +774,7 @@ static int rv_csr_write(rv_runtime *rt, unsigned csr, uint64_t v)
     if ((csr >> 10) == 3)
         return -1;
     switch (csr) {
+    case 0x001: case 0x002: case 0x003: return rv_fpu_csr_write(c, csr, v);
     case 0x100: c->mstatus = (c->mstatus & ~RV_SSTATUS_WRITABLE) | (v & RV_SSTATUS_WRITABLE); return 0;
     case 0x104: c->mie = (c->mie & ~c->mideleg) | (v & c->mideleg); return 0;
     case 0x105: c->stvec = v & ~2ull; return 0;
@@ -944,6 +948,11 @@ static int rv_atomic_sc(rv_runtime *rt, uint64_t addr, unsigned size, uint64_t v
         rv_atomic_wrote(rt, pa, size);
     }
     return 0;
+}
+
+static int rv_ext_mem(void *opaque, uint64_t addr, unsigned size, int is_write, uint64_t *val)
+{
+    return rv_mem_access(opaque, addr, size, is_write, val, 0);
 }
 
 static void rv_do_interp(rv_runtime *rt, uint32_t raw)
@@ -1125,9 +1134,16 @@ static void rv_do_interp(rv_runtime *rt, uint32_t raw)
         write_rd = 0;
         break;
     }
-    default:
-        rv_trap(rt, RV_EXC_ILLEGAL, raw);
+    default: {
+        /* F, D and the bit-manipulation extensions (rv_fpu.c); anything else is illegal. */
+        uint64_t tval = raw;
+        int e = rv_ext_exec(c, &in, rv_ext_mem, rt, &tval);
+        if (e == 0)
+            c->pc = next;
+        else
+            rv_trap(rt, e > 0 ? (uint64_t)e : RV_EXC_ILLEGAL, e > 0 ? tval : raw);
         return;
+    }
     }
     if (write_rd && in.rd)
         c->x[in.rd] = r;

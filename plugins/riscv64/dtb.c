@@ -28,7 +28,8 @@ void dtb_isa_string(uint64_t misa, char *buf, size_t len)
         if (misa & (1ull << (*c - 'a')))
             buf[n++] = *c;
     buf[n < len ? n : len - 1] = '\0';
-    snprintf(buf + strlen(buf), len - strlen(buf), "_zicsr_zifencei");
+    /* The multi-letter extensions misa cannot show: always there with this recompiler. */
+    snprintf(buf + strlen(buf), len - strlen(buf), "_zicsr_zifencei_zba_zbb_zbs");
 }
 
 /* reg = <base size> in two cells each. */

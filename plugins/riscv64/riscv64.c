@@ -760,10 +760,21 @@ static int riscv64_board_load(void *state, vmm_ssm *ssm, uint32_t version)
         if (h->ssm_end_optional(ssm))
             return -1;
     }
-    /* Snapshots from before S-mode say ACIMU: their guest runs the same on this superset. */
-    if (misa != RV_MISA && misa != (RV_MISA & ~(1ull << 18)))
-        return h->ssm_fail(ssm, "saved with misa 0x%" PRIx64 ", this riscv64 implements 0x%" PRIx64 " (other ISA "
-                           "extensions)", misa, (uint64_t)RV_MISA);
+    /* Snapshots from before S-mode say ACIMU, from before F and D ACIMSU: their guest runs the same on this
+     * superset (it found FS Off and no F or D in misa, and the hart comes back with FS as it was). */
+    const uint64_t s_bit = 1ull << 18, fd_bits = (1ull << 3) | (1ull << 5);
+    if (misa != RV_MISA && misa != (RV_MISA & ~fd_bits) && misa != (RV_MISA & ~(fd_bits | s_bit))) {
+        char extra[27] = "", missing[27] = "";
+        for (unsigned i = 0, ne = 0, nm = 0; i < 26; i++) {
+            if ((misa & ~(uint64_t)RV_MISA) & (1ull << i))
+                extra[ne++] = (char)('A' + i);
+            if (((uint64_t)RV_MISA & ~misa) & (1ull << i))
+                missing[nm++] = (char)('A' + i);
+        }
+        return h->ssm_fail(ssm, "saved with misa 0x%" PRIx64 ", this riscv64 implements 0x%" PRIx64 " (saved with%s%s"
+                           ", without%s%s)", misa, (uint64_t)RV_MISA, *extra ? " " : " nothing more", extra,
+                           *missing ? " " : " nothing less", missing);
+    }
     if (ram != h->mem_ram_size(m->inst))
         return h->ssm_fail(ssm, "saved with %" PRIu64 " bytes of RAM, configured with %" PRIu64, ram,
                            h->mem_ram_size(m->inst));
@@ -795,6 +806,11 @@ static int riscv64_hart_save(void *state, vmm_ssm *ssm, unsigned index)
     h->ssm_put_optional(ssm, "smode");
     h->ssm_put_bytes(ssm, smode, sizeof(smode));
     h->ssm_put_bytes(ssm, c->pmpaddr, sizeof(c->pmpaddr));
+    h->ssm_end_optional(ssm);
+    /* F and D, also after version 1: without this section the FP state is zero (such a snapshot has FS Off). */
+    h->ssm_put_optional(ssm, "fpu");
+    h->ssm_put_bytes(ssm, c->f, sizeof(c->f));
+    h->ssm_put_u64(ssm, c->fcsr);
     return h->ssm_end_optional(ssm);
 }
 
@@ -811,6 +827,13 @@ static int riscv64_hart_load(void *state, vmm_ssm *ssm, uint32_t version, unsign
     if (opt < 0 || (opt && (h->ssm_get_bytes(ssm, smode, sizeof(smode)) ||
                             h->ssm_get_bytes(ssm, pmpaddr, sizeof(pmpaddr)) || h->ssm_end_optional(ssm))))
         return -1;
+    uint64_t f[32] = { 0 }, fcsr = 0;
+    opt = h->ssm_get_optional(ssm, "fpu");
+    if (opt < 0 || (opt && (h->ssm_get_bytes(ssm, f, sizeof(f)) || h->ssm_get_u64(ssm, &fcsr) ||
+                            h->ssm_end_optional(ssm))))
+        return -1;
+    if (fcsr > 0xff)
+        return h->ssm_fail(ssm, "hart state is damaged (fcsr 0x%" PRIx64 ")", fcsr);
     if (x[0] != 0 || (csr[1] != RV_PRIV_M && csr[1] != RV_PRIV_S && csr[1] != RV_PRIV_U) || csr[13] > 1)
         return h->ssm_fail(ssm, "hart state is damaged (x0 0x%" PRIx64 ", privilege %" PRIu64 ", wfi %" PRIu64 ")",
                            x[0], csr[1], csr[13]);
@@ -843,6 +866,8 @@ static int riscv64_hart_load(void *state, vmm_ssm *ssm, uint32_t version, unsign
     c->pmpcfg[0] = smode[10];
     c->pmpcfg[1] = smode[11];
     memcpy(c->pmpaddr, pmpaddr, sizeof(pmpaddr));
+    memcpy(c->f, f, sizeof(f));
+    c->fcsr = fcsr;
     rv_runtime_state_loaded(m->hart[index].rt); /* translations, TLB and jump cache follow the restored satp and privilege */
     return 0;
 }

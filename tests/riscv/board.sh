@@ -80,7 +80,7 @@ if ${CC:-cc} -std=c11 -shared -fPIC -I"$dir/../../sdk/include" -o "$tmp/dma-chec
         expect "one hart: no cpu-map" sh -c "! grep -q cpu-map '$tmp/t.dts'"
         for node in 'memory@80000000 {' 'cpu@0 {' 'serial@10000000 {' 'test@100000 {' 'clint@2000000 {' \
             'plic@c000000 {' 'dma@10008000 {' 'poweroff {' 'reboot {' \
-            'riscv,isa = "rv64imac_zicsr_zifencei";' 'compatible = "sifive,plic-1.0.0\0riscv,plic0";' \
+            'riscv,isa = "rv64imafdc_zicsr_zifencei_zba_zbb_zbs";' 'compatible = "sifive,plic-1.0.0\0riscv,plic0";' \
             'compatible = "sifive,test1\0sifive,test0\0syscon";' 'stdout-path = "/soc/serial@10000000";' \
             'linux,initrd-start = <0x00 0x82000000>;' 'linux,initrd-end = <0x00 0x82000010>;' \
             'compatible = "vmm,dma-checksum";' 'model = "vmm example";' 'interrupts = <0x07>;'; do

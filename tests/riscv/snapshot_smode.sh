@@ -2,11 +2,13 @@
 # riscv64 saved state of a hart in S-mode (in process): the guest (guests/smode_save.S) sets the supervisor,
 # delegation and PMP registers, enters S-mode and waits; it is paused and saved over the control socket, vmm is
 # killed, and a new vmm restored from the snapshot must find privilege S and every register as set (the guest
-# checks them and ends with status 0). With GUEST = paging_save, the hart is saved in S-mode with Sv39 paging
-# on (guests/paging_save.S): the restored hart rebuilds its TLB and translations from satp and the page tables.
-# usage: snapshot_smode.sh VMM SRCDIR [GUEST]
+# checks them and ends with status 0). usage: snapshot_smode.sh VMM SRCDIR [GUEST [NAME [GCCFLAGS]]]: the same
+# with another guest of guests/ that prints "PASS NAME" (NAME defaults to GUEST with - for _): paging_save (the
+# hart saved in S-mode with Sv39 on: the restored hart rebuilds its TLB and translations from satp and the page
+# tables), fpu_save (the f registers, fcsr and FS).
 set -u
-vmm=$1 dir=$2 guest=${3:-smode_save}
+vmm=$1 dir=$2 guest=${3-smode_save}
+name=${4-$(echo "$guest" | tr _ -)} flags=${5-}
 . "$dir/cross.sh"
 tmp=$(mktemp -d) || exit 99
 pid=""
@@ -15,7 +17,8 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 scale=${VMM_TEST_TIME_SCALE:-1}
 db=$tmp/db sock=$tmp/sock
-rv_build "$dir/guests/$guest.S" "$tmp/guest.elf" || fail "cannot build the guest"
+# shellcheck disable=SC2086
+rv_build "$dir/guests/$guest.S" "$tmp/guest.elf" $flags || fail "cannot build the guest"
 "$vmm" run --arch riscv64 --mem 64M --kernel "$tmp/guest.elf" --device uart16550,mmio=0x10000000 \
     --device sifive-test --state "$db" --control "$sock" </dev/null >"$tmp/run.out" 2>"$tmp/run.err" &
 pid=$!
@@ -36,5 +39,5 @@ pid=""
 timeout $((60 * scale)) "$vmm" run --restore "$db:s1" </dev/null >"$tmp/after.out" 2>"$tmp/restore.err"
 st=$?
 [ "$st" -eq 0 ] || fail "the restored guest ended with status $st (the failed check's number): $(cat "$tmp/restore.err")"
-grep -q "PASS $(echo $guest | tr _ -)" "$tmp/after.out" || fail "no PASS after the restore: $(cat "$tmp/after.out")"
-echo "ok: $guest restored in S-mode with its CSRs"
+grep -q "PASS $name" "$tmp/after.out" || fail "no PASS after the restore: $(cat "$tmp/after.out")"
+echo "ok: $guest restored with its registers"

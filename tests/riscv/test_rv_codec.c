@@ -78,6 +78,45 @@ int main(void)
     check_rv(0xe42e, 0, "sd a1, 8(sp)");          /* c.sdsp a1, 8(sp) */
     check_rv(0x1141, 0, "addi sp, sp, -16");      /* c.addi sp, -16 */
     check_rv(0x7179, 0, "addi sp, sp, -48");      /* c.addi16sp sp, -48 */
+    /* F, D (c.fld and friends expand to fld/fsd), Zba, Zbb, Zbs; a reserved static rounding mode still decodes
+     * (execution makes it illegal, as it does a reserved frm under dyn); half precision is not implemented */
+    check_rv(0x02c59553, 0, "fadd.d fa0, fa1, fa2, rtz");
+    check_rv(0x0020f053, 0, "fadd.s ft0, ft1, ft2");
+    check_rv(0x6ac5c543, 0, "fmadd.d fa0, fa1, fa2, fa3, rmm");
+    check_rv(0x9924f44b, 0, "fnmsub.s fs0, fs1, fs2, fs3");
+    check_rv(0x5a0f3fd3, 0, "fsqrt.d ft11, ft10, rup");
+    check_rv(0x22b5a553, 0, "fsgnjx.d fa0, fa1, fa1");
+    check_rv(0x28c58553, 0, "fmin.s fa0, fa1, fa2");
+    check_rv(0xa2b50553, 0, "fle.d a0, fa0, fa1");
+    check_rv(0xa01022d3, 0, "feq.s t0, ft0, ft1");
+    check_rv(0xe20797d3, 0, "fclass.d a5, fa5");
+    check_rv(0xc0351553, 0, "fcvt.lu.s a0, fa0, rtz");
+    check_rv(0xd2150553, 0, "fcvt.d.wu fa0, a0, rne");
+    check_rv(0xd025a553, 0, "fcvt.s.l fa0, a1, rdn");
+    check_rv(0x4015f553, 0, "fcvt.s.d fa0, fa1");
+    check_rv(0x42058553, 0, "fcvt.d.s fa0, fa1, rne");
+    check_rv(0xe0050553, 0, "fmv.x.w a0, fa0");
+    check_rv(0xf2050553, 0, "fmv.d.x fa0, a0");
+    check_rv(0xffc12507, 0, "flw fa0, -4(sp)");
+    check_rv(0x7fb53c27, 0, "fsd fs11, 2040(a0)");
+    check_rv(0x2588, 0, "fld fa0, 8(a1)");
+    check_rv(0xa90c, 0, "fsd fa1, 16(a0)");
+    check_rv(0x2462, 0, "fld fs0, 24(sp)");
+    check_rv(0xbffe, 0, "fsd ft11, 504(sp)");
+    check_rv(0x20c5c53b, 0, "sh2add.uw a0, a1, a2");
+    check_rv(0x0835951b, 0, "slli.uw a0, a1, 3");
+    check_rv(0x40c5f533, 0, "andn a0, a1, a2");
+    check_rv(0x6005951b, 0, "clzw a0, a1");
+    check_rv(0x6b85d513, 0, "rev8 a0, a1");
+    check_rv(0x2875d513, 0, "orc.b a0, a1");
+    check_rv(0x63f5d513, 0, "rori a0, a1, 63");
+    check_rv(0x6055d51b, 0, "roriw a0, a1, 5");
+    check_rv(0x0805c53b, 0, "zext.h a0, a1");
+    check_rv(0x0ac5f533, 0, "maxu a0, a1, a2");
+    check_rv(0x4a85d513, 0, "bexti a0, a1, 40");
+    check_rv(0x68c59533, 0, "binv a0, a1, a2");
+    check_rv(0x0220d0d3, 0, "fadd.d ft1, ft1, ft2, rm5");
+    check_rv(0x04c59553, 0, "illegal 0x04c59553");
     check_rv(0x8d0d, 0, "sub a0, a0, a1");        /* c.sub */
     check_rv(0x9d2d, 0, "addw a0, a0, a1");       /* c.addw */
     check_rv(0xa001, 0x100, "jal zero, 0x100");   /* c.j . */
