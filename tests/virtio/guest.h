@@ -178,7 +178,10 @@ __attribute__((unused)) static void vq_submit(unsigned long base, struct queue *
 static volatile int irq_seen[5];
 static volatile uint32_t irq_status[5];
 
-__attribute__((interrupt("machine"), unused)) static void trap(void)
+/* aligned(4): mtvec's low two bits are its MODE, so the handler's address must be a multiple of 4; with RVC, gcc
+ * places functions at any even address. net.c's and console.c's handler sat at 4n+2 behind a `ret`: every interrupt
+ * jumped to wherever ra pointed, the handler never ran, and the unclaimed PLIC line re-trapped at each wait_irq. */
+__attribute__((interrupt("machine"), aligned(4), unused)) static void trap(void)
 {
     uint64_t cause;
     __asm__ volatile("csrr %0, mcause" : "=r"(cause));
@@ -211,7 +214,9 @@ __attribute__((unused)) static void plic_setup(void)
     *(volatile uint32_t *)(PLIC + 4 * BLK_IRQ) = 1;
     *(volatile uint32_t *)(PLIC + 0x2000) = (1u << RNG_IRQ) | (1u << BLK_IRQ);
     *(volatile uint32_t *)(PLIC + 0x200000) = 0;
-    __asm__ volatile("csrw mtvec, %0" ::"r"(trap));
+    uint64_t vec; /* read back: a handler mtvec cannot hold must fail here, not as a wild jump at the first interrupt */
+    __asm__ volatile("csrw mtvec, %0\n\tcsrr %0, mtvec" : "=r"(vec) : "0"(trap));
+    CHECK(4, vec == (uint64_t)(uintptr_t)trap, "mtvec does not hold the trap handler (not 4-byte aligned?)");
     __asm__ volatile("csrs mie, %0" ::"r"(1ul << 11)); /* MEIE; mstatus.MIE stays clear outside wait_irq */
 }
 

@@ -127,11 +127,7 @@ void net_main(void)
     put_str("net up\n");
     static const uint8_t hello[] = "hello from virtio-net";
     udp_send("", hello, sizeof(hello) - 1);
-    /* In memory: kept in a register (s10) by gcc -O2, this count came out in the tens of thousands after one skipped
-     * frame, under both riscv64 engines (inproc and exec=rc): a miscompiled or clobbered s10, reported, not yet
-     * found. It is only printed. */
-    static volatile unsigned skipped;
-    for (;;) {
+    for (unsigned skipped = 0;;) {
         WAIT_FOR(rxq.used.idx != rxq.seen);
         uint32_t id = rxq.used.ring[rxq.seen % QN].id, len = rxq.used.ring[rxq.seen % QN].len;
         rxq.seen++;
