@@ -125,6 +125,18 @@ static void fz_load(const char *path)
     }
 }
 
+/* The files of the last input and their directory, at exit. */
+static void fz_remove_dir(void)
+{
+    static const char *const names[] = {"program", "initrd", "dtb", "payload0", "payload1", "payload2"};
+    char path[96];
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", fz_dir, names[i]);
+        unlink(path);
+    }
+    rmdir(fz_dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
@@ -150,6 +162,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(fz_dir, sizeof(fz_dir), "/dev/shm/fuzz-riscv64-dtb.%d", (int)getpid());
     if (mkdir(fz_dir, 0700) && errno != EEXIST)
         abort();
+    atexit(fz_remove_dir);
     log_set_level(getenv("FUZZ_VERBOSE") ? VMM_LOG_DEBUG : VMM_LOG_ERROR);
     return 0;
 }
