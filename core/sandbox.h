@@ -21,8 +21,8 @@ typedef enum sandbox_kind {
  * tests linking the core run unfiltered. */
 int sandbox_configure(int enabled);
 int sandbox_enabled(void);
-/* What --sandbox defaults to: on, except in AddressSanitizer builds, where LeakSanitizer's exit-time check can hang
- * under the filters (docs/sandbox.md); --sandbox on still turns them on there. */
+/* What --sandbox defaults to: on, in sanitizer builds too (their runtimes' calls are allowed there, LeakSanitizer's
+ * exit-time check included: docs/sandbox.md). */
 int sandbox_default(void);
 /* Install the filter of `kind` on the calling thread (filters stack: a thread created later by it keeps this
  * one too). 0, or -1 after logging why. */

@@ -158,7 +158,7 @@ static int dtb_soc_fixed(void *fdt, const dtb_input *in)
 static int dtb_device(vmm_instance *inst, const vmm_helpers *hlp, void *fdt, const dtb_input *in,
                       const vmm_fdt_device *d, int have_test, int *is_test)
 {
-    char name[48];
+    char name[64]; /* a node name of up to 31 characters (the SDK's limit), '@' and 16 hex digits */
     if (!d->size) {
         hlp->log(inst, VMM_LOG_DEBUG, "%s described itself but has no MMIO range: not in the device tree",
                  d->instance);
@@ -170,7 +170,11 @@ static int dtb_device(vmm_instance *inst, const vmm_helpers *hlp, void *fdt, con
         return -2;
     }
     *is_test = dtb_has(d->compatible, "sifive,test0") && dtb_has(d->compatible, "syscon");
-    snprintf(name, sizeof(name), "%s@%" PRIx64, d->node_name, d->base);
+    /* A name cut short would lose its unit address's last digits: two devices could share it. */
+    if ((size_t)snprintf(name, sizeof(name), "%s@%" PRIx64, d->node_name, d->base) >= sizeof(name)) {
+        hlp->log(inst, VMM_LOG_ERROR, "%s: its device-tree node name '%s' is too long", d->instance, d->node_name);
+        return -2;
+    }
     int e = fdt_begin_node(fdt, name);
     if (*is_test && !have_test)
         e |= fdt_property_u32(fdt, "phandle", DTB_PHANDLE_TEST);

@@ -210,6 +210,12 @@ int loader_load(vmm_instance *inst, const vmm_helpers *hlp, const vmm_image *ima
                     "0x80000000)");
         return -1;
     }
+    for (unsigned i = 0; i < nimages; i++)
+        if (!images[i].size && images[i].role != VMM_IMAGE_INITRD) {
+            m->hlp->log(inst, VMM_LOG_ERROR, "%s %s: the file is empty", loader_image_option(&images[i]),
+                        images[i].path);
+            return -1;
+        }
     if (img->size >= sizeof(Elf64_Ehdr) && !memcmp(img->data, ELFMAG, SELFMAG)) {
         if (loader_load_elf(m, img))
             return -1;

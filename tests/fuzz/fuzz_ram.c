@@ -72,16 +72,20 @@ void *fuzz_ram_range(fuzz_ram *ram, uint64_t gpa, uint64_t len)
     return p;
 }
 
+void (*fuzz_ram_log_hook)(vmm_log_level level, const char *msg);
+
 static void fuzz_ram_log(vmm_instance *inst, vmm_log_level level, const char *fmt, ...)
 {
     (void)inst;
-    char msg[1024];
+    char msg[2048];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (getenv("FUZZ_VERBOSE"))
         fprintf(stderr, "log %d: %s\n", (int)level, msg);
+    if (fuzz_ram_log_hook)
+        fuzz_ram_log_hook(level, msg);
 }
 
 static int fuzz_ram_log_enabled(vmm_instance *inst, vmm_log_level level)

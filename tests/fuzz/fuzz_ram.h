@@ -39,8 +39,9 @@ void fuzz_ram_repoison(fuzz_ram *ram);
 /* The same range's bytes without unpoisoning, for the harness's own checks after a load. */
 const uint8_t *fuzz_ram_peek(fuzz_ram *ram, uint64_t gpa, uint64_t len);
 
-/* Helper-table functions over fuzz_ram_current; log formats its message (so bad format arguments show) and
- * drops it unless FUZZ_VERBOSE is set. */
+/* Helper-table functions over fuzz_ram_current; log formats its message (so bad format arguments show), prints
+ * it when FUZZ_VERBOSE is set and hands it to fuzz_ram_log_hook when a harness set one (to check it). */
 void fuzz_ram_set_helpers(vmm_helpers *hlp);
+extern void (*fuzz_ram_log_hook)(vmm_log_level level, const char *msg);
 
 #endif

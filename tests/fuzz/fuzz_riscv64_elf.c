@@ -7,13 +7,18 @@
  * hart is never created, so no code is translated.
  *
  * Input: a flags byte (bit 0-4: RAM (1 + n) MiB; bit 5: --image rather than --kernel; bit 6: an @ADDR follows
- * as u64; bit 7: a second vCPU, which vm_check refuses), the trace, misaligned and exec values and the command
- * line, each up to a NUL (empty: the option is not given, so its default applies), then the program. vm_check
- * and vm_load also build and place the device tree (dtb.c), with --append's text as bootargs.
+ * as u64; bit 7: a payload byte follows), the trace, misaligned and exec values and the command line, each up to
+ * a NUL (empty: the option is not given, so its default applies), the @ADDR, the payload byte (bits 0-1: that
+ * many more --image FILE@ADDR payloads, each a u64 address and a u16 size, its bytes a pattern; bit 7: a second
+ * vCPU, which vm_check refuses), then the program. vm_check and vm_load also build and place the device tree
+ * (dtb.c), with --append's text as bootargs (fuzz_riscv64_dtb.c fuzzes that part). After a load the flat
+ * program and every payload hold their bytes in RAM: no later write landed on an earlier one.
  */
 #include "fuzz.h"
 #include "fuzz_ram.h"
 #include "plugin.h"
+
+#define FUZZ_RV_MAX_PAYLOADS 3
 
 static plugin_registry fuzz_rv_reg;
 static const vmm_plugin_desc *fuzz_rv_desc;
@@ -130,12 +135,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (unsigned i = 0; i < 3; i++)
         fuzz_rv_opts[i] = strs[i][0] ? strs[i] : NULL;
     fuzz_rv_cmdline = strs[3];
-    fuzz_rv_ncpus = 1u + (flags >> 7);
     fuzz_rv_mem = (1ull + (flags & 31)) << 20;
-    vmm_image img = {.path = "program", .role = flags & 32 ? VMM_IMAGE_GENERIC : VMM_IMAGE_KERNEL};
+    vmm_image imgs[1 + FUZZ_RV_MAX_PAYLOADS] = {{.path = "program",
+                                                  .role = flags & 32 ? VMM_IMAGE_GENERIC : VMM_IMAGE_KERNEL}};
+    vmm_image *img = &imgs[0];
     if (flags & 64) {
-        img.has_load_addr = 1;
-        img.load_addr = fuzz_take_u64(&c);
+        img->has_load_addr = 1;
+        img->load_addr = fuzz_take_u64(&c);
+    }
+    uint8_t more = flags & 128 ? fuzz_take_u8(&c) : 0;
+    fuzz_rv_ncpus = 1u + (more >> 7);
+    unsigned nimages = 1 + (more & 3);
+    for (unsigned i = 1; i < nimages; i++) {
+        imgs[i] = (vmm_image){.path = "payload", .role = VMM_IMAGE_GENERIC, .has_load_addr = 1};
+        imgs[i].load_addr = fuzz_take_u64(&c);
+        imgs[i].size = fuzz_take_u8(&c) | (size_t)fuzz_take_u8(&c) << 8;
+        uint8_t *d = malloc(imgs[i].size ? imgs[i].size : 1);
+        if (!d)
+            abort();
+        for (size_t j = 0; j < imgs[i].size; j++)
+            d[j] = (uint8_t)(i * 37 + j * 13 + (j >> 8)); /* differs per payload, so an overwrite shows */
+        imgs[i].data = d;
     }
     size_t len;
     const uint8_t *p = fuzz_take_bytes(&c, size, &len);
@@ -143,8 +163,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!file)
         abort();
     memcpy(file, p, len);
-    img.data = file;
-    img.size = len;
+    img->data = file;
+    img->size = len;
 
     fuzz_ram_set_helpers(&fuzz_rv_hlp);
     fuzz_rv_hlp.opt_string = fuzz_rv_opt_string;
@@ -165,13 +185,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const vmm_arch_ops *arch = fuzz_rv_desc->arch;
     if (fuzz_rv_desc->construct(inst, &fuzz_rv_hlp, state) == 0) {
         /* vm_check answers 1 when it needs a host driver (exec=rc), which this harness has not: stop there. */
-        int chk = arch->vm_check(inst, state, &img, 1);
+        int chk = arch->vm_check(inst, state, imgs, nimages);
         FUZZ_CHECK(chk == -1 || chk == 0 || chk == 1);
         /* The core creates and loads only what vm_check accepted; the loader then must not refuse it. */
         int load = -2;
         if (chk == 0 && arch->vm_create(inst, state) == 0) {
-            load = arch->vm_load(inst, state, &img, 1);
+            load = arch->vm_load(inst, state, imgs, nimages);
             FUZZ_CHECK(load == 0);
+            int elf = len >= 64 && !memcmp(file, "\177ELF", 4);
+            uint64_t at = img->has_load_addr ? img->load_addr : 0x80000000ull;
+            const uint8_t *ram = elf ? NULL : fuzz_ram_peek(&fuzz_ram_current, at, len);
+            FUZZ_CHECK(elf || (ram && !memcmp(ram, file, len)));
+            for (unsigned i = 1; i < nimages; i++) {
+                ram = fuzz_ram_peek(&fuzz_ram_current, imgs[i].load_addr, imgs[i].size);
+                FUZZ_CHECK(ram && !memcmp(ram, imgs[i].data, imgs[i].size));
+            }
         }
         if (getenv("FUZZ_VERBOSE"))
             fprintf(stderr, "fuzz_riscv64_elf: vm_check %d, vm_load %d\n", chk, load);
@@ -181,6 +209,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(state);
     fuzz_ram_free(&fuzz_ram_current);
     free(file);
+    for (unsigned i = 1; i < nimages; i++)
+        free((void *)imgs[i].data);
     for (unsigned i = 0; i < 4; i++)
         free(strs[i]);
     return 0;

@@ -129,8 +129,71 @@ def seeds_riscv():
     put("riscv64-elf", "elf-exec-rc", bytes([1]) + b"\0\0rc\0\0" + elf)
     put("riscv64-elf", "flat", bytes([0x20]) + opts + code)
     put("riscv64-elf", "flat-at", bytes([0x61]) + opts + struct.pack("<Q", 0x80100000) + code)  # in the second MiB
+    def payloads(*pl):  # the payload byte and each --image FILE@ADDR's address and size
+        return bytes([len(pl)]) + b"".join(struct.pack("<QH", a, n) for a, n in pl)
+    put("riscv64-elf", "flat-payloads", bytes([0xa1]) + opts + payloads((0x80100000, 4096), (0x80180000, 100)) + code)
+    put("riscv64-elf", "elf-payload", bytes([0x81]) + opts + payloads((0x80100000, 64)) + elf)
+    put("riscv64-elf", "payloads-overlap", bytes([0xa1]) + opts + payloads((0x80100000, 4096), (0x80100ff0, 16)) +
+        code)
+    put("riscv64-elf", "payload-over-flat", bytes([0xe1]) + opts + struct.pack("<Q", 0x80100000) +
+        payloads((0x80100008, 0x20)) + code)
+    put("riscv64-elf", "payload-over-elf", bytes([0x81]) + opts + payloads((0x80000800, 16)) + elf)
+    put("riscv64-elf", "payload-outside-ram", bytes([0x81]) + opts + payloads((0x7ffffff0, 32)) + elf)
+    put("riscv64-elf", "two-cpus", bytes([0x81]) + opts + bytes([0x80]) + elf)
     put("riscv64-elf", "elf-outside-ram", bytes([0]) + opts +
         elf64(243, 0x80200000, [(0x80200000, 0x80200000, code, 0x1000)]))
+
+
+def rv_dtb_input(flags, units, program, prog_addr=None, payloads=(), initrd=0, devices=(), append=b""):
+    """fuzz-riscv64-dtb's input (its file says the format): devices are (kind, options) for the shipped ones
+    (0 uart16550, 1 sifive-test, 2 virtio-rng) or (3, spec) with spec a dict for fuzz-fdt."""
+    out = bytes([flags | (len(payloads) << 6)]) + struct.pack("<H", units)
+    if prog_addr is not None:
+        out += struct.pack("<Q", prog_addr)
+    for addr, size in payloads:
+        out += struct.pack("<QH", addr, size)
+    out += struct.pack("<IB", initrd, len(devices))
+    for kind, spec in devices:
+        out += bytes([kind])
+        if kind != 3:
+            out += spec + b"\0"
+            continue
+        out += struct.pack("<QHB", spec["base"], spec["size"], spec.get("flags", 1))
+        out += spec["node"] + b"\0" + spec["compatible"] + b"\0" + struct.pack("<iB", spec["irq"], len(spec["props"]))
+        for name, value in spec["props"]:
+            out += name + b"\0" + struct.pack("<H", len(value)) + value
+    return out + append + b"\0" + program
+
+
+def seeds_riscv_dtb():
+    code = struct.pack("<IIII", 0x00000297, 0x0002a023, 0x0000006f, 0)  # auipc; sw; j .
+    elf = elf64(243, 0x80000000, [(0x80000000, 0x80000000, code, 0x1000)])
+    mib, nodef, app, initrd, at, image = 1, 2, 4, 8, 16, 32
+    put("riscv64-dtb", "board-default", rv_dtb_input(mib | app, 63, code, append=b"console=ttyS0 earlycon=sbi"))
+    put("riscv64-dtb", "initrd", rv_dtb_input(mib | app | initrd, 63, code, initrd=4096, append=b"root=/dev/ram"))
+    put("riscv64-dtb", "elf-initrd", rv_dtb_input(mib | initrd, 15, elf, initrd=100000))
+    put("riscv64-dtb", "devices-nodefaults", rv_dtb_input(
+        mib | nodef, 31, code, devices=[(0, b"mmio=0x10000000,irq=10"), (1, b"base=0x100000"),
+                                        (2, b"base=0x10001000,irq=1"), (2, b"base=0x10002000,irq=2")]))
+    put("riscv64-dtb", "uart-irq0", rv_dtb_input(mib | nodef, 31, code, devices=[(0, b"mmio=0x10000000,irq=0")]))
+    put("riscv64-dtb", "uart-high-mmio", rv_dtb_input(mib | nodef, 31, code,
+                                                      devices=[(0, b"mmio=0xfffffffffffff000,irq=3")]))
+    put("riscv64-dtb", "fuzz-fdt", rv_dtb_input(mib, 31, code, devices=[(3, {
+        "base": 0x20000000, "size": 0x1000, "node": b"dma", "compatible": b"vmm,dma-checksum vmm,dma", "irq": 5,
+        "props": [(b"model", b"fuzz\0"), (b"clock-frequency", struct.pack(">I", 1000000)), (b"empty", b"")]})]))
+    put("riscv64-dtb", "fuzz-fdt-refused", rv_dtb_input(mib, 31, code, devices=[(3, {
+        "base": 0x20000000, "size": 0x1000, "flags": 7, "node": b"bad/name", "compatible": b"x", "irq": -1,
+        "props": [(b"reg", b"\0" * 16)]})]))
+    put("riscv64-dtb", "small-ram", rv_dtb_input(0, 15, code))  # 64 KiB: the tree 4 KiB-aligned below its end
+    put("riscv64-dtb", "tiny-ram", rv_dtb_input(0, 0, code))  # 4 KiB: no room for the tree
+    put("riscv64-dtb", "payloads", rv_dtb_input(mib | image | app, 63, code, payloads=[(0x80200000, 4096),
+                                                (0x80400000, 300)], initrd=8192, append=b"console=hvc0"))
+    put("riscv64-dtb", "payloads-overlap", rv_dtb_input(mib | image, 63, code, payloads=[(0x80200000, 4096),
+                                                        (0x80200800, 4096)]))
+    put("riscv64-dtb", "payload-over-program", rv_dtb_input(mib | image | at, 63, code, prog_addr=0x80200000,
+                                                            payloads=[(0x80200008, 16)]))
+    put("riscv64-dtb", "big-ram", rv_dtb_input(mib | app, 2047, code, append=b"x" * 300))  # 2 GiB: below 3 GiB
+    put("riscv64-dtb", "long-append", rv_dtb_input(mib | app, 63, code, append=b"a=b " * 2000))
 
 
 def seeds_options():
@@ -322,6 +385,7 @@ def main():
     seeds_options()
     seeds_x86()
     seeds_riscv()
+    seeds_riscv_dtb()
     seeds_store()
     seeds_control()
     seeds_virtio()

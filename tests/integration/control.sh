@@ -16,45 +16,18 @@
 set -u
 case_=$1 vmm=$2 guest=$3
 
-if [ ! -c /dev/kvm ] || ! (exec 3<>/dev/kvm) 2>/dev/null; then
-    echo "SKIP: /dev/kvm not available"
-    exit 77
-fi
-scale=${VMM_TEST_TIME_SCALE:-1}
-tmp=$(mktemp -d) || exit 99
-pids=""
-cleanup() {
-    for p in $pids; do kill -KILL "$p" 2>/dev/null; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*"
-    [ -f "$tmp/run.err" ] && echo "vmm's stderr: $(tail -n 5 "$tmp/run.err")"
-    exit 1
-}
+. "$(dirname "$0")/../lib.sh"
+need_kvm
 db=$tmp/db
 sock=$tmp/ctl.sock
 
-# params LIMIT DELAY FILL_MIB: the counter guest's parameter block.
-params() {
-    python3 -c "import struct,sys; sys.stdout.buffer.write(struct.pack('<QQQ', $1, $2, $3))" >"$tmp/params.bin"
-}
+# params LIMIT DELAY FILL_MIB (lib.sh): the counter guest's parameter block.
 
 # start ARGS...: the counter guest in the background with a control socket and a state database; waits until the
 # socket answers.
 start() {
-    rm -f "$sock"
-    "$vmm" run --arch x86-raw --image "$guest" --image "$tmp/params.bin@0x200000" --device uart16550 \
-        --device debug-exit --state "$db" --control "$sock" "$@" </dev/null >"$tmp/run.out" 2>"$tmp/run.err" &
-    pid=$!
-    pids="$pids $pid"
-    i=0
-    until "$vmm" ctl "$sock" status >/dev/null 2>&1; do
-        i=$((i + 1))
-        [ $i -gt $((100 * scale)) ] && fail "vmm did not open its control socket"
-        sleep 0.05
-    done
+    vmm_start --arch x86-raw --image "$guest" --image "$tmp/params.bin@0x200000" --device uart16550 \
+        --device debug-exit --state "$db" "$@"
 }
 
 # alive: vmm still runs and answers status.

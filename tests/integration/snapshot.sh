@@ -24,62 +24,16 @@
 set -u
 case_=$1 vmm=$2 guest=$3 probe=$4 tplugins=$5
 
-if [ ! -c /dev/kvm ] || ! (exec 3<>/dev/kvm) 2>/dev/null; then
-    echo "SKIP: /dev/kvm not available"
-    exit 77
-fi
-tmp=$(mktemp -d) || exit 99
-pids=""
-cleanup() {
-    for p in $pids; do kill -KILL "$p" 2>/dev/null; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*"
-    exit 1
-}
+. "$(dirname "$0")/../lib.sh"
+need_kvm
 db=$tmp/db
 sock=$tmp/ctl.sock
 
-# params LIMIT DELAY FILL_MIB: the counter guest's parameter block.
-params() {
-    python3 -c "import struct,sys; sys.stdout.buffer.write(struct.pack('<QQQ', $1, $2, $3))" >"$tmp/params.bin"
-}
+# params LIMIT DELAY FILL_MIB (lib.sh): the counter guest's parameter block.
 
-# start ARGS...: vmm in the background with a control socket; waits until the socket answers.
+# start ARGS...: vmm in the background with a control socket, ready (lib.sh's vmm_start).
 start() {
-    rm -f "$sock"
-    "$vmm" run --arch x86-raw --control "$sock" "$@" </dev/null >"$tmp/run.out" 2>"$tmp/run.err" &
-    pid=$!
-    pids="$pids $pid"
-    i=0
-    until "$vmm" ctl "$sock" status >/dev/null 2>&1; do
-        i=$((i + 1))
-        [ $i -gt $((100 * ${VMM_TEST_TIME_SCALE:-1})) ] && fail "vmm did not open its control socket: $(cat "$tmp/run.err")"
-        sleep 0.05
-    done
-}
-
-ctl() {
-    "$vmm" ctl "$sock" "$@" >"$tmp/ctl.out" 2>&1 ||
-        fail "vmm ctl $*: $(cat "$tmp/ctl.out"); the run's output ends: $(tail -n 3 "$tmp/run.out"); its stderr: $(tail -n 20 "$tmp/run.err")"
-}
-
-# wait_for TEXT: until the run's output contains TEXT.
-wait_for() {
-    i=0
-    until grep -q "$1" "$tmp/run.out"; do
-        i=$((i + 1))
-        [ $i -gt $((300 * ${VMM_TEST_TIME_SCALE:-1})) ] && fail "the guest never printed '$1'"
-        sleep 0.02
-    done
-}
-
-# The output up to this point (the console is flushed shortly after a pause).
-settled_output() {
-    sleep "$(awk "BEGIN { print 0.3 * ${VMM_TEST_TIME_SCALE:-1} }")"
-    cat "$tmp/run.out"
+    vmm_start --arch x86-raw "$@"
 }
 
 # restore NAME OUT [ARGS]: restore in a new process, to the end of the guest's output.

@@ -12,22 +12,8 @@ vmm=$1 guest=$2 saves=${3:-50} arch=${4:-x86-raw}
 # Nested in TCG (time scale > 1) every step is ~10x slower: fewer cuts there, the same checks.
 [ "${VMM_TEST_TIME_SCALE:-1}" -gt 1 ] && [ $# -lt 3 ] && saves=10
 
-if [ "$arch" = x86-raw ] && { [ ! -c /dev/kvm ] || ! (exec 3<>/dev/kvm) 2>/dev/null; }; then
-    echo "SKIP: /dev/kvm not available"
-    exit 77
-fi
-tmp=$(mktemp -d) || exit 99
-pid=""
-cleanup() {
-    [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*"
-    exit 1
-}
-scale=${VMM_TEST_TIME_SCALE:-1}
+. "$(dirname "$0")/../lib.sh"
+[ "$arch" = x86-raw ] && need_kvm
 db=$tmp/db
 sock=$tmp/ctl.sock
 # 16 MiB swept forever: a restored run is checked for a while and then quit.
@@ -37,7 +23,7 @@ if [ "$arch" = riscv64 ]; then
     rv_build "$guest" "$tmp/scribble.elf" -O2 -ffreestanding -mcmodel=medany || fail "cannot build $guest"
     machine="--arch riscv64 --mem 64M --kernel $tmp/scribble.elf --device uart16550,mmio=0x10000000 --device sifive-test"
 else
-    python3 -c "import struct,sys; sys.stdout.buffer.write(struct.pack('<QQ', 16, 1 << 40))" >"$tmp/params.bin"
+    params 16 $((1 << 40))
     machine="--arch x86-raw --mem 64M --image $guest --image $tmp/params.bin@0x200000 --device uart16550 --device debug-exit"
 fi
 seed=${VMM_TEST_SEED:-$(date +%s)}

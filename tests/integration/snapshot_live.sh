@@ -9,24 +9,11 @@
 set -u
 vmm=$1 guest=$2
 
-if [ ! -c /dev/kvm ] || ! (exec 3<>/dev/kvm) 2>/dev/null; then
-    echo "SKIP: /dev/kvm not available"
-    exit 77
-fi
-tmp=$(mktemp -d) || exit 99
-pid=""
-cleanup() {
-    [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*"
-    exit 1
-}
+. "$(dirname "$0")/../lib.sh"
+need_kvm
 db=$tmp/db
 sock=$tmp/ctl.sock
-python3 -c "import struct,sys; sys.stdout.buffer.write(struct.pack('<QQ', 64, 16384))" >"$tmp/params.bin"
+params 64 16384
 
 "$vmm" run --arch x86-raw --mem 256M --image "$guest" --image "$tmp/params.bin@0x200000" --device uart16550 \
     --device debug-exit --state "$db" --control "$sock" --log info --stats </dev/null >"$tmp/run.out" 2>"$tmp/run.err" &

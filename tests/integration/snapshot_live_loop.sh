@@ -8,28 +8,13 @@
 set -u
 vmm=$1 guest=$2
 
-if [ ! -c /dev/kvm ] || ! (exec 3<>/dev/kvm) 2>/dev/null; then
-    echo "SKIP: /dev/kvm not available"
-    exit 77
-fi
-scale=${VMM_TEST_TIME_SCALE:-1}
-tmp=$(mktemp -d) || exit 99
-pid="" savepid=""
-cleanup() {
-    [ -n "$savepid" ] && kill -KILL "$savepid" 2>/dev/null
-    [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*"
-    [ -f "$tmp/run.err" ] && echo "vmm's stderr: $(tail -n 5 "$tmp/run.err")"
-    exit 1
-}
+. "$(dirname "$0")/../lib.sh"
+need_kvm
+savepid=""
 db=$tmp/db
 sock=$tmp/ctl.sock
 # 512 MiB swept round after round, for as many rounds as the test needs.
-python3 -c "import struct,sys; sys.stdout.buffer.write(struct.pack('<QQ', 512, 1 << 40))" >"$tmp/params.bin"
+params 512 $((1 << 40))
 
 "$vmm" run --arch x86-raw --mem 640M --image "$guest" --image "$tmp/params.bin@0x200000" --device uart16550 \
     --device debug-exit --state "$db" --control "$sock" --log info </dev/null >"$tmp/run.out" 2>"$tmp/run.err" &
@@ -50,6 +35,7 @@ done
 save_while() {
     "$vmm" ctl "$sock" save "$1" >"$tmp/save.out" 2>&1 &
     savepid=$!
+    pids="$pids $savepid"
     answered=0
     while kill -0 "$savepid" 2>/dev/null; do
         "$vmm" ctl "$sock" status >"$tmp/status.out" 2>&1 || fail "vmm ctl status: $(cat "$tmp/status.out")"

@@ -68,7 +68,7 @@ refused entry-outside-ram "the entry point 0x1000 is in no loaded segment \(nor 
 refused entry-unloaded "the entry point 0x82000000 is in no loaded segment$"
 
 # Images besides the program (--image FILE@ADDR, copied to ADDR): one without an address, one over the program,
-# one past RAM's end, two over each other. Each: exit 2, one line naming --image FILE and the reason.
+# one past RAM's end, two over each other, an empty one (and an empty program). Each: exit 2, one line naming --image FILE and the reason.
 head -c 4096 /dev/urandom >"$tmp/blob.bin"
 image_refused() { # image_refused PATTERN --image ARGS...
     pattern=$1
@@ -84,4 +84,11 @@ image_refused "--image $tmp/blob.bin@0x80000800 overlaps the program" --image "$
 image_refused "--image $tmp/blob.bin@0x83fff800: 4096 bytes do not fit in RAM" --image "$tmp/blob.bin@0x83fff800"
 image_refused "--image $tmp/blob.bin@0x80201000 overlaps --image $tmp/blob.bin@0x80200800" \
     --image "$tmp/blob.bin@0x80200800" --image "$tmp/blob.bin@0x80201000"
+: >"$tmp/empty.bin"
+image_refused "--image $tmp/empty.bin: the file is empty" --image "$tmp/empty.bin@0x80200000"
+timeout $limit "$vmm" run --arch riscv64 --mem 64M --kernel "$tmp/empty.bin" </dev/null >"$tmp/out" 2>"$tmp/err"
+st=$?
+[ "$st" -eq 2 ] && [ "$(cat "$tmp/err")" = "riscv64: error: --kernel $tmp/empty.bin: the file is empty" ] ||
+    fail "an empty --kernel: status $st, $(cat "$tmp/err")"
+echo "ok: $(cat "$tmp/err")"
 echo PASS

@@ -12,13 +12,8 @@
 # usage: snapshot.sh CASE VMM SRCDIR
 set -u
 case_=$1 vmm=$2 dir=$3
+. "$(dirname "$0")/../lib.sh"
 . "$dir/cross.sh"
-tmp=$(mktemp -d) || exit 99
-pid=""
-cleanup() { [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-scale=${VMM_TEST_TIME_SCALE:-1}
 db=$tmp/db sock=$tmp/sock
 cpus=${RV_CPUS:-1}
 smp=""
@@ -37,19 +32,7 @@ start() {
     # shellcheck disable=SC2086
     "$vmm" run $machine --state "$db" --control "$sock" --log info --stats </dev/null >"$tmp/run.out" 2>"$tmp/run.err" &
     pid=$!
-    i=0
-    until grep -q "count 5 " "$tmp/run.out" 2>/dev/null; do
-        i=$((i + 1))
-        [ $i -gt $((200 * scale)) ] && fail "the guest never printed 'count 5': $(cat "$tmp/run.err")"
-        sleep 0.05
-    done
-}
-ctl() {
-    "$vmm" ctl "$sock" "$@" >"$tmp/ctl.out" 2>&1 || fail "vmm ctl $*: $(cat "$tmp/ctl.out"); stderr: $(cat "$tmp/run.err")"
-}
-settled_output() {
-    sleep "$(awk "BEGIN { print 0.3 * $scale }")"
-    cat "$tmp/run.out"
+    wait_for "count 5 "
 }
 kill_run() {
     kill -KILL "$pid"

@@ -9,29 +9,17 @@
 set -u
 vmm=$1 dir=$2 guest=${3-smode_save}
 name=${4-$(echo "$guest" | tr _ -)} flags=${5-}
+. "$(dirname "$0")/../lib.sh"
 . "$dir/cross.sh"
-tmp=$(mktemp -d) || exit 99
-pid=""
-cleanup() { [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-scale=${VMM_TEST_TIME_SCALE:-1}
 db=$tmp/db sock=$tmp/sock
 # shellcheck disable=SC2086
 rv_build "$dir/guests/$guest.S" "$tmp/guest.elf" $flags || fail "cannot build the guest"
 "$vmm" run --arch riscv64 --mem 64M --kernel "$tmp/guest.elf" --device uart16550,mmio=0x10000000 \
     --device sifive-test --state "$db" --control "$sock" </dev/null >"$tmp/run.out" 2>"$tmp/run.err" &
 pid=$!
-i=0
-until grep -q "^r" "$tmp/run.out" 2>/dev/null; do
-    i=$((i + 1))
-    [ $i -gt $((200 * scale)) ] && fail "the guest never printed 'r': $(cat "$tmp/run.err")"
-    sleep 0.02
-done
-for req in pause "save s1"; do
-    # shellcheck disable=SC2086
-    "$vmm" ctl "$sock" $req >"$tmp/ctl.out" 2>&1 || fail "vmm ctl $req: $(cat "$tmp/ctl.out")"
-done
+wait_for "^r"
+ctl pause
+ctl save s1
 grep -q PASS "$tmp/run.out" && fail "the guest finished before the save: the wait is too short for this host"
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null
