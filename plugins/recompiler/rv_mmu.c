@@ -66,6 +66,9 @@ int rv_mmu_translate(const rv_cpu *c, uint8_t *ram, uint64_t ram_size, uint64_t 
     int levels = mode == RV_SATP_SV48 ? 4 : 3;
     unsigned vabits = 12 + 9 * (unsigned)levels;
     out->pte_written = -1;
+    int probe = access == RV_ACC_FETCH_PROBE;
+    if (probe)
+        access = RV_ACC_FETCH;
     /* Bits above the virtual address width must all equal its top bit. */
     if ((uint64_t)((int64_t)(va << (64 - vabits)) >> (64 - vabits)) != va)
         return rv_mmu_fault(access);
@@ -95,6 +98,8 @@ restart:;
             return rv_mmu_fault(access);
         uint64_t want = pte | PTE_A | (access == RV_ACC_STORE ? PTE_D : 0);
         if (want != pte) {
+            if (probe)
+                return rv_mmu_fault(access);
             /* The hardware A/D update: atomic, and only if the PTE is still what was checked (another hart may
              * have changed it: then walk again). */
             if (!__atomic_compare_exchange_n(slot, &pte, want, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))

@@ -18,7 +18,8 @@
 #define RV_SATP_SV48 9
 #define RV_SATP_ASID_BITS 16 /* all of satp.ASID is kept (WARL: 16 implemented bits) */
 
-enum { RV_ACC_LOAD = 0, RV_ACC_STORE = 1, RV_ACC_FETCH = 2 };
+enum { RV_ACC_LOAD = 0, RV_ACC_STORE = 1, RV_ACC_FETCH = 2,
+       RV_ACC_FETCH_PROBE = 3 /* a fetch walk that never writes a PTE: fails where it would have to set A */ };
 
 /* Exception causes of translation. */
 enum { RV_EXC_INSN_PAGE = 12, RV_EXC_LOAD_PAGE = 13, RV_EXC_STORE_PAGE = 15 };

@@ -1173,14 +1173,35 @@ static void rv_helper_interp(rv_cpu *c, uint32_t raw)
 
 /* ---- Register pinning -------------------------------------------------------------------------------- */
 
+/* A profile sample's fetch: pc is virtual when fetches are translated (S and U code under Sv39 or Sv48: a Linux guest's
+ * kernel and programs), so walk it, without side effects (no A bit set for a look-up the guest did not make), once
+ * per page (vpage and poff cache the last one; vpage ~0: none). */
+static int rv_sample_fetch16(rv_runtime *rt, uint64_t pc, uint64_t *vpage, uint64_t *poff, uint16_t *out)
+{
+    if (!rv_mmu_fetch_paged(rt->cpu))
+        return rv_fetch16(rt, pc, out);
+    if ((pc & ~0xfffull) != *vpage) {
+        rv_mmu_result r;
+        if (rv_mmu_translate(rt->cpu, rt->ram, rt->ram_size, pc, RV_ACC_FETCH_PROBE, rt->cpu->priv, &r))
+            return -1;
+        *vpage = pc & ~0xfffull;
+        *poff = (r.pa & ~0xfffull) - RV_RAM_BASE;
+    }
+    if (*poff >= rt->ram_size || (pc & 0xfff) > 0xffe)
+        return -1;
+    memcpy(out, rt->ram + *poff + (pc & 0xfff), 2);
+    return 0;
+}
+
 /* Quanta expire at block entries in proportion to where time goes, so the block at pc is a profile sample. */
 static void rv_sample(rv_runtime *rt, uint64_t pc)
 {
-    uint64_t pc0 = pc;
+    uint64_t pc0 = pc, vpage = ~0ull, poff = 0;
     for (unsigned n = 0; n < RV_TB_MAX_INSNS; n++) {
         uint16_t lo, hi = 0;
         rv_insn in;
-        if (rv_fetch16(rt, pc, &lo) || (rv_insn_length(lo) == 4 && rv_fetch16(rt, pc + 2, &hi)))
+        if (rv_sample_fetch16(rt, pc, &vpage, &poff, &lo) ||
+            (rv_insn_length(lo) == 4 && rv_sample_fetch16(rt, pc + 2, &vpage, &poff, &hi)))
             break;
         rv_decode(lo | ((uint32_t)hi << 16), &in);
         rt->reg_weight[in.rd]++;
