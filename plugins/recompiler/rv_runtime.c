@@ -62,6 +62,8 @@ struct rv_runtime {
     rv_machine_ops ops;
     uint8_t *ram;        /* host view of guest RAM; bounds come from ram_size here, never from rv_cpu */
     uint64_t ram_size;
+    const uint8_t *rom;  /* rv_runtime_map_rom: a read-only window the hart may also fetch from */
+    uint64_t rom_base, rom_size;
     uint8_t *codemap;    /* host view */
     rv_inproc_block *inproc;
     size_t inproc_len;
@@ -196,8 +198,13 @@ static int rv_fetch16(void *opaque, uint64_t addr, uint16_t *out)
 {
     rv_runtime *rt = opaque;
     uint64_t off = addr - RV_RAM_BASE;
-    if (off >= rt->ram_size || off + 2 > rt->ram_size)
-        return -1;
+    if (off >= rt->ram_size || off + 2 > rt->ram_size) {
+        off = addr - rt->rom_base;
+        if (!rt->rom || off >= rt->rom_size || off + 2 > rt->rom_size)
+            return -1;
+        memcpy(out, rt->rom + off, 2);
+        return 0;
+    }
     memcpy(out, rt->ram + off, 2);
     return 0;
 }
@@ -279,13 +286,16 @@ static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
         if (rv_translate_block(&env, pc, &res))
             return NULL;
     }
+    /* Blocks in the ROM window need no marks: nothing writes there. */
     uint64_t g0 = (res.pc - RV_RAM_BASE) >> RV_CODEMAP_SHIFT, g1 = (res.end_pc - 1 - RV_RAM_BASE) >> RV_CODEMAP_SHIFT;
-    for (uint64_t g = g0; g <= g1; g++)
-        rt->codemap[g] |= RV_CODEMAP_CODE;
-    if (g0 < rt->code_lo)
-        rt->code_lo = g0;
-    if (g1 + 1 > rt->code_hi)
-        rt->code_hi = g1 + 1;
+    if (g1 < rt->codemap_len) {
+        for (uint64_t g = g0; g <= g1; g++)
+            rt->codemap[g] |= RV_CODEMAP_CODE;
+        if (g0 < rt->code_lo)
+            rt->code_lo = g0;
+        if (g1 + 1 > rt->code_hi)
+            rt->code_hi = g1 + 1;
+    }
     t = rv_tb_slot(rt, pc);
     t->pc = pc;
     t->code = res.code;
@@ -1295,6 +1305,16 @@ int rv_runtime_dirty_collect(rv_runtime *rt, uint64_t first_page, uint64_t npage
             rv_dirty_set_granules(rt, p, 1);
         }
     }
+    return 0;
+}
+
+int rv_runtime_map_rom(rv_runtime *rt, uint64_t base, const uint8_t *rom, uint64_t size)
+{
+    if (!rom || !size || size > UINT64_MAX - base || (base < RV_RAM_BASE + rt->ram_size && base + size > RV_RAM_BASE))
+        return -1;
+    rt->rom = rom;
+    rt->rom_base = base;
+    rt->rom_size = size;
     return 0;
 }
 

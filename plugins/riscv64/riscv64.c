@@ -21,6 +21,7 @@
 
 #include <vmm/plugin.h>
 
+#include "bootrom.h"
 #include "clint.h"
 #include "dtb.h"
 #include "htif.h"
@@ -60,6 +61,10 @@ struct riscv64 {
     int dirty_wanted;         /* the engine asked for dirty logging (before the runtime existed, maybe) */
     uint64_t ext_pending;     /* atomic: mip's MEIP/SEIP as the PLIC's contexts drive them */
     uint64_t dtb_addr;        /* where vm_load put the device tree: a1 at reset */
+    loader_firmware fw;       /* bios=: read by vm_check, loaded by vm_load, then freed */
+    int fw_open;
+    int fw_boot;              /* a firmware runs: the hart starts in the boot ROM */
+    uint8_t *rom;             /* the boot ROM's BOOTROM_SIZE bytes (bootrom.h) */
 };
 
 #define RV64_PLIC_CONTEXTS 2  /* hart 0: M-mode and S-mode, numbered as on QEMU's virt */
@@ -140,7 +145,8 @@ static int riscv64_construct(vmm_instance *inst, const vmm_helpers *hlp, void *s
     }
     m->exec_rc = exec ? !strcmp(exec, "rc") : accel && !strcmp(accel, "kvm");
     m->plic = plic_new(RV64_PLIC_CONTEXTS, riscv64_plic_notify, m);
-    if (!m->plic) {
+    m->rom = calloc(1, BOOTROM_SIZE);
+    if (!m->plic || !m->rom) {
         hlp->log(inst, VMM_LOG_ERROR, "out of memory for the PLIC");
         return -1;
     }
@@ -177,6 +183,9 @@ static void riscv64_destruct(vmm_instance *inst, void *state)
     m->rt = NULL;
     plic_free(m->plic);
     m->plic = NULL;
+    free(m->rom);
+    m->rom = NULL;
+    loader_firmware_close(&m->fw);
     if (m->exec_rc) {
         if (m->rc.log)
             rc_log_drain(&m->rc);
@@ -258,7 +267,7 @@ static int riscv64_place_initrd(struct riscv64 *m, const vmm_image *images, unsi
         const vmm_image *img = &images[i];
         if (img->role != VMM_IMAGE_INITRD)
             continue;
-        uint64_t at = (prog->entry + (ram / 2 < (128ull << 20) ? ram / 2 : 128ull << 20) + 4095) & ~4095ull;
+        uint64_t at = (prog->next_addr + (ram / 2 < (128ull << 20) ? ram / 2 : 128ull << 20) + 4095) & ~4095ull;
         if (at < prog->end)
             at = (prog->end + 4095) & ~4095ull;
         if (at < RV_RAM_BASE || at - RV_RAM_BASE > ram || img->size > ram - (at - RV_RAM_BASE)) {
@@ -297,10 +306,14 @@ static int riscv64_vm_load(vmm_instance *inst, void *state, const vmm_image *ima
     const vmm_helpers *h = m->hlp;
     loader_program prog;
     uint64_t initrd_start, initrd_end;
-    if (loader_load(inst, h, images, nimages, m->checking, &prog) ||
+    if (!m->fw_open && loader_firmware_open(inst, h, h->opt_string(inst, "bios"), images, nimages, &m->fw))
+        return -1;
+    m->fw_open = 1;
+    if (loader_load(inst, h, images, nimages, &m->fw, m->checking, &prog) ||
         riscv64_place_initrd(m, images, nimages, &prog, &initrd_start, &initrd_end))
         return -1;
     m->entry = prog.entry;
+    m->fw_boot = prog.firmware;
     m->tohost = prog.tohost;
     m->fromhost = prog.fromhost;
     uint64_t ram = h->mem_ram_size(inst);
@@ -334,6 +347,9 @@ static int riscv64_vm_load(vmm_instance *inst, void *state, const vmm_image *ima
     free(blob);
     if (r)
         return -1;
+    bootrom_build(m->rom, prog.entry, m->dtb_addr, prog.next_addr, BOOTROM_NEXT_MODE_S);
+    if (!m->checking)
+        loader_firmware_close(&m->fw); /* in RAM now */
     return m->exec_rc && !m->checking ? riscv64_start_rc(m) : 0;
 }
 
@@ -362,6 +378,7 @@ static int riscv64_vm_check(vmm_instance *inst, void *state, const vmm_image *im
     int r = riscv64_vm_load(inst, state, images, nimages);
     m->checking = 0;
     m->entry = 0;
+    m->fw_boot = 0;
     m->tohost = m->fromhost = 0;
     m->dtb_addr = 0;
     return r ? -1 : m->exec_rc;
@@ -372,6 +389,18 @@ static int riscv64_vm_check(vmm_instance *inst, void *state, const vmm_image *im
 static int riscv64_mmio(void *opaque, uint64_t addr, unsigned size, int is_write, uint64_t *val)
 {
     struct riscv64 *m = opaque;
+    if (addr - BOOTROM_BASE < BOOTROM_SIZE) {
+        /* Reads within the ROM see its bytes; writes are dropped, as on QEMU's virt. */
+        if (size > BOOTROM_SIZE - (addr - BOOTROM_BASE))
+            return -1;
+        if (!is_write) {
+            uint64_t v = 0;
+            for (unsigned i = 0; i < size; i++)
+                v |= (uint64_t)m->rom[addr - BOOTROM_BASE + i] << (8 * i);
+            *val = v;
+        }
+        return 0;
+    }
     if (addr - CLINT_BASE < CLINT_SIZE) {
         clint_access(&m->clint, addr - CLINT_BASE, size, is_write, val);
         return is_write; /* a new mtimecmp or msip: the hart looks at its interrupts again */
@@ -550,10 +579,14 @@ static int riscv64_vcpu_init(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
     clint_init(&m->clint);
     riscv64_htif_setup(m);
     rv_runtime_set_misaligned(m->rt, m->emulate_misaligned);
+    if (rv_runtime_map_rom(m->rt, BOOTROM_BASE, m->rom, BOOTROM_SIZE))
+        return -1;
     rv_cpu *c = rv_runtime_cpu(m->rt);
-    c->pc = m->entry;
-    c->x[10] = 0;           /* a0: hart id, a1: the device tree, as QEMU's reset vector passes them */
-    c->x[11] = m->dtb_addr;
+    /* With firmware, the boot ROM's reset code sets a0-a2 and jumps to it; a bare-metal program starts at once
+     * with a0 and a1 as that code would pass them. */
+    c->pc = m->fw_boot ? BOOTROM_BASE : m->entry;
+    c->x[10] = 0;
+    c->x[11] = m->fw_boot ? 0 : m->dtb_addr;
     m->hlp->log(inst, VMM_LOG_DEBUG, "entry 0x%" PRIx64 ", device tree 0x%" PRIx64 "%s", m->entry, m->dtb_addr,
                 m->tohost ? ", HTIF tohost" : "");
     return 0;
@@ -635,7 +668,11 @@ static int riscv64_board_save(void *state, vmm_ssm *ssm)
     h->ssm_put_bytes(ssm, ps.pending, sizeof(ps.pending));
     h->ssm_put_bytes(ssm, ps.claimed, sizeof(ps.claimed));
     h->ssm_put_bytes(ssm, enable, sizeof(enable));
-    return h->ssm_put_bytes(ssm, threshold, sizeof(threshold));
+    h->ssm_put_bytes(ssm, threshold, sizeof(threshold));
+    /* The boot ROM came after version 1 (its bytes depend on the images, which a restore does not load). */
+    h->ssm_put_optional(ssm, "bootrom");
+    h->ssm_put_bytes(ssm, m->rom, BOOTROM_USED);
+    return h->ssm_end_optional(ssm);
 }
 
 static int riscv64_board_load(void *state, vmm_ssm *ssm, uint32_t version)
@@ -667,6 +704,9 @@ static int riscv64_board_load(void *state, vmm_ssm *ssm, uint32_t version)
     if (tohost && (tohost < RV_RAM_BASE || tohost - RV_RAM_BASE > ram - 8 ||
                    (fromhost && (fromhost < RV_RAM_BASE || fromhost - RV_RAM_BASE > ram - 8))))
         return h->ssm_fail(ssm, "HTIF mailbox 0x%" PRIx64 "/0x%" PRIx64 " is outside RAM", tohost, fromhost);
+    int rom = h->ssm_get_optional(ssm, "bootrom");
+    if (rom < 0 || (rom && (h->ssm_get_bytes(ssm, m->rom, BOOTROM_USED) || h->ssm_end_optional(ssm))))
+        return -1;
     m->tohost = tohost;
     m->fromhost = fromhost;
     riscv64_htif_setup(m);
@@ -779,6 +819,11 @@ static const vmm_option_desc riscv64_options[] = {
     { .name = "exec", .type = VMM_OPT_STRING,
       .help = "where translated code runs: inproc (in this process; the default) or rc (at ring 3 of a KVM VM "
               "under the RC hypervisor; needs /dev/kvm, RAM up to 1280 MiB; the default with --accel kvm)" },
+    { .name = "bios", .type = VMM_OPT_STRING,
+      .help = "firmware run in M-mode from the boot ROM at 0x1000 (a0 hart id, a1 device tree, a2 OpenSBI's "
+              "fw_dynamic_info), with --kernel as its S-mode next stage (a Linux Image at 0x80200000, an ELF, or "
+              "a flat binary): an ELF or flat FILE (at 0x80000000), default (" LOADER_DEFAULT_BIOS ") or none "
+              "(--kernel runs bare-metal in M-mode). Not given: default for a Linux Image --kernel, else none" },
     { .name = "dtb-dump", .type = VMM_OPT_STRING,
       .help = "write the device tree the guest gets (a1 at reset) to this file (dtc -I dtb -O dts FILE shows it)" },
     { .name = NULL },
