@@ -147,7 +147,7 @@ static int riscv64_construct(vmm_instance *inst, const vmm_helpers *hlp, void *s
     m->plic = plic_new(RV64_PLIC_CONTEXTS, riscv64_plic_notify, m);
     m->rom = calloc(1, BOOTROM_SIZE);
     if (!m->plic || !m->rom) {
-        hlp->log(inst, VMM_LOG_ERROR, "out of memory for the PLIC");
+        hlp->log(inst, VMM_LOG_ERROR, "out of memory for the PLIC and the boot ROM");
         return -1;
     }
     if (!m->exec_rc && (hlp->ssm_register(inst, "riscv64", 0, RV64_BOARD_VERSION, riscv64_board_save,
