@@ -49,6 +49,8 @@ static const char main_usage[] =
     "  --kernel FILE                kernel for the architecture plugin to boot\n"
     "  --initrd FILE                initial RAM disk for the kernel\n"
     "  --append TEXT                kernel command line\n"
+    "  --bios FILE                  firmware the architecture plugin starts the kernel under (its bios= option;\n"
+    "                               riscv64: FILE, default (Debian's OpenSBI fw_dynamic.elf) or none)\n"
     "  --accel ENGINE               the execution engine: kvm (the host kernel runs the guest, /dev/kvm) or\n"
     "                               inproc (the architecture plugin runs it in this process); default: the\n"
     "                               architecture's choice ('vmm plugins' lists each one's engines)\n"
@@ -86,6 +88,7 @@ typedef struct main_args {
     char *arch_name;
     const char *arch_options;
     const char *exec_mode, *trace; /* --exec, --trace: forwarded as the arch plugin's exec= and trace= */
+    const char *bios;              /* --bios: forwarded as the arch plugin's bios= */
     const char *accel;             /* --accel */
     char *arch_options_buf;
     uint64_t mem;
@@ -190,7 +193,7 @@ static int main_parse_args(main_args *a, int argc, char **argv)
                           !strcmp(opt, "--initrd") || !strcmp(opt, "--append") || !strcmp(opt, "--state") ||
                           !strcmp(opt, "--restore") || !strcmp(opt, "--control") || !strcmp(opt, "--restore-mode") ||
                           !strcmp(opt, "--exec") || !strcmp(opt, "--trace") || !strcmp(opt, "--accel") ||
-                          !strcmp(opt, "--sandbox");
+                          !strcmp(opt, "--sandbox") || !strcmp(opt, "--bios");
         if (takes_value && !val) {
             if (i + 1 >= argc)
                 return main_usage_error("option %s needs a value", opt);
@@ -202,7 +205,7 @@ static int main_parse_args(main_args *a, int argc, char **argv)
         static const char *const run_only[] = {"--arch", "--mem", "--cpus", "--image", "--kernel", "--initrd",
                                                "--append", "--exec", "--trace", "--stats", "--state", "--restore",
                                                "--restore-mode", "--control", "--device", "--accel",
-                                               "--sandbox", "--nodefaults"};
+                                               "--sandbox", "--nodefaults", "--bios"};
         for (size_t k = 0; k < sizeof(run_only) / sizeof(run_only[0]) && !a->run_option; k++)
             if (!strcmp(opt, run_only[k]))
                 a->run_option = run_only[k];
@@ -272,6 +275,11 @@ static int main_parse_args(main_args *a, int argc, char **argv)
             if (!*val || strpbrk(val, ",=+"))
                 return main_usage_error("--exec %s: give one mode name (e.g. --exec rc)", val);
             a->exec_mode = val;
+        } else if (!strcmp(opt, "--bios")) {
+            /* Plugin options are comma-separated: a comma would cut the path short. */
+            if (!*val || strchr(val, ','))
+                return main_usage_error("--bios %s: give a file name without ',' (or default, or none)", val);
+            a->bios = val;
         } else if (!strcmp(opt, "--trace")) {
             if (!*val || strpbrk(val, "="))
                 return main_usage_error("--trace %s: give a comma-separated list (e.g. --trace in_asm,exec)", val);
@@ -615,18 +623,19 @@ static int main_cmd_run(main_args *a)
         status = 1;
         goto out_plugins;
     }
-    if (a->exec_mode || a->trace) {
-        /* Generic spellings of two plugin options; the plugin's option table decides whether they exist. */
+    if (a->exec_mode || a->trace || a->bios) {
+        /* Generic spellings of plugin options; the plugin's option table decides whether they exist. */
         size_t len = (a->arch_options ? strlen(a->arch_options) : 0) + (a->exec_mode ? strlen(a->exec_mode) : 0) +
-                     (a->trace ? strlen(a->trace) : 0) + 32;
+                     (a->trace ? strlen(a->trace) : 0) + (a->bios ? strlen(a->bios) : 0) + 40;
         a->arch_options_buf = malloc(len);
         if (!a->arch_options_buf) {
             log_error("out of memory");
             status = 1;
             goto out_plugins;
         }
-        int n = snprintf(a->arch_options_buf, len, "%s%s%s%s", a->arch_options ? a->arch_options : "",
-                         a->exec_mode ? ",exec=" : "", a->exec_mode ? a->exec_mode : "", a->trace ? ",trace=" : "");
+        int n = snprintf(a->arch_options_buf, len, "%s%s%s%s%s%s", a->arch_options ? a->arch_options : "",
+                         a->exec_mode ? ",exec=" : "", a->exec_mode ? a->exec_mode : "", a->bios ? ",bios=" : "",
+                         a->bios ? a->bios : "", a->trace ? ",trace=" : "");
         /* Plugin options are comma-separated, so a trace list reaches the plugin '+'-separated. */
         for (const char *t = a->trace; t && *t && n >= 0 && (size_t)n + 1 < len; t++)
             a->arch_options_buf[n++] = *t == ',' ? '+' : *t;

@@ -74,6 +74,8 @@ struct rv_runtime {
     rv_machine_ops ops;
     uint8_t *ram;        /* host view of guest RAM; bounds come from ram_size here, never from rv_cpu */
     uint64_t ram_size;
+    const uint8_t *rom;  /* rv_runtime_map_rom: a read-only window the hart may also fetch from */
+    uint64_t rom_base, rom_size;
     uint8_t *codemap;    /* host view */
     rv_inproc_block *inproc;
     size_t inproc_len;
@@ -229,8 +231,13 @@ static int rv_fetch16(void *opaque, uint64_t addr, uint16_t *out)
 {
     rv_runtime *rt = opaque;
     uint64_t off = addr - RV_RAM_BASE;
-    if (off >= rt->ram_size || off + 2 > rt->ram_size)
-        return -1;
+    if (off >= rt->ram_size || off + 2 > rt->ram_size) {
+        off = addr - rt->rom_base;
+        if (!rt->rom || off >= rt->rom_size || off + 2 > rt->rom_size)
+            return -1;
+        memcpy(out, rt->rom + off, 2);
+        return 0;
+    }
     memcpy(out, rt->ram + off, 2);
     return 0;
 }
@@ -416,7 +423,7 @@ static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
         rv_mark_code(rt, rt->xl_poff + (pc & 0xfff), rt->xl_poff + (first_end - rt->xl_vpage));
         if (res.end_pc > rt->xl_vpage + 4096)
             rv_mark_code(rt, rt->xl_cross_poff, rt->xl_cross_poff + (res.end_pc - rt->xl_vpage - 4096));
-    } else {
+    } else if (res.pc >= RV_RAM_BASE) { /* blocks in the ROM window need no marks: nothing writes there */
         rv_mark_code(rt, res.pc - RV_RAM_BASE, res.end_pc - RV_RAM_BASE);
     }
     t = rv_tb_slot(rt, pc);
@@ -1645,6 +1652,16 @@ int rv_runtime_dirty_collect(rv_runtime *rt, uint64_t first_page, uint64_t npage
             rv_dirty_set_granules(rt, p, 1);
         }
     }
+    return 0;
+}
+
+int rv_runtime_map_rom(rv_runtime *rt, uint64_t base, const uint8_t *rom, uint64_t size)
+{
+    if (!rom || !size || size > UINT64_MAX - base || (base < RV_RAM_BASE + rt->ram_size && base + size > RV_RAM_BASE))
+        return -1;
+    rt->rom = rom;
+    rt->rom_base = base;
+    rt->rom_size = size;
     return 0;
 }
 

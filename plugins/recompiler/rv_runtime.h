@@ -52,6 +52,11 @@ rv_runtime *rv_runtime_new(uint8_t *ram, uint64_t ram_size, const rv_machine_ops
                            char *err, size_t errlen);
 void rv_runtime_free(rv_runtime *rt);
 rv_cpu *rv_runtime_cpu(rv_runtime *rt);
+/* A read-only window outside RAM the hart may execute from (a boot ROM at [base, base + size), host bytes at
+ * rom, which must stay valid and unchanged once the hart has run them). Only fetches read it here: data
+ * accesses there still go to ops.mmio, which serves them from the same bytes. Returns 0, or -1 when it overlaps
+ * RAM or is empty. */
+int rv_runtime_map_rom(rv_runtime *rt, uint64_t base, const uint8_t *rom, uint64_t size);
 /* Stores to guest RAM [addr, addr + len) call ops.store_watch (a mailbox such as HTIF's tohost); at most 4
  * ranges. Returns 0, or -1 when the range is not in RAM or the table is full. */
 int rv_runtime_watch(rv_runtime *rt, uint64_t addr, uint64_t len);

@@ -22,6 +22,7 @@
 
 #include <vmm/plugin.h>
 
+#include "bootrom.h"
 #include "clint.h"
 #include "dtb.h"
 #include "htif.h"
@@ -73,6 +74,10 @@ struct riscv64 {
     plic *plic;               /* device lines arrive here from any thread (irq_line) */
     int dirty_wanted;         /* the engine asked for dirty logging (before the runtime existed, maybe) */
     uint64_t dtb_addr;        /* where vm_load put the device tree: a1 at reset */
+    loader_firmware fw;       /* bios=: read by vm_check, loaded by vm_load, then freed */
+    int fw_open;
+    int fw_boot;              /* a firmware runs: the hart starts in the boot ROM */
+    uint8_t *rom;             /* the boot ROM's BOOTROM_SIZE bytes (bootrom.h) */
 };
 
 #define RV64_PLIC_CONTEXTS(harts) (2 * (harts)) /* per hart: M-mode and S-mode, numbered as on QEMU's virt */
@@ -159,8 +164,9 @@ static int riscv64_construct(vmm_instance *inst, const vmm_helpers *hlp, void *s
     if (m->nharts == 0)
         m->nharts = 1;
     m->plic = plic_new(RV64_PLIC_CONTEXTS(m->nharts), riscv64_plic_notify, m);
-    if (!m->plic) {
-        hlp->log(inst, VMM_LOG_ERROR, "out of memory for the PLIC");
+    m->rom = calloc(1, BOOTROM_SIZE);
+    if (!m->plic || !m->rom) {
+        hlp->log(inst, VMM_LOG_ERROR, "out of memory for the PLIC and the boot ROM");
         return -1;
     }
     if (!m->exec_rc) {
@@ -204,6 +210,9 @@ static void riscv64_destruct(vmm_instance *inst, void *state)
     }
     plic_free(m->plic);
     m->plic = NULL;
+    free(m->rom);
+    m->rom = NULL;
+    loader_firmware_close(&m->fw);
     if (m->exec_rc) {
         if (m->rc.log)
             rc_log_drain(&m->rc);
@@ -285,7 +294,7 @@ static int riscv64_place_initrd(struct riscv64 *m, const vmm_image *images, unsi
         const vmm_image *img = &images[i];
         if (img->role != VMM_IMAGE_INITRD)
             continue;
-        uint64_t at = (prog->entry + (ram / 2 < (128ull << 20) ? ram / 2 : 128ull << 20) + 4095) & ~4095ull;
+        uint64_t at = (prog->next_addr + (ram / 2 < (128ull << 20) ? ram / 2 : 128ull << 20) + 4095) & ~4095ull;
         if (at < prog->end)
             at = (prog->end + 4095) & ~4095ull;
         if (at < RV_RAM_BASE || at - RV_RAM_BASE > ram || img->size > ram - (at - RV_RAM_BASE)) {
@@ -324,10 +333,14 @@ static int riscv64_vm_load(vmm_instance *inst, void *state, const vmm_image *ima
     const vmm_helpers *h = m->hlp;
     loader_program prog;
     uint64_t initrd_start, initrd_end;
-    if (loader_load(inst, h, images, nimages, m->checking, &prog) ||
+    if (!m->fw_open && loader_firmware_open(inst, h, h->opt_string(inst, "bios"), images, nimages, &m->fw))
+        return -1;
+    m->fw_open = 1;
+    if (loader_load(inst, h, images, nimages, &m->fw, m->checking, &prog) ||
         riscv64_place_initrd(m, images, nimages, &prog, &initrd_start, &initrd_end))
         return -1;
     m->entry = prog.entry;
+    m->fw_boot = prog.firmware;
     m->tohost = prog.tohost;
     m->fromhost = prog.fromhost;
     uint64_t ram = h->mem_ram_size(inst);
@@ -362,6 +375,9 @@ static int riscv64_vm_load(vmm_instance *inst, void *state, const vmm_image *ima
     free(blob);
     if (r)
         return -1;
+    bootrom_build(m->rom, prog.entry, m->dtb_addr, prog.next_addr, BOOTROM_NEXT_MODE_S);
+    if (!m->checking)
+        loader_firmware_close(&m->fw); /* in RAM now */
     return m->exec_rc && !m->checking ? riscv64_start_rc(m) : 0;
 }
 
@@ -397,6 +413,7 @@ static int riscv64_vm_check(vmm_instance *inst, void *state, const vmm_image *im
     int r = riscv64_vm_load(inst, state, images, nimages);
     m->checking = 0;
     m->entry = 0;
+    m->fw_boot = 0;
     m->tohost = m->fromhost = 0;
     m->dtb_addr = 0;
     return r ? -1 : m->exec_rc;
@@ -408,6 +425,18 @@ static int riscv64_mmio(void *opaque, uint64_t addr, unsigned size, int is_write
 {
     rv64_hart *hart = opaque;
     struct riscv64 *m = hart->m;
+    if (addr - BOOTROM_BASE < BOOTROM_SIZE) {
+        /* Reads within the ROM see its bytes; writes are dropped, as on QEMU's virt. */
+        if (size > BOOTROM_SIZE - (addr - BOOTROM_BASE))
+            return -1;
+        if (!is_write) {
+            uint64_t v = 0;
+            for (unsigned i = 0; i < size; i++)
+                v |= (uint64_t)m->rom[addr - BOOTROM_BASE + i] << (8 * i);
+            *val = v;
+        }
+        return 0;
+    }
     if (addr - CLINT_BASE < CLINT_SIZE) {
         int target = clint_access(&m->clint, addr - CLINT_BASE, size, is_write, val);
         rv_runtime *rt = target >= 0 ? __atomic_load_n(&m->hart[target].rt, __ATOMIC_ACQUIRE) : NULL;
@@ -622,13 +651,17 @@ static int riscv64_vcpu_init(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
             m->hlp->log(inst, VMM_LOG_DEBUG, "HTIF tohost 0x%" PRIx64 " is not inside RAM: no HTIF", m->tohost);
     }
     rv_runtime_set_misaligned(hart->rt, m->emulate_misaligned);
+    if (rv_runtime_map_rom(hart->rt, BOOTROM_BASE, m->rom, BOOTROM_SIZE))
+        return -1;
     rv_cpu *c = rv_runtime_cpu(hart->rt);
-    /* Every hart starts at the program's entry, as on QEMU's virt (firmware picks a boot hart by lottery). */
-    c->pc = m->entry;
-    c->x[10] = index;       /* a0: hart id, a1: the device tree, as QEMU's reset vector passes them */
-    c->x[11] = m->dtb_addr;
-    m->hlp->log(inst, VMM_LOG_DEBUG, "hart %u: entry 0x%" PRIx64 ", device tree 0x%" PRIx64 "%s", index, m->entry,
-                m->dtb_addr, m->tohost ? ", HTIF tohost" : "");
+    /* With firmware, every hart starts in the boot ROM, whose reset code sets a0-a2 (a0 from mhartid) and jumps to
+     * it (firmware picks a boot hart by lottery); a bare-metal program starts at once on every hart with a0 and a1
+     * as that code would pass them, as on QEMU's virt. */
+    c->pc = m->fw_boot ? BOOTROM_BASE : m->entry;
+    c->x[10] = index;
+    c->x[11] = m->fw_boot ? 0 : m->dtb_addr;
+    m->hlp->log(inst, VMM_LOG_DEBUG, "hart %u: entry 0x%" PRIx64 ", device tree 0x%" PRIx64 "%s", index,
+                m->fw_boot ? (uint64_t)BOOTROM_BASE : m->entry, m->dtb_addr, m->tohost ? ", HTIF tohost" : "");
     return 0;
 }
 
@@ -723,7 +756,12 @@ static int riscv64_board_save(void *state, vmm_ssm *ssm)
         }
         r = h->ssm_end_optional(ssm);
     }
-    return r;
+    if (r)
+        return r;
+    /* The boot ROM came after version 1 (its bytes depend on the images, which a restore does not load). */
+    h->ssm_put_optional(ssm, "bootrom");
+    h->ssm_put_bytes(ssm, m->rom, BOOTROM_USED);
+    return h->ssm_end_optional(ssm);
 }
 
 static int riscv64_board_load(void *state, vmm_ssm *ssm, uint32_t version)
@@ -781,6 +819,9 @@ static int riscv64_board_load(void *state, vmm_ssm *ssm, uint32_t version)
     if (tohost && (tohost < RV_RAM_BASE || tohost - RV_RAM_BASE > ram - 8 ||
                    (fromhost && (fromhost < RV_RAM_BASE || fromhost - RV_RAM_BASE > ram - 8))))
         return h->ssm_fail(ssm, "HTIF mailbox 0x%" PRIx64 "/0x%" PRIx64 " is outside RAM", tohost, fromhost);
+    int rom = h->ssm_get_optional(ssm, "bootrom");
+    if (rom < 0 || (rom && (h->ssm_get_bytes(ssm, m->rom, BOOTROM_USED) || h->ssm_end_optional(ssm))))
+        return -1;
     m->tohost = tohost;
     m->fromhost = fromhost;
     riscv64_htif_setup(m);
@@ -935,6 +976,11 @@ static const vmm_option_desc riscv64_options[] = {
     { .name = "exec", .type = VMM_OPT_STRING,
       .help = "where translated code runs: inproc (in this process; the default) or rc (at ring 3 of a KVM VM "
               "under the RC hypervisor; needs /dev/kvm, RAM up to 1280 MiB; the default with --accel kvm)" },
+    { .name = "bios", .type = VMM_OPT_STRING,
+      .help = "firmware run in M-mode from the boot ROM at 0x1000 (a0 hart id, a1 device tree, a2 OpenSBI's "
+              "fw_dynamic_info), with --kernel as its S-mode next stage (a Linux Image at 0x80200000, an ELF, or "
+              "a flat binary): an ELF or flat FILE (at 0x80000000), default (" LOADER_DEFAULT_BIOS ") or none "
+              "(--kernel runs bare-metal in M-mode). Not given: default for a Linux Image --kernel, else none" },
     { .name = "dtb-dump", .type = VMM_OPT_STRING,
       .help = "write the device tree the guest gets (a1 at reset) to this file (dtc -I dtb -O dts FILE shows it)" },
     { .name = NULL },
