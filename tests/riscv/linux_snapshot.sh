@@ -81,7 +81,7 @@ ctl resume
 paused=$(grep "saved snapshot 'paused'" "$tmp/run.err" | sed 's/.*: //')
 [ -n "$paused" ] || fail "no log line for the paused save"
 
-type_ '(i=0; while :; do dd if=/bin/busybox of=/mnt/f$((i % 4)) bs=4k count=16 skip=$((i % 64)) 2>/dev/null; sync; i=$((i + 1)); echo $i >/mnt/count; done) &'
+type_ '(i=0; while :; do dd if=/bin/busybox of=/mnt/f$((i % 4)) bs=4k count=16 skip=$((i % 64)) 2>/dev/null; sync; i=$((i + 1)); echo $i >/mnt/count.new; mv /mnt/count.new /mnt/count; done) &'
 # the save comes once a round of the loop has reached the disk
 type_ 'until [ -s /mnt/count ]; do sleep 1; done; read up idle </proc/uptime; echo before-save up=$up'
 until_out "^before-save up=[0-9]" "$tmp/run.out" 60
