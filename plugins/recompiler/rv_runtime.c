@@ -17,6 +17,7 @@
 #include "rv_mmu.h"
 #include "rv_fpu.h"
 #include "rv_translate.h"
+#include "rv_codesnap.h"
 
 #define RV_CODE_SIZE (64u << 20)
 #define RV_TB_HASH_BITS 16
@@ -116,7 +117,7 @@ struct rv_runtime {
     uint64_t samples, next_decision;
     struct { uint64_t pc, n; } prof[1024]; /* trace=prof: samples per block */
 
-    uint64_t stat_blocks, stat_flushes, stat_chains, stat_repins, stat_walks;
+    uint64_t stat_blocks, stat_flushes, stat_chains, stat_repins, stat_walks, stat_fencei_kept;
 
     /* Paging: the context blocks are looked up in, the one the TLB holds translations for, a fetch fault for
      * the dispatcher, and the page the translator is reading a block from. */
@@ -126,6 +127,7 @@ struct rv_runtime {
     uint64_t fetch_cause, fetch_tval;
     int xl_paged;
     uint64_t xl_vpage, xl_poff, xl_cross_poff; /* RAM offsets of the block's page and of the next one, or ~0 */
+    rv_codesnap snap;    /* the pages translations were read from, for fence.i */
     uint64_t code_vpages[64]; /* virtual pages blocks were fetched from with paging on (hashed, 4096 bits) */
     /* SMP: mhartid, and what LR read (SC's compare-and-swap expects it) at lr_val_addr (~0: no value). */
     uint64_t hartid, lr_val, lr_val_addr;
@@ -198,6 +200,7 @@ static void rv_flush(rv_runtime *rt)
     rt->code_lo = UINT64_MAX;
     rt->code_hi = 0;
     memset(rt->code_vpages, 0, sizeof(rt->code_vpages));
+    rv_codesnap_reset(&rt->snap);
     /* The trampolines spill and reload the pinned registers, so they follow the map. With an unchanged map
      * they come out byte for byte the same, which matters when the flush happens under running code (SMC). */
     rt->buf.p = rt->code_rw;
@@ -356,6 +359,28 @@ static void rv_mark_code(rv_runtime *rt, uint64_t off0, uint64_t off1)
         rt->code_hi = g1 + 1;
 }
 
+/* Copy (take) or compare with their copies the RAM pages a block at pc is read from: with paging, its page and
+ * the next one for a crossing first instruction; without, as far as the longest block reaches. */
+static void rv_snap_pages(rv_runtime *rt, uint64_t pc, int take)
+{
+    uint64_t offs[2];
+    if (rt->xl_paged) {
+        offs[0] = rt->xl_poff;
+        offs[1] = rt->xl_cross_poff; /* ~0 when none: outside RAM, ignored */
+    } else {
+        offs[0] = pc - RV_RAM_BASE; /* the ROM window wraps to far outside RAM: ignored */
+        offs[1] = offs[0] + RV_TB_MAX_INSNS * 4 - 1;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (offs[i] >= rt->ram_size)
+            continue;
+        if (take)
+            rv_codesnap_take(&rt->snap, rt->ram, rt->ram_size, offs[i]);
+        else
+            rv_codesnap_check(&rt->snap, rt->ram, offs[i]);
+    }
+}
+
 /* The host code for pc (writable view), translating it if needed; NULL with rt->fetch_cause and fetch_tval set
  * when the instruction cannot be fetched. */
 static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
@@ -407,11 +432,14 @@ static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
         env.interp = (uint64_t)(uintptr_t)rv_helper_interp;
     }
     rv_xlate_result res;
+    rv_snap_pages(rt, pc, 1);
     if (rv_translate_block(&env, pc, &res)) {
         rv_flush(rt);
+        rv_snap_pages(rt, pc, 1);
         if (rv_translate_block(&env, pc, &res))
             return NULL;
     }
+    rv_snap_pages(rt, pc, 0);
     if (rt->xl_paged) {
         unsigned bit = rv_vpage_bit(rt->xl_vpage);
         rt->code_vpages[bit / 64] |= 1ull << (bit % 64);
@@ -1121,7 +1149,12 @@ static void rv_do_interp(rv_runtime *rt, uint32_t raw)
         write_rd = 0;
         break;
     case RV_OP_FENCE_I:
-        rv_flush(rt);
+        /* This hart's own stores to translated code have flushed already; DMA and other harts' have not, and
+         * fence.i is where they must become visible: keep the translations if their pages are unchanged. */
+        if (!rv_codesnap_unchanged(&rt->snap, rt->ram))
+            rv_flush(rt);
+        else
+            rt->stat_fencei_kept++;
         write_rd = 0;
         break;
     case RV_OP_SFENCE_VMA: {
@@ -1586,6 +1619,7 @@ void rv_runtime_free(rv_runtime *rt)
     if (rt->wake_fd >= 0)
         close(rt->wake_fd);
     free(rt->tbs);
+    rv_codesnap_free(&rt->snap);
     free(rt->dirty);
     if (rt->inproc)
         munmap(rt->inproc, rt->inproc_len);
