@@ -17,6 +17,7 @@
 #include "rv_mmu.h"
 #include "rv_fpu.h"
 #include "rv_translate.h"
+#include "rv_codesnap.h"
 
 #define RV_CODE_SIZE (64u << 20)
 #define RV_TB_HASH_BITS 16
@@ -58,6 +59,9 @@ typedef struct rv_tb {
     uint64_t satp;
     uint32_t flags;
     uint8_t *code;   /* writable view */
+    /* Fetch translated: the RAM offsets of the page the block was read from and of the next one (a crossing
+     * first instruction, else ~0), checked against the current mapping when the dispatcher finds it. */
+    uint64_t poff, poff2;
 } rv_tb;
 
 /* In-process, the rv_cpu sits in a block with a pointer back to its runtime (C helpers called by generated code
@@ -116,7 +120,7 @@ struct rv_runtime {
     uint64_t samples, next_decision;
     struct { uint64_t pc, n; } prof[1024]; /* trace=prof: samples per block */
 
-    uint64_t stat_blocks, stat_flushes, stat_chains, stat_repins, stat_walks;
+    uint64_t stat_blocks, stat_flushes, stat_chains, stat_repins, stat_walks, stat_fencei_kept;
 
     /* Paging: the context blocks are looked up in, the one the TLB holds translations for, a fetch fault for
      * the dispatcher, and the page the translator is reading a block from. */
@@ -126,7 +130,12 @@ struct rv_runtime {
     uint64_t fetch_cause, fetch_tval;
     int xl_paged;
     uint64_t xl_vpage, xl_poff, xl_cross_poff; /* RAM offsets of the block's page and of the next one, or ~0 */
-    uint64_t code_vpages[64]; /* virtual pages blocks were fetched from with paging on (hashed, 4096 bits) */
+    rv_codesnap snap;    /* the pages translations were read from, for fence.i */
+    /* Fetch translations (virtual page -> RAM offset) since the last sfence.vma or context change: what the
+     * dispatcher checks a paged block's pages against without walking each time. */
+    struct { uint64_t vpage, poff; } ftc[64];
+    int last_tb_crosses; /* the block rv_tb_get returned reads two pages: nothing chains to it */
+    uint64_t stat_remaps;
     /* SMP: mhartid, and what LR read (SC's compare-and-swap expects it) at lr_val_addr (~0: no value). */
     uint64_t hartid, lr_val, lr_val_addr;
     csh capstone;
@@ -184,6 +193,12 @@ static void rv_jc_clear(rv_runtime *rt)
         rt->cpu->jc[i].code = 0;
 }
 
+static void rv_ftc_clear(rv_runtime *rt)
+{
+    for (unsigned i = 0; i < 64; i++)
+        rt->ftc[i].vpage = ~0ull;
+}
+
 /* Throw away every translation: the simple, always-correct answer to self-modifying code and a full buffer. */
 static void rv_flush(rv_runtime *rt)
 {
@@ -197,7 +212,8 @@ static void rv_flush(rv_runtime *rt)
         rt->codemap[g] &= (uint8_t)~RV_CODEMAP_CODE;
     rt->code_lo = UINT64_MAX;
     rt->code_hi = 0;
-    memset(rt->code_vpages, 0, sizeof(rt->code_vpages));
+    rv_ftc_clear(rt);
+    rv_codesnap_reset(&rt->snap);
     /* The trampolines spill and reload the pinned registers, so they follow the map. With an unchanged map
      * they come out byte for byte the same, which matters when the flush happens under running code (SMC). */
     rt->buf.p = rt->code_rw;
@@ -337,10 +353,29 @@ static int rv_fetch_page(rv_runtime *rt, uint64_t va, uint64_t *poff)
     return 0;
 }
 
-static unsigned rv_vpage_bit(uint64_t va)
+/* rv_fetch_page through the fetch-translation cache (faults are not cached). */
+static int rv_fetch_page_cached(rv_runtime *rt, uint64_t va, uint64_t *poff)
 {
-    uint64_t p = va >> 12;
-    return (unsigned)((p ^ (p >> 12) ^ (p >> 24)) & 4095);
+    unsigned i = (unsigned)(va >> 12) & 63;
+    if (rt->ftc[i].vpage == (va & ~0xfffull)) {
+        *poff = rt->ftc[i].poff;
+        return 0;
+    }
+    int e = rv_fetch_page(rt, va, poff);
+    if (!e) {
+        rt->ftc[i].vpage = va & ~0xfffull;
+        rt->ftc[i].poff = *poff;
+    }
+    return e;
+}
+
+/* A paged block still translates from the RAM it was read from: its page(s) map where they did. */
+static int rv_tb_mapped(rv_runtime *rt, const rv_tb *t)
+{
+    uint64_t p, pc = t->pc;
+    if (rv_fetch_page_cached(rt, pc, &p) || p != t->poff)
+        return 0;
+    return t->poff2 == ~0ull || (!rv_fetch_page_cached(rt, (pc & ~0xfffull) + 4096, &p) && p == t->poff2);
 }
 
 static void rv_mark_code(rv_runtime *rt, uint64_t off0, uint64_t off1)
@@ -356,13 +391,48 @@ static void rv_mark_code(rv_runtime *rt, uint64_t off0, uint64_t off1)
         rt->code_hi = g1 + 1;
 }
 
+/* Copy (take) or compare with their copies the RAM pages a block at pc is read from: with paging, its page and
+ * the next one for a crossing first instruction; without, as far as the longest block reaches. */
+static void rv_snap_pages(rv_runtime *rt, uint64_t pc, int take)
+{
+    uint64_t offs[2];
+    if (rt->xl_paged) {
+        offs[0] = rt->xl_poff;
+        offs[1] = rt->xl_cross_poff; /* ~0 when none: outside RAM, ignored */
+    } else {
+        offs[0] = pc - RV_RAM_BASE; /* the ROM window wraps to far outside RAM: ignored */
+        offs[1] = offs[0] + RV_TB_MAX_INSNS * 4 - 1;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (offs[i] >= rt->ram_size)
+            continue;
+        if (take)
+            rv_codesnap_take(&rt->snap, rt->ram, rt->ram_size, offs[i]);
+        else
+            rv_codesnap_check(&rt->snap, rt->ram, offs[i]);
+    }
+}
+
 /* The host code for pc (writable view), translating it if needed; NULL with rt->fetch_cause and fetch_tval set
  * when the instruction cannot be fetched. */
 static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
 {
     rv_tb *t = rv_tb_slot(rt, pc);
-    if (t->pc == pc)
-        return t->code;
+    if (t->pc == pc) {
+        /* sfence.vma and satp writes keep the blocks (their code depends on the RAM bytes, which the code map
+         * and fence.i look after, and on the mapping, checked here): a page mapped elsewhere now retranslates. */
+        if (!(rt->cur_flags & RV_CTX_FETCH)) {
+            rt->last_tb_crosses = 0;
+            return t->code;
+        }
+        int ok = rv_tb_mapped(rt, t);
+        t = rv_tb_slot(rt, pc); /* the walk may have set an A bit next to code and flushed */
+        if (ok && t->pc == pc) {
+            rt->last_tb_crosses = t->poff2 != ~0ull;
+            return t->code;
+        }
+        rt->stat_remaps++;
+    }
     uint16_t probe;
     rt->fetch_cause = RV_EXC_INSN_ACCESS;
     rt->fetch_tval = pc;
@@ -372,13 +442,13 @@ static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
          * translated, and a fault on the second reports its address). */
         rt->xl_vpage = pc & ~0xfffull;
         rt->xl_cross_poff = ~0ull;
-        int e = rv_fetch_page(rt, pc, &rt->xl_poff);
+        int e = rv_fetch_page_cached(rt, pc, &rt->xl_poff);
         if (e) {
             rt->fetch_cause = (uint64_t)e;
             return NULL;
         }
         if ((pc & 0xfff) == 0xffe && !rv_xl_fetch16(rt, pc, &probe) && rv_insn_length(probe) == 4) {
-            e = rv_fetch_page(rt, rt->xl_vpage + 4096, &rt->xl_cross_poff);
+            e = rv_fetch_page_cached(rt, rt->xl_vpage + 4096, &rt->xl_cross_poff);
             if (e) {
                 rt->fetch_cause = (uint64_t)e;
                 rt->fetch_tval = rt->xl_vpage + 4096;
@@ -396,6 +466,7 @@ static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
         .buf = &rt->buf, .exec_delta = rt->rx_delta, .epilogue = rt->epilogue, .fetch16 = rv_xl_fetch16, .opaque = rt,
         .ram_base = RV_RAM_BASE, .ram_size = rt->ram_size, .codemap_off = (int32_t)rt->cpu->codemap_off,
         .no_chain = (rt->trace & RV_TRACE_EXEC) != 0, .paged = (rt->cur_flags & RV_CTX_DATA) != 0,
+        .page_chains = rt->xl_paged, .chain_vpage = pc & ~0xfffull,
     };
     if (rt->vm) {
         env.load = rv_exec_addr(rt, rt->stubs.load);
@@ -407,18 +478,15 @@ static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
         env.interp = (uint64_t)(uintptr_t)rv_helper_interp;
     }
     rv_xlate_result res;
+    rv_snap_pages(rt, pc, 1);
     if (rv_translate_block(&env, pc, &res)) {
         rv_flush(rt);
+        rv_snap_pages(rt, pc, 1);
         if (rv_translate_block(&env, pc, &res))
             return NULL;
     }
+    rv_snap_pages(rt, pc, 0);
     if (rt->xl_paged) {
-        unsigned bit = rv_vpage_bit(rt->xl_vpage);
-        rt->code_vpages[bit / 64] |= 1ull << (bit % 64);
-        if (res.end_pc > rt->xl_vpage + 4096) {
-            bit = rv_vpage_bit(rt->xl_vpage + 4096);
-            rt->code_vpages[bit / 64] |= 1ull << (bit % 64);
-        }
         uint64_t first_end = res.end_pc < rt->xl_vpage + 4096 ? res.end_pc : rt->xl_vpage + 4096;
         rv_mark_code(rt, rt->xl_poff + (pc & 0xfff), rt->xl_poff + (first_end - rt->xl_vpage));
         if (res.end_pc > rt->xl_vpage + 4096)
@@ -427,11 +495,15 @@ static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
         rv_mark_code(rt, res.pc - RV_RAM_BASE, res.end_pc - RV_RAM_BASE);
     }
     t = rv_tb_slot(rt, pc);
+    if (t->pc != pc) /* else it replaces a block of a page now mapped elsewhere */
+        rt->ntbs++;
     t->pc = pc;
     t->satp = rt->cur_satp;
     t->flags = rt->cur_flags;
     t->code = res.code;
-    rt->ntbs++;
+    t->poff = rt->xl_paged ? rt->xl_poff : ~0ull;
+    t->poff2 = rt->xl_paged && res.end_pc > rt->xl_vpage + 4096 ? rt->xl_cross_poff : ~0ull;
+    rt->last_tb_crosses = t->poff2 != ~0ull;
     rt->stat_blocks++;
     if (rt->trace & (RV_TRACE_IN_ASM | RV_TRACE_OUT_ASM))
         rv_trace_block(rt, &res);
@@ -1121,23 +1193,26 @@ static void rv_do_interp(rv_runtime *rt, uint32_t raw)
         write_rd = 0;
         break;
     case RV_OP_FENCE_I:
-        rv_flush(rt);
+        /* This hart's own stores to translated code have flushed already; DMA and other harts' have not, and
+         * fence.i is where they must become visible: keep the translations if their pages are unchanged. */
+        if (!rv_codesnap_unchanged(&rt->snap, rt->ram))
+            rv_flush(rt);
+        else
+            rt->stat_fencei_kept++;
         write_rd = 0;
         break;
     case RV_OP_SFENCE_VMA: {
-        /* The TLB always goes. Translated blocks depend only on the mappings of the pages they were fetched
-         * from: an sfence.vma of one address that no block was fetched from (a data page: the common case for
-         * a kernel) keeps them; every other form drops them all, with their chains and jump-cache entries (the
-         * block ends here, so flushing under it is safe, as for fence.i). */
+        /* The TLB, the fetch translations and the jump cache (it jumps across pages unchecked) go; the blocks
+         * stay: the dispatcher checks a paged block's mapping when it finds it, and chains never leave a page
+         * (the block ends here, so the next one goes through the dispatcher). */
         if (c->priv == RV_PRIV_U || (c->priv == RV_PRIV_S && (c->mstatus & RV_MSTATUS_TVM))) {
             rv_trap(rt, RV_EXC_ILLEGAL, raw);
             return;
         }
         rv_mmu_tlb_flush(c);
         rt->tlb_key_valid = 0;
-        unsigned bit = rv_vpage_bit(a);
-        if (in.rs1 == 0 || ((rt->code_vpages[bit / 64] >> (bit % 64)) & 1))
-            rv_flush(rt);
+        rv_ftc_clear(rt);
+        rv_jc_clear(rt);
         write_rd = 0;
         break;
     }
@@ -1304,6 +1379,7 @@ static void rv_mmu_sync(rv_runtime *rt)
     }
     if (flags != rt->cur_flags || satp != rt->cur_satp) {
         rv_jc_clear(rt);
+        rv_ftc_clear(rt);
         rt->cur_flags = flags;
         rt->cur_satp = satp;
     }
@@ -1364,7 +1440,7 @@ static uint8_t *rv_dispatch_next(rv_runtime *rt)
      * patch only inside the code buffer. */
     uint64_t field = c->chain_field, lo = rv_exec_addr(rt, rt->code_start);
     c->chain_field = 0;
-    if (field >= lo && field - lo <= (uint64_t)(rt->buf.p - rt->code_start) - 4 && rt->buf.p - rt->code_start >= 4) {
+    if (!rt->last_tb_crosses && field >= lo && field - lo <= (uint64_t)(rt->buf.p - rt->code_start) - 4 && rt->buf.p - rt->code_start >= 4) {
         x64_patch_rel32(rt->code_start + (field - lo), code);
         rt->stat_chains++;
     }
@@ -1607,6 +1683,7 @@ void rv_runtime_free(rv_runtime *rt)
     if (rt->wake_fd >= 0)
         close(rt->wake_fd);
     free(rt->tbs);
+    rv_codesnap_free(&rt->snap);
     free(rt->dirty);
     if (rt->inproc)
         munmap(rt->inproc, rt->inproc_len);

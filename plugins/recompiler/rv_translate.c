@@ -171,7 +171,7 @@ static void rv_emit_direct_exit_stub(rv_block *k, uint8_t *field, uint64_t targe
     x64_buf *b = k->b;
     x64_patch_rel32(field, b->p);
     rv_emit_set_pc(b, target);
-    if (k->env->no_chain) {
+    if (k->env->no_chain || (k->env->page_chains && (target & ~0xfffull) != k->env->chain_vpage)) {
         x64_emit_mov_rm_imm32(b, 8, x64_mem(X64_RBP, CPU_OFF(chain_field)), 0);
     } else {
         x64_emit_mov_imm(b, X64_RAX, (uint64_t)((uintptr_t)field + (uint64_t)k->env->exec_delta));

@@ -55,6 +55,10 @@ typedef struct rv_xlate_env {
     uint64_t load, store, interp;
     int no_chain;            /* every block exit returns to the dispatcher (exec tracing) */
     int paged;               /* loads and stores are translated: through rv_cpu.tlb inline, else the helpers */
+    /* Fetch is translated: chain only exits to the block's own virtual page (chain_vpage), so that chained code
+     * never runs without the dispatcher having checked its page's mapping since the last sfence.vma. */
+    int page_chains;
+    uint64_t chain_vpage;
 } rv_xlate_env;
 
 typedef struct rv_xlate_result {

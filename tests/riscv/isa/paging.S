@@ -3,8 +3,9 @@
  * U pages not executable from S, S pages not usable from U), reserved encodings (W without R, bits 63:54, A/D/U
  * on a pointer, a pointer at level 0), misaligned superpages, non-canonical addresses, stval of every page fault
  * (a fetch crossing into an unmapped page reports the second page), a delegated page fault, MPRV with MPP,
- * sfence.vma after remapping data and code, two address spaces under two ASIDs, a device page, and a guest
- * trying to reach outside RAM through satp and PTEs (access faults). S/U code runs from an identity-mapped
+ * sfence.vma (by address and of everything) after remapping data and code (reached by jr and by a direct jump
+ * from another page), two address spaces under two ASIDs, a device page, and a guest trying to reach outside RAM
+ * through satp and PTEs (access faults). S/U code runs from an identity-mapped
  * gigapage (and a U alias of it at 0xc0000000); faults go to M (s4 = mcause, s3 = mtval). */
 #include "test.h"
 #define SREPORT
@@ -264,6 +265,29 @@ TEST_BEGIN("paging")
     sfence.vma t0
     SRUN(s_jr, PG + 6 * 4096)
     OK_S(55, 2)
+    /* a code page mapped elsewhere, then sfence.vma of everything: the blocks translated from the old page stay
+     * cached under the same pc and satp, and must not run again (both ways: each page has run at that address) */
+    PTE(l0, 6, cpa, V | X | A)
+    sfence.vma
+    SRUN(s_jr, PG + 6 * 4096)
+    OK_S(72, 1)
+    PTE(l0, 6, cpb, V | X | A)
+    sfence.vma
+    SRUN(s_jr, PG + 6 * 4096)
+    OK_S(73, 2)
+    /* the same through a direct jump from another page (a chain would skip the dispatcher's check) */
+    PTE(l0, 16, cpj, V | X | A)
+    sfence.vma
+    SRUN(s_jr, PG + 16 * 4096)
+    OK_S(74, 2)
+    PTE(l0, 6, cpa, V | X | A)
+    sfence.vma
+    SRUN(s_jr, PG + 16 * 4096)
+    OK_S(75, 1)
+    PTE(l0, 6, cpb, V | X | A)
+    sfence.vma
+    SRUN(s_jr, PG + 16 * 4096)
+    OK_S(76, 2)
     /* two address spaces, ASIDs 1 and 2: the same addresses, other pages */
     PTEPA(root2, 2, 0x80000000, V | R | W | X | A | D)
     PTE(root2, 1, l1b, V)
@@ -365,6 +389,8 @@ cpc: .skip 4094
 cpd: .2byte 0x0000                                        /* its high half */
     li a4, 7
     ecall
+    .balign 4096
+cpj: .4byte 0x800f606f                                    /* j . - 10 pages: at PG + 16 pages, to PG + 6 pages */
 
     .data
     .balign 4096
