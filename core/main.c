@@ -50,7 +50,7 @@ static const char main_usage[] =
     "  --initrd FILE                initial RAM disk for the kernel\n"
     "  --append TEXT                kernel command line\n"
     "  --bios FILE                  firmware the architecture plugin starts the kernel under (its bios= option;\n"
-    "                               riscv64: FILE, default (Debian's OpenSBI fw_dynamic.elf) or none)\n"
+    "                               `vmm plugins --help ARCH` says what it takes)\n"
     "  --accel ENGINE               the execution engine: kvm (the host kernel runs the guest, /dev/kvm) or\n"
     "                               inproc (the architecture plugin runs it in this process); default: the\n"
     "                               architecture's choice ('vmm plugins' lists each one's engines)\n"
