@@ -62,16 +62,7 @@ static uint8_t blk_do(uint32_t type, uint64_t sector, void *data, uint32_t len, 
     int before = irq_seen[BLK_IRQ];
     blk_prepare(0, type, sector, data, len, to_guest);
     vq_submit(BLK_BASE, &blkq, 0, 1);
-    /* With io=thread the previous request's interrupt can arrive after the guest already saw its used element (two
-     * completions, two interrupts): one stale interrupt may come first, so wait for a second while the index lags. */
-    wait_irq(BLK_IRQ, before);
-    for (unsigned n = 0; n < 2 && *(volatile uint16_t *)&blkq.used.idx != (uint16_t)(blkq.seen + 1); n++) {
-        before = irq_seen[BLK_IRQ];
-        fence();
-        if (*(volatile uint16_t *)&blkq.used.idx == (uint16_t)(blkq.seen + 1))
-            break;
-        wait_irq(BLK_IRQ, before);
-    }
+    wait_used(BLK_IRQ, before, &blkq.used.idx, (uint16_t)(blkq.seen + 1));
     fence();
     CHECK(30, blkq.used.idx == (uint16_t)(blkq.seen + 1), "virtio-blk: used index did not advance by one");
     CHECK(31, blkq.used.ring[blkq.seen % QN].id == 0, "virtio-blk: used element names another head");

@@ -208,6 +208,21 @@ __attribute__((unused)) static void wait_irq(unsigned src, int before)
     }
 }
 
+/* Wait for a completion's interrupt, then on until the used index reaches `want`. With a device that completes
+ * off the vCPU thread (virtio-blk io=thread), the interrupt of an earlier request can arrive after the guest already
+ * saw its used element, and then ends the next wait early: one stale interrupt is allowed before the real one. */
+__attribute__((unused)) static void wait_used(unsigned src, int before, volatile uint16_t *used_idx, uint16_t want)
+{
+    wait_irq(src, before);
+    for (unsigned n = 0; n < 2; n++) {
+        before = irq_seen[src];
+        fence();
+        if (*used_idx == want)
+            return;
+        wait_irq(src, before);
+    }
+}
+
 __attribute__((unused)) static void plic_setup(void)
 {
     *(volatile uint32_t *)(PLIC + 4 * RNG_IRQ) = 1;

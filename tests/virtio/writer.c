@@ -29,7 +29,7 @@ static uint8_t request(uint32_t type, uint64_t sector, void *buf, uint32_t len, 
     q.desc[1] = (struct desc){(uint64_t)(uintptr_t)buf, len, (uint16_t)(D_NEXT | (to_guest ? D_WRITE : 0)), 2};
     q.desc[2] = (struct desc){(uint64_t)(uintptr_t)&st, 1, D_WRITE, 0};
     vq_submit(BLK_BASE, &q, 0, 1);
-    wait_irq(BLK_IRQ, before);
+    wait_used(BLK_IRQ, before, &q.used.idx, (uint16_t)(q.seen + 1));
     fence();
     CHECK(30, q.used.idx == (uint16_t)(q.seen + 1), "used index did not advance by one");
     q.seen++;
