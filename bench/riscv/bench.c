@@ -11,15 +11,7 @@
 #define ITERATIONS 2000
 #endif
 
-#ifdef BENCH_NATIVE
-#include <stdio.h>
-static void out_str(const char *s)
-{
-    fputs(s, stdout);
-}
-#else
-void out_str(const char *s);
-#endif
+#include "bench_out.h"
 
 /* ---- CRC-16 (CCITT, bitwise, as CoreMark does it) ---- */
 static uint16_t crc16_byte(uint8_t data, uint16_t crc)
@@ -250,15 +242,6 @@ static uint16_t bench_state(uint32_t seed, uint16_t crc)
     return crc16_u32(transitions, crc);
 }
 
-static void out_hex(uint32_t v)
-{
-    char buf[11] = "0x";
-    for (int i = 0; i < 8; i++)
-        buf[2 + i] = "0123456789abcdef"[(v >> (28 - 4 * i)) & 15];
-    buf[10] = 0;
-    out_str(buf);
-}
-
 int main(void)
 {
     uint16_t crc = 0;
@@ -270,7 +253,7 @@ int main(void)
         total = total * 31u + crc;
     }
     out_str("rvbench checksum ");
-    out_hex(total);
+    out_hex(total, 8);
     out_str("\n");
     return 0;
 }

@@ -12,15 +12,7 @@
 #define ITERATIONS 200
 #endif
 
-#ifdef BENCH_NATIVE
-#include <stdio.h>
-static void out_str(const char *s)
-{
-    fputs(s, stdout);
-}
-#else
-void out_str(const char *s);
-#endif
+#include "bench_out.h"
 
 static uint64_t mix(uint64_t h, uint64_t v)
 {
@@ -124,15 +116,6 @@ static uint64_t bench_convert(uint32_t seed, uint64_t h)
     return mix(h, (uint64_t)acc);
 }
 
-static void out_hex(uint64_t v)
-{
-    char buf[19] = "0x";
-    for (int i = 0; i < 16; i++)
-        buf[2 + i] = "0123456789abcdef"[(v >> (60 - 4 * i)) & 15];
-    buf[18] = 0;
-    out_str(buf);
-}
-
 int main(void)
 {
     uint64_t h = 0;
@@ -143,7 +126,7 @@ int main(void)
         h = bench_convert(it * 17u + 3u, h);
     }
     out_str("fpbench checksum ");
-    out_hex(h);
+    out_hex(h, 16);
     out_str("\n");
     return 0;
 }
