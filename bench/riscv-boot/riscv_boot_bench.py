@@ -13,67 +13,35 @@ usage: riscv_boot_bench.py --vmm VMM --get-guest SCRIPT [--runs N] [--cpus N] [-
 import argparse
 import os
 import re
-import select
 import statistics
 import subprocess
 import sys
-import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from guest_session import GuestSession  # noqa: E402
 
 MARKER = b"VMM-INIT-READY"
 CMDLINE = "console=ttyS0 earlycon=sbi panic=-1"
 FIRMWARE = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.elf"
 
 
+def boot_step(s):
+    """Start -> the marker /init prints -> the shell's first prompt -> `poweroff -f`, typed until the monitor exits."""
+    if s.state == "marker" and MARKER in s.text:
+        s.res["marker_s"] = s.elapsed()
+        m = re.search(rb"VMM-INIT-READY uptime=([0-9.]+)", s.text)
+        s.res["uptime_s"] = float(m.group(1)) if m else float("nan")
+        s.state = "prompt"
+    if s.state == "prompt" and re.search(rb"VMM-INIT-READY[^\n]*\n(.|\n)*# ", s.text):
+        s.res["prompt_s"] = s.elapsed()
+        s.state = "poweroff"
+    if s.state == "poweroff":
+        s.retype(b"poweroff -f\n")
+
+
 def run_once(argv, timeout, stall):
     """Boot once to the prompt, power off; a dict of measurements, with 'error' when it fell short."""
-    t0 = time.monotonic()
-    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err, res = b"", b"", {}
-    state, typed, last_out = "marker", 0.0, t0
-    fds = [p.stdout, p.stderr]
-    while fds:
-        now = time.monotonic()
-        if state != "exit" and (now - t0 > timeout or now - last_out > stall):
-            res["error"] = (f"no {state} after {timeout:.0f} s" if now - t0 > timeout
-                            else f"no output for {stall:.0f} s while waiting for the {state}")
-            p.terminate()
-            state = "exit"
-            typed = now
-        if state == "exit" and now - typed > 60:
-            p.kill()
-        r, _, _ = select.select(fds, [], [], 0.2)
-        for f in r:
-            chunk = os.read(f.fileno(), 65536)
-            if not chunk:
-                fds.remove(f)
-            elif f is p.stdout:
-                out += chunk
-                last_out = time.monotonic()
-            else:
-                err += chunk
-        text = out.replace(b"\r", b"")
-        if state == "marker" and MARKER in text:
-            res["marker_s"] = time.monotonic() - t0
-            m = re.search(rb"VMM-INIT-READY uptime=([0-9.]+)", text)
-            res["uptime_s"] = float(m.group(1)) if m else float("nan")
-            state = "prompt"
-        if state == "prompt" and re.search(rb"VMM-INIT-READY[^\n]*\n(.|\n)*# ", text):
-            res["prompt_s"] = time.monotonic() - t0
-            state = "poweroff"
-        # Input typed before the shell has set up its terminal can be discarded: retype until the monitor exits.
-        if state == "poweroff" and time.monotonic() - typed > 10:
-            try:
-                p.stdin.write(b"poweroff -f\n")
-                p.stdin.flush()
-            except BrokenPipeError:
-                pass
-            typed = time.monotonic()
-    _, status, ru = os.wait4(p.pid, 0)
-    res["exit_s"] = time.monotonic() - t0
-    res["status"] = os.waitstatus_to_exitcode(status)
-    res["user_s"], res["sys_s"] = ru.ru_utime, ru.ru_stime
-    res["tail"] = out[-400:].decode(errors="replace")
-    res["stderr"] = err.decode(errors="replace")
+    res = GuestSession(argv).run(boot_step, "marker", timeout, stall)
     if "prompt_s" not in res and "error" not in res:
         res["error"] = f"exited with status {res['status']} before the prompt"
     return res

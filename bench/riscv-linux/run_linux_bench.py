@@ -15,11 +15,12 @@ usage: run_linux_bench.py --vmm VMM --elf RVBENCH_LINUX [--get-guest SCRIPT | --
 import argparse
 import os
 import re
-import select
 import statistics
 import subprocess
 import sys
-import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from guest_session import GuestSession  # noqa: E402
 
 CMDLINE = "console=ttyS0 panic=-1"
 FW_DIR = "/usr/lib/riscv64-linux-gnu/opensbi/generic"
@@ -52,67 +53,31 @@ def make_initrd(base, elf, dest):
     os.replace(tmp, dest)
 
 
+def bench_step(s):
+    """The shell's prompt -> /bin/rvbench typed (again if it did not echo) -> its checksum and timing ->
+    `poweroff -f`, typed until the monitor exits."""
+    if s.state == "prompt" and re.search(rb"VMM-INIT-READY[^\n]*\n(.|\n)*# ", s.text):
+        s.res["prompt_s"] = s.elapsed()
+        s.prompt_at = len(s.text)
+        s.type_line(b"/bin/rvbench\n")
+        s.state = "bench"
+    if s.state == "bench":
+        after = s.text[s.prompt_at:]
+        if b"/bin/rvbench" not in after:
+            s.retype(b"/bin/rvbench\n")
+        m = re.search(rb"rvbench checksum (0x[0-9a-f]+)\nRVBENCH-LINUX wall=([0-9.]+) cpu=([0-9.]+)\n", after)
+        if m:
+            s.res["checksum"] = m.group(1).decode()
+            s.res["guest_wall_s"], s.res["guest_cpu_s"] = float(m.group(2)), float(m.group(3))
+            s.res["bench_host_s"] = s.elapsed() - s.res["prompt_s"]
+            s.state, s.typed = "poweroff", 0.0
+    if s.state == "poweroff":
+        s.retype(b"poweroff -f\n")
+
+
 def run_once(argv, timeout, stall):
     """Boot, run the bench, power off; a dict of measurements, with 'error' when it fell short."""
-    t0 = time.monotonic()
-    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err, res = b"", b"", {}
-    state, typed, last_out, prompt_at = "prompt", 0.0, t0, 0
-    fds = [p.stdout, p.stderr]
-
-    def type_line(line):
-        try:
-            p.stdin.write(line)
-            p.stdin.flush()
-        except BrokenPipeError:
-            pass
-
-    while fds:
-        now = time.monotonic()
-        if state != "exit" and (now - t0 > timeout or now - last_out > stall):
-            res["error"] = (f"no {state} after {timeout:.0f} s" if now - t0 > timeout
-                            else f"no output for {stall:.0f} s while waiting for the {state}")
-            p.terminate()
-            state, typed = "exit", now
-        if state == "exit" and now - typed > 60:
-            p.kill()
-        r, _, _ = select.select(fds, [], [], 0.2)
-        for f in r:
-            chunk = os.read(f.fileno(), 65536)
-            if not chunk:
-                fds.remove(f)
-            elif f is p.stdout:
-                out += chunk
-                last_out = time.monotonic()
-            else:
-                err += chunk
-        text = out.replace(b"\r", b"")
-        if state == "prompt" and re.search(rb"VMM-INIT-READY[^\n]*\n(.|\n)*# ", text):
-            res["prompt_s"] = time.monotonic() - t0
-            prompt_at = len(text)
-            type_line(b"/bin/rvbench\n")
-            state, typed = "bench", time.monotonic()
-        if state == "bench":
-            after = text[prompt_at:]
-            # Input typed before the shell has set up its terminal can be discarded: retype if it did not echo.
-            if b"/bin/rvbench" not in after and time.monotonic() - typed > 10:
-                type_line(b"/bin/rvbench\n")
-                typed = time.monotonic()
-            m = re.search(rb"rvbench checksum (0x[0-9a-f]+)\nRVBENCH-LINUX wall=([0-9.]+) cpu=([0-9.]+)\n", after)
-            if m:
-                res["checksum"] = m.group(1).decode()
-                res["guest_wall_s"], res["guest_cpu_s"] = float(m.group(2)), float(m.group(3))
-                res["bench_host_s"] = time.monotonic() - t0 - res["prompt_s"]
-                state, typed = "poweroff", 0.0
-        if state == "poweroff" and time.monotonic() - typed > 10:
-            type_line(b"poweroff -f\n")
-            typed = time.monotonic()
-    _, status, ru = os.wait4(p.pid, 0)
-    res["exit_s"] = time.monotonic() - t0
-    res["status"] = os.waitstatus_to_exitcode(status)
-    res["cpu_s"] = ru.ru_utime + ru.ru_stime
-    res["tail"] = out[-600:].decode(errors="replace")
-    res["stderr"] = err.decode(errors="replace")
+    res = GuestSession(argv).run(bench_step, "prompt", timeout, stall)
     if "checksum" not in res and "error" not in res:
         res["error"] = f"exited with status {res['status']} before the bench finished"
     return res
