@@ -35,7 +35,8 @@
 #define L (1u << SANDBOX_LOOP)
 #define P (1u << SANDBOX_PAGER)
 #define S (1u << SANDBOX_SAVE)
-#define ALL (V | L | P | S)
+#define I (1u << SANDBOX_IO)
+#define ALL (V | L | P | S | I)
 
 typedef struct sandbox_rule {
     const char *name;
@@ -86,7 +87,7 @@ static const sandbox_rule sandbox_rules[] = {
     {"recvmsg", L},
     {"sendmsg", L},
     {"getsockopt", L},
-    {"timerfd_settime", V | L}, /* devices arm their timers from I/O callbacks too */
+    {"timerfd_settime", V | L | I}, /* devices arm their timers from I/O callbacks and their own threads too */
     {"timerfd_gettime", V | L},
     {"fcntl", L | P | S},
     {"rt_sigaction", L},
@@ -97,24 +98,30 @@ static const sandbox_rule sandbox_rules[] = {
     /* What a thread it creates does first, before it could install a filter of its own. */
     {"rseq", L},
     {"set_robust_list", L},
-    {"pread64", V | L | P | S},
-    {"pwrite64", V | L | S},
-    {"pwritev", V | L | S},
-    {"preadv", V | L | P | S},
-    {"fdatasync", V | L | S},
-    {"fsync", L | S},
+    {"pread64", V | L | P | S | I},
+    {"pwrite64", V | L | S | I},
+    {"pwritev", V | L | S | I},
+    {"preadv", V | L | P | S | I},
+    {"fdatasync", V | L | S | I},
+    {"fsync", L | S | I},
     {"msync", L | S},
     {"flock", L | S},
     {"ftruncate", V | L | S},
     /* Device plugins serve requests on the vCPU thread that notified them (virtio-blk's reads, writes, flushes and
      * discards of its image, virtio-rng's random bytes: docs/devices.md). */
     {"getrandom", V},
-    {"fallocate", V},
+    {"fallocate", V | I}, /* discards, from a device's I/O thread too */
     /* Code buffers made while the guest runs (x86-raw's relegation, the recompiler): a memfd mapped twice. */
     {"memfd_create", V},
-    /* The pager waits for faults and for its stop event; a RISC-V hart in WFI waits for its wake-up eventfd. */
-    {"poll", V | P},
-    {"ppoll", V | P},
+    /* The pager waits for faults and for its stop event; a RISC-V hart in WFI waits for its wake-up eventfd; a
+     * device's I/O thread waits for its backend (virtio-console's socket, virtio-net's TAP) and its wake-up. */
+    {"poll", V | P | I},
+    {"ppoll", V | P | I},
+    /* A device's I/O thread may wait on an epoll set made while the device was set up. */
+    {"epoll_wait", I},
+    {"epoll_pwait", I},
+    {"epoll_pwait2", I},
+    {"epoll_ctl", I},
     {NULL, 0},
 };
 
@@ -131,7 +138,7 @@ static const char *const sandbox_sanitizer_calls[] = {
 #define SANDBOX_IOCTL_TYPE_MASK 0xff00u
 
 static const char *const sandbox_kind_names[SANDBOX_KINDS] = {"vcpu", "event-loop", "snapshot pager",
-                                                              "live-save worker"};
+                                                              "live-save worker", "device I/O"};
 
 static int sandbox_on;
 static unsigned sandbox_logged; /* kinds whose installation was logged, one line each */
@@ -144,6 +151,7 @@ static char sandbox_names[SANDBOX_MAX_NR][24];
 static _Thread_local int sandbox_thread_kind = -1;
 static _Thread_local const char *sandbox_instances[SANDBOX_DEPTH];
 static _Thread_local unsigned sandbox_ninstances;
+static _Thread_local const char *sandbox_owner_instance, *sandbox_owner_thread;
 
 const char *sandbox_kind_name(sandbox_kind kind)
 {
@@ -171,6 +179,12 @@ void sandbox_instance_pop(void)
 {
     if (sandbox_ninstances)
         sandbox_ninstances--;
+}
+
+void sandbox_thread_owner(const char *instance, const char *thread)
+{
+    sandbox_owner_instance = instance;
+    sandbox_owner_thread = thread;
 }
 
 /* ---- The SIGSYS handler: async-signal-safe calls only, each allowed by every kind's filter ---------------- */
@@ -212,6 +226,13 @@ static void sandbox_sigsys(int sig, siginfo_t *info, void *uctx)
     n = sandbox_append(line, n, cap, ") in the ");
     n = sandbox_append(line, n, cap, sandbox_thread_kind >= 0 ? sandbox_kind_names[sandbox_thread_kind] : "?");
     n = sandbox_append(line, n, cap, " thread");
+    if (sandbox_owner_instance) {
+        n = sandbox_append(line, n, cap, " '");
+        n = sandbox_append(line, n, cap, sandbox_owner_thread ? sandbox_owner_thread : "?");
+        n = sandbox_append(line, n, cap, "' of plugin instance '");
+        n = sandbox_append(line, n, cap, sandbox_owner_instance);
+        n = sandbox_append(line, n, cap, "'");
+    }
     if (sandbox_ninstances) {
         unsigned top = sandbox_ninstances <= SANDBOX_DEPTH ? sandbox_ninstances - 1 : SANDBOX_DEPTH - 1;
         n = sandbox_append(line, n, cap, ", in a callback of plugin instance '");

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "board.h"
+#include "iothread.h"
 #include "log.h"
 #include "loop.h"
 #include "sandbox.h"
@@ -78,6 +79,10 @@ static void vm_instance_free(vmm_instance *inst)
         return;
     if (inst->constructed && inst->desc->destruct)
         inst->desc->destruct(inst, inst->state);
+    /* Its state goes away now: a thread still running on it is the plugin's bug, said rather than hidden. */
+    if (__atomic_load_n(&inst->threads, __ATOMIC_RELAXED))
+        log_msg(VMM_LOG_ERROR, inst->name, "destroyed with %u thread(s) from thread_start still running (join them "
+                "in destruct)", inst->threads);
     opt_values_free(&inst->opts);
     board_fdt_free(inst->fdt);
     pthread_mutex_destroy(&inst->lock);
@@ -696,6 +701,8 @@ const vmm_helpers vm_helpers = {
     .fdt_describe = board_hlp_fdt_describe,
     .fdt_prop = board_hlp_fdt_prop,
     .fdt_device = board_hlp_fdt_device,
+    .thread_start = iothread_hlp_start,
+    .thread_join = iothread_hlp_join,
     .version_end = VMM_HELPERS_VERSION,
 };
 

@@ -32,6 +32,7 @@ struct vmm_instance {
     int logged_error; /* it logged an error: the core adds no second line for the same failure */
     int stateless;    /* said it has no state to save (ssm_stateless) */
     struct board_fdt *fdt; /* its description for the guest's device tree (fdt_describe), or NULL */
+    unsigned threads;      /* its threads started with thread_start and not joined yet */
 };
 
 /* Exit reasons the core counts: every vmm_exit_reason of the SDK it was built with. */

@@ -1,11 +1,13 @@
 /*
  * test-sandbox: a device plugin for tests/sandbox that makes a system call no vmm thread is allowed (socket with
- * AF_INET, or execve) when the guest writes its MMIO register: from the vCPU thread at once (when=mmio), or from
- * the event loop through a timer (when=timer). With the sandbox on, vmm must end naming the call, the thread kind
- * and this instance; with --sandbox off the call is made and this plugin reports what it returned, then stops the
- * VM with status 7.
+ * AF_INET, or execve) when the guest writes its MMIO register: from the vCPU thread at once (when=mmio), from
+ * the event loop through a timer (when=timer), or from a thread of its own started with the SDK 1.7 thread_start
+ * helper in construct (when=thread: the device I/O kind), which waits for the write. With the sandbox on, vmm must
+ * end naming the call, the thread kind and this instance; with --sandbox off the call is made and this plugin
+ * reports what it returned (from its timer, for the thread), then stops the VM with status 7.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -21,33 +23,82 @@ typedef struct sandbox_probe {
     vmm_timer *timer;
     int execve; /* call=execve, else socket */
     int from_timer;
+    /* when=thread: the thread, and what it shares with the callbacks under `lock` */
+    int from_thread, go, stop, made;
+    vmm_thread *thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    char line[160];
 } sandbox_probe;
 
-static void sandbox_probe_call(sandbox_probe *p)
+/* Make the call; what it returned goes in line. */
+static void sandbox_probe_make(sandbox_probe *p, char *line, size_t size)
 {
-    char line[160];
     if (p->execve) {
         /* A path that does not exist: with the sandbox off the call is made and fails, and vmm goes on. */
         char *const argv[] = {"sandbox-probe", NULL};
         execve("/nonexistent/sandbox-probe", argv, argv + 1);
-        snprintf(line, sizeof(line), "test-sandbox: execve made, failed: %s\n", strerror(errno));
+        snprintf(line, size, "test-sandbox: execve made, failed: %s\n", strerror(errno));
     } else {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         if (fd >= 0) {
-            snprintf(line, sizeof(line), "test-sandbox: socket(AF_INET) made, returned a descriptor\n");
+            snprintf(line, size, "test-sandbox: socket(AF_INET) made, returned a descriptor\n");
             close(fd);
         } else {
-            snprintf(line, sizeof(line), "test-sandbox: socket(AF_INET) made, failed: %s\n", strerror(errno));
+            snprintf(line, size, "test-sandbox: socket(AF_INET) made, failed: %s\n", strerror(errno));
         }
     }
+}
+
+static void sandbox_probe_report(sandbox_probe *p, const char *line)
+{
     p->hlp->console_write(p->inst, line, strlen(line));
     p->hlp->vm_stop(p->inst, 7);
 }
 
+static void sandbox_probe_call(sandbox_probe *p)
+{
+    char line[160];
+    sandbox_probe_make(p, line, sizeof(line));
+    sandbox_probe_report(p, line);
+}
+
+/* when=thread: waits for the guest's write, makes the call, and leaves the report to the timer (a callback). */
+static void *sandbox_probe_thread(void *arg)
+{
+    sandbox_probe *p = arg;
+    pthread_mutex_lock(&p->lock);
+    while (!p->go && !p->stop)
+        pthread_cond_wait(&p->cond, &p->lock);
+    int go = p->go && !p->stop;
+    pthread_mutex_unlock(&p->lock);
+    if (!go)
+        return NULL;
+    char line[160];
+    sandbox_probe_make(p, line, sizeof(line));
+    pthread_mutex_lock(&p->lock);
+    memcpy(p->line, line, sizeof(line));
+    p->made = 1;
+    pthread_mutex_unlock(&p->lock);
+    p->hlp->timer_arm(p->timer, 0, 0);
+    return p; /* what thread_join hands back: checked in destruct */
+}
+
 static void sandbox_probe_fired(void *state, vmm_timer *t)
 {
+    sandbox_probe *p = state;
     (void)t;
-    sandbox_probe_call(state);
+    if (!p->from_thread) {
+        sandbox_probe_call(p);
+        return;
+    }
+    char line[160];
+    pthread_mutex_lock(&p->lock);
+    int made = p->made;
+    memcpy(line, p->line, sizeof(line));
+    pthread_mutex_unlock(&p->lock);
+    if (made)
+        sandbox_probe_report(p, line);
 }
 
 static uint64_t sandbox_probe_read(void *state, uint64_t offset, unsigned size)
@@ -64,10 +115,16 @@ static void sandbox_probe_write(void *state, uint64_t offset, unsigned size, uin
     (void)offset;
     (void)size;
     (void)val;
-    if (p->from_timer)
+    if (p->from_thread) {
+        pthread_mutex_lock(&p->lock);
+        p->go = 1;
+        pthread_cond_signal(&p->cond);
+        pthread_mutex_unlock(&p->lock);
+    } else if (p->from_timer) {
         p->hlp->timer_arm(p->timer, 1000 * 1000, 0);
-    else
+    } else {
         sandbox_probe_call(p);
+    }
 }
 
 static int sandbox_probe_construct(vmm_instance *inst, const vmm_helpers *hlp, void *state)
@@ -81,23 +138,49 @@ static int sandbox_probe_construct(vmm_instance *inst, const vmm_helpers *hlp, v
         hlp->log(inst, VMM_LOG_ERROR, "call=%s: use socket or execve", call);
         return -1;
     }
-    if (strcmp(when, "mmio") && strcmp(when, "timer")) {
-        hlp->log(inst, VMM_LOG_ERROR, "when=%s: use mmio or timer", when);
+    if (strcmp(when, "mmio") && strcmp(when, "timer") && strcmp(when, "thread")) {
+        hlp->log(inst, VMM_LOG_ERROR, "when=%s: use mmio, timer or thread", when);
         return -1;
     }
     p->execve = !strcmp(call, "execve");
     p->from_timer = !strcmp(when, "timer");
+    p->from_thread = !strcmp(when, "thread");
     hlp->ssm_stateless(inst);
     p->timer = hlp->timer_create(inst, sandbox_probe_fired);
     if (!p->timer)
         return -1;
+    if (p->from_thread) {
+        if (!VMM_HELPERS_HAVE(hlp, 7)) {
+            hlp->log(inst, VMM_LOG_ERROR, "when=thread: this vmm has no thread_start (SDK 1.7)");
+            return -1;
+        }
+        pthread_mutex_init(&p->lock, NULL);
+        pthread_cond_init(&p->cond, NULL);
+        if (hlp->thread_start(inst, "sandbox-probe", sandbox_probe_thread, p, &p->thread))
+            return -1;
+    }
     return hlp->mmio_register(inst, SANDBOX_PROBE_MMIO, 4096, sandbox_probe_read, sandbox_probe_write);
+}
+
+static void sandbox_probe_destruct(vmm_instance *inst, void *state)
+{
+    sandbox_probe *p = state;
+    if (!p->thread)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stop = 1;
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    void *ret = NULL;
+    if (p->hlp->thread_join(p->thread, &ret) == 0 && p->made && ret != p)
+        p->hlp->log(inst, VMM_LOG_ERROR, "thread_join did not hand back what the thread returned");
 }
 
 static const vmm_option_desc sandbox_probe_options[] = {
     {.name = "call", .type = VMM_OPT_STRING, .default_value = "socket", .help = "socket (AF_INET) or execve"},
     {.name = "when", .type = VMM_OPT_STRING, .default_value = "mmio",
-     .help = "mmio: in the guest's MMIO write (vCPU thread); timer: 1 ms later (event loop)"},
+     .help = "mmio: in the guest's MMIO write (vCPU thread); timer: 1 ms later (event loop); thread: in a thread "
+             "of the device's own (thread_start), woken by the write"},
     {0},
 };
 
@@ -110,6 +193,7 @@ static const vmm_plugin_desc sandbox_probe_desc = {
     .description = "test device: a forbidden system call when the guest writes 0x10010000",
     .options = sandbox_probe_options,
     .construct = sandbox_probe_construct,
+    .destruct = sandbox_probe_destruct,
     .version_end = VMM_DESC_VERSION,
 };
 

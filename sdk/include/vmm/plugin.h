@@ -38,7 +38,7 @@ extern "C" {
 
 /* The SDK release this header describes. */
 #define VMM_SDK_MAJOR 1
-#define VMM_SDK_MINOR 6
+#define VMM_SDK_MINOR 7
 
 #define VMM_DESC_MAGIC    0x5044u /* 'PD': plugin descriptor */
 #define VMM_HELPERS_MAGIC 0x4854u /* 'HT': helper table */
@@ -63,6 +63,7 @@ extern "C" {
 typedef struct vmm_instance vmm_instance; /* one instance of a plugin in one VM */
 typedef struct vmm_vcpu vmm_vcpu;         /* one virtual CPU */
 typedef struct vmm_timer vmm_timer;       /* a timer on the core's event loop */
+typedef struct vmm_thread vmm_thread;     /* SDK 1.7: a device's own thread (thread_start) */
 
 typedef enum vmm_plugin_kind {
     VMM_KIND_ARCH = 1,   /* a guest architecture: sets up and runs vCPUs (x86-raw, riscv64, ...) */
@@ -243,6 +244,8 @@ typedef uint64_t (*vmm_io_read_fn)(void *state, uint64_t offset, unsigned size);
 typedef void (*vmm_io_write_fn)(void *state, uint64_t offset, unsigned size, uint64_t val);
 typedef void (*vmm_timer_fn)(void *state, vmm_timer *timer);
 typedef void (*vmm_console_input_fn)(void *state, const uint8_t *buf, size_t len);
+/* SDK 1.7: the function a device's own thread runs (thread_start); what it returns is thread_join's result. */
+typedef void *(*vmm_thread_fn)(void *arg);
 
 /* SDK 1.6: a device as it described itself with fdt_describe/fdt_prop, for the architecture that builds the
  * guest's device tree (fdt_device). The core keeps the strings and values; the architecture only reads them. */
@@ -403,7 +406,21 @@ typedef struct vmm_helpers {
      * the last one. */
     int (*fdt_device)(vmm_instance *inst, unsigned index, vmm_fdt_device *out);
 
-    void *reserved[9]; /* must be NULL; later minors append helpers here */
+    /* SDK 1.7, for devices, from construct: start a thread of the instance's own (an I/O worker, a backend
+     * poller) running fn(arg). The core names it `name` (15 characters are kept) and, unless --sandbox off,
+     * installs the device I/O filter in it before fn runs (docs/sandbox.md: reads and writes of descriptors the
+     * device opened while it was set up, pread/pwrite and their vector forms, fdatasync, fsync, fallocate, poll,
+     * epoll, futex, clocks; no file opened, no socket, no process). A forbidden call ends vmm with a line naming
+     * the call, the thread and the instance. Returns 0 with *thread set once the thread runs under its filter, or
+     * -1 after logging why (out of memory, no thread, called once the VM runs). Use it instead of pthread_create:
+     * a thread a device creates itself has no filter of its own. */
+    int (*thread_start)(vmm_instance *inst, const char *name, vmm_thread_fn fn, void *arg, vmm_thread **thread);
+    /* SDK 1.7: wait for a thread of thread_start to return (tell it to first), store what fn returned in *result
+     * (NULL: not wanted) and free the handle. Call it in destruct at the latest. Returns 0, or -1 after logging
+     * why (the thread itself called it). */
+    int (*thread_join)(vmm_thread *thread, void **result);
+
+    void *reserved[7]; /* must be NULL; later minors append helpers here */
     uint32_t version_end; /* == version */
 } vmm_helpers;
 
