@@ -3,7 +3,8 @@
 #   driver    guests/driver.c over an image this script writes: random bytes, reads, two writes in one notify (one
 #             indirect), flush, GET_ID, discard, out-of-range and unknown requests, every completion by PLIC
 #             interrupt; then the image's bytes are checked here, on the host
-#   driver-thread  the same with io=thread (virtio-blk's worker)
+#   driver-thread  the same with io=thread (virtio-blk's worker), which runs under the device I/O sandbox filter
+#             (--log info lists it; docs/sandbox.md)
 #   readonly  the same guest built with -DREADONLY against readonly=on: RO offered, writes IOERR, the image unchanged
 #   hostile   hostile.c breaks the rules one way per case; each must end in DEVICE_NEEDS_RESET with its log line
 #   snapshot  writer.c writes the image's sectors one request at a time; paused and saved over the control socket
@@ -50,7 +51,7 @@ build() {
     rv_build "$src/$g" "$tmp/guest.elf" -O2 -ffreestanding -mcmodel=medany -I"$src" -I"$dir/guests" "$@" 2>&1 || fail "cannot build $g"
 }
 run() {
-    timeout $((60 * scale)) "$vmm" run --arch riscv64 --mem 64M --kernel "$tmp/guest.elf" \
+    timeout $((60 * scale)) "$vmm" run --arch riscv64 --mem 64M --kernel "$tmp/guest.elf" ${vmm_extra-} \
         --device uart16550,mmio=0x10000000 --device sifive-test --device virtio-rng \
         --device "virtio-blk,base=0x10002000,irq=2,file=$img$1" ${2:+--device} ${2:+"$2"} </dev/null >"$tmp/out" 2>"$tmp/err"
 }
@@ -58,8 +59,12 @@ run() {
 case $case_ in
 driver)
     build driver.c
+    vmm_extra=${blkio:+--log info}
     run "$blkio" || fail "status $?: $(cat "$tmp/out" "$tmp/err")"
     grep -q "^blk ok" "$tmp/out" || fail "no 'blk ok': $(cat "$tmp/out")"
+    if [ -n "$blkio" ]; then
+        grep -q "sandbox: device I/O filter installed" "$tmp/err" || fail "the worker has no device I/O filter: $(cat "$tmp/err")"
+    fi
     python3 - "$img" <<'PY' || fail "the image's bytes on the host are not what the guest wrote"
 import sys
 d = open(sys.argv[1], "rb").read()
@@ -211,7 +216,7 @@ CASES
 console)
     build console.c
     sock=$tmp/con.sock
-    timeout $((60 * scale)) "$vmm" run --arch riscv64 --mem 64M --kernel "$tmp/guest.elf" \
+    timeout $((60 * scale)) "$vmm" run --arch riscv64 --mem 64M --kernel "$tmp/guest.elf" ${vmm_extra-} \
         --device uart16550,mmio=0x10000000 --device sifive-test \
         --device "virtio-console,base=0x10003000,irq=3,path=$sock" </dev/null >"$tmp/out" 2>"$tmp/err" &
     pid=$!

@@ -73,7 +73,7 @@ typedef struct virtio_blk {
     uint64_t drained; /* requests a save or reset found in flight and waited for */
     /* io=thread: the worker, and what it shares with the instance's callbacks under `lock` */
     int threaded, started, stop, busy, waiting; /* waiting: a chain was left in the ring for want of a slot */
-    pthread_t worker;
+    virtio_thread worker;
     pthread_mutex_t lock;
     pthread_cond_t work, idle;
     vmm_timer *timer;
@@ -490,11 +490,8 @@ static int blk_construct(vmm_instance *inst, const vmm_helpers *hlp, void *state
     pthread_cond_init(&b->work, NULL);
     pthread_cond_init(&b->idle, NULL);
     b->free_mask = (uint32_t)((1ull << BLK_SLOTS) - 1);
-    int rc = pthread_create(&b->worker, NULL, blk_worker, b);
-    if (rc) {
-        hlp->log(inst, VMM_LOG_ERROR, "cannot start the I/O thread: %s", strerror(rc));
+    if (virtio_thread_start(&b->worker, inst, hlp, "virtio-blk-io", blk_worker, b))
         return -1;
-    }
     b->threaded = b->started = 1;
     return 0;
 }
@@ -508,7 +505,7 @@ static void blk_destruct(vmm_instance *inst, void *state)
         b->stop = 1; /* the worker finishes what it was given first */
         pthread_cond_signal(&b->work);
         pthread_mutex_unlock(&b->lock);
-        pthread_join(b->worker, NULL);
+        virtio_thread_join(&b->worker);
         b->started = 0;
     }
     if (b->t.hlp) {

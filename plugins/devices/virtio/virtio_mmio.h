@@ -125,14 +125,30 @@ void virtio_mmio_stats(virtio_mmio *t);
  * the events it was asked for and then arms a one-shot timer of the instance: all backend I/O and every guest
  * memory access still happen in the instance's callbacks (the timer's, the I/O callbacks'), which the core
  * serialises, so the device needs no lock, and a save (which runs on the loop thread, like timers) never sees a
- * request half-served. The thread is started from construct, before the sandbox exists, and only polls, reads
- * an eventfd and arms the timer.
+ * request half-served. The thread is started from construct (virtio_thread_start: the device I/O sandbox kind)
+ * and only polls, reads an eventfd and arms the timer.
  */
 #include <pthread.h>
 
+/*
+ * virtio_thread (virtio_poll.c): a thread of the device's own, started with the SDK 1.7 thread_start helper, so
+ * that the core names it and gives it the device I/O sandbox filter; with a core older than 1.7 (which has no such
+ * filter for any device thread) a plain pthread. From construct; joined from destruct.
+ */
+typedef struct virtio_thread {
+    vmm_thread *core; /* thread_start's handle, or NULL: `own` is the thread */
+    pthread_t own;
+    const vmm_helpers *hlp;
+} virtio_thread;
+
+/* 0, or -1 after logging why. */
+int virtio_thread_start(virtio_thread *th, vmm_instance *inst, const vmm_helpers *hlp, const char *name,
+                        void *(*fn)(void *), void *arg);
+void virtio_thread_join(virtio_thread *th);
+
 typedef struct virtio_poller {
     pthread_mutex_t lock;
-    pthread_t thread;
+    virtio_thread thread;
     int started;
     int evfd;      /* wakes the thread when the watch changes or it must end */
     int fd;        /* what to watch, -1: nothing */

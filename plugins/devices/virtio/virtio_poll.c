@@ -1,6 +1,7 @@
 /*
  * virtio_poll: the backend watcher of the virtio devices that talk to a host descriptor (virtio-console's socket,
- * virtio-net's TAP): see virtio_poller in virtio_mmio.h. Compiled into the transport's library.
+ * virtio-net's TAP): see virtio_poller in virtio_mmio.h; and the devices' own threads (virtio_thread), the
+ * watcher's and virtio-blk's io=thread worker. Compiled into the transport's library.
  */
 #include <errno.h>
 #include <poll.h>
@@ -13,6 +14,28 @@
 #include <vmm/plugin.h>
 
 #include "virtio_mmio.h"
+
+int virtio_thread_start(virtio_thread *th, vmm_instance *inst, const vmm_helpers *hlp, const char *name,
+                        void *(*fn)(void *), void *arg)
+{
+    th->hlp = hlp;
+    th->core = NULL;
+    if (VMM_HELPERS_HAVE(hlp, 7))
+        return hlp->thread_start(inst, name, fn, arg, &th->core);
+    int rc = pthread_create(&th->own, NULL, fn, arg);
+    if (rc)
+        hlp->log(inst, VMM_LOG_ERROR, "cannot start the %s thread: %s", name, strerror(rc));
+    return rc ? -1 : 0;
+}
+
+void virtio_thread_join(virtio_thread *th)
+{
+    if (th->core)
+        th->hlp->thread_join(th->core, NULL);
+    else
+        pthread_join(th->own, NULL);
+    th->core = NULL;
+}
 
 static void poller_wake(virtio_poller *p)
 {
@@ -73,11 +96,8 @@ int virtio_poller_start(virtio_poller *p, vmm_instance *inst, const vmm_helpers 
         hlp->log(inst, VMM_LOG_ERROR, "cannot create an eventfd: %s", strerror(errno));
         return -1;
     }
-    int rc = pthread_create(&p->thread, NULL, poller_main, p);
-    if (rc) {
-        hlp->log(inst, VMM_LOG_ERROR, "cannot start the backend thread: %s", strerror(rc));
+    if (virtio_thread_start(&p->thread, inst, hlp, "virtio-poll", poller_main, p))
         return -1;
-    }
     p->started = 1;
     return 0;
 }
@@ -105,7 +125,7 @@ void virtio_poller_stop(virtio_poller *p)
         p->stop = 1;
         pthread_mutex_unlock(&p->lock);
         poller_wake(p);
-        pthread_join(p->thread, NULL);
+        virtio_thread_join(&p->thread);
         p->started = 0;
     }
     if (p->hlp && p->evfd >= 0) /* p->hlp: virtio_poller_start ran (the state starts zeroed) */
