@@ -2,7 +2,8 @@
  * test-sandbox: a device plugin for tests/sandbox that makes a system call no vmm thread is allowed (socket with
  * AF_INET, or execve) when the guest writes its MMIO register: from the vCPU thread at once (when=mmio), from
  * the event loop through a timer (when=timer), or from a thread of its own started with the SDK 1.7 thread_start
- * helper in construct (when=thread: the device I/O kind), which waits for the write. With the sandbox on, vmm must
+ * helper in construct (when=thread: the device I/O kind), which waits for the write. when=late calls thread_start
+ * in the MMIO write instead, once the VM runs, which the core refuses (reported, status 7). With the sandbox on, vmm must
  * end naming the call, the thread kind and this instance; with --sandbox off the call is made and this plugin
  * reports what it returned (from its timer, for the thread), then stops the VM with status 7.
  */
@@ -24,7 +25,7 @@ typedef struct sandbox_probe {
     int execve; /* call=execve, else socket */
     int from_timer;
     /* when=thread: the thread, and what it shares with the callbacks under `lock` */
-    int from_thread, go, stop, made;
+    int from_thread, late, go, stop, made;
     vmm_thread *thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -115,7 +116,20 @@ static void sandbox_probe_write(void *state, uint64_t offset, unsigned size, uin
     (void)offset;
     (void)size;
     (void)val;
-    if (p->from_thread) {
+    if (p->late) {
+        /* thread_start once the VM runs: refused with a line, with the sandbox on or off alike. */
+        vmm_thread *t = NULL;
+        int rc = p->hlp->thread_start(p->inst, "sandbox-late", sandbox_probe_thread, p, &t);
+        const char *line = rc == -1 && !t ? "test-sandbox: thread_start refused\n" : "test-sandbox: thread_start ran\n";
+        if (t) { /* not expected: end it before the instance goes away */
+            pthread_mutex_lock(&p->lock);
+            p->stop = 1;
+            pthread_cond_signal(&p->cond);
+            pthread_mutex_unlock(&p->lock);
+            p->hlp->thread_join(t, NULL);
+        }
+        sandbox_probe_report(p, line);
+    } else if (p->from_thread) {
         pthread_mutex_lock(&p->lock);
         p->go = 1;
         pthread_cond_signal(&p->cond);
@@ -138,24 +152,27 @@ static int sandbox_probe_construct(vmm_instance *inst, const vmm_helpers *hlp, v
         hlp->log(inst, VMM_LOG_ERROR, "call=%s: use socket or execve", call);
         return -1;
     }
-    if (strcmp(when, "mmio") && strcmp(when, "timer") && strcmp(when, "thread")) {
-        hlp->log(inst, VMM_LOG_ERROR, "when=%s: use mmio, timer or thread", when);
+    if (strcmp(when, "mmio") && strcmp(when, "timer") && strcmp(when, "thread") && strcmp(when, "late")) {
+        hlp->log(inst, VMM_LOG_ERROR, "when=%s: use mmio, timer, thread or late", when);
         return -1;
     }
     p->execve = !strcmp(call, "execve");
     p->from_timer = !strcmp(when, "timer");
     p->from_thread = !strcmp(when, "thread");
+    p->late = !strcmp(when, "late");
     hlp->ssm_stateless(inst);
     p->timer = hlp->timer_create(inst, sandbox_probe_fired);
     if (!p->timer)
         return -1;
-    if (p->from_thread) {
+    if (p->from_thread || p->late) {
         if (!VMM_HELPERS_HAVE(hlp, 7)) {
-            hlp->log(inst, VMM_LOG_ERROR, "when=thread: this vmm has no thread_start (SDK 1.7)");
+            hlp->log(inst, VMM_LOG_ERROR, "when=%s: this vmm has no thread_start (SDK 1.7)", when);
             return -1;
         }
         pthread_mutex_init(&p->lock, NULL);
         pthread_cond_init(&p->cond, NULL);
+    }
+    if (p->from_thread) {
         if (hlp->thread_start(inst, "sandbox-probe", sandbox_probe_thread, p, &p->thread))
             return -1;
     }
@@ -180,7 +197,7 @@ static const vmm_option_desc sandbox_probe_options[] = {
     {.name = "call", .type = VMM_OPT_STRING, .default_value = "socket", .help = "socket (AF_INET) or execve"},
     {.name = "when", .type = VMM_OPT_STRING, .default_value = "mmio",
      .help = "mmio: in the guest's MMIO write (vCPU thread); timer: 1 ms later (event loop); thread: in a thread "
-             "of the device's own (thread_start), woken by the write"},
+             "of the device's own (thread_start), woken by the write; late: thread_start in the write (refused)"},
     {0},
 };
 

@@ -52,6 +52,16 @@ expect "execve in a device's thread: status 1 (got $st)" [ "$st" = 1 ]
 expect "execve in a device's thread: one line naming execve, the device I/O thread and test-sandbox" \
     grep -qx "vmm: sandbox: forbidden system call execve (59) in the device I/O thread 'sandbox-probe' of plugin instance 'test-sandbox'; vmm stops (--sandbox off runs without the filters)" "$tmp/err"
 
+# thread_start once the VM runs: refused with one line, the sandbox on or off
+for sb in on off; do
+    run "when=late" --sandbox $sb ; st=$?
+    [ "$st" = 7 ] || show
+    expect "thread_start in an MMIO callback, --sandbox $sb: status 7 (got $st)" [ "$st" = 7 ]
+    expect "thread_start in an MMIO callback, --sandbox $sb: refused" grep -q "test-sandbox: thread_start refused" "$tmp/out"
+    expect "thread_start in an MMIO callback, --sandbox $sb: one line naming the thread" grep -qx \
+        "test-sandbox: error: thread_start 'sandbox-late': only while the instance is set up (construct), not once the VM runs" "$tmp/err"
+done
+
 # --sandbox off: the calls are made, their results reach the plugin
 args_off="--sandbox off"
 run "call=socket,when=mmio" $args_off ; st=$?
