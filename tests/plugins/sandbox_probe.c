@@ -172,11 +172,10 @@ static int sandbox_probe_construct(vmm_instance *inst, const vmm_helpers *hlp, v
         pthread_mutex_init(&p->lock, NULL);
         pthread_cond_init(&p->cond, NULL);
     }
-    if (p->from_thread) {
-        if (hlp->thread_start(inst, "sandbox-probe", sandbox_probe_thread, p, &p->thread))
-            return -1;
-    }
-    return hlp->mmio_register(inst, SANDBOX_PROBE_MMIO, 4096, sandbox_probe_read, sandbox_probe_write);
+    if (hlp->mmio_register(inst, SANDBOX_PROBE_MMIO, 4096, sandbox_probe_read, sandbox_probe_write))
+        return -1;
+    /* Last: a construct that fails gets no destruct, which would have joined the thread. */
+    return p->from_thread ? hlp->thread_start(inst, "sandbox-probe", sandbox_probe_thread, p, &p->thread) : 0;
 }
 
 static void sandbox_probe_destruct(vmm_instance *inst, void *state)

@@ -416,7 +416,8 @@ typedef struct vmm_helpers {
      * a thread a device creates itself has no filter of its own. */
     int (*thread_start)(vmm_instance *inst, const char *name, vmm_thread_fn fn, void *arg, vmm_thread **thread);
     /* SDK 1.7: wait for a thread of thread_start to return (tell it to first), store what fn returned in *result
-     * (NULL: not wanted) and free the handle. Call it in destruct at the latest. Returns 0, or -1 after logging
+     * (NULL: not wanted) and free the handle. Call it in destruct at the latest (a construct that fails after
+     * thread_start gets no destruct: start threads last). Returns 0, or -1 after logging
      * why (the thread itself called it). */
     int (*thread_join)(vmm_thread *thread, void **result);
 
