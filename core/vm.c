@@ -696,6 +696,10 @@ const vmm_helpers vm_helpers = {
     .fdt_describe = board_hlp_fdt_describe,
     .fdt_prop = board_hlp_fdt_prop,
     .fdt_device = board_hlp_fdt_device,
+    .ssm_pages_incremental = ssm_pages_incremental,
+    .ssm_put_pages = ssm_put_pages,
+    .ssm_get_pages = ssm_get_pages,
+    .ssm_fail_input = ssm_fail_input,
     .version_end = VMM_HELPERS_VERSION,
 };
 
