@@ -632,7 +632,8 @@ static int blk_load(virtio_mmio *t, vmm_ssm *ssm)
                 snprintf(what, sizeof(what), "it is another file (inode %" PRIu64 ", saved %" PRIu64 ")",
                          (uint64_t)st.st_ino, ino);
             else
-                snprintf(what, sizeof(what), "it was modified %.3f s after the save", ((double)now - (double)mtime) / 1e9);
+                snprintf(what, sizeof(what), "its modification time moved by %+.3f s",
+                         ((double)now - (double)mtime) / 1e9);
             if (!b->accept_changed)
                 return h->ssm_fail_input(ssm, "virtio-blk file=%s changed since the snapshot was saved (%s); the "
                                          "snapshot does not hold it (%s): restore with changed=accept to use it as it "
