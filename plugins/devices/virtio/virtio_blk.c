@@ -582,7 +582,7 @@ static int blk_load_contents(virtio_blk *b, vmm_ssm *ssm)
         }
         rc = blk_restore_page(r, i, NULL);
     }
-    if (!rc && fdatasync(fd) != 0)
+    if (!rc && b->snap_pages_written && fdatasync(fd) != 0)
         rc = h->ssm_fail(ssm, "file=%s: syncing the restored contents: %s", b->path, strerror(errno));
     free(r->got);
     free(r);
