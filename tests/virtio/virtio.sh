@@ -20,6 +20,10 @@
 #             reads back). Then the excluded image, changed on the host, makes the restore refuse in one line naming
 #             it, status 2, before the guest runs; so does the read-only one (touched); changed=accept restores
 #             with a warning. snapshot=bogus is refused
+#   snapshot-disk-kill  kill -9 during saves that carry a disk: writer.c saved once (s1, the image's contents with
+#             it), then in fresh processes on the same database with a 48 MiB image of random bytes beside it, a
+#             save (full: the whole image into the database) killed at 0 to 0.6 s; afterwards s1 restores and its
+#             guest verifies every sector, and every snapshot the database lists restores
 #   options   file= missing, absent, a directory, of a size not a multiple of 512; console path= missing, not a
 #             socket, not creatable; net tap= missing or too long, mac= malformed or multicast: one line each, status 2
 #   console   console.c on virtio-console over a Unix socket: con_client.py connects, gets the guest's greeting and
@@ -220,6 +224,55 @@ virtio-blk,base=0x10004000,irq=4,file=$tmp/ex.img,snapshot=exclude"
     "$vmm" run --arch riscv64 --mem 64M --device "virtio-blk,file=$img,snapshot=bogus" </dev/null >"$tmp/out" 2>"$tmp/err"
     st=$?
     [ "$st" -eq 2 ] && grep -q "snapshot=bogus: include or exclude" "$tmp/err" || fail "snapshot=bogus: status $st: $(cat "$tmp/err")"
+    ;;
+snapshot-disk-kill)
+    build writer.c -DDELAY=6000000
+    python3 -c 'import sys; open(sys.argv[1], "wb").write(bytes(64 * 512))' "$img"
+    head -c $((48 << 20)) /dev/urandom >"$tmp/big.img"
+    db=$tmp/db sock=$tmp/sock
+    start_writer() {
+        rm -f "$sock"
+        "$vmm" run --arch riscv64 --mem 64M --kernel "$tmp/guest.elf" --device uart16550,mmio=0x10000000 \
+            --device sifive-test --device "virtio-blk,base=0x10002000,irq=2,file=$img" \
+            --device "virtio-blk,base=0x10003000,irq=3,file=$tmp/big.img" --state "$db" --control "$sock" \
+            </dev/null >"$tmp/run.out" 2>"$tmp/run.err" &
+        pid=$!
+        i=0
+        until grep -q "^wrote $1$" "$tmp/run.out" 2>/dev/null; do
+            i=$((i + 1))
+            [ $i -gt $((400 * scale)) ] && fail "the guest never wrote sector $1: $(cat "$tmp/run.out" "$tmp/run.err")"
+            sleep 0.02
+        done
+    }
+    trap 'kill -KILL $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+    start_writer 20
+    "$vmm" ctl "$sock" pause >"$tmp/ctl.out" 2>&1 || fail "pause: $(cat "$tmp/ctl.out")"
+    "$vmm" ctl "$sock" save s1 >"$tmp/ctl.out" 2>&1 || fail "save: $(cat "$tmp/ctl.out") $(cat "$tmp/run.err")"
+    kill -KILL $pid
+    wait $pid 2>/dev/null
+    for d in 0 0.05 0.15 0.3 0.6; do
+        start_writer 30
+        "$vmm" ctl "$sock" save "k$d" >/dev/null 2>&1 &
+        sleep "$d"
+        kill -KILL $pid
+        wait $pid 2>/dev/null
+        wait 2>/dev/null
+    done
+    # s1 must bring back the writer's image as it was at sector 20 (the guest verifies what it reads back).
+    python3 -c 'import sys; open(sys.argv[1], "wb").write(bytes([0xee]) * (64 * 512))' "$img"
+    timeout $((60 * scale)) "$vmm" run --restore "$db:s1" --restore-mode eager </dev/null >"$tmp/after.out" 2>"$tmp/restore.err" ||
+        fail "s1 after the killed saves: status $?: $(cat "$tmp/restore.err")"
+    grep -q "^verified" "$tmp/after.out" || fail "s1 after the killed saves did not verify: $(tail -n 3 "$tmp/after.out")"
+    "$vmm" snapshot ls "$db" >"$tmp/ls.out" 2>&1 || fail "snapshot ls: $(cat "$tmp/ls.out")"
+    names=$(awk 'NR > 1 { print $1 }' "$tmp/ls.out")
+    for n in $names; do
+        [ "$n" = s1 ] && continue
+        python3 -c 'import sys; open(sys.argv[1], "wb").write(bytes([0xee]) * (64 * 512))' "$img"
+        timeout $((60 * scale)) "$vmm" run --restore "$db:$n" --restore-mode eager </dev/null >"$tmp/k.out" 2>"$tmp/k.err" ||
+            fail "snapshot $n (a save that completed before the kill): status $?: $(cat "$tmp/k.err")"
+        grep -q "^verified" "$tmp/k.out" || fail "snapshot $n did not verify: $(tail -n 3 "$tmp/k.out")"
+    done
+    echo "ok: saves with a 48 MiB disk killed at 0-0.6 s; s1 restores and verifies; the database lists:" $names
     ;;
 snapshot-heavy | snapshot-live)
     build writer.c -DHEAVY
