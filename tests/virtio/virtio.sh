@@ -15,9 +15,9 @@
 #             restored: every completion arrives (the guest checks each used index), the guest reads back the last
 #             pass, and the image holds it. Prints how many in-flight requests the save waited for (--stats)
 #   snapshot-disk  the image's contents are part of the snapshot: writer.c saved (paused) after sector 20 beside a
-#             readonly=on disk and a snapshot=exclude one; the guest runs to the end, then the host overwrites its
-#             image; the restore puts the image back as it was at the save (the guest verifies every sector it
-#             reads back). Then the excluded image, changed on the host, makes the restore refuse in one line naming
+#             readonly=on disk and a snapshot=exclude one, and again (s2, incremental) after sector 40; the guest
+#             runs to the end, then the host overwrites its image; each restore puts the image back as it was at
+#             its save (the guest verifies every sector it reads back). Then the excluded image, changed on the host, makes the restore refuse in one line naming
 #             it, status 2, before the guest runs; so does the read-only one (touched); changed=accept restores
 #             with a warning. snapshot=bogus is refused
 #   snapshot-disk-kill  kill -9 during saves that carry a disk: writer.c saved once (s1, the image's contents with
@@ -169,7 +169,7 @@ virtio-blk,base=0x10003000,irq=3,file=$tmp/ro.img,readonly=on
 virtio-blk,base=0x10004000,irq=4,file=$tmp/ex.img,snapshot=exclude"
     # shellcheck disable=SC2046 # one --device per word of $disks (no spaces in the paths: mktemp's)
     "$vmm" run --arch riscv64 --mem 64M --kernel "$tmp/guest.elf" $(printf -- '--device %s ' $disks) --state "$db" \
-        --control "$sock" </dev/null >"$tmp/run.out" 2>"$tmp/run.err" &
+        --control "$sock" --log info </dev/null >"$tmp/run.out" 2>"$tmp/run.err" &
     pid=$!
     trap 'kill -KILL $pid 2>/dev/null; rm -rf "$tmp"' EXIT
     i=0
@@ -181,9 +181,22 @@ virtio-blk,base=0x10004000,irq=4,file=$tmp/ex.img,snapshot=exclude"
     "$vmm" ctl "$sock" pause >"$tmp/ctl.out" 2>&1 || fail "pause: $(cat "$tmp/ctl.out")"
     "$vmm" ctl "$sock" save s1 >"$tmp/ctl.out" 2>&1 || fail "save: $(cat "$tmp/ctl.out") $(cat "$tmp/run.err")"
     "$vmm" ctl "$sock" resume >"$tmp/ctl.out" 2>&1 || fail "resume: $(cat "$tmp/ctl.out")"
+    # s2 on top of s1: only the cluster written since (the image, 32 KiB, is shorter than a cluster).
+    until grep -q "^wrote 40$" "$tmp/run.out" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -gt $((800 * scale)) ] && fail "the guest never wrote sector 40: $(cat "$tmp/run.out" "$tmp/run.err")"
+        sleep 0.02
+    done
+    "$vmm" ctl "$sock" save s2 >"$tmp/ctl.out" 2>&1 || fail "save s2: $(cat "$tmp/ctl.out") $(cat "$tmp/run.err")"
     wait $pid || fail "the saved run: status $?: $(tail -n 3 "$tmp/run.out") $(cat "$tmp/run.err")"
     grep -q "^verified" "$tmp/run.out" || fail "the saved run did not verify: $(tail -n 3 "$tmp/run.out")"
+    grep -q "saved snapshot 's2' on top of s1" "$tmp/run.err" || fail "s2 was not incremental: $(cat "$tmp/run.err")"
     saved=$(tail -n 1 "$tmp/run.out")
+    python3 -c 'import sys; open(sys.argv[1], "wb").write(bytes([0xee]) * (64 * 512))' "$img"
+    timeout $((60 * scale)) "$vmm" run --restore "$db:s2" </dev/null >"$tmp/after.out" 2>"$tmp/restore.err" ||
+        fail "the restore of s2 ended with status $?: $(tail -n 2 "$tmp/after.out") $(cat "$tmp/restore.err")"
+    grep -q "^verified" "$tmp/after.out" || fail "the restored s2 did not verify the image: $(tail -n 3 "$tmp/after.out")"
+    echo "ok: s2, incremental on top of s1 after 'wrote 40', restored onto an overwritten image: the guest verified it"
     # What the guest wrote after the save, and more, is overwritten: the restore must put back the saved sectors.
     python3 -c 'import sys; open(sys.argv[1], "wb").write(bytes([0xee]) * (64 * 512))' "$img"
     timeout $((60 * scale)) "$vmm" run --restore "$db:s1" --stats </dev/null >"$tmp/after.out" 2>"$tmp/restore.err" ||

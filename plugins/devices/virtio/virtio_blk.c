@@ -458,7 +458,12 @@ static int blk_save_contents(virtio_blk *b, vmm_ssm *ssm)
     if (!buf)
         return h->ssm_fail(ssm, "out of memory");
     int fd = b->fd - 1, rc = 0;
-    uint64_t size = b->sectors * 512, saved = 0;
+    uint64_t size = b->sectors * 512, saved = 0, pages = (size + VMM_SSM_PAGE_SIZE - 1) / VMM_SSM_PAGE_SIZE;
+    /* A full save of the disk inside a snapshot the core records as incremental (the snapshot this process
+     * restored held no contents of this disk): pages it leaves out would show its ancestors' through, so holes
+     * are recorded as zero. */
+    int explicit_zero = !incremental && h->ssm_pages_incremental(ssm);
+    uint64_t zero_from = 0; /* explicit_zero: pages before this are recorded */
     for (uint64_t c = 0; c < b->nclusters && !rc; c++) {
         uint64_t bit = 1ull << (c % 64);
         int dirty = (b->dirty[c / 64] & bit) != 0;
@@ -478,9 +483,17 @@ static int blk_save_contents(virtio_blk *b, vmm_ssm *ssm)
         }
         if ((rc = blk_read_cluster(b, ssm, c, buf)))
             break;
-        rc = h->ssm_put_pages(ssm, c * BLK_CLUSTER_PAGES, buf, BLK_CLUSTER_PAGES);
+        uint64_t first = c * BLK_CLUSTER_PAGES;
+        uint64_t n = pages - first < BLK_CLUSTER_PAGES ? pages - first : BLK_CLUSTER_PAGES;
+        if (explicit_zero && zero_from < first)
+            rc = h->ssm_put_pages(ssm, zero_from, NULL, first - zero_from);
+        if (!rc)
+            rc = h->ssm_put_pages(ssm, first, buf, n); /* the image's pages only: the last cluster may be short */
+        zero_from = first + n;
         saved++;
     }
+    if (!rc && explicit_zero && zero_from < pages)
+        rc = h->ssm_put_pages(ssm, zero_from, NULL, pages - zero_from);
     free(buf);
     if (!rc) {
         /* Clusters after the last data of a full save: their bits are stale too. */
