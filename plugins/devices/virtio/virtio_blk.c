@@ -727,7 +727,20 @@ static int blk_open(virtio_blk *b, vmm_instance *inst, const vmm_helpers *hlp, c
     return 0;
 }
 
+static int blk_setup(vmm_instance *inst, const vmm_helpers *hlp, void *state);
+
+/* The core does not call destruct after a construct that failed: what setup allocated is freed here. */
 static int blk_construct(vmm_instance *inst, const vmm_helpers *hlp, void *state)
+{
+    virtio_blk *b = state;
+    if (blk_setup(inst, hlp, state) == 0)
+        return 0;
+    free(b->dirty);
+    b->dirty = NULL;
+    return -1;
+}
+
+static int blk_setup(vmm_instance *inst, const vmm_helpers *hlp, void *state)
 {
     virtio_blk *b = state;
     const char *path = hlp->opt_string(inst, "file");
@@ -750,11 +763,7 @@ static int blk_construct(vmm_instance *inst, const vmm_helpers *hlp, void *state
     }
     b->snap_exclude = snap && !strcmp(snap, "exclude");
     b->accept_changed = changed && !strcmp(changed, "accept");
-    b->nclusters = (b->sectors * 512 + BLK_CLUSTER - 1) / BLK_CLUSTER;
-    if (!(b->dirty = calloc(b->nclusters / 64 + 1, sizeof(uint64_t)))) {
-        hlp->log(inst, VMM_LOG_ERROR, "out of memory for the map of %" PRIu64 " clusters", b->nclusters);
-        return -1;
-    }
+
     const char *io = hlp->opt_string(inst, "io");
     if (!io)
         io = "sync"; /* the core gives the default; a host that knows no io= (tests/fuzz) gets it too */
@@ -765,6 +774,11 @@ static int blk_construct(vmm_instance *inst, const vmm_helpers *hlp, void *state
     uint64_t features = BLK_F_SEG_MAX | BLK_F_BLK_SIZE | BLK_F_FLUSH | (b->readonly ? BLK_F_RO : BLK_F_DISCARD);
     if (virtio_mmio_init(&b->t, inst, hlp, &blk_ops, features))
         return -1;
+    b->nclusters = (b->sectors * 512 + BLK_CLUSTER - 1) / BLK_CLUSTER;
+    if (!(b->dirty = calloc(b->nclusters / 64 + 1, sizeof(uint64_t)))) {
+        hlp->log(inst, VMM_LOG_ERROR, "out of memory for the map of %" PRIu64 " clusters", b->nclusters);
+        return -1;
+    }
     if (strcmp(io, "thread"))
         return 0;
     b->timer = hlp->timer_create(inst, blk_timer);
