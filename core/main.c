@@ -664,10 +664,12 @@ static int main_cmd_run(main_args *a)
     if (v && restore_name) {
         from = store ? store : ss_open(restore_db, SS_OPEN_EXISTING, err, sizeof(err));
         uint64_t t0 = loop_clock_ns();
-        if (!from || snapshot_restore(v, from, restore_name, (snapshot_restore_mode)a->restore_mode, &pager, err,
-                                       sizeof(err))) {
+        int rrc = from ? snapshot_restore(v, from, restore_name, (snapshot_restore_mode)a->restore_mode, &pager, err,
+                                          sizeof(err))
+                       : -1;
+        if (rrc) {
             log_error("restoring %s: %s", a->restore, err);
-            status = 1;
+            status = rrc == -2 ? 2 : 1; /* -2: a unit refused the user's input (a changed image), not the snapshot */
             vm_destroy(v);
             v = NULL;
         } else {

@@ -66,11 +66,13 @@ static void snapshot_progress_step(snapshot_progress *p)
 
 /* With the VM paused: every unit's state into its own buffer. The transaction is written elsewhere (on the thread
  * that owns it), so the units are taken here, at the pause, and written from these buffers. */
-static int snapshot_take_units(vm *v, vmm_ssm *w, char *err, size_t errlen)
+static int snapshot_take_units(vm *v, vmm_ssm *w, int incremental, char *err, size_t errlen)
 {
     for (unsigned i = 0; i < v->nunits; i++) {
         vm_unit *u = &v->units[i];
         ssm_writer_init(&w[i], u->name);
+        w[i].pages_allowed = 1;
+        w[i].incremental = incremental;
         vm_instance_lock(u->owner);
         int rc = u->save(u->owner->state, &w[i]);
         vm_instance_unlock(u->owner);
@@ -84,6 +86,50 @@ static int snapshot_take_units(vm *v, vmm_ssm *w, char *err, size_t errlen)
         }
     }
     return 0;
+}
+
+/* The units' page data (SDK 1.7 ssm_put_pages), after every RAM page: the store takes pages in rising order, and
+ * each unit's space lies above guest memory, in the order of their bases. The data were copied at the pause. */
+static int snapshot_write_unit_pages(vm *v, vmm_ssm *w, ss_save *s, char *err, size_t errlen)
+{
+    unsigned n = 0, *order = calloc(v->nunits + 1, sizeof(unsigned));
+    uint64_t *base = calloc(v->nunits + 1, sizeof(uint64_t));
+    int rc = 0;
+    if (!order || !base) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+    }
+    for (unsigned i = 0; !rc && i < v->nunits; i++) {
+        if (!w[i].npages)
+            continue;
+        base[i] = ss_space_base(v->units[i].name, v->units[i].instance);
+        unsigned k = n++;
+        for (; k > 0 && base[order[k - 1]] >= base[i]; k--) {
+            if (base[order[k - 1]] == base[i]) {
+                snprintf(err, errlen, "units '%s' %u and '%s' %u would share their page data in the store",
+                         v->units[order[k - 1]].name, v->units[order[k - 1]].instance, v->units[i].name,
+                         v->units[i].instance);
+                rc = -1;
+                break;
+            }
+            order[k] = order[k - 1];
+        }
+        order[k] = i;
+    }
+    for (unsigned k = 0; !rc && k < n; k++) {
+        vmm_ssm *u = &w[order[k]];
+        for (size_t p = 0; p < u->npages; p++)
+            if ((u->pages[p].data || u->incremental) &&
+                ss_save_page(s, base[order[k]] + u->pages[p].index, u->pages[p].data)) {
+                snprintf(err, errlen, "unit '%s' instance %u: %s", v->units[order[k]].name,
+                         v->units[order[k]].instance, ss_save_error(s));
+                rc = -1;
+                break;
+            }
+    }
+    free(order);
+    free(base);
+    return rc;
 }
 
 static int snapshot_write_units(vm *v, vmm_ssm *w, ss_save *s, char *err, size_t errlen)
@@ -536,6 +582,8 @@ static void snapshot_job_fill(snapshot_job *j)
     } else if (j->s) {
         rc = snapshot_save_ram(j->v, j->s, j->incremental, j->meta.name, j->err, sizeof(j->err));
     }
+    if (j->s && !rc)
+        rc = snapshot_write_unit_pages(j->v, j->units, j->s, j->err, sizeof(j->err));
     if (j->s && (rc || ss_save_seal(j->s, j->err, sizeof(j->err)))) {
         ss_save_abort(j->s);
         j->s = NULL;
@@ -629,7 +677,7 @@ int snapshot_save_start(vm *v, ss_store *st, const char *name, const char *confi
         return -1;
     }
     j->t0 = loop_clock_ns();
-    if (snapshot_take_units(v, j->units, err, errlen)) {
+    if (snapshot_take_units(v, j->units, j->incremental, err, errlen)) {
         free(j->units);
         j->units = NULL;
         if (j->was_running)
@@ -654,6 +702,9 @@ int snapshot_save_start(vm *v, ss_store *st, const char *name, const char *confi
 
 typedef struct snapshot_loader {
     vm *v;
+    ss_store *st;
+    const char *name;
+    int input_refused; /* a unit refused the user's input (ssm_fail_input) */
     unsigned char *loaded; /* per registered unit */
     char *err;
     size_t errlen;
@@ -677,12 +728,21 @@ static int snapshot_load_unit(void *ctx, const char *unit, uint32_t instance, ui
     }
     vmm_ssm r;
     if (ssm_reader_init(&r, unit, blob, len) == 0) {
+        r.store = l->st;
+        r.snapshot = l->name;
+        r.space = ss_space_base(unit, instance);
         vm_instance_lock(u->owner);
         int rc = u->load(u->owner->state, &r, version);
         vm_instance_unlock(u->owner);
         if (rc && !r.failed)
             ssm_fail(&r, "the load callback refused version %u", version);
         ssm_reader_finish(&r);
+    }
+    if (r.failed && r.input_refused) {
+        /* The user's input (a file the unit depends on) is the problem, not the snapshot: the unit's own line. */
+        l->input_refused = 1;
+        snprintf(l->err, l->errlen, "%s", r.err);
+        return -1;
     }
     if (r.failed) {
         snprintf(l->err, l->errlen, "unit '%s' instance %u (saved version %u, this %s reads version %u): %s", unit,
@@ -1051,7 +1111,8 @@ int snapshot_restore(vm *v, ss_store *st, const char *name, snapshot_restore_mod
     snapshot_pager *lazy = NULL;
     if (mode != SNAPSHOT_RESTORE_EAGER && pager)
         lazy = pager_start(v, reader, mode == SNAPSHOT_RESTORE_LAZY);
-    snapshot_loader l = {.v = v, .loaded = calloc(v->nunits + 1, 1), .err = err, .errlen = errlen};
+    snapshot_loader l = {.v = v, .st = st, .name = name, .loaded = calloc(v->nunits + 1, 1), .err = err,
+                         .errlen = errlen};
     int rc = -1;
     if (!l.loaded)
         snprintf(err, errlen, "out of memory");
@@ -1076,7 +1137,7 @@ int snapshot_restore(vm *v, ss_store *st, const char *name, snapshot_restore_mod
         else
             ss_reader_close(reader);
         if (rc)
-            return -1;
+            return l.input_refused ? -2 : -1;
     }
     if (pager)
         *pager = lazy;

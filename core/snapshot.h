@@ -41,6 +41,8 @@ typedef enum snapshot_restore_mode {
     SNAPSHOT_RESTORE_ONDEMAND = 2, /* on first touch only: memory stays as small as what the guest uses */
 } snapshot_restore_mode;
 
+/* 0; -1 with the reason in err; -2 when a unit refused the user's input rather than the snapshot (ssm_fail_input:
+ * a file it depends on changed since the save), which vmm reports with status 2. */
 int snapshot_restore(vm *v, ss_store *st, const char *name, snapshot_restore_mode mode, snapshot_pager **pager,
                      char *err, size_t errlen);
 /* Stop the pager (after the vCPUs are joined, before the VM's memory goes away). Prints its statistics with

@@ -703,6 +703,10 @@ const vmm_helpers vm_helpers = {
     .fdt_device = board_hlp_fdt_device,
     .thread_start = iothread_hlp_start,
     .thread_join = iothread_hlp_join,
+    .ssm_pages_incremental = ssm_pages_incremental,
+    .ssm_put_pages = ssm_put_pages,
+    .ssm_get_pages = ssm_get_pages,
+    .ssm_fail_input = ssm_fail_input,
     .version_end = VMM_HELPERS_VERSION,
 };
 

@@ -1,6 +1,8 @@
 /* ssm: see ssm.h. Integers are little-endian; lengths are u32. */
 #include "ssm.h"
 
+#include "store.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +68,103 @@ void ssm_writer_free(vmm_ssm *ssm)
     free(ssm->buf);
     ssm->buf = NULL;
     ssm->len = ssm->cap = 0;
+    for (size_t i = 0; i < ssm->npages; i++)
+        free(ssm->pages[i].data);
+    free(ssm->pages);
+    ssm->pages = NULL;
+    ssm->npages = ssm->pages_cap = 0;
+}
+
+int ssm_fail_input(vmm_ssm *ssm, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (!ssm->failed)
+        ssm->input_refused = 1;
+    ssm_vfail(ssm, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* ---- Page data (SDK 1.7) ------------------------------------------------------------------------------- */
+
+int ssm_pages_incremental(vmm_ssm *ssm)
+{
+    return ssm->writing && ssm->incremental;
+}
+
+static int ssm_page_zero(const uint8_t *p)
+{
+    static const uint8_t zero[SS_PAGE_SIZE];
+    return memcmp(p, zero, SS_PAGE_SIZE) == 0;
+}
+
+int ssm_put_pages(vmm_ssm *ssm, uint64_t index, const void *buf, uint64_t count)
+{
+    if (ssm->failed)
+        return -1;
+    if (!ssm->writing || !ssm->pages_allowed)
+        return ssm_fail(ssm, "ssm_put_pages outside a save callback");
+    if (index >= SS_SPACE_PAGES || count > SS_SPACE_PAGES - index)
+        return ssm_fail(ssm, "pages 0x%llx+0x%llx lie beyond a unit's page space of 2^%d pages",
+                        (unsigned long long)index, (unsigned long long)count, SS_SPACE_BITS);
+    if (ssm->npages && index <= ssm->pages[ssm->npages - 1].index)
+        return ssm_fail(ssm, "pages must be put in rising order (0x%llx after 0x%llx)", (unsigned long long)index,
+                        (unsigned long long)ssm->pages[ssm->npages - 1].index);
+    if (ssm->npages + count > ssm->pages_cap) {
+        size_t cap = ssm->pages_cap ? ssm->pages_cap : 64;
+        while (cap < ssm->npages + count)
+            cap *= 2;
+        ssm_page *np = realloc(ssm->pages, cap * sizeof(*np));
+        if (!np)
+            return ssm_fail(ssm, "out of memory for %zu pages", cap);
+        ssm->pages = np;
+        ssm->pages_cap = cap;
+    }
+    /* Copied now: a save takes units with the VM paused, and the store reads them later, after it resumed. */
+    for (uint64_t i = 0; i < count; i++) {
+        const uint8_t *src = buf ? (const uint8_t *)buf + i * SS_PAGE_SIZE : NULL;
+        uint8_t *copy = NULL;
+        if (src && !ssm_page_zero(src)) {
+            if (!(copy = malloc(SS_PAGE_SIZE)))
+                return ssm_fail(ssm, "out of memory for page data");
+            memcpy(copy, src, SS_PAGE_SIZE);
+        }
+        ssm->pages[ssm->npages++] = (ssm_page){.index = index + i, .data = copy};
+    }
+    return 0;
+}
+
+typedef struct ssm_get_ctx {
+    vmm_ssm_page_fn fn;
+    void *ctx;
+} ssm_get_ctx;
+
+static int ssm_get_one(void *ctx, uint64_t index, const uint8_t *page)
+{
+    ssm_get_ctx *g = ctx;
+    return g->fn(g->ctx, index, page) ? 1 : 0;
+}
+
+int ssm_get_pages(vmm_ssm *ssm, uint64_t first, uint64_t count, vmm_ssm_page_fn fn, void *ctx)
+{
+    if (ssm->failed)
+        return -1;
+    if (ssm->writing || !ssm->store)
+        return ssm_fail(ssm, "ssm_get_pages outside a load callback");
+    if (first >= SS_SPACE_PAGES || count > SS_SPACE_PAGES - first)
+        return ssm_fail(ssm, "pages 0x%llx+0x%llx lie beyond a unit's page space of 2^%d pages",
+                        (unsigned long long)first, (unsigned long long)count, SS_SPACE_BITS);
+    ssm_get_ctx g = {fn, ctx};
+    char err[256];
+    uint64_t recorded = 0;
+    int rc = ss_space_each(ssm->store, ssm->snapshot, ssm->space + first, count, ssm_get_one, &g, &recorded, err,
+                           sizeof(err));
+    if (rc < 0)
+        return ssm_fail(ssm, "%s", err);
+    if (rc > 0)
+        return ssm->failed ? -1 : ssm_fail(ssm, "the page callback failed");
+    return recorded > INT32_MAX ? INT32_MAX : (int)recorded;
 }
 
 static int ssm_emit(vmm_ssm *ssm, const void *p, size_t n)

@@ -933,6 +933,8 @@ ss_reader *ss_reader_open(ss_store *st, const char *name, uint64_t max_index, ch
                 result = ss_error(err, errlen, "state database %s is corrupt: %s", st->path, st->why);
                 break;
             }
+            if (group >= SS_SPACE_BASE / SS_GROUP_PAGES)
+                break; /* page spaces of units (ss_space_each), not guest RAM */
             const uint8_t *e = g.entries;
             for (unsigned i = 0; i < SS_GROUP_PAGES; i++) {
                 if (!ss_bit(g.recorded, i))
@@ -1441,4 +1443,113 @@ int ss_stats(ss_store *st, uint64_t *pages, uint64_t *file_bytes)
     snprintf(path, sizeof(path), "%s/data.mdb", st->path);
     *file_bytes = stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
     return 0;
+}
+
+/* ---- Page spaces --------------------------------------------------------------------------------------- */
+
+uint64_t ss_space_base(const char *unit, uint32_t instance)
+{
+    /* A hash of the unit's name and instance: stable across runs and configurations, so that an incremental
+     * snapshot's pages land where its parent's are. The core refuses a save in which two units collide. */
+    uint64_t h = XXH3_64bits(unit, strlen(unit)) ^ ((uint64_t)instance * 0x9e3779b97f4a7c15ull);
+    return SS_SPACE_BASE + ((h & ((1ull << (62 - SS_SPACE_BITS)) - 1)) << SS_SPACE_BITS);
+}
+
+int ss_space_each(ss_store *st, const char *name, uint64_t first, uint64_t count, ss_page_fn fn, void *ctx,
+                  uint64_t *recorded, char *err, size_t errlen)
+{
+    if (recorded)
+        *recorded = 0;
+    if (first < SS_SPACE_BASE || count > SS_SPACE_PAGES || first + count < first)
+        return ss_error(err, errlen, "pages 0x%llx+0x%llx are not a unit's page space", (unsigned long long)first,
+                        (unsigned long long)count);
+    uint64_t *seen = calloc(count / 64 + 1, sizeof(uint64_t));
+    if (!seen)
+        return ss_error(err, errlen, "out of memory for a map of %llu pages", (unsigned long long)count);
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
+    if (rc) {
+        free(seen);
+        return ss_error(err, errlen, "state database %s: %s", st->path, mdb_strerror(rc));
+    }
+    int result = ss_chain_check(st, txn, name, err, errlen);
+    char cur_name[SS_NAME_MAX];
+    snprintf(cur_name, sizeof(cur_name), "%s", name);
+    uint64_t end = first + count;
+    for (int depth = 0; !result && cur_name[0]; depth++) {
+        ss_meta m;
+        if (depth == SS_MAX_CHAIN) {
+            result = ss_error(err, errlen, "snapshot '%s': the parent chain is longer than %d (a loop?)", name,
+                              SS_MAX_CHAIN);
+            break;
+        }
+        if (ss_meta_get(st, txn, cur_name, &m, err, errlen)) {
+            result = -1;
+            break;
+        }
+        MDB_cursor *cur;
+        if ((rc = mdb_cursor_open(txn, st->pagemap, &cur))) {
+            result = ss_error(err, errlen, "state database %s: %s", st->path, mdb_strerror(rc));
+            break;
+        }
+        size_t nn = strlen(cur_name);
+        uint8_t mk[SS_NAME_MAX + 9];
+        MDB_val k = {ss_map_key(mk, cur_name, first / SS_GROUP_PAGES), mk}, v;
+        for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && !result;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            const uint8_t *kp = k.mv_data;
+            if (k.mv_size < nn + 1 || memcmp(kp, cur_name, nn) != 0 || kp[nn] != 0)
+                break;
+            uint64_t group;
+            ss_group g;
+            if (ss_group_parse(st, cur_name, &k, &v, &group, &g)) {
+                result = ss_error(err, errlen, "state database %s is corrupt: %s", st->path, st->why);
+                break;
+            }
+            if (group * SS_GROUP_PAGES >= end)
+                break;
+            const uint8_t *e = g.entries;
+            for (unsigned i = 0; i < SS_GROUP_PAGES && !result; i++) {
+                if (!ss_bit(g.recorded, i))
+                    continue;
+                uint64_t index = group * SS_GROUP_PAGES + i;
+                int zero = ss_bit(g.zero, i);
+                const uint8_t *entry = zero ? NULL : e;
+                if (!zero)
+                    e += SS_ENTRY_SIZE;
+                if (index < first || index >= end)
+                    continue;
+                uint64_t rel = index - first;
+                if (seen[rel / 64] & (1ull << (rel % 64)))
+                    continue; /* a newer snapshot of the chain recorded it */
+                seen[rel / 64] |= 1ull << (rel % 64);
+                if (recorded)
+                    (*recorded)++;
+                if (zero) {
+                    result = fn(ctx, rel, NULL);
+                    continue;
+                }
+                const uint8_t *page = ss_chunk_page(st, txn, ss_get_be(entry, 8), entry[8]);
+                if (!page) {
+                    result = ss_error(err, errlen, "snapshot '%s': page 0x%llx is missing from the database",
+                                      cur_name, (unsigned long long)index);
+                    break;
+                }
+                XXH128_hash_t h = ss_hash_page(page);
+                if (ss_get_be(entry + 9, 8) != h.high64 || ss_get_be(entry + 17, 8) != h.low64) {
+                    result = ss_error(err, errlen, "snapshot '%s': page 0x%llx is corrupt (its contents do not "
+                                      "match their hash)", cur_name, (unsigned long long)index);
+                    break;
+                }
+                result = fn(ctx, rel, page);
+            }
+        }
+        mdb_cursor_close(cur);
+        if (!result && rc && rc != MDB_NOTFOUND)
+            result = ss_error(err, errlen, "state database %s: %s", st->path, mdb_strerror(rc));
+        snprintf(cur_name, sizeof(cur_name), "%s", m.parent);
+    }
+    mdb_txn_abort(txn);
+    free(seen);
+    return result;
 }

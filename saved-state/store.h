@@ -98,6 +98,22 @@ int64_t ss_reader_copy(ss_reader *r, uint64_t first, uint64_t count, uint8_t *ds
 int ss_reader_each(ss_reader *r, ss_page_fn fn, void *ctx, char *err, size_t errlen);
 void ss_reader_close(ss_reader *r);
 
+/* Page spaces: bulk data of a saved-state unit (a disk image) kept in the page map beside guest RAM, above every
+ * guest page number, so it shares the store's dedup, reference counts, incremental chains, folding on remove and
+ * atomic commit. Each (unit, instance) has its own space of SS_SPACE_PAGES pages starting at ss_space_base();
+ * guest RAM readers (ss_reader_open) stop below SS_SPACE_BASE. A save hands a space's pages to ss_save_page after
+ * every RAM page (page numbers must rise). */
+#define SS_SPACE_BASE (1ull << 62)
+#define SS_SPACE_BITS 40
+#define SS_SPACE_PAGES (1ull << SS_SPACE_BITS)
+uint64_t ss_space_base(const char *unit, uint32_t instance);
+/* fn(ctx, index - first, page) for every page of [first, first + count) that snapshot name or its ancestors
+ * record, newest first wins (page NULL: zero), each hash checked before fn sees it; in no particular order.
+ * 0, -1 with the reason in err, or the first non-zero return of fn. *recorded (if not NULL) gets how many pages
+ * the chain records in the range. */
+int ss_space_each(ss_store *st, const char *name, uint64_t first, uint64_t count, ss_page_fn fn, void *ctx,
+                  uint64_t *recorded, char *err, size_t errlen);
+
 /* Make committed snapshots durable (fsync). Commits do not wait for the disk, so a save pauses the guest only
  * for the copy; vmm calls this after resuming it. A killed process loses nothing committed; a power cut before
  * this returns may lose the newest snapshot. */

@@ -13,9 +13,8 @@
 #   - the guest stops its dd loop, checks the file it wrote before the save, takes the checksums of the dd files,
 #     unmounts and `poweroff -f`: vmm exits with status 0; then on the host the file system checks clean
 #     (e2fsck -fn) and the dd files hold what the guest's checksums say.
-# The disk image is not part of a snapshot (docs/saved-state.md): what the guest wrote between the save and the
-# kill is on the disk the restored guest finds. With the kill right after the save that is at most a few ms of dd
-# writes, which the restored guest writes again as its page cache and journal say.
+# The disk image is part of the snapshot (docs/saved-state.md): the restore puts it back as it was at the live
+# save, so the dd writes between the save and the kill are undone before the restored guest runs.
 # usage: linux_snapshot.sh VMM GET_RISCV_GUEST [--cpus N]
 # Exits 77 (skipped) only when the guest cannot be built or e2fsprogs is missing.
 # shellcheck disable=SC2016 # the commands typed into the guest expand there, not here

@@ -383,6 +383,101 @@ static void test_store_force_remove_folds_groups_the_child_lacks(void **state)
     ss_reader_close(r);
 }
 
+/* Page spaces (a unit's page data, SDK 1.7): above guest RAM in the same page map; RAM readers do not see them,
+ * ss_space_each resolves the chain newest first, contents are shared with RAM pages, and a forced removal folds a
+ * parent's space pages into its child. */
+typedef struct space_image {
+    uint8_t first[8];
+    int seen[8];
+} space_image;
+
+static int space_page(void *ctx, uint64_t index, const uint8_t *page)
+{
+    space_image *im = ctx;
+    assert_true(index < 8);
+    im->first[index] = page ? page[0] : 0;
+    im->seen[index]++;
+    return 0;
+}
+
+static void test_store_page_spaces_beside_ram(void **state)
+{
+    fixture *f = *state;
+    uint64_t base = ss_space_base("disk", 7);
+    assert_true(base >= SS_SPACE_BASE);
+    assert_int_equal(base % SS_SPACE_PAGES, 0);
+    assert_true(base != ss_space_base("disk", 8));
+    static uint8_t p[4][SS_PAGE_SIZE];
+    fill(p[0], 0x11); /* RAM page 0 */
+    fill(p[1], 0x11); /* space page 0: the same content, stored once */
+    fill(p[2], 0x22); /* space page 1 */
+    fill(p[3], 0x33); /* space page 5 */
+    ss_meta m;
+    memset(&m, 0, sizeof(m));
+    snprintf(m.name, sizeof(m.name), "base");
+    snprintf(m.arch, sizeof(m.arch), "test");
+    char err[256];
+    ss_save *s = ss_save_begin(f->st, &m, err, sizeof(err));
+    assert_non_null(s);
+    assert_int_equal(ss_save_page(s, 0, p[0]), 0);
+    assert_int_equal(ss_save_page(s, base + 0, p[1]), 0);
+    assert_int_equal(ss_save_page(s, base + 1, p[2]), 0);
+    assert_int_equal(ss_save_page(s, base + 5, p[3]), 0);
+    assert_int_equal(ss_save_commit(s, err, sizeof(err)), 0);
+    assert_int_equal(ss_get_meta(f->st, "base", &m, err, sizeof(err)), 0);
+    assert_int_equal(m.pages_new, 3);
+    image im;
+    load(f->st, "base", &im); /* RAM of NPAGES pages: the space is not guest memory */
+    assert_int_equal(im.mem[0][0], 0x11);
+    assert_int_equal(im.touched[0], 1);
+
+    /* The child changes space page 1 to zero and page 2 to 0x44; page 0 and 5 come from the parent. */
+    static uint8_t q[SS_PAGE_SIZE];
+    fill(q, 0x44);
+    memset(&m, 0, sizeof(m));
+    snprintf(m.name, sizeof(m.name), "child");
+    snprintf(m.parent, sizeof(m.parent), "base");
+    snprintf(m.arch, sizeof(m.arch), "test");
+    s = ss_save_begin(f->st, &m, err, sizeof(err));
+    assert_non_null(s);
+    assert_int_equal(ss_save_page(s, base + 1, NULL), 0);
+    assert_int_equal(ss_save_page(s, base + 2, q), 0);
+    assert_int_equal(ss_save_commit(s, err, sizeof(err)), 0);
+    for (int pass = 0; pass < 2; pass++) {
+        space_image si;
+        memset(&si, 0, sizeof(si));
+        uint64_t recorded = 0;
+        assert_int_equal(ss_space_each(f->st, "child", base, 8, space_page, &si, &recorded, err, sizeof(err)), 0);
+        assert_int_equal(recorded, 4);
+        assert_int_equal(si.first[0], 0x11);
+        assert_int_equal(si.seen[1], 1); /* the child's zero, not the parent's 0x22 */
+        assert_int_equal(si.first[1], 0);
+        assert_int_equal(si.first[2], 0x44);
+        assert_int_equal(si.first[5], 0x33);
+        assert_int_equal(si.seen[3] + si.seen[4] + si.seen[6] + si.seen[7], 0);
+        /* The parent as it was. */
+        memset(&si, 0, sizeof(si));
+        if (pass == 0) {
+            assert_int_equal(ss_space_each(f->st, "base", base, 8, space_page, &si, &recorded, err, sizeof(err)), 0);
+            assert_int_equal(recorded, 3);
+            assert_int_equal(si.first[1], 0x22);
+            /* Fold the parent into the child: the child keeps every page of its space. */
+            assert_int_equal(ss_remove(f->st, "base", 1, err, sizeof(err)), 0);
+        }
+    }
+    /* Another unit's space holds nothing of this one's. */
+    space_image none;
+    memset(&none, 0, sizeof(none));
+    uint64_t recorded = 1;
+    assert_int_equal(ss_space_each(f->st, "child", ss_space_base("disk", 8), 8, space_page, &none, &recorded, err,
+                                   sizeof(err)), 0);
+    assert_int_equal(recorded, 0);
+    assert_int_equal(ss_remove(f->st, "child", 0, err, sizeof(err)), 0);
+    uint64_t distinct, bytes;
+    assert_int_equal(ss_stats(f->st, &distinct, &bytes), 0);
+    assert_int_equal(distinct, 0); /* space pages are released like RAM pages */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -396,6 +491,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_refuses_truncated_and_missing_databases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_force_remove_folds_into_every_child, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_force_remove_folds_groups_the_child_lacks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_page_spaces_beside_ram, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,16 @@
 #             200 passes over the image; saved paused (heavy) or live (the guest running) after pass 3, vmm ended,
 #             restored: every completion arrives (the guest checks each used index), the guest reads back the last
 #             pass, and the image holds it. Prints how many in-flight requests the save waited for (--stats)
+#   snapshot-disk  the image's contents are part of the snapshot: writer.c saved (paused) after sector 20 beside a
+#             readonly=on disk and a snapshot=exclude one, and again (s2, incremental) after sector 40; the guest
+#             runs to the end, then the host overwrites its image; each restore puts the image back as it was at
+#             its save (the guest verifies every sector it reads back). Then the excluded image, changed on the host, makes the restore refuse in one line naming
+#             it, status 2, before the guest runs; so does the read-only one (touched); changed=accept restores
+#             with a warning. snapshot=bogus is refused
+#   snapshot-disk-kill  kill -9 during saves that carry a disk: writer.c saved once (s1, the image's contents with
+#             it), then in fresh processes on the same database with a 48 MiB image of random bytes beside it, a
+#             save (full: the whole image into the database) killed at 0 to 0.6 s; afterwards s1 restores and its
+#             guest verifies every sector, and every snapshot the database lists restores
 #   options   file= missing, absent, a directory, of a size not a multiple of 512; console path= missing, not a
 #             socket, not creatable; net tap= missing or too long, mac= malformed or multicast: one line each, status 2
 #   console   console.c on virtio-console over a Unix socket: con_client.py connects, gets the guest's greeting and
@@ -152,6 +162,135 @@ want = bytes((n * 31 + i) & 0xff for n in range(64) for i in range(512))
 sys.exit(0 if d == want else "differs from sector %d" % (next(i for i in range(len(d)) if d[i] != want[i]) // 512))
 PY
     echo "ok: saved after '$(tail -n 1 "$tmp/before.out")', restored from '$(head -n 1 "$tmp/after.out")' to '$(tail -n 1 "$tmp/after.out")'; the image holds every sector"
+    ;;
+snapshot-disk)
+    build writer.c -DDELAY=6000000
+    python3 -c 'import sys; open(sys.argv[1], "wb").write(bytes(64 * 512))' "$img"
+    head -c 65536 /dev/urandom >"$tmp/ro.img"
+    head -c 65536 /dev/urandom >"$tmp/ex.img"
+    db=$tmp/db sock=$tmp/sock
+    disks="uart16550,mmio=0x10000000 sifive-test virtio-blk,base=0x10002000,irq=2,file=$img
+virtio-blk,base=0x10003000,irq=3,file=$tmp/ro.img,readonly=on
+virtio-blk,base=0x10004000,irq=4,file=$tmp/ex.img,snapshot=exclude"
+    # shellcheck disable=SC2046 # one --device per word of $disks (no spaces in the paths: mktemp's)
+    "$vmm" run --arch riscv64 --mem 64M --kernel "$tmp/guest.elf" $(printf -- '--device %s ' $disks) --state "$db" \
+        --control "$sock" --log info </dev/null >"$tmp/run.out" 2>"$tmp/run.err" &
+    pid=$!
+    trap 'kill -KILL $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+    i=0
+    until grep -q "^wrote 20$" "$tmp/run.out" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -gt $((400 * scale)) ] && fail "the guest never wrote sector 20: $(cat "$tmp/run.out" "$tmp/run.err")"
+        sleep 0.02
+    done
+    "$vmm" ctl "$sock" pause >"$tmp/ctl.out" 2>&1 || fail "pause: $(cat "$tmp/ctl.out")"
+    "$vmm" ctl "$sock" save s1 >"$tmp/ctl.out" 2>&1 || fail "save: $(cat "$tmp/ctl.out") $(cat "$tmp/run.err")"
+    "$vmm" ctl "$sock" resume >"$tmp/ctl.out" 2>&1 || fail "resume: $(cat "$tmp/ctl.out")"
+    # s2 on top of s1: only the cluster written since (the image, 32 KiB, is shorter than a cluster).
+    until grep -q "^wrote 40$" "$tmp/run.out" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -gt $((800 * scale)) ] && fail "the guest never wrote sector 40: $(cat "$tmp/run.out" "$tmp/run.err")"
+        sleep 0.02
+    done
+    "$vmm" ctl "$sock" save s2 >"$tmp/ctl.out" 2>&1 || fail "save s2: $(cat "$tmp/ctl.out") $(cat "$tmp/run.err")"
+    wait $pid || fail "the saved run: status $?: $(tail -n 3 "$tmp/run.out") $(cat "$tmp/run.err")"
+    grep -q "^verified" "$tmp/run.out" || fail "the saved run did not verify: $(tail -n 3 "$tmp/run.out")"
+    grep -q "saved snapshot 's2' on top of s1" "$tmp/run.err" || fail "s2 was not incremental: $(cat "$tmp/run.err")"
+    saved=$(tail -n 1 "$tmp/run.out")
+    python3 -c 'import sys; open(sys.argv[1], "wb").write(bytes([0xee]) * (64 * 512))' "$img"
+    timeout $((60 * scale)) "$vmm" run --restore "$db:s2" </dev/null >"$tmp/after.out" 2>"$tmp/restore.err" ||
+        fail "the restore of s2 ended with status $?: $(tail -n 2 "$tmp/after.out") $(cat "$tmp/restore.err")"
+    grep -q "^verified" "$tmp/after.out" || fail "the restored s2 did not verify the image: $(tail -n 3 "$tmp/after.out")"
+    echo "ok: s2, incremental on top of s1 after 'wrote 40', restored onto an overwritten image: the guest verified it"
+    # What the guest wrote after the save, and more, is overwritten: the restore must put back the saved sectors.
+    python3 -c 'import sys; open(sys.argv[1], "wb").write(bytes([0xee]) * (64 * 512))' "$img"
+    timeout $((60 * scale)) "$vmm" run --restore "$db:s1" --stats </dev/null >"$tmp/after.out" 2>"$tmp/restore.err" ||
+        fail "the restore ended with status $?: $(tail -n 2 "$tmp/after.out") $(cat "$tmp/restore.err")"
+    grep -q "^verified" "$tmp/after.out" || fail "the restored guest did not verify the image: $(tail -n 3 "$tmp/after.out")"
+    head -n 1 "$tmp/after.out" | grep -q "^wrote 2[12]$" || fail "the restore did not continue after sector 20: $(head -n 1 "$tmp/after.out")"
+    written=$(sed -n 's/.*, \([0-9]*\) written back by a restore/\1/p' "$tmp/restore.err")
+    [ "${written:-0}" -ge 6 ] || fail "the restore wrote back ${written:-no} pages; sectors 0-20 are 6 pages: $(cat "$tmp/restore.err")"
+    echo "ok: saved (paused) after 'wrote 20', ran to '$saved', image overwritten on the host; the restore wrote $written pages back and the guest verified every sector"
+
+    # The excluded image changed behind the snapshot: refused before the guest runs, status 2, one line naming it.
+    printf 'changed' | dd of="$tmp/ex.img" bs=1 seek=100 conv=notrunc 2>/dev/null
+    timeout $((60 * scale)) "$vmm" run --restore "$db:s1" </dev/null >"$tmp/bad.out" 2>"$tmp/bad.err"
+    st=$?
+    [ "$st" -eq 2 ] || fail "restore with the excluded image changed: status $st, expected 2: $(cat "$tmp/bad.err")"
+    [ "$(wc -l <"$tmp/bad.err")" -eq 1 ] && grep -q "file=$tmp/ex.img changed since the snapshot was saved.*snapshot=exclude.*changed=accept" "$tmp/bad.err" ||
+        fail "restore with the excluded image changed: not one line naming it: $(cat "$tmp/bad.err")"
+    [ -s "$tmp/bad.out" ] && fail "the guest ran: $(cat "$tmp/bad.out")"
+    echo "ok: excluded image changed: $(cat "$tmp/bad.err") (status 2)"
+    # The override: changed=accept on that device (the devices given again), with a warning.
+    # shellcheck disable=SC2046
+    timeout $((60 * scale)) "$vmm" run --restore "$db:s1" $(printf -- '--device %s ' $disks | sed 's/snapshot=exclude/snapshot=exclude,changed=accept/') \
+        </dev/null >"$tmp/acc.out" 2>"$tmp/acc.err" || fail "restore with changed=accept: status $?: $(cat "$tmp/acc.err")"
+    grep -q "^verified" "$tmp/acc.out" || fail "restore with changed=accept did not run to the end: $(tail -n 2 "$tmp/acc.out")"
+    grep -q "ex.img changed since the snapshot was saved.*used as it is (changed=accept)" "$tmp/acc.err" ||
+        fail "restore with changed=accept: no warning: $(cat "$tmp/acc.err")"
+    echo "ok: changed=accept restores it with: $(grep changed=accept "$tmp/acc.err")"
+
+    # The read-only image: only touched, its bytes the same; its identity (mtime) changed all the same.
+    touch -d '2001-01-01' "$tmp/ro.img"
+    timeout $((60 * scale)) "$vmm" run --restore "$db:s1" </dev/null >"$tmp/bad.out" 2>"$tmp/bad.err"
+    st=$?
+    [ "$st" -eq 2 ] && [ "$(wc -l <"$tmp/bad.err")" -eq 1 ] &&
+        grep -q "file=$tmp/ro.img changed since the snapshot was saved.*readonly=on" "$tmp/bad.err" ||
+        fail "restore with the read-only image changed: status $st: $(cat "$tmp/bad.err")"
+    [ -s "$tmp/bad.out" ] && fail "the guest ran: $(cat "$tmp/bad.out")"
+    echo "ok: read-only image changed: refused with status 2"
+    "$vmm" run --arch riscv64 --mem 64M --device "virtio-blk,file=$img,snapshot=bogus" </dev/null >"$tmp/out" 2>"$tmp/err"
+    st=$?
+    [ "$st" -eq 2 ] && grep -q "snapshot=bogus: include or exclude" "$tmp/err" || fail "snapshot=bogus: status $st: $(cat "$tmp/err")"
+    ;;
+snapshot-disk-kill)
+    build writer.c -DDELAY=6000000
+    python3 -c 'import sys; open(sys.argv[1], "wb").write(bytes(64 * 512))' "$img"
+    head -c $((48 << 20)) /dev/urandom >"$tmp/big.img"
+    db=$tmp/db sock=$tmp/sock
+    start_writer() {
+        rm -f "$sock"
+        "$vmm" run --arch riscv64 --mem 64M --kernel "$tmp/guest.elf" --device uart16550,mmio=0x10000000 \
+            --device sifive-test --device "virtio-blk,base=0x10002000,irq=2,file=$img" \
+            --device "virtio-blk,base=0x10003000,irq=3,file=$tmp/big.img" --state "$db" --control "$sock" \
+            </dev/null >"$tmp/run.out" 2>"$tmp/run.err" &
+        pid=$!
+        i=0
+        until grep -q "^wrote $1$" "$tmp/run.out" 2>/dev/null; do
+            i=$((i + 1))
+            [ $i -gt $((400 * scale)) ] && fail "the guest never wrote sector $1: $(cat "$tmp/run.out" "$tmp/run.err")"
+            sleep 0.02
+        done
+    }
+    trap 'kill -KILL $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+    start_writer 20
+    "$vmm" ctl "$sock" pause >"$tmp/ctl.out" 2>&1 || fail "pause: $(cat "$tmp/ctl.out")"
+    "$vmm" ctl "$sock" save s1 >"$tmp/ctl.out" 2>&1 || fail "save: $(cat "$tmp/ctl.out") $(cat "$tmp/run.err")"
+    kill -KILL $pid
+    wait $pid 2>/dev/null
+    for d in 0 0.05 0.15 0.3 0.6; do
+        start_writer 30
+        "$vmm" ctl "$sock" save "k$d" >/dev/null 2>&1 &
+        sleep "$d"
+        kill -KILL $pid
+        wait $pid 2>/dev/null
+        wait 2>/dev/null
+    done
+    # s1 must bring back the writer's image as it was at sector 20 (the guest verifies what it reads back).
+    python3 -c 'import sys; open(sys.argv[1], "wb").write(bytes([0xee]) * (64 * 512))' "$img"
+    timeout $((60 * scale)) "$vmm" run --restore "$db:s1" --restore-mode eager </dev/null >"$tmp/after.out" 2>"$tmp/restore.err" ||
+        fail "s1 after the killed saves: status $?: $(cat "$tmp/restore.err")"
+    grep -q "^verified" "$tmp/after.out" || fail "s1 after the killed saves did not verify: $(tail -n 3 "$tmp/after.out")"
+    "$vmm" snapshot ls "$db" >"$tmp/ls.out" 2>&1 || fail "snapshot ls: $(cat "$tmp/ls.out")"
+    names=$(awk 'NR > 1 { print $1 }' "$tmp/ls.out")
+    for n in $names; do
+        [ "$n" = s1 ] && continue
+        python3 -c 'import sys; open(sys.argv[1], "wb").write(bytes([0xee]) * (64 * 512))' "$img"
+        timeout $((60 * scale)) "$vmm" run --restore "$db:$n" --restore-mode eager </dev/null >"$tmp/k.out" 2>"$tmp/k.err" ||
+            fail "snapshot $n (a save that completed before the kill): status $?: $(cat "$tmp/k.err")"
+        grep -q "^verified" "$tmp/k.out" || fail "snapshot $n did not verify: $(tail -n 3 "$tmp/k.out")"
+    done
+    echo "ok: saves with a 48 MiB disk killed at 0-0.6 s; s1 restores and verifies; the database lists:" $names
     ;;
 snapshot-heavy | snapshot-live)
     build writer.c -DHEAVY

@@ -6,6 +6,12 @@
  * returns the finished chains and raises the interrupt; a save or a reset first waits for them (quiesce).
  * FLUSH is fdatasync, DISCARD punches a hole.
  * Offered: SEG_MAX, BLK_SIZE, FLUSH, DISCARD (read-write) or RO (readonly=on).
+ * Snapshots (SDK 1.7 page data): the image's contents are part of the unit, as pages in the state database. Every
+ * write and discard marks its 64 KiB clusters in a bitmap of the device's own, so an incremental save reads only
+ * those; a full save reads the image's data (holes skipped). A restore writes back the pages that differ from the
+ * file, zeroes what the snapshot holds as zero, and syncs, before the guest runs. readonly=on and snapshot=exclude
+ * images are recorded by identity only (size, mtime, inode) and a restore refuses them changed (changed=accept
+ * overrides). docs/saved-state.md.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* fallocate, preadv */
@@ -51,6 +57,12 @@
 
 #define BLK_SLOTS 32 /* requests in flight on the worker; more wait in the ring */
 
+#define BLK_CLUSTER (64u * 1024) /* what the dirty bitmap tracks: one bit per 64 KiB of image */
+#define BLK_CLUSTER_PAGES (BLK_CLUSTER / VMM_SSM_PAGE_SIZE)
+
+/* What the unit's "disk" section records about the image. */
+enum { BLK_SNAP_CONTENTS = 1, BLK_SNAP_IDENTITY = 2 };
+
 /* One request handed to the worker (io=thread): its data buffers as iovecs into guest RAM, taken when it was
  * popped; the status byte's address. */
 typedef struct blk_slot {
@@ -71,6 +83,14 @@ typedef struct virtio_blk {
     struct iovec iov[VIRTIO_REQ_MAX_SEGS];
     uint64_t bytes_read, bytes_written, flushes, discards;
     uint64_t drained; /* requests a save or reset found in flight and waited for */
+    /* Snapshots: the image's path (for messages), whether its contents are saved, the clusters written since the
+     * last save or restore (set from any thread that serves requests; taken with the VM paused), and whether the
+     * snapshot that last save or restore was holds the contents, so that the next save may be incremental. */
+    char path[512];
+    int snap_exclude, accept_changed, base_ok, warned;
+    uint64_t nclusters;
+    uint64_t *dirty;
+    uint64_t snap_pages_read, snap_pages_written;
     /* io=thread: the worker, and what it shares with the instance's callbacks under `lock` */
     int threaded, started, stop, busy, waiting; /* waiting: a chain was left in the ring for want of a slot */
     virtio_thread worker;
@@ -128,9 +148,20 @@ static int blk_iov(virtio_blk *b, const virtio_req *req, int to_guest, uint64_t 
 }
 
 /* The transfer itself, on whichever thread serves the request; iov is consumed. */
+/* Mark the clusters of [off, off + len) written: before the write, so that a save never misses one. */
+static void blk_mark_dirty(virtio_blk *b, uint64_t off, uint64_t len)
+{
+    if (!len || !b->dirty)
+        return;
+    for (uint64_t c = off / BLK_CLUSTER, last = (off + len - 1) / BLK_CLUSTER; c <= last && c < b->nclusters; c++)
+        __atomic_fetch_or(&b->dirty[c / 64], 1ull << (c % 64), __ATOMIC_RELAXED);
+}
+
 static uint8_t blk_transfer(virtio_blk *b, struct iovec *iov, int n, int to_guest, uint64_t sector, uint64_t len)
 {
     off_t off = (off_t)(sector * 512);
+    if (!to_guest)
+        blk_mark_dirty(b, sector * 512, len);
     while (len) {
         ssize_t r = to_guest ? preadv(b->fd - 1, iov, n, off) : pwritev(b->fd - 1, iov, n, off);
         if (r < 0 && errno == EINTR)
@@ -324,6 +355,7 @@ static uint8_t blk_discard(virtio_blk *b, const virtio_req *req, uint64_t len)
         virtio_req_read(&b->t, req, 16 + off, &range, sizeof(range));
         if (range.num_sectors == 0)
             continue;
+        blk_mark_dirty(b, range.sector * 512, (uint64_t)range.num_sectors * 512);
         /* A discarded range reads back as zeros in a file; a filesystem or device that cannot punch holes only
          * loses the hint (§5.2.6: discarded data need not read as zeros). */
         if (fallocate(b->fd - 1, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(range.sector * 512),
@@ -390,22 +422,257 @@ static int64_t blk_request(virtio_mmio *t, unsigned queue, const virtio_req *req
     return (int64_t)(written + 1);
 }
 
+/* ---- Snapshots ---- */
+
+static int blk_snap_pages(const virtio_mmio *t)
+{
+    return VMM_HELPERS_HAVE(t->hlp, 7);
+}
+
+/* Read cluster c into buf (BLK_CLUSTER bytes; past the image's end zero). 0, or -1 after failing the unit. */
+static int blk_read_cluster(virtio_blk *b, vmm_ssm *ssm, uint64_t c, uint8_t *buf)
+{
+    uint64_t size = b->sectors * 512, off = c * BLK_CLUSTER;
+    size_t want = (size_t)(size - off < BLK_CLUSTER ? size - off : BLK_CLUSTER), got = 0;
+    memset(buf + want, 0, BLK_CLUSTER - want);
+    while (got < want) {
+        ssize_t r = pread(b->fd - 1, buf + got, want - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return b->t.hlp->ssm_fail(ssm, "file=%s: reading it for the snapshot at byte %" PRIu64 ": %s", b->path,
+                                      off + got, r < 0 ? strerror(errno) : "the image ended early");
+        got += (size_t)r;
+    }
+    b->snap_pages_read += BLK_CLUSTER_PAGES;
+    return 0;
+}
+
+/* The image's contents into the snapshot: every cluster with data (full), or those written since the save or
+ * restore this one builds on (incremental). The VM is paused and requests quiesced: nothing writes meanwhile. */
+static int blk_save_contents(virtio_blk *b, vmm_ssm *ssm)
+{
+    const vmm_helpers *h = b->t.hlp;
+    int incremental = h->ssm_pages_incremental(ssm) && b->base_ok;
+    uint8_t *buf = malloc(BLK_CLUSTER);
+    if (!buf)
+        return h->ssm_fail(ssm, "out of memory");
+    int fd = b->fd - 1, rc = 0;
+    uint64_t size = b->sectors * 512, saved = 0, pages = (size + VMM_SSM_PAGE_SIZE - 1) / VMM_SSM_PAGE_SIZE;
+    /* A full save of the disk inside a snapshot the core records as incremental (the snapshot this process
+     * restored held no contents of this disk): pages it leaves out would show its ancestors' through, so holes
+     * are recorded as zero. */
+    int explicit_zero = !incremental && h->ssm_pages_incremental(ssm);
+    uint64_t zero_from = 0; /* explicit_zero: pages before this are recorded */
+    for (uint64_t c = 0; c < b->nclusters && !rc; c++) {
+        uint64_t bit = 1ull << (c % 64);
+        int dirty = (b->dirty[c / 64] & bit) != 0;
+        if (dirty)
+            __atomic_fetch_and(&b->dirty[c / 64], ~bit, __ATOMIC_RELAXED);
+        if (incremental && !dirty)
+            continue;
+        if (!incremental) {
+            /* A full save skips holes: they read as zero, which a full snapshot need not record. */
+            off_t data = lseek(fd, (off_t)(c * BLK_CLUSTER), SEEK_DATA);
+            if ((data < 0 && errno == ENXIO) || (data >= 0 && (uint64_t)data >= size))
+                break; /* no data from here to the end */
+            if (data >= 0 && (uint64_t)data >= (c + 1) * BLK_CLUSTER) {
+                c = (uint64_t)data / BLK_CLUSTER - 1;
+                continue;
+            }
+        }
+        if ((rc = blk_read_cluster(b, ssm, c, buf)))
+            break;
+        uint64_t first = c * BLK_CLUSTER_PAGES;
+        uint64_t n = pages - first < BLK_CLUSTER_PAGES ? pages - first : BLK_CLUSTER_PAGES;
+        if (explicit_zero && zero_from < first)
+            rc = h->ssm_put_pages(ssm, zero_from, NULL, first - zero_from);
+        if (!rc)
+            rc = h->ssm_put_pages(ssm, first, buf, n); /* the image's pages only: the last cluster may be short */
+        zero_from = first + n;
+        saved++;
+    }
+    if (!rc && explicit_zero && zero_from < pages)
+        rc = h->ssm_put_pages(ssm, zero_from, NULL, pages - zero_from);
+    free(buf);
+    if (!rc) {
+        /* Clusters after the last data of a full save: their bits are stale too. */
+        memset(b->dirty, 0, (b->nclusters / 64 + 1) * sizeof(uint64_t));
+        b->base_ok = 1;
+    }
+    h->ssm_put_u64(ssm, incremental);
+    h->ssm_put_u64(ssm, saved);
+    return rc ? -1 : 0;
+}
+
 static int blk_save(virtio_mmio *t, vmm_ssm *ssm)
 {
     virtio_blk *b = (virtio_blk *)t;
-    return t->hlp->ssm_put_u64(ssm, b->sectors);
+    const vmm_helpers *h = t->hlp;
+    h->ssm_put_u64(ssm, b->sectors);
+    /* Optional for older readers, which restore without it (and with the disk as they find it). */
+    h->ssm_put_optional(ssm, "disk");
+    int contents = !b->readonly && !b->snap_exclude && blk_snap_pages(t);
+    struct stat st;
+    if (fstat(b->fd - 1, &st) != 0)
+        return h->ssm_fail(ssm, "file=%s: %s", b->path, strerror(errno));
+    h->ssm_put_u64(ssm, contents ? BLK_SNAP_CONTENTS : BLK_SNAP_IDENTITY);
+    h->ssm_put_str(ssm, b->path);
+    h->ssm_put_u64(ssm, (uint64_t)st.st_ino);
+    h->ssm_put_u64(ssm, (uint64_t)st.st_mtim.tv_sec * 1000000000ull + (uint64_t)st.st_mtim.tv_nsec);
+    if (contents) {
+        h->ssm_put_u64(ssm, BLK_CLUSTER);
+        blk_save_contents(b, ssm);
+    }
+    return h->ssm_end_optional(ssm);
+}
+
+/* Restore: the image's page i as the snapshot holds it (page NULL: zero), written only where the file differs. */
+typedef struct blk_restore {
+    virtio_blk *b;
+    vmm_ssm *ssm;
+    uint64_t *got; /* pages the snapshot records */
+    uint8_t cur[VMM_SSM_PAGE_SIZE];
+} blk_restore;
+
+static int blk_restore_page(blk_restore *r, uint64_t index, const uint8_t *page)
+{
+    virtio_blk *b = r->b;
+    uint64_t size = b->sectors * 512, off = index * VMM_SSM_PAGE_SIZE;
+    if (off >= size)
+        return b->t.hlp->ssm_fail(r->ssm, "file=%s: the snapshot holds page %" PRIu64 " past the image's end", b->path,
+                                  index);
+    size_t n = (size_t)(size - off < VMM_SSM_PAGE_SIZE ? size - off : VMM_SSM_PAGE_SIZE);
+    static const uint8_t zero[VMM_SSM_PAGE_SIZE];
+    const uint8_t *want = page ? page : zero;
+    ssize_t got = pread(b->fd - 1, r->cur, n, (off_t)off);
+    if (got == (ssize_t)n && memcmp(r->cur, want, n) == 0)
+        return 0;
+    for (size_t done = 0; done < n;) {
+        ssize_t w = pwrite(b->fd - 1, want + done, n - done, (off_t)(off + done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return b->t.hlp->ssm_fail(r->ssm, "file=%s: writing the snapshot's contents at byte %" PRIu64 ": %s",
+                                      b->path, off + done, w < 0 ? strerror(errno) : "no progress");
+        done += (size_t)w;
+    }
+    b->snap_pages_written++;
+    return 0;
+}
+
+static int blk_restore_fn(void *ctx, uint64_t index, const void *page)
+{
+    blk_restore *r = ctx;
+    r->got[index / 64] |= 1ull << (index % 64);
+    return blk_restore_page(r, index, page) ? -1 : 0;
+}
+
+/* Put the image back into the snapshot's state: every page the snapshot records, then zero wherever it records
+ * nothing (a full save leaves holes and zero pages out) and the file has data; then make it durable. */
+static int blk_load_contents(virtio_blk *b, vmm_ssm *ssm)
+{
+    const vmm_helpers *h = b->t.hlp;
+    uint64_t pages = (b->sectors * 512 + VMM_SSM_PAGE_SIZE - 1) / VMM_SSM_PAGE_SIZE;
+    blk_restore *r = calloc(1, sizeof(*r));
+    if (!r || !(r->got = calloc(pages / 64 + 1, sizeof(uint64_t)))) {
+        free(r);
+        return h->ssm_fail(ssm, "out of memory");
+    }
+    r->b = b;
+    r->ssm = ssm;
+    int rc = h->ssm_get_pages(ssm, 0, pages, blk_restore_fn, r) < 0 ? -1 : 0;
+    int fd = b->fd - 1;
+    for (uint64_t i = 0; !rc && i < pages; i++) {
+        if (r->got[i / 64] & (1ull << (i % 64)))
+            continue;
+        off_t data = lseek(fd, (off_t)(i * VMM_SSM_PAGE_SIZE), SEEK_DATA);
+        if (data < 0 && errno == ENXIO)
+            break; /* only holes from here on: zero already */
+        if (data > (off_t)(i * VMM_SSM_PAGE_SIZE)) {
+            i = (uint64_t)data / VMM_SSM_PAGE_SIZE - 1;
+            continue;
+        }
+        rc = blk_restore_page(r, i, NULL);
+    }
+    if (!rc && b->snap_pages_written && fdatasync(fd) != 0)
+        rc = h->ssm_fail(ssm, "file=%s: syncing the restored contents: %s", b->path, strerror(errno));
+    free(r->got);
+    free(r);
+    if (!rc) {
+        memset(b->dirty, 0, (b->nclusters / 64 + 1) * sizeof(uint64_t));
+        b->base_ok = 1;
+    }
+    return rc;
 }
 
 static int blk_load(virtio_mmio *t, vmm_ssm *ssm)
 {
     virtio_blk *b = (virtio_blk *)t;
+    const vmm_helpers *h = t->hlp;
     uint64_t sectors;
-    if (t->hlp->ssm_get_u64(ssm, &sectors))
+    if (h->ssm_get_u64(ssm, &sectors))
         return -1;
+    if (sectors != b->sectors && blk_snap_pages(t))
+        return h->ssm_fail_input(ssm, "virtio-blk file=%s: the snapshot was saved with an image of %" PRIu64
+                                 " sectors, it has %" PRIu64 " now", b->path, sectors, b->sectors);
     if (sectors != b->sectors)
-        return t->hlp->ssm_fail(ssm, "saved with an image of %" PRIu64 " sectors, file= has %" PRIu64, sectors,
+        return h->ssm_fail(ssm, "saved with an image of %" PRIu64 " sectors, file= has %" PRIu64, sectors,
                                 b->sectors);
-    return 0;
+    b->base_ok = 0;
+    int have = h->ssm_get_optional(ssm, "disk");
+    if (have < 0)
+        return -1;
+    if (have == 0) {
+        if (!b->warned++)
+            h->log(t->inst, VMM_LOG_WARN, "file=%s: this snapshot does not hold the disk's contents (saved by a vmm "
+                   "before disks were saved): the guest finds the image as it is now", b->path);
+        return 0;
+    }
+    uint64_t mode, ino, mtime;
+    char path[512];
+    if (h->ssm_get_u64(ssm, &mode) || h->ssm_get_str(ssm, path, sizeof(path)) || h->ssm_get_u64(ssm, &ino) ||
+        h->ssm_get_u64(ssm, &mtime))
+        return -1;
+    if (mode == BLK_SNAP_IDENTITY) {
+        struct stat st;
+        if (fstat(b->fd - 1, &st) != 0)
+            return h->ssm_fail(ssm, "file=%s: %s", b->path, strerror(errno));
+        uint64_t now = (uint64_t)st.st_mtim.tv_sec * 1000000000ull + (uint64_t)st.st_mtim.tv_nsec;
+        if (now != mtime || (uint64_t)st.st_ino != ino) {
+            char what[160];
+            if ((uint64_t)st.st_ino != ino)
+                snprintf(what, sizeof(what), "it is another file (inode %" PRIu64 ", saved %" PRIu64 ")",
+                         (uint64_t)st.st_ino, ino);
+            else
+                snprintf(what, sizeof(what), "its modification time moved by %+.3f s",
+                         ((double)now - (double)mtime) / 1e9);
+            if (!b->accept_changed)
+                return h->ssm_fail_input(ssm, "virtio-blk file=%s changed since the snapshot was saved (%s); the "
+                                         "snapshot does not hold it (%s): restore with changed=accept to use it as it "
+                                         "is", b->path, what, b->readonly ? "readonly=on" : "snapshot=exclude");
+            h->log(t->inst, VMM_LOG_WARN, "file=%s changed since the snapshot was saved (%s): used as it is "
+                   "(changed=accept)", b->path, what);
+        }
+        return h->ssm_end_optional(ssm);
+    }
+    if (mode != BLK_SNAP_CONTENTS)
+        return h->ssm_fail(ssm, "file=%s: the snapshot records the disk in an unknown way (%" PRIu64 ")", b->path,
+                           mode);
+    uint64_t cluster, incremental, saved;
+    if (h->ssm_get_u64(ssm, &cluster) || h->ssm_get_u64(ssm, &incremental) || h->ssm_get_u64(ssm, &saved))
+        return -1;
+    (void)cluster;
+    (void)incremental;
+    (void)saved;
+    if (b->readonly)
+        return h->ssm_fail(ssm, "file=%s: the snapshot holds this disk's contents, but readonly=on cannot write them "
+                           "back", b->path);
+    if (!blk_snap_pages(t))
+        return h->ssm_fail(ssm, "file=%s: the snapshot holds the disk's contents, which this vmm cannot read", b->path);
+    if (blk_load_contents(b, ssm))
+        return -1;
+    return h->ssm_end_optional(ssm);
 }
 
 static const virtio_device_ops blk_ops = {
@@ -460,7 +727,20 @@ static int blk_open(virtio_blk *b, vmm_instance *inst, const vmm_helpers *hlp, c
     return 0;
 }
 
+static int blk_setup(vmm_instance *inst, const vmm_helpers *hlp, void *state);
+
+/* The core does not call destruct after a construct that failed: what setup allocated is freed here. */
 static int blk_construct(vmm_instance *inst, const vmm_helpers *hlp, void *state)
+{
+    virtio_blk *b = state;
+    if (blk_setup(inst, hlp, state) == 0)
+        return 0;
+    free(b->dirty);
+    b->dirty = NULL;
+    return -1;
+}
+
+static int blk_setup(vmm_instance *inst, const vmm_helpers *hlp, void *state)
 {
     virtio_blk *b = state;
     const char *path = hlp->opt_string(inst, "file");
@@ -471,6 +751,19 @@ static int blk_construct(vmm_instance *inst, const vmm_helpers *hlp, void *state
     b->readonly = hlp->opt_bool(inst, "readonly");
     if (blk_open(b, inst, hlp, path))
         return -1;
+    snprintf(b->path, sizeof(b->path), "%s", path);
+    const char *snap = hlp->opt_string(inst, "snapshot"), *changed = hlp->opt_string(inst, "changed");
+    if (snap && strcmp(snap, "include") && strcmp(snap, "exclude")) {
+        hlp->log(inst, VMM_LOG_ERROR, "snapshot=%s: include or exclude", snap);
+        return -1;
+    }
+    if (changed && strcmp(changed, "refuse") && strcmp(changed, "accept")) {
+        hlp->log(inst, VMM_LOG_ERROR, "changed=%s: refuse or accept", changed);
+        return -1;
+    }
+    b->snap_exclude = snap && !strcmp(snap, "exclude");
+    b->accept_changed = changed && !strcmp(changed, "accept");
+
     const char *io = hlp->opt_string(inst, "io");
     if (!io)
         io = "sync"; /* the core gives the default; a host that knows no io= (tests/fuzz) gets it too */
@@ -481,6 +774,11 @@ static int blk_construct(vmm_instance *inst, const vmm_helpers *hlp, void *state
     uint64_t features = BLK_F_SEG_MAX | BLK_F_BLK_SIZE | BLK_F_FLUSH | (b->readonly ? BLK_F_RO : BLK_F_DISCARD);
     if (virtio_mmio_init(&b->t, inst, hlp, &blk_ops, features))
         return -1;
+    b->nclusters = (b->sectors * 512 + BLK_CLUSTER - 1) / BLK_CLUSTER;
+    if (!(b->dirty = calloc(b->nclusters / 64 + 1, sizeof(uint64_t)))) {
+        hlp->log(inst, VMM_LOG_ERROR, "out of memory for the map of %" PRIu64 " clusters", b->nclusters);
+        return -1;
+    }
     if (strcmp(io, "thread"))
         return 0;
     b->timer = hlp->timer_create(inst, blk_timer);
@@ -515,6 +813,10 @@ static void blk_destruct(vmm_instance *inst, void *state)
                     " discards, %" PRIu64 " requests in flight waited for by saves and resets\n", b->bytes_read,
                     b->bytes_written, b->flushes, b->discards, b->drained);
     }
+    if (b->t.hlp && b->t.hlp->stats_enabled(b->t.inst) && (b->snap_pages_read || b->snap_pages_written))
+        fprintf(stderr, "virtio-blk: snapshots: %" PRIu64 " pages of the image read by saves, %" PRIu64 " written "
+                "back by a restore\n", b->snap_pages_read, b->snap_pages_written);
+    free(b->dirty);
     if (b->fd > 0)
         close(b->fd - 1);
 }
@@ -525,6 +827,12 @@ static const vmm_option_desc blk_options[] = {
       .help = "raw image: a regular file or a block device, its size a multiple of 512 (required)" },
     { .name = "readonly", .type = VMM_OPT_BOOL, .default_value = "off",
       .help = "offer VIRTIO_BLK_F_RO and refuse writes (the image is opened read-only)" },
+    { .name = "snapshot", .type = VMM_OPT_STRING, .default_value = "include",
+      .help = "include: snapshots hold the image's contents and a restore puts them back; exclude: the image is "
+              "external, snapshots record its identity and a restore refuses it changed (readonly=on: always so)" },
+    { .name = "changed", .type = VMM_OPT_STRING, .default_value = "refuse",
+      .help = "restoring with an excluded or read-only image that changed since the save: refuse (exit 2) or "
+              "accept (use it as it is)" },
     { .name = "io", .type = VMM_OPT_STRING, .default_value = "sync",
       .help = "where reads, writes and flushes run: sync (on the vCPU thread that notified: the faster with one "
               "request in flight, docs/devices.md) or thread (a worker; the notify returns at once)" },

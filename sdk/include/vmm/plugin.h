@@ -239,6 +239,10 @@ typedef enum vmm_vm_feature {
 typedef struct vmm_ssm vmm_ssm;
 typedef int (*vmm_ssm_save_fn)(void *state, vmm_ssm *ssm);
 typedef int (*vmm_ssm_load_fn)(void *state, vmm_ssm *ssm, uint32_t version);
+/* SDK 1.7: one page (4096 bytes; NULL: a zero page) of a unit's page data, index counted from the range's first
+ * page. Non-zero stops the walk and fails the unit. */
+typedef int (*vmm_ssm_page_fn)(void *ctx, uint64_t index, const void *page);
+#define VMM_SSM_PAGE_SIZE 4096u
 
 typedef uint64_t (*vmm_io_read_fn)(void *state, uint64_t offset, unsigned size);
 typedef void (*vmm_io_write_fn)(void *state, uint64_t offset, unsigned size, uint64_t val);
@@ -421,7 +425,26 @@ typedef struct vmm_helpers {
      * why (the thread itself called it). */
     int (*thread_join)(vmm_thread *thread, void **result);
 
-    void *reserved[7]; /* must be NULL; later minors append helpers here */
+    /* SDK 1.7: page data of a saved-state unit (a disk image's contents, say): 4096-byte pages numbered from 0 to
+     * 2^40 - 1 in a space of the unit's own, kept by the state database like guest RAM (each content stored once
+     * per database, zero pages not at all; a snapshot records the pages put, and an incremental one inherits the
+     * rest from its parent). In a save callback: 1 when this save is incremental, i.e. recorded on top of this
+     * process's previous save or restore, so that pages not put keep what that snapshot holds (put only what
+     * changed since then); 0 when it is full (put every non-zero page; pages not put read back as zero). A save
+     * that fails makes the next one full. */
+    int (*ssm_pages_incremental)(vmm_ssm *ssm);
+    /* SDK 1.7, in a save callback: record count pages from page index (buf holds count * 4096 bytes, or is NULL
+     * for zero pages), copied before the call returns; calls in rising page order. 0 or -1 (the unit failed). */
+    int (*ssm_put_pages)(vmm_ssm *ssm, uint64_t index, const void *buf, uint64_t count);
+    /* SDK 1.7, in a load callback: fn for every page of [first, first + count) the snapshot records (with the
+     * snapshots it builds on; the newest wins), in no particular order, each page's hash checked first. Returns
+     * how many pages it recorded there (capped at INT32_MAX), or -1 (the unit failed: corrupt, or fn refused). */
+    int (*ssm_get_pages)(vmm_ssm *ssm, uint64_t first, uint64_t count, vmm_ssm_page_fn fn, void *ctx);
+    /* SDK 1.7, in a load callback: refuse the unit because of the user's input rather than the snapshot (a file
+     * the unit depends on changed since the save): like ssm_fail, but vmm exits with status 2. Returns -1. */
+    int (*ssm_fail_input)(vmm_ssm *ssm, const char *fmt, ...) VMM_PRINTF(2, 3);
+
+    void *reserved[3]; /* must be NULL; later minors append helpers here */
     uint32_t version_end; /* == version */
 } vmm_helpers;
 
