@@ -47,16 +47,18 @@
  * only bounds a kick that lands between the look at should_return and the sleep. */
 #define RV_WFI_MAX_NS 10000000
 
-/* A block is found by its virtual pc and the translation context it was made in (rv_runtime.cur_flags and
- * cur_satp): 0/0 when neither fetch nor data accesses are translated, which is all of Bare and M-mode (the code
- * does not depend on the privilege then), else RV_CTX_ON | fetch and data translation | the privilege, with
- * satp (ASID and root). */
+/* A block is found by its virtual pc, the translation context it was made in (rv_runtime.cur_flags: 0 when
+ * neither fetch nor data accesses are translated, which is all of Bare and M-mode (the code does not depend on
+ * the privilege then), else RV_CTX_ON | fetch and data translation | the privilege) and, with fetch translated,
+ * the RAM page its pc maps to now. Not satp: generated code does not depend on it (the TLB is looked up at run
+ * time), so the kernel's blocks serve every address space, while two processes' code at one virtual address
+ * in different RAM pages keeps two blocks. */
 #define RV_CTX_ON 1u
 #define RV_CTX_FETCH 2u
 #define RV_CTX_DATA 4u
 typedef struct rv_tb {
     uint64_t pc;     /* ~0: empty */
-    uint64_t satp;
+    uint64_t key;    /* fetch translated: poff; else 0 */
     uint32_t flags;
     uint8_t *code;   /* writable view */
     /* Fetch translated: the RAM offsets of the page the block was read from and of the next one (a crossing
@@ -232,13 +234,12 @@ static void rv_flush(rv_runtime *rt)
     rt->stat_flushes++;
 }
 
-/* The slot of pc in the current context (rt->cur_flags, cur_satp). */
-static rv_tb *rv_tb_slot(rv_runtime *rt, uint64_t pc)
+/* The slot of pc in the current context (rt->cur_flags) with key (see rv_tb). */
+static rv_tb *rv_tb_slot(rv_runtime *rt, uint64_t pc, uint64_t key)
 {
     uint32_t fl = rt->cur_flags;
-    uint64_t satp = rt->cur_satp;
-    unsigned i = (unsigned)(((pc >> 1) ^ satp ^ fl) * 0x9e3779b1u) >> (32 - RV_TB_HASH_BITS);
-    while (rt->tbs[i].pc != ~0ull && !(rt->tbs[i].pc == pc && rt->tbs[i].flags == fl && rt->tbs[i].satp == satp))
+    unsigned i = (unsigned)(((pc >> 1) ^ (key >> 12) ^ fl) * 0x9e3779b1u) >> (32 - RV_TB_HASH_BITS);
+    while (rt->tbs[i].pc != ~0ull && !(rt->tbs[i].pc == pc && rt->tbs[i].flags == fl && rt->tbs[i].key == key))
         i = (i + 1) & (RV_TB_HASH_SIZE - 1);
     return &rt->tbs[i];
 }
@@ -417,18 +418,28 @@ static void rv_snap_pages(rv_runtime *rt, uint64_t pc, int take)
  * when the instruction cannot be fetched. */
 static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
 {
-    rv_tb *t = rv_tb_slot(rt, pc);
+    /* sfence.vma and satp writes keep the blocks (their code depends on the RAM bytes, which the code map and
+     * fence.i look after, and on the mapping): a paged block is looked up with the RAM page its pc maps to now,
+     * and one whose first instruction crosses pages has its second page checked as well. */
+    uint64_t key = 0;
+    if (rt->cur_flags & RV_CTX_FETCH) {
+        int e = rv_fetch_page_cached(rt, pc, &key);
+        if (e) {
+            rt->fetch_cause = (uint64_t)e;
+            rt->fetch_tval = pc;
+            return NULL;
+        }
+    }
+    rv_tb *t = rv_tb_slot(rt, pc, key);
     if (t->pc == pc) {
-        /* sfence.vma and satp writes keep the blocks (their code depends on the RAM bytes, which the code map
-         * and fence.i look after, and on the mapping, checked here): a page mapped elsewhere now retranslates. */
-        if (!(rt->cur_flags & RV_CTX_FETCH)) {
+        if (t->poff2 == ~0ull) {
             rt->last_tb_crosses = 0;
             return t->code;
         }
         int ok = rv_tb_mapped(rt, t);
-        t = rv_tb_slot(rt, pc); /* the walk may have set an A bit next to code and flushed */
+        t = rv_tb_slot(rt, pc, key); /* the walk may have set an A bit next to code and flushed */
         if (ok && t->pc == pc) {
-            rt->last_tb_crosses = t->poff2 != ~0ull;
+            rt->last_tb_crosses = 1;
             return t->code;
         }
         rt->stat_remaps++;
@@ -494,11 +505,11 @@ static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
     } else if (res.pc >= RV_RAM_BASE) { /* blocks in the ROM window need no marks: nothing writes there */
         rv_mark_code(rt, res.pc - RV_RAM_BASE, res.end_pc - RV_RAM_BASE);
     }
-    t = rv_tb_slot(rt, pc);
-    if (t->pc != pc) /* else it replaces a block of a page now mapped elsewhere */
+    t = rv_tb_slot(rt, pc, rt->xl_paged ? rt->xl_poff : 0);
+    if (t->pc != pc) /* else it replaces a block whose second page is now mapped elsewhere */
         rt->ntbs++;
     t->pc = pc;
-    t->satp = rt->cur_satp;
+    t->key = rt->xl_paged ? rt->xl_poff : 0;
     t->flags = rt->cur_flags;
     t->code = res.code;
     t->poff = rt->xl_paged ? rt->xl_poff : ~0ull;
