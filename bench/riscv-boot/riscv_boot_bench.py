@@ -94,6 +94,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--stall", type=float, default=300, help="give up after this long without guest output")
     ap.add_argument("--append", default=CMDLINE)
+    ap.add_argument("--vmm-before", help="a second vmm (an earlier build) run in the same interleaving, for "
+                    "before/after figures of a change")
     args = ap.parse_args()
 
     d = subprocess.run([args.get_guest], check=True, stdout=subprocess.PIPE, text=True).stdout.strip().splitlines()[-1]
@@ -106,6 +108,8 @@ def main():
                  "-monitor", "none", "-serial", "stdio", "-no-reboot", "-bios", FIRMWARE, "-kernel", kernel,
                  "-initrd", initrd, "-append", args.append],
     }
+    if args.vmm_before:
+        monitors["vmm-before"] = [args.vmm_before] + monitors["vmm"][1:]
     print(f"kernel {kernel} ({os.path.getsize(kernel)} bytes), initramfs {initrd} ({os.path.getsize(initrd)} bytes), "
           f"firmware {FIRMWARE}, {args.cpus} hart(s), {args.mem} MiB, cmdline '{args.append}'")
     for name, argv in monitors.items():
@@ -131,6 +135,10 @@ def main():
     v = med(ok["vmm"], "user_s") + med(ok["vmm"], "sys_s")
     q = med(ok["qemu"], "user_s") + med(ok["qemu"], "sys_s")
     print(f"{'CPU user+system (s)':28s} {v:10.2f} {q:10.2f} " + (f"{v / q:9.2f}" if v == v and q == q else f"{'-':>9s}"))
+    if args.vmm_before:
+        b = med(ok["vmm-before"], "user_s") + med(ok["vmm-before"], "sys_s")
+        print(f"{'vmm-before CPU (s)':28s} {b:10.2f} {'':10s} {b / q:9.2f}   (vmm/vmm-before {v / b:.2f}; "
+              f"prompt {med(ok['vmm-before'], 'prompt_s'):.2f} s)")
     for name, runs in results.items():
         bad = [r for r in runs if "error" in r]
         print(f"{name}: {len(runs) - len(bad)}/{len(runs)} runs reached the prompt and powered off")
