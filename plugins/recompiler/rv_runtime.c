@@ -43,6 +43,7 @@
 #define RV_MSTATUS_UXL (2ull << 32) /* XLEN 64 in U and S; read-only */
 #define RV_MSTATUS_SXL (2ull << 34)
 #define RV_WATCH_MAX 4
+#define RV_JC_USED_MAX 256
 /* The longest WFI sleep. The machine's wake and the core's kick signal (ppoll's EINTR) end it sooner; this
  * only bounds a kick that lands between the look at should_return and the sleep. */
 #define RV_WFI_MAX_NS 10000000
@@ -137,6 +138,9 @@ struct rv_runtime {
      * dispatcher checks a paged block's pages against without walking each time. */
     struct { uint64_t vpage, poff; } ftc[64];
     int last_tb_crosses; /* the block rv_tb_get returned reads two pages: nothing chains to it */
+    /* The jump-cache slots filled since it was last emptied (more than RV_JC_USED_MAX: all of it). */
+    uint16_t jc_used[RV_JC_USED_MAX];
+    unsigned jc_nused;
     uint64_t stat_remaps;
     /* SMP: mhartid, and what LR read (SC's compare-and-swap expects it) at lr_val_addr (~0: no value). */
     uint64_t hartid, lr_val, lr_val_addr;
@@ -188,11 +192,19 @@ static void rv_dirty_note(rv_runtime *rt, uint64_t off, uint64_t len)
         }
 }
 
+/* Emptied on every change of translation context (each trap and xRET with paging on): only the entries the
+ * dispatcher filled since the last time, unless there were too many to have kept. */
 static void rv_jc_clear(rv_runtime *rt)
 {
-    memset(rt->cpu->jc, 0xff, sizeof(rt->cpu->jc));
-    for (unsigned i = 0; i < RV_JC_SIZE; i++)
-        rt->cpu->jc[i].code = 0;
+    rv_jc_entry *jc = rt->cpu->jc;
+    if (rt->jc_nused <= RV_JC_USED_MAX && !rt->vm) {
+        for (unsigned i = 0; i < rt->jc_nused; i++)
+            jc[rt->jc_used[i]] = (rv_jc_entry){ ~0ull, 0 };
+    } else {
+        for (unsigned i = 0; i < RV_JC_SIZE; i++)
+            jc[i] = (rv_jc_entry){ ~0ull, 0 };
+    }
+    rt->jc_nused = 0;
 }
 
 static void rv_ftc_clear(rv_runtime *rt)
@@ -1430,7 +1442,17 @@ static uint8_t *rv_dispatch_next(rv_runtime *rt)
         c->wfi = 0;
     }
     rv_mmu_sync(rt);
-    uint8_t *code = rv_tb_get(rt, c->pc);
+    /* In process, a block the jump cache holds was found by rv_tb_get (and its page checked) in this context
+     * since the last flush or sfence.vma, which empty it, and never reads two pages: take it from there, as
+     * generated code's jalr does. (In the VM, ring 3 can write the jump cache: always look up.) */
+    rv_jc_entry *e = &c->jc[(c->pc >> 1) & (RV_JC_SIZE - 1)];
+    uint8_t *code;
+    if (e->pc == c->pc && !rt->vm) {
+        code = (uint8_t *)(uintptr_t)(e->code - (uint64_t)rt->rx_delta);
+        rt->last_tb_crosses = 0;
+    } else {
+        code = rv_tb_get(rt, c->pc);
+    }
     if (!code) {
         if (rv_trap_vector(c, rt->fetch_cause) == c->pc) { /* mtvec or stvec: it would loop */
             char why[128];
@@ -1455,9 +1477,12 @@ static uint8_t *rv_dispatch_next(rv_runtime *rt)
         x64_patch_rel32(rt->code_start + (field - lo), code);
         rt->stat_chains++;
     }
-    rv_jc_entry *e = &c->jc[(c->pc >> 1) & (RV_JC_SIZE - 1)];
-    e->pc = c->pc;
-    e->code = rv_exec_addr(rt, code);
+    if (!rt->last_tb_crosses && e->pc != c->pc) {
+        if (e->pc == ~0ull && rt->jc_nused++ < RV_JC_USED_MAX)
+            rt->jc_used[rt->jc_nused - 1] = (uint16_t)(e - c->jc);
+        e->pc = c->pc;
+        e->code = rv_exec_addr(rt, code);
+    }
     c->quantum = rt->quantum_len;
     c->budget = (int64_t)rt->quantum_len;
     return code;
@@ -1570,6 +1595,7 @@ static rv_runtime *rv_runtime_start(rv_runtime *rt, uint64_t ram_va, char *err, 
     c->lr_addr = ~0ull;
     rv_mmu_tlb_flush(c);
     rt->lr_val_addr = ~0ull;
+    rt->jc_nused = RV_JC_USED_MAX + 1; /* the first clear empties all of it */
     rv_flush(rt);
     rt->stat_flushes = 0;
     if (rt->trace & RV_TRACE_OUT_ASM)
