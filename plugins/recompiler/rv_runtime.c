@@ -1273,6 +1273,7 @@ static void rv_helper_store(rv_cpu *c, uint64_t addr, uint64_t val, uint32_t inf
 
 static void rv_helper_interp(rv_cpu *c, uint32_t raw)
 {
+    rv_fpu_fold_flags(c); /* raw flags of inline F/D operations (see rv_translate.c) */
     rv_do_interp(rv_rt_of(c), raw);
 }
 
@@ -1499,6 +1500,7 @@ static void rv_dispatch_after(rv_runtime *rt)
             rv_repin(rt);
         }
     }
+    rv_fpu_fold_flags(c);
     c->instret += c->quantum - (uint64_t)c->budget;
     c->quantum = 0;
     c->budget = 0;
@@ -1519,6 +1521,7 @@ int rv_runtime_run(rv_runtime *rt)
 void rv_runtime_vm_exit(rv_runtime *rt, uint32_t code)
 {
     rv_cpu *c = rt->cpu;
+    rv_fpu_fold_flags(c);
     if (code >= 1 && code <= 4)
         rt->stat_vm_exits[code]++;
     switch (code) {
