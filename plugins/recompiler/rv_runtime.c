@@ -489,7 +489,7 @@ static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
         .buf = &rt->buf, .exec_delta = rt->rx_delta, .epilogue = rt->epilogue, .fetch16 = rv_xl_fetch16, .opaque = rt,
         .ram_base = RV_RAM_BASE, .ram_size = rt->ram_size, .codemap_off = (int32_t)rt->cpu->codemap_off,
         .no_chain = (rt->trace & RV_TRACE_EXEC) != 0, .paged = (rt->cur_flags & RV_CTX_DATA) != 0,
-        .page_chains = rt->xl_paged, .chain_vpage = pc & ~0xfffull,
+        .page_chains = rt->xl_paged, .chain_vpage = pc & ~0xfffull, .fp_mxcsr_each = rt->vm != 0,
     };
     if (rt->vm) {
         env.load = rv_exec_addr(rt, rt->stubs.load);
@@ -1261,20 +1261,26 @@ static rv_runtime *rv_rt_of(rv_cpu *c)
     return ((rv_inproc_block *)(void *)((char *)c - offsetof(rv_inproc_block, cpu)))->rt;
 }
 
+/* The helpers generated code calls in process: MXCSR goes back to 0x1f80 with clear flags before they return
+ * (whatever C code set: device plugins, the FP helpers' own operations, whose flags fflags has already). */
 static uint64_t rv_helper_load(rv_cpu *c, uint64_t addr, uint32_t info)
 {
-    return rv_do_load(rv_rt_of(c), addr, info);
+    uint64_t v = rv_do_load(rv_rt_of(c), addr, info);
+    rv_fpu_host_reset();
+    return v;
 }
 
 static void rv_helper_store(rv_cpu *c, uint64_t addr, uint64_t val, uint32_t info)
 {
     rv_do_store(rv_rt_of(c), addr, val, info);
+    rv_fpu_host_reset();
 }
 
 static void rv_helper_interp(rv_cpu *c, uint32_t raw)
 {
     rv_fpu_fold_flags(c); /* raw flags of inline F/D operations (see rv_translate.c) */
     rv_do_interp(rv_rt_of(c), raw);
+    rv_fpu_host_reset();
 }
 
 /* ---- Register pinning -------------------------------------------------------------------------------- */
@@ -1512,6 +1518,7 @@ int rv_runtime_run(rv_runtime *rt)
         uint8_t *code = rv_dispatch_next(rt);
         if (!code)
             continue;
+        rv_fpu_host_reset(); /* inline F/D operations read their flags from MXCSR */
         rt->enter(rt->cpu, code + rt->rx_delta);
         rv_dispatch_after(rt);
     }

@@ -617,10 +617,13 @@ static void rv_emit_interp(rv_block *k, const rv_insn *in, uint64_t pc)
  * round-to-nearest-even (rm = RNE, or dynamic with frm = RNE at run time) on the host's SSE unit, which gives the
  * IEEE result bit for bit there. The interpreter helper (the slow path below) takes everything else: FS Off,
  * another rounding mode, a single input that is not NaN-boxed, and any NaN result (canonical NaN and the fused
- * forms' inf * 0 rule are its business; the guest registers are still untouched then). The host's MXCSR is set to
- * its default 0x1f80 (RNE, all masked, flags clear) before the operation, so host code never sees a guest
- * rounding mode; the operation's exception flags (IE ZE OE UE PE, not DE) are ORed in raw form into fcsr bits
- * 13:8, which rv_fpu_fold_flags turns into fflags before C code looks at fcsr. */
+ * forms' inf * 0 rule are its business; the guest registers are still untouched then). MXCSR is the host's
+ * default 0x1f80 (RNE, all masked) with its flags clear whenever generated code runs in process (the runtime
+ * sets it before entering generated code and when a helper returns: see rv_fpu_host_reset), so its sticky flags
+ * after an operation are those of the inline operations since then, all of which the guest accrues anyway; in
+ * exec=rc it is loaded before each operation. The flags (IE ZE OE UE PE, not DE) are ORed in raw form into fcsr
+ * bits 13:8, which rv_fpu_fold_flags turns into fflags before C code looks at fcsr. LDMXCSR in front of every
+ * operation cost more than the operation: fpbench 0.78-0.95 s with it. */
 #define RV_FCSR_RAW_SHIFT 8
 static int rv_emit_fp_inline(rv_block *k, const rv_insn *in, uint64_t pc)
 {
@@ -664,9 +667,13 @@ static int rv_emit_fp_inline(rv_block *k, const rv_insn *in, uint64_t pc)
     }
     static const uint8_t mxcsr_op[2] = { 0x0f, 0xae }, movs_ld[2] = { 0x0f, 0x10 }, movs_st[2] = { 0x0f, 0x11 };
     uint8_t pfx = dbl ? 0xf2 : 0xf3;
-    x64_emit_byte(b, 0x68);                                                  /* push 0x1f80 */
-    x64_emit_u32(b, 0x1f80);
-    x64_emit_op_rm(b, 4, mxcsr_op, 2, 2, x64_mem(X64_RSP, 0));              /* ldmxcsr [rsp] */
+    if (k->env->fp_mxcsr_each) {
+        x64_emit_byte(b, 0x68);                                              /* push 0x1f80 */
+        x64_emit_u32(b, 0x1f80);
+        x64_emit_op_rm(b, 4, mxcsr_op, 2, 2, x64_mem(X64_RSP, 0));          /* ldmxcsr [rsp] */
+    } else {
+        x64_emit_byte(b, 0x50);                                              /* push rax (a slot) */
+    }
     uint8_t op[2] = { 0x0f, t[found].opc };
     if (kind == 1) {
         x64_emit_byte(b, pfx);                                               /* sqrtsd/ss xmm0, [rs1] */

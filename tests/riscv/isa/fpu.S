@@ -501,6 +501,12 @@ TEST_BEGIN("fpu")
     CHECK(265, a4, 0xffffffff40000000)
     lwu a4, 8(a1)
     CHECK(266, a4, 0x40000000)
+    /* flags an instruction the helper runs on SSE leaves in the host's MXCSR are not an inline one's */
+    fcvt.s.d ft6, ft4               /* 1/3 to single: NX */
+    csrw fflags, zero
+    fadd.d ft2, ft0, ft0
+    csrr a4, fflags
+    CHECK(267, a4, 0)
     csrw fcsr, zero
 
     TEST_END
