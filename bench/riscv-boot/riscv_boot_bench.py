@@ -71,6 +71,8 @@ def main():
     ap.add_argument("--stall", type=float, default=300, help="give up after this long without guest output")
     ap.add_argument("--append", default=CMDLINE)
     ap.add_argument("--root", choices=["initramfs", "ext4", "both"], default="initramfs")
+    ap.add_argument("--vmm-before", help="a second vmm (an earlier build) run in the same interleaving, for "
+                    "before/after figures of a change")
     args = ap.parse_args()
 
     d = subprocess.run([args.get_guest], check=True, stdout=subprocess.PIPE, text=True).stdout.strip().splitlines()[-1]
@@ -94,6 +96,11 @@ def main():
         monitors["qemu-ext4"] = qemu + ["-drive", f"file={disk},format=raw,if=none,id=root",
                                         "-device", "virtio-blk-device,drive=root", "-append", ext4]
         pairs.append(("vmm-ext4", "qemu-ext4"))
+    if args.vmm_before:
+        if args.root == "ext4":
+            sys.exit("--vmm-before compares the initramfs boot: use --root initramfs or both")
+        monitors["vmm-before"] = [args.vmm_before] + monitors["vmm"][1:]
+        pairs.append(("vmm", "vmm-before"))
     print(f"kernel {kernel} ({os.path.getsize(kernel)} bytes), initramfs {initrd} ({os.path.getsize(initrd)} bytes), "
           f"firmware {FIRMWARE}, {args.cpus} hart(s), {args.mem} MiB, cmdline '{args.append}'")
     for name, argv in monitors.items():

@@ -47,6 +47,12 @@ static uint32_t fflags_of_mxcsr(uint32_t mx)
            ((mx & 0x10) ? FF_UF : 0) | ((mx & 0x20) ? FF_NX : 0);
 }
 
+void rv_fpu_fold_flags(rv_cpu *c)
+{
+    if (c->fcsr & ~0xffull)
+        c->fcsr = (c->fcsr & 0xff) | fflags_of_mxcsr((uint32_t)(c->fcsr >> 8) & 0x3f);
+}
+
 static uint32_t fflags_of_fenv(int e)
 {
     return ((e & FE_INVALID) ? FF_NV : 0) | ((e & FE_DIVBYZERO) ? FF_DZ : 0) | ((e & FE_OVERFLOW) ? FF_OF : 0) |

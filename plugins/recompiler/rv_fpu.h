@@ -27,6 +27,16 @@ int rv_ext_exec(rv_cpu *c, const rv_insn *in, rv_ext_mem_fn mem, void *opaque, u
  * Dirty. */
 int rv_fpu_csr_read(const rv_cpu *c, unsigned csr, uint64_t *v);
 int rv_fpu_csr_write(rv_cpu *c, unsigned csr, uint64_t v);
+/* Generated code ORs the raw x86 exception flags of inline operations (MXCSR bits 5:0) into fcsr bits 13:8:
+ * turns them into fflags. Called before C code reads or writes fcsr (the interpreter helper, after a block). */
+void rv_fpu_fold_flags(rv_cpu *c);
+/* MXCSR to the host's default 0x1f80 with the flags clear: before generated code runs and when a helper returns
+ * to it (in process), which keeps inline operations' flags their own (see rv_translate.c). */
+static inline void rv_fpu_host_reset(void)
+{
+    unsigned mx = 0x1f80;
+    __asm__ volatile("ldmxcsr %0" : : "m"(mx));
+}
 /* mstatus/sstatus as read: SD (bit 63) set when FS is Dirty. */
 uint64_t rv_fpu_status_sd(uint64_t mstatus);
 

@@ -43,20 +43,23 @@
 #define RV_MSTATUS_UXL (2ull << 32) /* XLEN 64 in U and S; read-only */
 #define RV_MSTATUS_SXL (2ull << 34)
 #define RV_WATCH_MAX 4
+#define RV_JC_USED_MAX 256
 /* The longest WFI sleep. The machine's wake and the core's kick signal (ppoll's EINTR) end it sooner; this
  * only bounds a kick that lands between the look at should_return and the sleep. */
 #define RV_WFI_MAX_NS 10000000
 
-/* A block is found by its virtual pc and the translation context it was made in (rv_runtime.cur_flags and
- * cur_satp): 0/0 when neither fetch nor data accesses are translated, which is all of Bare and M-mode (the code
- * does not depend on the privilege then), else RV_CTX_ON | fetch and data translation | the privilege, with
- * satp (ASID and root). */
+/* A block is found by its virtual pc, the translation context it was made in (rv_runtime.cur_flags: 0 when
+ * neither fetch nor data accesses are translated, which is all of Bare and M-mode (the code does not depend on
+ * the privilege then), else RV_CTX_ON | fetch and data translation | the privilege) and, with fetch translated,
+ * the RAM page its pc maps to now. Not satp: generated code does not depend on it (the TLB is looked up at run
+ * time), so the kernel's blocks serve every address space, while two processes' code at one virtual address
+ * in different RAM pages keeps two blocks. */
 #define RV_CTX_ON 1u
 #define RV_CTX_FETCH 2u
 #define RV_CTX_DATA 4u
 typedef struct rv_tb {
     uint64_t pc;     /* ~0: empty */
-    uint64_t satp;
+    uint64_t key;    /* fetch translated: poff; else 0 */
     uint32_t flags;
     uint8_t *code;   /* writable view */
     /* Fetch translated: the RAM offsets of the page the block was read from and of the next one (a crossing
@@ -135,6 +138,9 @@ struct rv_runtime {
      * dispatcher checks a paged block's pages against without walking each time. */
     struct { uint64_t vpage, poff; } ftc[64];
     int last_tb_crosses; /* the block rv_tb_get returned reads two pages: nothing chains to it */
+    /* The jump-cache slots filled since it was last emptied (more than RV_JC_USED_MAX: all of it). */
+    uint16_t jc_used[RV_JC_USED_MAX];
+    unsigned jc_nused;
     uint64_t stat_remaps;
     /* SMP: mhartid, and what LR read (SC's compare-and-swap expects it) at lr_val_addr (~0: no value). */
     uint64_t hartid, lr_val, lr_val_addr;
@@ -186,11 +192,19 @@ static void rv_dirty_note(rv_runtime *rt, uint64_t off, uint64_t len)
         }
 }
 
+/* Emptied on every change of translation context (each trap and xRET with paging on): only the entries the
+ * dispatcher filled since the last time, unless there were too many to have kept. */
 static void rv_jc_clear(rv_runtime *rt)
 {
-    memset(rt->cpu->jc, 0xff, sizeof(rt->cpu->jc));
-    for (unsigned i = 0; i < RV_JC_SIZE; i++)
-        rt->cpu->jc[i].code = 0;
+    rv_jc_entry *jc = rt->cpu->jc;
+    if (rt->jc_nused <= RV_JC_USED_MAX && !rt->vm) {
+        for (unsigned i = 0; i < rt->jc_nused; i++)
+            jc[rt->jc_used[i]] = (rv_jc_entry){ ~0ull, 0 };
+    } else {
+        for (unsigned i = 0; i < RV_JC_SIZE; i++)
+            jc[i] = (rv_jc_entry){ ~0ull, 0 };
+    }
+    rt->jc_nused = 0;
 }
 
 static void rv_ftc_clear(rv_runtime *rt)
@@ -232,13 +246,12 @@ static void rv_flush(rv_runtime *rt)
     rt->stat_flushes++;
 }
 
-/* The slot of pc in the current context (rt->cur_flags, cur_satp). */
-static rv_tb *rv_tb_slot(rv_runtime *rt, uint64_t pc)
+/* The slot of pc in the current context (rt->cur_flags) with key (see rv_tb). */
+static rv_tb *rv_tb_slot(rv_runtime *rt, uint64_t pc, uint64_t key)
 {
     uint32_t fl = rt->cur_flags;
-    uint64_t satp = rt->cur_satp;
-    unsigned i = (unsigned)(((pc >> 1) ^ satp ^ fl) * 0x9e3779b1u) >> (32 - RV_TB_HASH_BITS);
-    while (rt->tbs[i].pc != ~0ull && !(rt->tbs[i].pc == pc && rt->tbs[i].flags == fl && rt->tbs[i].satp == satp))
+    unsigned i = (unsigned)(((pc >> 1) ^ (key >> 12) ^ fl) * 0x9e3779b1u) >> (32 - RV_TB_HASH_BITS);
+    while (rt->tbs[i].pc != ~0ull && !(rt->tbs[i].pc == pc && rt->tbs[i].flags == fl && rt->tbs[i].key == key))
         i = (i + 1) & (RV_TB_HASH_SIZE - 1);
     return &rt->tbs[i];
 }
@@ -417,18 +430,28 @@ static void rv_snap_pages(rv_runtime *rt, uint64_t pc, int take)
  * when the instruction cannot be fetched. */
 static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
 {
-    rv_tb *t = rv_tb_slot(rt, pc);
+    /* sfence.vma and satp writes keep the blocks (their code depends on the RAM bytes, which the code map and
+     * fence.i look after, and on the mapping): a paged block is looked up with the RAM page its pc maps to now,
+     * and one whose first instruction crosses pages has its second page checked as well. */
+    uint64_t key = 0;
+    if (rt->cur_flags & RV_CTX_FETCH) {
+        int e = rv_fetch_page_cached(rt, pc, &key);
+        if (e) {
+            rt->fetch_cause = (uint64_t)e;
+            rt->fetch_tval = pc;
+            return NULL;
+        }
+    }
+    rv_tb *t = rv_tb_slot(rt, pc, key);
     if (t->pc == pc) {
-        /* sfence.vma and satp writes keep the blocks (their code depends on the RAM bytes, which the code map
-         * and fence.i look after, and on the mapping, checked here): a page mapped elsewhere now retranslates. */
-        if (!(rt->cur_flags & RV_CTX_FETCH)) {
+        if (t->poff2 == ~0ull) {
             rt->last_tb_crosses = 0;
             return t->code;
         }
         int ok = rv_tb_mapped(rt, t);
-        t = rv_tb_slot(rt, pc); /* the walk may have set an A bit next to code and flushed */
+        t = rv_tb_slot(rt, pc, key); /* the walk may have set an A bit next to code and flushed */
         if (ok && t->pc == pc) {
-            rt->last_tb_crosses = t->poff2 != ~0ull;
+            rt->last_tb_crosses = 1;
             return t->code;
         }
         rt->stat_remaps++;
@@ -466,7 +489,7 @@ static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
         .buf = &rt->buf, .exec_delta = rt->rx_delta, .epilogue = rt->epilogue, .fetch16 = rv_xl_fetch16, .opaque = rt,
         .ram_base = RV_RAM_BASE, .ram_size = rt->ram_size, .codemap_off = (int32_t)rt->cpu->codemap_off,
         .no_chain = (rt->trace & RV_TRACE_EXEC) != 0, .paged = (rt->cur_flags & RV_CTX_DATA) != 0,
-        .page_chains = rt->xl_paged, .chain_vpage = pc & ~0xfffull,
+        .page_chains = rt->xl_paged, .chain_vpage = pc & ~0xfffull, .fp_mxcsr_each = rt->vm != 0,
     };
     if (rt->vm) {
         env.load = rv_exec_addr(rt, rt->stubs.load);
@@ -494,11 +517,11 @@ static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
     } else if (res.pc >= RV_RAM_BASE) { /* blocks in the ROM window need no marks: nothing writes there */
         rv_mark_code(rt, res.pc - RV_RAM_BASE, res.end_pc - RV_RAM_BASE);
     }
-    t = rv_tb_slot(rt, pc);
-    if (t->pc != pc) /* else it replaces a block of a page now mapped elsewhere */
+    t = rv_tb_slot(rt, pc, rt->xl_paged ? rt->xl_poff : 0);
+    if (t->pc != pc) /* else it replaces a block whose second page is now mapped elsewhere */
         rt->ntbs++;
     t->pc = pc;
-    t->satp = rt->cur_satp;
+    t->key = rt->xl_paged ? rt->xl_poff : 0;
     t->flags = rt->cur_flags;
     t->code = res.code;
     t->poff = rt->xl_paged ? rt->xl_poff : ~0ull;
@@ -1238,19 +1261,26 @@ static rv_runtime *rv_rt_of(rv_cpu *c)
     return ((rv_inproc_block *)(void *)((char *)c - offsetof(rv_inproc_block, cpu)))->rt;
 }
 
+/* The helpers generated code calls in process: MXCSR goes back to 0x1f80 with clear flags before they return
+ * (whatever C code set: device plugins, the FP helpers' own operations, whose flags fflags has already). */
 static uint64_t rv_helper_load(rv_cpu *c, uint64_t addr, uint32_t info)
 {
-    return rv_do_load(rv_rt_of(c), addr, info);
+    uint64_t v = rv_do_load(rv_rt_of(c), addr, info);
+    rv_fpu_host_reset();
+    return v;
 }
 
 static void rv_helper_store(rv_cpu *c, uint64_t addr, uint64_t val, uint32_t info)
 {
     rv_do_store(rv_rt_of(c), addr, val, info);
+    rv_fpu_host_reset();
 }
 
 static void rv_helper_interp(rv_cpu *c, uint32_t raw)
 {
+    rv_fpu_fold_flags(c); /* raw flags of inline F/D operations (see rv_translate.c) */
     rv_do_interp(rv_rt_of(c), raw);
+    rv_fpu_host_reset();
 }
 
 /* ---- Register pinning -------------------------------------------------------------------------------- */
@@ -1419,7 +1449,17 @@ static uint8_t *rv_dispatch_next(rv_runtime *rt)
         c->wfi = 0;
     }
     rv_mmu_sync(rt);
-    uint8_t *code = rv_tb_get(rt, c->pc);
+    /* In process, a block the jump cache holds was found by rv_tb_get (and its page checked) in this context
+     * since the last flush or sfence.vma, which empty it, and never reads two pages: take it from there, as
+     * generated code's jalr does. (In the VM, ring 3 can write the jump cache: always look up.) */
+    rv_jc_entry *e = &c->jc[(c->pc >> 1) & (RV_JC_SIZE - 1)];
+    uint8_t *code;
+    if (e->pc == c->pc && !rt->vm) {
+        code = (uint8_t *)(uintptr_t)(e->code - (uint64_t)rt->rx_delta);
+        rt->last_tb_crosses = 0;
+    } else {
+        code = rv_tb_get(rt, c->pc);
+    }
     if (!code) {
         if (rv_trap_vector(c, rt->fetch_cause) == c->pc) { /* mtvec or stvec: it would loop */
             char why[128];
@@ -1444,9 +1484,12 @@ static uint8_t *rv_dispatch_next(rv_runtime *rt)
         x64_patch_rel32(rt->code_start + (field - lo), code);
         rt->stat_chains++;
     }
-    rv_jc_entry *e = &c->jc[(c->pc >> 1) & (RV_JC_SIZE - 1)];
-    e->pc = c->pc;
-    e->code = rv_exec_addr(rt, code);
+    if (!rt->last_tb_crosses && e->pc != c->pc) {
+        if (e->pc == ~0ull && rt->jc_nused++ < RV_JC_USED_MAX)
+            rt->jc_used[rt->jc_nused - 1] = (uint16_t)(e - c->jc);
+        e->pc = c->pc;
+        e->code = rv_exec_addr(rt, code);
+    }
     c->quantum = rt->quantum_len;
     c->budget = (int64_t)rt->quantum_len;
     return code;
@@ -1463,6 +1506,7 @@ static void rv_dispatch_after(rv_runtime *rt)
             rv_repin(rt);
         }
     }
+    rv_fpu_fold_flags(c);
     c->instret += c->quantum - (uint64_t)c->budget;
     c->quantum = 0;
     c->budget = 0;
@@ -1474,6 +1518,7 @@ int rv_runtime_run(rv_runtime *rt)
         uint8_t *code = rv_dispatch_next(rt);
         if (!code)
             continue;
+        rv_fpu_host_reset(); /* inline F/D operations read their flags from MXCSR */
         rt->enter(rt->cpu, code + rt->rx_delta);
         rv_dispatch_after(rt);
     }
@@ -1483,6 +1528,7 @@ int rv_runtime_run(rv_runtime *rt)
 void rv_runtime_vm_exit(rv_runtime *rt, uint32_t code)
 {
     rv_cpu *c = rt->cpu;
+    rv_fpu_fold_flags(c);
     if (code >= 1 && code <= 4)
         rt->stat_vm_exits[code]++;
     switch (code) {
@@ -1559,6 +1605,7 @@ static rv_runtime *rv_runtime_start(rv_runtime *rt, uint64_t ram_va, char *err, 
     c->lr_addr = ~0ull;
     rv_mmu_tlb_flush(c);
     rt->lr_val_addr = ~0ull;
+    rt->jc_nused = RV_JC_USED_MAX + 1; /* the first clear empties all of it */
     rv_flush(rt);
     rt->stat_flushes = 0;
     if (rt->trace & RV_TRACE_OUT_ASM)

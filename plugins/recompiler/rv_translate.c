@@ -613,6 +613,161 @@ static void rv_emit_interp(rv_block *k, const rv_insn *in, uint64_t pc)
     rv_emit_check_leave(k);
 }
 
+/* F/D inline: add, sub, mul, div, sqrt and the four fused forms (with FMA3), single and double, in
+ * round-to-nearest-even (rm = RNE, or dynamic with frm = RNE at run time) on the host's SSE unit, which gives the
+ * IEEE result bit for bit there. The interpreter helper (the slow path below) takes everything else: FS Off,
+ * another rounding mode, a single input that is not NaN-boxed, and any NaN result (canonical NaN and the fused
+ * forms' inf * 0 rule are its business; the guest registers are still untouched then). MXCSR is the host's
+ * default 0x1f80 (RNE, all masked) with its flags clear whenever generated code runs in process (the runtime
+ * sets it before entering generated code and when a helper returns: see rv_fpu_host_reset), so its sticky flags
+ * after an operation are those of the inline operations since then, all of which the guest accrues anyway; in
+ * exec=rc it is loaded before each operation. The flags (IE ZE OE UE PE, not DE) are ORed in raw form into fcsr
+ * bits 13:8, which rv_fpu_fold_flags turns into fflags before C code looks at fcsr. LDMXCSR in front of every
+ * operation cost more than the operation: fpbench 0.78-0.95 s with it. */
+#define RV_FCSR_RAW_SHIFT 8
+static int rv_emit_fp_inline(rv_block *k, const rv_insn *in, uint64_t pc)
+{
+    /* kind 0: OPsd/ss xmm0, [rs2] after xmm0 = rs1; 1: sqrt; 2: fused, vfmXXX231 xmm0(rs3), xmm1(rs1), [rs2] */
+    static const struct { rv_op op; uint8_t kind, opc, dbl; } t[] = {
+        { RV_OP_FADD_D, 0, 0x58, 1 }, { RV_OP_FSUB_D, 0, 0x5c, 1 }, { RV_OP_FMUL_D, 0, 0x59, 1 },
+        { RV_OP_FDIV_D, 0, 0x5e, 1 }, { RV_OP_FSQRT_D, 1, 0x51, 1 },
+        { RV_OP_FADD_S, 0, 0x58, 0 }, { RV_OP_FSUB_S, 0, 0x5c, 0 }, { RV_OP_FMUL_S, 0, 0x59, 0 },
+        { RV_OP_FDIV_S, 0, 0x5e, 0 }, { RV_OP_FSQRT_S, 1, 0x51, 0 },
+        /* fmadd: a*b+c vfmadd; fmsub: a*b-c vfmsub; fnmsub: -(a*b)+c vfnmadd; fnmadd: -(a*b)-c vfnmsub */
+        { RV_OP_FMADD_D, 2, 0xb9, 1 }, { RV_OP_FMSUB_D, 2, 0xbb, 1 }, { RV_OP_FNMSUB_D, 2, 0xbd, 1 },
+        { RV_OP_FNMADD_D, 2, 0xbf, 1 },
+        { RV_OP_FMADD_S, 2, 0xb9, 0 }, { RV_OP_FMSUB_S, 2, 0xbb, 0 }, { RV_OP_FNMSUB_S, 2, 0xbd, 0 },
+        { RV_OP_FNMADD_S, 2, 0xbf, 0 } };
+    unsigned rm = (in->raw >> 12) & 7, rs3 = in->raw >> 27;
+    int found = -1;
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        if (t[i].op == in->op)
+            found = (int)i;
+    if (found < 0 || (rm != 0 && rm != 7) || in->len != 4 || (t[found].kind == 2 && !__builtin_cpu_supports("fma")))
+        return -1;
+    unsigned kind = t[found].kind, dbl = t[found].dbl;
+    x64_buf *b = k->b;
+    uint8_t *slow[6];
+    int nslow = 0;
+    x64_emit_test_rm_imm32(b, x64_mem(X64_RBP, CPU_OFF(mstatus)), 0x6000); /* FS Off: illegal */
+    slow[nslow++] = x64_emit_jcc32(b, X64_CC_E);
+    if (rm == 7) {
+        x64_emit_test_rm_imm32(b, x64_mem(X64_RBP, CPU_OFF(fcsr)), 0xe0);   /* frm other than RNE */
+        slow[nslow++] = x64_emit_jcc32(b, X64_CC_NE);
+    }
+    int32_t f1 = CPU_OFF(f) + 8 * in->rs1, f2 = CPU_OFF(f) + 8 * in->rs2, f3 = CPU_OFF(f) + 8 * (int32_t)rs3;
+    int32_t fd = CPU_OFF(f) + 8 * in->rd;
+    if (!dbl) { /* inputs not NaN-boxed read as the canonical NaN: the helper's */
+        int32_t ins[3] = { f1, f2, f3 };
+        unsigned nin = kind == 1 ? 1 : kind == 0 ? 2 : 3;
+        for (unsigned i = 0; i < nin; i++) {
+            x64_emit_alu_rm_imm(b, 4, X64_CMP, x64_mem(X64_RBP, ins[i] + 4), -1);
+            slow[nslow++] = x64_emit_jcc32(b, X64_CC_NE);
+        }
+    }
+    static const uint8_t mxcsr_op[2] = { 0x0f, 0xae }, movs_ld[2] = { 0x0f, 0x10 }, movs_st[2] = { 0x0f, 0x11 };
+    uint8_t pfx = dbl ? 0xf2 : 0xf3;
+    if (k->env->fp_mxcsr_each) {
+        x64_emit_byte(b, 0x68);                                              /* push 0x1f80 */
+        x64_emit_u32(b, 0x1f80);
+        x64_emit_op_rm(b, 4, mxcsr_op, 2, 2, x64_mem(X64_RSP, 0));          /* ldmxcsr [rsp] */
+    } else {
+        x64_emit_byte(b, 0x50);                                              /* push rax (a slot) */
+    }
+    uint8_t op[2] = { 0x0f, t[found].opc };
+    if (kind == 1) {
+        x64_emit_byte(b, pfx);                                               /* sqrtsd/ss xmm0, [rs1] */
+        x64_emit_op_rm(b, 4, op, 2, 0, x64_mem(X64_RBP, f1));
+    } else if (kind == 0) {
+        x64_emit_byte(b, pfx);                                               /* movsd/ss xmm0, [rs1] */
+        x64_emit_op_rm(b, 4, movs_ld, 2, 0, x64_mem(X64_RBP, f1));
+        x64_emit_byte(b, pfx);                                               /* OPsd/ss xmm0, [rs2] */
+        x64_emit_op_rm(b, 4, op, 2, 0, x64_mem(X64_RBP, f2));
+    } else {
+        x64_emit_byte(b, pfx);                                               /* xmm0 = rs3 */
+        x64_emit_op_rm(b, 4, movs_ld, 2, 0, x64_mem(X64_RBP, f3));
+        x64_emit_byte(b, pfx);                                               /* xmm1 = rs1 */
+        x64_emit_op_rm(b, 4, movs_ld, 2, 1, x64_mem(X64_RBP, f1));
+        /* VEX.LIG.66.0F38.W(dbl) op /r: xmm0 = +-(xmm1 * [rs2]) +- xmm0; vvvv = ~1 */
+        x64_emit_byte(b, 0xc4);
+        x64_emit_byte(b, 0xe2);
+        x64_emit_byte(b, (uint8_t)((dbl ? 0x80 : 0) | (0xe << 3) | 1));
+        uint8_t vop = t[found].opc;
+        x64_emit_op_rm(b, 4, &vop, 1, 0, x64_mem(X64_RBP, f2));
+    }
+    x64_emit_op_rm(b, 4, mxcsr_op, 2, 3, x64_mem(X64_RSP, 0));              /* stmxcsr [rsp] */
+    x64_emit_byte(b, 0x58);                                                  /* pop rax */
+    static const uint8_t ucomisd[4] = { 0x66, 0x0f, 0x2e, 0xc0 };             /* ucomisd xmm0, xmm0 */
+    for (int i = dbl ? 0 : 1; i < 4; i++)                                    /* (ucomiss: no 66) */
+        x64_emit_byte(b, ucomisd[i]);
+    slow[nslow++] = x64_emit_jcc32(b, 0xa);                                  /* jp: a NaN result */
+    x64_emit_alu_rm_imm(b, 4, X64_AND, x64_reg(X64_RAX), 0x3d);
+    x64_emit_shift_imm(b, 4, X64_SHL, x64_reg(X64_RAX), RV_FCSR_RAW_SHIFT);
+    x64_emit_alu_rm_r(b, 4, X64_OR, x64_mem(X64_RBP, CPU_OFF(fcsr)), X64_RAX);
+    x64_emit_byte(b, pfx);                                                   /* movsd/ss [rd], xmm0 */
+    x64_emit_op_rm(b, 4, movs_st, 2, 0, x64_mem(X64_RBP, fd));
+    if (!dbl)
+        x64_emit_mov_rm_imm32(b, 4, x64_mem(X64_RBP, fd + 4), -1);          /* NaN-boxed */
+    x64_emit_alu_rm_imm(b, 4, X64_OR, x64_mem(X64_RBP, CPU_OFF(mstatus)), 0x6000); /* FS = Dirty */
+    uint8_t *done = x64_emit_jmp32(b);
+    if (!b->overflow)
+        for (int i = 0; i < nslow; i++)
+            x64_patch_rel32(slow[i], b->p);
+    rv_emit_interp(k, in, pc);
+    if (!b->overflow)
+        x64_patch_rel32(done, b->p);
+    return 0;
+}
+
+/* flw/fld/fsw/fsd (and their compressed forms) inline: the integer loads' and stores' window or TLB check and
+ * code-map check, then one move between RAM and f[]; FS Off, misaligned, MMIO, faults, a TLB miss and stores near
+ * code go to the interpreter helper for the whole instruction instead (it does the access with every check). */
+static int rv_emit_fp_mem(rv_block *k, const rv_insn *in, uint64_t pc)
+{
+    int is_store = in->op == RV_OP_FSW || in->op == RV_OP_FSD;
+    unsigned size = in->op == RV_OP_FLW || in->op == RV_OP_FSW ? 4 : 8;
+    if (!is_store && in->op != RV_OP_FLW && in->op != RV_OP_FLD)
+        return -1;
+    x64_buf *b = k->b;
+    rv_slow s = { .nfields = 0 };
+    uint8_t *fs_off;
+    x64_emit_test_rm_imm32(b, x64_mem(X64_RBP, CPU_OFF(mstatus)), 0x6000); /* FS Off: illegal */
+    fs_off = x64_emit_jcc32(b, X64_CC_E);
+    int paged = k->env->paged;
+    if (paged)
+        rv_emit_tlb_check(k, in->rs1, in->imm, size, is_store, &s);
+    else
+        rv_emit_addr_check(k, in->rs1, in->imm, size, &s);
+    x64_op m = x64_mem_idx(X64_R15, X64_RCX, paged ? 1 : (int)size, 0);
+    if (is_store) {
+        x64_emit_mov_r_rm(b, 8, X64_RAX, x64_reg(X64_RCX));
+        x64_emit_shift_imm(b, 8, X64_SHR, x64_reg(X64_RAX), (uint8_t)(RV_CODEMAP_SHIFT - (paged ? 0 : rv_log2(size))));
+        x64_emit_alu_rm_imm(b, 1, X64_CMP, x64_mem_idx(X64_RBP, X64_RAX, 1, k->env->codemap_off), 0);
+        s.fields[s.nfields++] = x64_emit_jcc32(b, X64_CC_NE);
+        x64_emit_mov_r_rm(b, 8, X64_RAX, x64_mem(X64_RBP, CPU_OFF(f) + 8 * in->rs2));
+        x64_emit_mov_rm_r(b, (int)size, m, X64_RAX);
+    } else {
+        x64_emit_mov_r_rm(b, (int)size, X64_RAX, m);
+        if (size == 4) { /* NaN-boxed */
+            x64_emit_mov_rm_r(b, 4, x64_mem(X64_RBP, CPU_OFF(f) + 8 * in->rd), X64_RAX);
+            x64_emit_mov_rm_imm32(b, 4, x64_mem(X64_RBP, CPU_OFF(f) + 8 * in->rd + 4), -1);
+        } else {
+            x64_emit_mov_rm_r(b, 8, x64_mem(X64_RBP, CPU_OFF(f) + 8 * in->rd), X64_RAX);
+        }
+        x64_emit_alu_rm_imm(b, 4, X64_OR, x64_mem(X64_RBP, CPU_OFF(mstatus)), 0x6000); /* FS = Dirty */
+    }
+    uint8_t *done = x64_emit_jmp32(b);
+    if (!b->overflow) {
+        x64_patch_rel32(fs_off, b->p);
+        for (int i = 0; i < s.nfields; i++)
+            x64_patch_rel32(s.fields[i], b->p);
+    }
+    rv_emit_interp(k, in, pc);
+    if (!b->overflow)
+        x64_patch_rel32(done, b->p);
+    return 0;
+}
+
 /* ---- Blocks ------------------------------------------------------------------------------------------- */
 
 static int rv_fetch(const rv_xlate_env *env, uint64_t pc, rv_insn *in)
@@ -923,7 +1078,7 @@ int rv_translate_block(const rv_xlate_env *env, uint64_t pc, rv_xlate_result *re
                     return -1;
                 continue;
             }
-            if (rv_emit_insn(&k, &in, cur))
+            if (rv_emit_insn(&k, &in, cur) && rv_emit_fp_inline(&k, &in, cur) && rv_emit_fp_mem(&k, &in, cur))
                 rv_emit_interp(&k, &in, cur);
             cur = next;
             if (b->overflow)

@@ -55,6 +55,9 @@ typedef struct rv_xlate_env {
     uint64_t load, store, interp;
     int no_chain;            /* every block exit returns to the dispatcher (exec tracing) */
     int paged;               /* loads and stores are translated: through rv_cpu.tlb inline, else the helpers */
+    /* Inline F/D: 1 = load MXCSR with 0x1f80 before each operation (exec=rc: nothing else resets the VM's
+     * MXCSR); 0 = the runtime keeps MXCSR at 0x1f80 with clear flags whenever generated code runs (in process). */
+    int fp_mxcsr_each;
     /* Fetch is translated: chain only exits to the block's own virtual page (chain_vpage), so that chained code
      * never runs without the dispatcher having checked its page's mapping since the last sfence.vma. */
     int page_chains;

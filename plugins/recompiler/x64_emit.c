@@ -318,3 +318,10 @@ int x64_patch_rel8(uint8_t *field, const uint8_t *target)
     *field = (uint8_t)(int8_t)rel;
     return 0;
 }
+
+void x64_emit_test_rm_imm32(x64_buf *b, x64_op rm, uint32_t imm)
+{
+    uint8_t opc = 0xf7;
+    x64_emit_op_rm(b, 4, &opc, 1, 0, rm);
+    x64_emit_u32(b, imm);
+}

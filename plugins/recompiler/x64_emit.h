@@ -69,6 +69,7 @@ void x64_emit_movsx(x64_buf *b, int from, int r, x64_op rm);        /* from 1 or
 void x64_emit_lea(x64_buf *b, int r, x64_op m);
 void x64_emit_setcc(x64_buf *b, int cc, int r8);                    /* r8 must be AL, CL, DL or BL */
 void x64_emit_test_r_r(x64_buf *b, int size, int a, int r);
+void x64_emit_test_rm_imm32(x64_buf *b, x64_op rm, uint32_t imm); /* test dword rm, imm */
 void x64_emit_cdqe(x64_buf *b);
 void x64_emit_cdq(x64_buf *b);                                       /* edx = sign of eax */
 void x64_emit_cqo(x64_buf *b);                                       /* rdx = sign of rax */

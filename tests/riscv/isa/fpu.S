@@ -464,6 +464,51 @@ TEST_BEGIN("fpu")
     bne s10, t6, fail
     bne s9, a2, fail
 
+    /* Operations translated inline (RNE): flags of several accrue until fflags is read, a write of fflags drops
+     * the ones still pending, frm is looked at when the instruction runs, and flw's box feeds fadd.s. */
+    csrw fcsr, zero
+    li t0, ONE
+    fmv.d.x ft0, t0
+    fmv.d.x ft1, zero
+    li t0, 0x4008000000000000       /* 3.0 */
+    fmv.d.x ft3, t0
+    fdiv.d ft2, ft0, ft1            /* 1 / 0: DZ */
+    fdiv.d ft4, ft0, ft3            /* 1 / 3: NX */
+    fmadd.d ft5, ft0, ft0, ft0      /* 2, exact */
+    csrr a4, fflags
+    CHECK(260, a4, DZ | NX)
+    fmv.x.d a4, ft5
+    CHECK(261, a4, TWO)
+    fdiv.d ft2, ft0, ft1
+    csrw fflags, zero
+    fadd.d ft2, ft0, ft0
+    csrr a4, fcsr
+    CHECK(262, a4, 0)
+    csrwi frm, 3                    /* RUP */
+    fdiv.d ft4, ft0, ft3
+    fmv.x.d a4, ft4
+    CHECK(263, a4, 0x3fd5555555555556)
+    csrwi frm, 0
+    fdiv.d ft4, ft0, ft3
+    fmv.x.d a4, ft4
+    CHECK(264, a4, 0x3fd5555555555555)
+    li t0, 0x3f800000               /* 1.0f */
+    sw t0, 0(a1)
+    flw fa0, 0(a1)
+    fadd.s fa1, fa0, fa0
+    fsw fa1, 8(a1)
+    fmv.x.d a4, fa1
+    CHECK(265, a4, 0xffffffff40000000)
+    lwu a4, 8(a1)
+    CHECK(266, a4, 0x40000000)
+    /* flags an instruction the helper runs on SSE leaves in the host's MXCSR are not an inline one's */
+    fcvt.s.d ft6, ft4               /* 1/3 to single: NX */
+    csrw fflags, zero
+    fadd.d ft2, ft0, ft0
+    csrr a4, fflags
+    CHECK(267, a4, 0)
+    csrw fcsr, zero
+
     TEST_END
 
 handler:
