@@ -696,6 +696,7 @@ const vmm_helpers vm_helpers = {
     .fdt_describe = board_hlp_fdt_describe,
     .fdt_prop = board_hlp_fdt_prop,
     .fdt_device = board_hlp_fdt_device,
+    .mmio_slot_claim = board_hlp_mmio_slot_claim,
     .version_end = VMM_HELPERS_VERSION,
 };
 
