@@ -184,3 +184,21 @@ int board_hlp_fdt_device(vmm_instance *inst, unsigned index, vmm_fdt_device *out
     }
     return -1;
 }
+
+int board_hlp_mmio_slot_claim(vmm_instance *inst, uint64_t size, uint64_t *base, uint32_t *irq)
+{
+    vm *v = inst->vm;
+    const vmm_board *b = board_of(v->arch->desc);
+    if (inst == v->arch || v->running || !base || !irq)
+        return -1;
+    /* Before 1.7 the field was a reserved slot, NULL by rule. */
+    if (!b || VMM_VERSION_MINOR(b->version) < 7 || !b->mmio_slot)
+        return -1;
+    if (b->mmio_slot(v->mmio_slots, size, base, irq)) {
+        log_msg(VMM_LOG_ERROR, inst->name, "the %s board has no free slot left for another MMIO device (%u taken): "
+                "give its address and interrupt line", v->arch->name, v->mmio_slots);
+        return -2;
+    }
+    v->mmio_slots++;
+    return 0;
+}

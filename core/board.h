@@ -1,7 +1,8 @@
 /*
  * board: what an architecture's board brings besides its CPUs (SDK 1.6, vmm_board): the default devices the core
  * creates before the user's, the buses a device may register on, and the device descriptions (fdt_describe,
- * fdt_prop) that devices leave for the architecture's device tree. Called by vm.c while a VM is created; the
+ * fdt_prop) that devices leave for the architecture's device tree, and the board's slots for small MMIO devices
+ * (mmio_slot_claim). Called by vm.c while a VM is created; the
  * fdt_* helpers are installed in the helper table. Knows no architecture and no device by name.
  */
 #ifndef VMM_CORE_BOARD_H
@@ -39,5 +40,6 @@ void board_fdt_free(board_fdt *f);
 int board_hlp_fdt_describe(vmm_instance *inst, const char *node_name, const char *compatible, int irq);
 int board_hlp_fdt_prop(vmm_instance *inst, const char *name, const void *value, size_t len);
 int board_hlp_fdt_device(vmm_instance *inst, unsigned index, vmm_fdt_device *out);
+int board_hlp_mmio_slot_claim(vmm_instance *inst, uint64_t size, uint64_t *base, uint32_t *irq);
 
 #endif

@@ -707,6 +707,7 @@ const vmm_helpers vm_helpers = {
     .ssm_put_pages = ssm_put_pages,
     .ssm_get_pages = ssm_get_pages,
     .ssm_fail_input = ssm_fail_input,
+    .mmio_slot_claim = board_hlp_mmio_slot_claim,
     .version_end = VMM_HELPERS_VERSION,
 };
 

@@ -67,6 +67,7 @@ struct vm {
     mem_map mem;
     iobus pio, mmio;
     uint32_t next_slot;
+    unsigned mmio_slots; /* slots handed out by mmio_slot_claim (SDK 1.7) */
     uint64_t ram_size;
     void *ram;
 

@@ -505,14 +505,23 @@ int x86_boot_linux(x86raw *x, const vmm_image *kernel, const vmm_image *initrd)
     bp.hdr.type_of_loader = 0xff;
     bp.hdr.loadflags |= LOADED_HIGH;
 
-    const char *cmdline = x->hlp->vm_cmdline(x->inst);
+    /* The user's line and how the kernel finds the virtio-mmio devices (devices.c). */
+    char *cmdline = malloc(X86_LINUX_CMDLINE_MAX);
+    if (!cmdline)
+        return x86_boot_fail(x, path, "%s: %s", "out of memory");
+    int too_long = x86_devices_cmdline(x, x->hlp->vm_cmdline(x->inst), cmdline, X86_LINUX_CMDLINE_MAX);
     size_t cmdlen = strlen(cmdline);
-    if (cmdlen > cmdline_max || cmdlen >= X86_LINUX_CMDLINE_MAX) {
-        x->hlp->log(x->inst, VMM_LOG_ERROR, "--append: the command line is %zu bytes; this kernel takes at most %u",
-                    cmdlen, cmdline_max);
+    if (too_long || cmdlen > cmdline_max) {
+        x->hlp->log(x->inst, VMM_LOG_ERROR, "--append: the command line%s is %s%zu bytes; this kernel takes at most %u",
+                    strcmp(cmdline, x->hlp->vm_cmdline(x->inst)) ? " with the virtio_mmio.device= parameters" : "",
+                    too_long ? "more than " : "", cmdlen, cmdline_max);
+        free(cmdline);
         return -1;
     }
-    if (x->hlp->mem_write(x->inst, X86_LINUX_CMDLINE, cmdline, cmdlen + 1))
+    x->hlp->log(x->inst, VMM_LOG_DEBUG, "kernel command line: %s", cmdline);
+    int wrote = x->hlp->mem_write(x->inst, X86_LINUX_CMDLINE, cmdline, cmdlen + 1);
+    free(cmdline);
+    if (wrote)
         return -1;
     bp.hdr.cmd_line_ptr = (uint32_t)X86_LINUX_CMDLINE;
 

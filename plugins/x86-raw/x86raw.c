@@ -154,6 +154,8 @@ static int x86_vm_check(vmm_instance *inst, void *state, const vmm_image *images
     const vmm_helpers *hlp = x->hlp;
     uint64_t ram = hlp->mem_ram_size(inst);
     uint64_t low = ram < X86_LOW_RAM_MAX ? ram : X86_LOW_RAM_MAX;
+    if (x86_devices_check(x, low, ram - low))
+        return -1;
     if (hlp->mem_map_ram(inst, 0, low, "ram-low"))
         return -1;
     if (ram > low && hlp->mem_map_ram(inst, X86_HIGH_RAM_BASE, ram - low, "ram-high"))
@@ -317,6 +319,13 @@ static const vmm_option_desc x86_options[] = {
     {0},
 };
 
+/* SDK 1.7: slots for the devices the user adds without an address (devices.c). */
+static const vmm_board x86_board = {
+    .version = VMM_DESC_VERSION,
+    .size = sizeof(vmm_board),
+    .mmio_slot = x86_board_mmio_slot,
+};
+
 static const vmm_arch_ops x86_arch_ops = {
     .version = VMM_DESC_VERSION,
     .size = sizeof(vmm_arch_ops),
@@ -328,6 +337,7 @@ static const vmm_arch_ops x86_arch_ops = {
     .vcpu_init = x86_vcpu_init,
     .vcpu_exit = x86_vcpu_exit,
     .vcpu_dump = x86_vcpu_dump,
+    .board = &x86_board,
 };
 
 static const vmm_plugin_desc x86_desc = {

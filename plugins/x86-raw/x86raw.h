@@ -105,6 +105,13 @@ typedef struct x86raw {
     uint64_t timer_delivered, timer_held_back, timer_early, timer_tsc_drifts;
 } x86raw;
 
+/* devices.c: the board's slots for MMIO devices (vmm_board.mmio_slot), the check of the devices' windows and
+ * lines against RAM (low_ram bytes from 0, high_ram from 4 GiB) and the board, the virtio_mmio.device= parameters
+ * added to the user's command line (into buf; -1 when they do not fit). */
+int x86_board_mmio_slot(unsigned index, uint64_t size, uint64_t *base, uint32_t *irq);
+int x86_devices_check(x86raw *x, uint64_t low_ram, uint64_t high_ram);
+int x86_devices_cmdline(x86raw *x, const char *user, char *buf, size_t size);
+
 /* state.c: register the saved-state units. */
 int x86_state_register(x86raw *x);
 

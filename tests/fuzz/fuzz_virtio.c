@@ -175,6 +175,13 @@ static uint64_t fv_opt_u64(vmm_instance *inst, const char *name)
     return FV_IRQ;
 }
 
+/* base and irq are given (fv_opt_u64), so the transport claims no slot (SDK 1.7). */
+static int fv_opt_is_set(vmm_instance *inst, const char *name)
+{
+    (void)inst;
+    return !strcmp(name, "base") || !strcmp(name, "irq");
+}
+
 static int fv_opt_bool(vmm_instance *inst, const char *name)
 {
     (void)inst;
@@ -234,6 +241,7 @@ static void fv_set_helpers(void)
     fv_hlp.opt_string = fv_opt_string;
     fv_hlp.opt_u64 = fv_opt_u64;
     fv_hlp.opt_bool = fv_opt_bool;
+    fv_hlp.opt_is_set = fv_opt_is_set;
     fv_hlp.mmio_register = fv_mmio_register;
     fv_hlp.irq_set = fv_irq_set;
     fv_hlp.fdt_describe = fv_fdt_describe;

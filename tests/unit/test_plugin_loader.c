@@ -754,9 +754,9 @@ static void test_plugin_check_desc_checks_arch_ops(void **state)
     board.size = sizeof(board) - 8;
     check_desc_refused(reg, &d, "its board has version");
     board.size = sizeof(board);
-    board.reserved[5] = &slot_target;
-    check_desc_refused(reg, &d, "its board's reserved slot 5");
-    board.reserved[5] = NULL;
+    board.reserved[4] = &slot_target;
+    check_desc_refused(reg, &d, "its board's reserved slot 4");
+    board.reserved[4] = NULL;
     board.buses = 4;
     check_desc_refused(reg, &d, "unknown buses");
     board.version = VMM_MAKE_VERSION(VMM_DESC_MAGIC, VMM_SDK_MAJOR, VMM_SDK_MINOR + 1); /* newer: ignored */

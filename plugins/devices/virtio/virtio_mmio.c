@@ -662,8 +662,25 @@ int virtio_mmio_init(virtio_mmio *t, vmm_instance *inst, const vmm_helpers *hlp,
     t->inst = inst;
     t->hlp = hlp;
     t->ops = ops;
-    t->base = hlp->opt_u64(inst, "base");
-    t->irq = (uint32_t)hlp->opt_u64(inst, "irq");
+    /* What the user left out comes from the architecture's next slot (x86-raw keeps some clear of its board), or
+     * from QEMU virt's first slot where the architecture keeps none (riscv64). */
+    t->base = VIRTIO_MMIO_DEFAULT_BASE;
+    t->irq = VIRTIO_MMIO_DEFAULT_IRQ;
+    if ((!hlp->opt_is_set(inst, "base") || !hlp->opt_is_set(inst, "irq")) && VMM_HELPERS_HAVE(hlp, 7)) {
+        uint64_t base;
+        uint32_t irq;
+        int rc = hlp->mmio_slot_claim(inst, VIRTIO_MMIO_SIZE, &base, &irq);
+        if (rc == -2)
+            return -1; /* all taken: the core said so */
+        if (rc == 0) {
+            t->base = base;
+            t->irq = irq;
+        }
+    }
+    if (hlp->opt_is_set(inst, "base"))
+        t->base = hlp->opt_u64(inst, "base");
+    if (hlp->opt_is_set(inst, "irq"))
+        t->irq = (uint32_t)hlp->opt_u64(inst, "irq");
     t->device_features = features | VIRTIO_F_VERSION_1 | VIRTIO_F_RING_INDIRECT_DESC;
     if (t->base % 0x200) {
         hlp->log(inst, VMM_LOG_ERROR, "base=0x%" PRIx64 ": not 512-byte aligned", t->base);

@@ -28,13 +28,19 @@
 #define VIRTIO_F_VERSION_1 (1ull << 32)
 #define VIRTIO_F_RING_INDIRECT_DESC (1ull << 28)
 
+/* Where the architecture keeps no slots for such devices (SDK 1.7 mmio_slot_claim; riscv64): QEMU virt's first. */
+#define VIRTIO_MMIO_DEFAULT_BASE 0x10001000u
+#define VIRTIO_MMIO_DEFAULT_IRQ 1u
+
 /* The options every virtio device has; a device's own table starts with these. */
 #define VIRTIO_MMIO_OPTIONS                                                                                        \
-    { .name = "base", .type = VMM_OPT_U64, .default_value = "0x10001000",                                          \
-      .help = "guest-physical address of the 512-byte register window (QEMU virt slot 0: 0x10001000, slot n: "     \
-              "0x10001000 + n * 0x1000)" },                                                                         \
-    { .name = "irq", .type = VMM_OPT_U64, .default_value = "1", .min = 1, .max = 1023,                              \
-      .help = "interrupt line (riscv64: PLIC source; QEMU virt slot n uses 1 + n)" }
+    { .name = "base", .type = VMM_OPT_U64, .default_value = NULL,                                                  \
+      .help = "guest-physical address of the 512-byte register window; default: the architecture's next free "    \
+              "slot (x86-raw: 0xd0000000 + n * 0x1000), else 0x10001000 (QEMU virt slot 0; slot n: 0x10001000 + "  \
+              "n * 0x1000)" },                                                                                      \
+    { .name = "irq", .type = VMM_OPT_U64, .default_value = NULL, .min = 1, .max = 1023,                             \
+      .help = "interrupt line; default: the slot's (x86-raw: ISA IRQ 5, 6, 7, 9, 10, 11, 14, 15), else 1 "          \
+              "(riscv64: PLIC source; QEMU virt slot n uses 1 + n)" }
 
 /* One non-empty guest buffer of a request; the whole range was checked to lie in one RAM region. */
 typedef struct virtio_seg {

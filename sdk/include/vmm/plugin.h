@@ -444,7 +444,14 @@ typedef struct vmm_helpers {
      * the unit depends on changed since the save): like ssm_fail, but vmm exits with status 2. Returns -1. */
     int (*ssm_fail_input)(vmm_ssm *ssm, const char *fmt, ...) VMM_PRINTF(2, 3);
 
-    void *reserved[3]; /* must be NULL; later minors append helpers here */
+    /* SDK 1.7, for devices, from construct: claim the architecture's next slot for a small MMIO device with one
+     * interrupt line (a virtio-mmio transport), for a device whose user gave no address or line: *base (a window
+     * of at least size bytes that overlaps nothing of the board's) and *irq. Slots go in the order devices are
+     * created. Returns 0; -1 when the architecture keeps no such slots (its board has no mmio_slot: the device
+     * then uses its own defaults); -2 when all are taken (logged: the device should fail). */
+    int (*mmio_slot_claim)(vmm_instance *inst, uint64_t size, uint64_t *base, uint32_t *irq);
+
+    void *reserved[2]; /* must be NULL; later minors append helpers here */
     uint32_t version_end; /* == version */
 } vmm_helpers;
 
@@ -544,7 +551,11 @@ typedef struct vmm_board {
     const char *const *default_devices;
     uint32_t buses;   /* VMM_BUS_* the guest reaches; 0 = VMM_BUS_PORT | VMM_BUS_MMIO */
     uint32_t reserved0;
-    void *reserved[6]; /* must be NULL */
+    /* SDK 1.7, optional: slot `index` (0, 1, ...) for small MMIO devices with one interrupt line (mmio_slot_claim):
+     * fill *base and *irq for a window of size bytes and return 0, or -1 when there is no such slot. Pure: the
+     * core calls it from devices' construct, counting the slots itself. NULL: the board keeps no slots. */
+    int (*mmio_slot)(unsigned index, uint64_t size, uint64_t *base, uint32_t *irq);
+    void *reserved[5]; /* must be NULL */
 } vmm_board;
 
 /* ---- The descriptor --------------------------------------------------------------------------------- */
