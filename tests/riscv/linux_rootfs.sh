@@ -25,38 +25,20 @@ while [ $# -gt 0 ]; do
     esac
 done
 . "$(dirname "$0")/../lib.sh"
-PATH=$PATH:/usr/sbin:/sbin
-for t in e2fsck debugfs; do
-    command -v $t >/dev/null 2>&1 || { echo "SKIP: $t not installed (apt-get install e2fsprogs)"; exit 77; }
-done
-guest=$("$getguest" 2>"$tmp/get.err") || { tail -n 20 "$tmp/get.err"
-    echo "SKIP: the riscv64 Linux guest could not be built (scripts/get-riscv-guest failed; see above)"; exit 77; }
+. "$(dirname "$0")/linux_lib.sh"
+rv_linux_setup "$getguest" e2fsck debugfs
 [ -s "$guest/rootfs.ext4" ] || fail "scripts/get-riscv-guest made no root file system ($guest/rootfs.ext4)"
 
 db=$tmp/db sock=$tmp/sock disk=$tmp/root.ext4
 cp "$guest/rootfs.ext4" "$disk" || fail "cannot copy $guest/rootfs.ext4"
 tok="tok$$"
-mkfifo "$tmp/in"
-exec 3<>"$tmp/in" # the console's input, open across both processes as a terminal would be
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 start=$(now_ms)
 "$vmm" run --arch riscv64 --mem 256M --cpus "$cpus" --kernel "$guest/Image" --device "virtio-blk,file=$disk" \
     --append "console=ttyS0 root=/dev/vda rw" --state "$db" --control "$sock" --log info \
     <"$tmp/in" >"$tmp/run.out" 2>"$tmp/run.err" &
 pid=$!
 
-# until TEXT (an extended regex) is in OUT; fail after SECONDS (scaled) or if vmm has gone.
-until_out() {
-    text=$1 out=$2 secs=$3 i=0
-    until tr -d '\r' <"$out" | grep -Eq "$text"; do
-        kill -0 "$pid" 2>/dev/null || fail "vmm exited before the guest printed /$text/: $(tail -n 5 "$out")"
-        i=$((i + 1))
-        [ $i -gt $((secs * 50 * scale)) ] && fail "the guest never printed /$text/: $(tail -n 5 "$out")"
-        sleep 0.02
-    done
-}
-type_() { printf '%s\n' "$*" >&3; }
 
 until_out "VMM-INIT-READY" "$tmp/run.out" 600
 echo "ok: booted to the shell in $(($(now_ms) - start)) ms"

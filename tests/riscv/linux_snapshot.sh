@@ -29,42 +29,24 @@ while [ $# -gt 0 ]; do
     esac
 done
 . "$(dirname "$0")/../lib.sh"
-PATH=$PATH:/usr/sbin:/sbin
-for t in mkfs.ext4 e2fsck debugfs; do
-    command -v $t >/dev/null 2>&1 || { echo "SKIP: $t not installed (apt-get install e2fsprogs)"; exit 77; }
-done
-guest=$("$getguest" 2>"$tmp/get.err") || { tail -n 20 "$tmp/get.err"
-    echo "SKIP: the riscv64 Linux guest could not be built (scripts/get-riscv-guest failed; see above)"; exit 77; }
+. "$(dirname "$0")/linux_lib.sh"
+rv_linux_setup "$getguest" mkfs.ext4 e2fsck debugfs
 
 db=$tmp/db sock=$tmp/sock disk=$tmp/disk.img
 mkdir "$tmp/root"
 echo "seed-$$" >"$tmp/root/seed.txt"
 mkfs.ext4 -q -F -d "$tmp/root" "$disk" 32M >"$tmp/mkfs.out" 2>&1 || fail "mkfs.ext4: $(cat "$tmp/mkfs.out")"
-mkfifo "$tmp/in"
-exec 3<>"$tmp/in" # the console's input, open across both processes as a terminal would be
 
 # The Image as --kernel (the boot ROM and the default firmware, OpenSBI's fw_dynamic, start it); virtio-blk in a
-# slot of its own (the UART is on PLIC source 1).
+# slot of its own (base=0x10002000, PLIC source 2; the UART is on source 10).
 machine="--arch riscv64 --mem 256M --cpus $cpus --kernel $guest/Image --initrd $guest/initramfs.cpio
  --append console=ttyS0
  --device virtio-blk,base=0x10002000,irq=2,file=$disk"
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 start=$(now_ms)
 # shellcheck disable=SC2086
 "$vmm" run $machine --state "$db" --control "$sock" --log info <"$tmp/in" >"$tmp/run.out" 2>"$tmp/run.err" &
 pid=$!
 
-# until TEXT (an extended regex) is in OUT; fail after SECONDS (scaled) or if vmm has gone.
-until_out() {
-    text=$1 out=$2 secs=$3 i=0
-    until tr -d '\r' <"$out" | grep -Eq "$text"; do
-        kill -0 "$pid" 2>/dev/null || fail "vmm exited before the guest printed /$text/: $(tail -n 5 "$out")"
-        i=$((i + 1))
-        [ $i -gt $((secs * 50 * scale)) ] && fail "the guest never printed /$text/: $(tail -n 5 "$out")"
-        sleep 0.02
-    done
-}
-type_() { printf '%s\n' "$*" >&3; }
 
 until_out "VMM-INIT-READY" "$tmp/run.out" 600
 echo "ok: booted to the shell in $(($(now_ms) - start)) ms"
