@@ -14,8 +14,9 @@
 #   snapshot-heavy, snapshot-live  writer.c -DHEAVY: four writes in flight at a time on virtio-blk's worker (io=thread),
 #             passes over the image until a byte comes in on the console (typed into the restored run only, so the
 #             guest cannot end before the save however slow the host); saved paused (heavy) or live (the guest
-#             running) after pass 3, vmm ended, restored: every completion arrives (the guest checks each used index), the guest reads back the last
-#             pass, and the image holds it. Prints how many in-flight requests the save waited for (--stats)
+#             running) after pass 3, vmm ended, restored: every completion arrives (the guest checks each used
+#             index), the guest reads back the last pass, and the image holds it. Prints how many in-flight requests
+#             the save waited for (--stats)
 #   snapshot-disk  the image's contents are part of the snapshot: writer.c saved (paused) after sector 20 beside a
 #             readonly=on disk and a snapshot=exclude one, and again (s2, incremental) after sector 40; the guest
 #             runs to the end, then the host overwrites its image; each restore puts the image back as it was at
