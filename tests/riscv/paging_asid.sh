@@ -5,15 +5,10 @@
 # boot translated its kernel again in every process). usage: paging_asid.sh VMM SRCDIR
 set -u
 vmm=$1 dir=$2
-CC=riscv64-unknown-elf-gcc
-if ! command -v $CC >/dev/null 2>&1; then
-    echo "SKIP: $CC not installed (apt-get install gcc-riscv64-unknown-elf, or scripts/install-deps)"
-    exit 77
-fi
+. "$dir/cross.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-$CC -march=rv64imac_zicsr_zifencei -mabi=lp64 -nostdlib -nostartfiles -mno-relax -I"$dir/isa" -T "$dir/link.ld" \
-    -o "$tmp/guest.elf" "$dir/guests/paging_asid.S" || { echo "FAIL: cannot build paging_asid.S"; exit 1; }
+rv_build "$dir/guests/paging_asid.S" "$tmp/guest.elf" || { echo "FAIL: cannot build paging_asid.S"; exit 1; }
 timeout $((60 * ${VMM_TEST_TIME_SCALE:-1})) "$vmm" run --stats --arch riscv64 --mem 64M --kernel "$tmp/guest.elf" \
     --device uart16550,mmio=0x10000000 --device sifive-test >"$tmp/out" 2>"$tmp/err" </dev/null
 status=$?
