@@ -82,6 +82,11 @@ int x86_devices_check(x86raw *x, uint64_t low_ram, uint64_t high_ram)
                      "ones: 5, 6, 7, 9, 10, 11, 14, 15", d.instance, (int)d.irq);
             return -1;
         }
+        if (x86_is_virtio(&d) && !x->irqchip) {
+            hlp->log(x->inst, VMM_LOG_ERROR, "%s: a virtio device completes requests by interrupt, and irqchip=off "
+                     "leaves the guest no interrupt controller to receive it on: drop irqchip=off", d.instance);
+            return -1;
+        }
         if (x86_is_virtio(&d) && x86_isa_owner[d.irq]) {
             hlp->log(x->inst, VMM_LOG_ERROR, "%s: IRQ %d belongs to %s on this board; free ones: 5, 6, 7, 9, 10, "
                      "11, 14, 15", d.instance, (int)d.irq, x86_isa_owner[d.irq]);

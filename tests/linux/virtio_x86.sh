@@ -36,6 +36,8 @@ over-ioapic) set -- "$@" --device virtio-rng,base=0xfec00000; expect="virtio-rng
 over-device) set -- "$@" --device virtio-rng,base=0xd0000000 --device virtio-blk,file="$tmp/disk.img",base=0xd0000000
     expect="virtio-blk.*overlaps.*virtio-rng" ;;
 irq-board) set -- "$@" --device virtio-rng,irq=4; expect='virtio-rng: IRQ 4 belongs to COM1' ;;
+irqchip-off) set -- "$@" --device virtio-rng; set -- "$@" --arch x86-raw,irqchip=off
+    expect='virtio-rng: a virtio device completes requests by interrupt, and irqchip=off' ;;
 irq-high) set -- "$@" --device virtio-rng,irq=20; expect='virtio-rng: IRQ 20: x86-raw routes ISA IRQs 0-15 only' ;;
 irq-shared) set -- "$@" --device virtio-rng --device virtio-blk,file="$tmp/disk.img",irq=5
     expect='virtio-rng and virtio-blk both use IRQ 5' ;;
