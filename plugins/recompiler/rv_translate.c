@@ -171,8 +171,17 @@ static void rv_emit_direct_exit_stub(rv_block *k, uint8_t *field, uint64_t targe
     x64_buf *b = k->b;
     x64_patch_rel32(field, b->p);
     rv_emit_set_pc(b, target);
-    if (k->env->no_chain || (k->env->page_chains && (target & ~0xfffull) != k->env->chain_vpage)) {
+    if (k->env->no_chain) {
         x64_emit_mov_rm_imm32(b, 8, x64_mem(X64_RBP, CPU_OFF(chain_field)), 0);
+    } else if (k->env->page_chains && (target & ~0xfffull) != k->env->chain_vpage) {
+        /* Into another virtual page with fetch translation on: a chain would outlive a change of that page's
+         * mapping, but the jump cache holds only blocks the dispatcher found and page-checked in this context
+         * since the last sfence.vma (as jalr relies on), so probe its one slot for this constant target. */
+        int32_t slot = CPU_OFF(jc) + (int32_t)(((target >> 1) & (RV_JC_SIZE - 1)) * sizeof(rv_jc_entry));
+        x64_emit_alu_r_rm(b, 8, X64_CMP, X64_RAX, x64_mem(X64_RBP, slot));
+        rv_emit_to_leave(k, X64_CC_NE);
+        x64_emit_jmp_rm(b, x64_mem(X64_RBP, slot + (int32_t)offsetof(rv_jc_entry, code)));
+        return;
     } else {
         x64_emit_mov_imm(b, X64_RAX, (uint64_t)((uintptr_t)field + (uint64_t)k->env->exec_delta));
         x64_emit_mov_rm_r(b, 8, x64_mem(X64_RBP, CPU_OFF(chain_field)), X64_RAX);
