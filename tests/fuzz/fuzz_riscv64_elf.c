@@ -12,7 +12,8 @@
  * many more --image FILE@ADDR payloads, each a u64 address and a u16 size, its bytes a pattern; bit 7: a second
  * vCPU, which vm_check refuses), then the program. vm_check and vm_load also build and place the device tree
  * (dtb.c), with --append's text as bootargs (fuzz_riscv64_dtb.c fuzzes that part). After a load the flat
- * program and every payload hold their bytes in RAM: no later write landed on an earlier one.
+ * program (a Linux Image: at a 2 MiB boundary past the default firmware) and every payload hold their bytes in
+ * RAM: no later write landed on an earlier one.
  */
 #include "fuzz.h"
 #include "fuzz_ram.h"
@@ -27,6 +28,12 @@ static const char *fuzz_rv_opts[3]; /* trace, misaligned, exec; NULL when not gi
 static const char *fuzz_rv_cmdline;
 static unsigned fuzz_rv_ncpus;
 static uint64_t fuzz_rv_mem; /* --mem */
+
+/* Either magic of Linux's RISC-V Image header where it belongs (plugins/riscv64/loader.c reads it the same way). */
+static int fuzz_rv_is_linux_image(const uint8_t *d, size_t len)
+{
+    return (len >= 60 && !memcmp(d + 56, "RSC\x05", 4)) || (len >= 56 && !memcmp(d + 48, "RISCV\0\0\0", 8));
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -193,9 +200,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             load = arch->vm_load(inst, state, imgs, nimages);
             FUZZ_CHECK(load == 0);
             int elf = len >= 64 && !memcmp(file, "\177ELF", 4);
-            uint64_t at = img->has_load_addr ? img->load_addr : 0x80000000ull;
-            const uint8_t *ram = elf ? NULL : fuzz_ram_peek(&fuzz_ram_current, at, len);
-            FUZZ_CHECK(elf || (ram && !memcmp(ram, file, len)));
+            const uint8_t *ram;
+            if (!elf && img->role == VMM_IMAGE_KERNEL && fuzz_rv_is_linux_image(file, len)) {
+                /* A Linux Image goes after the firmware (Debian's OpenSBI by default) at a 2 MiB boundary. */
+                int found = 0;
+                for (uint64_t at = 0x80200000ull; at + len <= 0x80000000ull + fuzz_rv_mem && !found; at += 2ull << 20)
+                    found = (ram = fuzz_ram_peek(&fuzz_ram_current, at, len)) && !memcmp(ram, file, len);
+                FUZZ_CHECK(found);
+            } else {
+                uint64_t at = img->has_load_addr ? img->load_addr : 0x80000000ull;
+                ram = elf ? NULL : fuzz_ram_peek(&fuzz_ram_current, at, len);
+                FUZZ_CHECK(elf || (ram && !memcmp(ram, file, len)));
+            }
             for (unsigned i = 1; i < nimages; i++) {
                 ram = fuzz_ram_peek(&fuzz_ram_current, imgs[i].load_addr, imgs[i].size);
                 FUZZ_CHECK(ram && !memcmp(ram, imgs[i].data, imgs[i].size));
