@@ -66,8 +66,8 @@ typedef struct rv_jc_entry {
 #define RV_TLB_SIZE (1u << RV_TLB_BITS)
 typedef struct rv_tlb_entry {
     uint64_t tag_r, tag_w;
-    uint64_t addend;     /* RAM offset of the page minus its virtual address */
-    uint64_t pad;
+    uint64_t addend;      /* RAM offset of the page minus its virtual address (stores: the code map wants it) */
+    uint64_t host_addend; /* the same plus ram (r15): loads need no add */
 } rv_tlb_entry;
 
 typedef struct rv_cpu {

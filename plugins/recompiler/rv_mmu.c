@@ -127,4 +127,5 @@ void rv_mmu_tlb_fill(rv_cpu *c, uint64_t va, uint64_t pa_off, int can_read, int 
     e->tag_r = can_read ? page : ~0ull;
     e->tag_w = can_write ? page : ~0ull;
     e->addend = (pa_off & ~0xfffull) - page;
+    e->host_addend = c->ram + e->addend;
 }

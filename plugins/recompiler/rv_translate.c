@@ -129,6 +129,7 @@ typedef struct rv_slow {
     uint32_t info;
     int is_store;
     int addr_in_rcx; /* rdx was not computed: the address is (rcx rotated back) + ram_base */
+    int addr_reg;    /* otherwise the register holding the address (paging on), else rdx */
     unsigned size_log2;
     unsigned rs2, rd;
 } rv_slow;
@@ -257,6 +258,21 @@ static void rv_emit_finish_w(rv_block *k, unsigned rd)
         x64_emit_cdqe(k->b);
         rv_emit_store_rax(k, rd);
     }
+}
+
+/* rd = rd <op> src in rd's own host register (rd == rs1, or rd == rs2 of a commutative op): two instructions
+ * instead of three through rax. op is X64_ADD, X64_SUB or -1 for imul. Returns 0 when rd is not pinned. */
+static int rv_emit_w_in_place(rv_block *k, int op, unsigned rd, x64_op src)
+{
+    int hd = k->map->host[rd];
+    if (hd < 0 || rd == 0)
+        return 0;
+    if (op < 0)
+        x64_emit_imul_r_rm(k->b, 4, hd, src);
+    else
+        x64_emit_alu_r_rm(k->b, 4, op, hd, src);
+    x64_emit_movsxd(k->b, hd, x64_reg(hd));
+    return 1;
 }
 
 static void rv_emit_set_cond(rv_block *k, int cc, unsigned rd, unsigned rs1, x64_op rhs_or_imm, int use_imm,
@@ -444,6 +460,7 @@ static void rv_emit_addr_check(rv_block *k, unsigned rs1, int64_t imm, unsigned 
     int64_t rel = imm - (int64_t)base;
     unsigned sh = rv_log2(size);
     s->addr_in_rcx = 0;
+    s->addr_reg = X64_RDX;
     s->size_log2 = sh;
     if (h >= 0 && rel >= INT32_MIN && rel <= INT32_MAX) {
         x64_emit_lea(b, X64_RCX, x64_mem(h, (int32_t)rel));
@@ -476,34 +493,46 @@ static void rv_emit_addr_check(rv_block *k, unsigned rs1, int64_t imm, unsigned 
     s->fields[s->nfields++] = x64_emit_jcc32(b, X64_CC_AE);
 }
 
-/* Paging on: rdx = the virtual address; the software TLB entry for its page (index (va >> 12) & (size - 1),
- * 32 bytes each) must hold (va & ~0xfff | (size - 1)) as its tag, which also fails misaligned accesses; then
- * rcx = va + addend is the RAM offset (the runtime enters only pages inside RAM). Anything else: the slow path
- * (the helper walks the page table, fills the entry, or raises the fault), with the address in rdx. */
-static void rv_emit_tlb_check(rv_block *k, unsigned rs1, int64_t imm, unsigned size, int is_store, rv_slow *s)
+/* Paging on: the virtual address in a register (the guest register's own host register for an offset of 0, else
+ * rdx); the software TLB entry for its page (index (va >> 12) & (size - 1), 32 bytes each) must hold
+ * (va & ~0xfff | (size - 1)) as its tag, which also fails misaligned accesses. Then a load reads [rcx + address]
+ * with rcx = the entry's host addend (RAM's host address folded in: one instruction less), a store writes
+ * [r15 + rcx] with rcx = va + addend, the RAM offset the code-map check needs (the runtime enters only pages
+ * inside RAM). Anything else: the slow path (the helper walks the page table, fills the entry, or raises the
+ * fault), with the address in s->addr_reg. Returns the operand of the access. */
+static x64_op rv_emit_tlb_check(rv_block *k, unsigned rs1, int64_t imm, unsigned size, int is_store, rv_slow *s)
 {
     x64_buf *b = k->b;
     int h = k->map->host[rs1];
+    int va = X64_RDX;
     s->addr_in_rcx = 0;
     s->size_log2 = rv_log2(size);
-    if (h >= 0) {
+    if (h >= 0 && imm == 0) {
+        va = h;
+    } else if (h >= 0) {
         x64_emit_lea(b, X64_RDX, x64_mem(h, (int32_t)imm));
     } else {
         x64_emit_mov_r_rm(b, 8, X64_RDX, rv_gop(k->map, rs1));
         if (imm)
             x64_emit_alu_rm_imm(b, 8, X64_ADD, x64_reg(X64_RDX), (int32_t)imm);
     }
-    x64_emit_mov_r_rm(b, 8, X64_RAX, x64_reg(X64_RDX));
+    s->addr_reg = va;
+    x64_emit_mov_r_rm(b, 8, X64_RAX, x64_reg(va));
     x64_emit_shift_imm(b, 8, X64_SHR, x64_reg(X64_RAX), 12 - 5);
     x64_emit_alu_rm_imm(b, 4, X64_AND, x64_reg(X64_RAX), (int32_t)((RV_TLB_SIZE - 1) << 5));
-    x64_emit_mov_r_rm(b, 8, X64_RCX, x64_reg(X64_RDX));
+    x64_emit_mov_r_rm(b, 8, X64_RCX, x64_reg(va));
     x64_emit_alu_rm_imm(b, 8, X64_AND, x64_reg(X64_RCX), (int32_t)(-4096 | (int32_t)(size - 1)));
     int32_t tag = CPU_OFF(tlb) + (int32_t)(is_store ? offsetof(rv_tlb_entry, tag_w) : offsetof(rv_tlb_entry, tag_r));
     x64_emit_alu_r_rm(b, 8, X64_CMP, X64_RCX, x64_mem_idx(X64_RBP, X64_RAX, 1, tag));
     s->nfields = 0;
     s->fields[s->nfields++] = x64_emit_jcc32(b, X64_CC_NE);
+    if (!is_store) {
+        x64_emit_mov_r_rm(b, 8, X64_RCX, x64_mem_idx(X64_RBP, X64_RAX, 1, CPU_OFF(tlb) + (int32_t)offsetof(rv_tlb_entry, host_addend)));
+        return x64_mem_idx(X64_RCX, va, 1, 0);
+    }
     x64_emit_mov_r_rm(b, 8, X64_RCX, x64_mem_idx(X64_RBP, X64_RAX, 1, CPU_OFF(tlb) + (int32_t)offsetof(rv_tlb_entry, addend)));
-    x64_emit_alu_r_rm(b, 8, X64_ADD, X64_RCX, x64_reg(X64_RDX));
+    x64_emit_alu_r_rm(b, 8, X64_ADD, X64_RCX, x64_reg(va));
+    return x64_mem_idx(X64_R15, X64_RCX, 1, 0);
 }
 
 static void rv_emit_load(rv_block *k, const rv_insn *in, uint64_t pc)
@@ -520,11 +549,13 @@ static void rv_emit_load(rv_block *k, const rv_insn *in, uint64_t pc)
         }
     x64_buf *b = k->b;
     rv_slow *s = &k->slow[k->nslow++];
-    if (k->env->paged)
-        rv_emit_tlb_check(k, in->rs1, in->imm, size, 0, s);
-    else
+    x64_op m;
+    if (k->env->paged) {
+        m = rv_emit_tlb_check(k, in->rs1, in->imm, size, 0, s);
+    } else {
         rv_emit_addr_check(k, in->rs1, in->imm, size, s);
-    x64_op m = x64_mem_idx(X64_R15, X64_RCX, k->env->paged ? 1 : (int)size, 0);
+        m = x64_mem_idx(X64_R15, X64_RCX, (int)size, 0);
+    }
     int hd = in->rd ? k->map->host[in->rd] : -1;
     int dst = hd >= 0 ? hd : X64_RAX;
     if (size == 8)
@@ -553,7 +584,7 @@ static void rv_emit_store(rv_block *k, const rv_insn *in, uint64_t pc)
     rv_slow *s = &k->slow[k->nslow++];
     int paged = k->env->paged;
     if (paged)
-        rv_emit_tlb_check(k, in->rs1, in->imm, size, 1, s);
+        (void)rv_emit_tlb_check(k, in->rs1, in->imm, size, 1, s);
     else
         rv_emit_addr_check(k, in->rs1, in->imm, size, s);
     /* Stores into granules holding translated code (or the HTIF mailbox) take the slow path. */
@@ -591,7 +622,7 @@ static void rv_emit_slow_paths(rv_block *k)
             x64_emit_mov_imm(b, X64_RSI, k->env->ram_base);
             x64_emit_alu_r_rm(b, 8, X64_ADD, X64_RSI, x64_reg(X64_RCX));
         } else {
-            x64_emit_mov_r_rm(b, 8, X64_RSI, x64_reg(X64_RDX));
+            x64_emit_mov_r_rm(b, 8, X64_RSI, x64_reg(s->addr_reg));
         }
         if (s->is_store) {
             x64_emit_mov_r_rm(b, 8, X64_RDX, x64_mem(X64_RBP, XOFF(s->rs2)));
@@ -743,11 +774,11 @@ static int rv_emit_fp_mem(rv_block *k, const rv_insn *in, uint64_t pc)
     x64_emit_test_rm_imm32(b, x64_mem(X64_RBP, CPU_OFF(mstatus)), 0x6000); /* FS Off: illegal */
     fs_off = x64_emit_jcc32(b, X64_CC_E);
     int paged = k->env->paged;
+    x64_op m = x64_mem_idx(X64_R15, X64_RCX, paged ? 1 : (int)size, 0);
     if (paged)
-        rv_emit_tlb_check(k, in->rs1, in->imm, size, is_store, &s);
+        m = rv_emit_tlb_check(k, in->rs1, in->imm, size, is_store, &s);
     else
         rv_emit_addr_check(k, in->rs1, in->imm, size, &s);
-    x64_op m = x64_mem_idx(X64_R15, X64_RCX, paged ? 1 : (int)size, 0);
     if (is_store) {
         x64_emit_mov_r_rm(b, 8, X64_RAX, x64_reg(X64_RCX));
         x64_emit_shift_imm(b, 8, X64_SHR, x64_reg(X64_RAX), (uint8_t)(RV_CODEMAP_SHIFT - (paged ? 0 : rv_log2(size))));
@@ -875,6 +906,13 @@ static int rv_emit_insn(rv_block *k, const rv_insn *in, uint64_t pc)
     case RV_OP_ADDIW:
         if (rd == 0)
             break;
+        if (rd == rs1 && k->map->host[rd] >= 0) {
+            int hd = k->map->host[rd];
+            if (imm)
+                x64_emit_alu_rm_imm(b, 4, X64_ADD, x64_reg(hd), imm);
+            x64_emit_movsxd(b, hd, x64_reg(hd));
+            break;
+        }
         x64_emit_mov_r_rm(b, 4, X64_RAX, rv_gop(k->map, rs1));
         if (imm)
             x64_emit_alu_rm_imm(b, 4, X64_ADD, x64_reg(X64_RAX), imm);
@@ -890,6 +928,10 @@ static int rv_emit_insn(rv_block *k, const rv_insn *in, uint64_t pc)
     case RV_OP_SUBW:
         if (rd == 0)
             break;
+        if (rd == rs1 && rd != rs2 && rv_emit_w_in_place(k, in->op == RV_OP_ADDW ? X64_ADD : X64_SUB, rd, rv_gop(k->map, rs2)))
+            break;
+        if (in->op == RV_OP_ADDW && rd == rs2 && rd != rs1 && rv_emit_w_in_place(k, X64_ADD, rd, rv_gop(k->map, rs1)))
+            break;
         x64_emit_mov_r_rm(b, 4, X64_RAX, rv_gop(k->map, rs1));
         x64_emit_alu_r_rm(b, 4, in->op == RV_OP_ADDW ? X64_ADD : X64_SUB, X64_RAX, rv_gop(k->map, rs2));
         rv_emit_finish_w(k, rd);
@@ -903,6 +945,10 @@ static int rv_emit_insn(rv_block *k, const rv_insn *in, uint64_t pc)
         break;
     case RV_OP_MULW:
         if (rd == 0)
+            break;
+        if (rd == rs1 && rd != rs2 && rv_emit_w_in_place(k, -1, rd, rv_gop(k->map, rs2)))
+            break;
+        if (rd == rs2 && rd != rs1 && rv_emit_w_in_place(k, -1, rd, rv_gop(k->map, rs1)))
             break;
         x64_emit_mov_r_rm(b, 4, X64_RAX, rv_gop(k->map, rs1));
         x64_emit_imul_r_rm(b, 4, X64_RAX, rv_gop(k->map, rs2));
