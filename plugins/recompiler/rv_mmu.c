@@ -120,6 +120,18 @@ void rv_mmu_tlb_flush(rv_cpu *c)
     memset(c->tlb, 0xff, sizeof(c->tlb));
 }
 
+void rv_mmu_tlb_drop_writes(rv_cpu *c, uint64_t first, uint64_t last)
+{
+    for (unsigned i = 0; i < RV_TLB_SIZE; i++) {
+        rv_tlb_entry *e = &c->tlb[i];
+        if (e->tag_w != ~0ull) {
+            uint64_t page = (e->tag_w + e->addend) >> 12;
+            if (page >= first && page <= last)
+                e->tag_w = ~0ull;
+        }
+    }
+}
+
 void rv_mmu_tlb_fill(rv_cpu *c, uint64_t va, uint64_t pa_off, int can_read, int can_write)
 {
     rv_tlb_entry *e = &c->tlb[(va >> 12) & (RV_TLB_SIZE - 1)];

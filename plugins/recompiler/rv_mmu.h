@@ -44,5 +44,9 @@ int rv_mmu_translate(const rv_cpu *c, uint8_t *ram, uint64_t ram_size, uint64_t 
 void rv_mmu_tlb_flush(rv_cpu *c);
 /* Enter a translation of the 4 KiB page holding va (pa in RAM at RAM offset pa_off). */
 void rv_mmu_tlb_fill(rv_cpu *c, uint64_t va, uint64_t pa_off, int can_read, int can_write);
+/* Generated stores under paging trust the write tag alone (no code-map check): the runtime fills it only for
+ * pages whose code map is clear, and drops it from every entry leading into RAM pages first..last (offsets >> 12)
+ * before it marks code, a watched range or dirty tracking in them. */
+void rv_mmu_tlb_drop_writes(rv_cpu *c, uint64_t first, uint64_t last);
 
 #endif

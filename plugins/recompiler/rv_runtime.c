@@ -155,12 +155,27 @@ static uint64_t rv_instret(const rv_cpu *c)
 
 /* ---- Translation cache -------------------------------------------------------------------------------- */
 
+/* The code map of RAM page p (offset >> 12) is all zero: a store into it needs nothing of the runtime. */
+static int rv_page_map_clear(const rv_runtime *rt, uint64_t p)
+{
+    uint64_t g0 = p << (12 - RV_CODEMAP_SHIFT), n = 1u << (12 - RV_CODEMAP_SHIFT);
+    if (g0 >= rt->codemap_len)
+        return 0;
+    if (n > rt->codemap_len - g0)
+        n = rt->codemap_len - g0;
+    for (uint64_t i = 0; i < n; i++)
+        if (rt->codemap[g0 + i])
+            return 0;
+    return 1;
+}
+
 static void rv_mark_watch(rv_runtime *rt)
 {
     for (unsigned i = 0; i < rt->nwatch; i++) {
         uint64_t off = rt->watch[i].addr - RV_RAM_BASE;
         for (uint64_t g = off >> RV_CODEMAP_SHIFT; g <= (off + rt->watch[i].len - 1) >> RV_CODEMAP_SHIFT; g++)
             rt->codemap[g] |= RV_CODEMAP_WATCH;
+        rv_mmu_tlb_drop_writes(rt->cpu, off >> 12, (off + rt->watch[i].len - 1) >> 12);
     }
 }
 
@@ -396,6 +411,9 @@ static void rv_mark_code(rv_runtime *rt, uint64_t off0, uint64_t off1)
     if (off1 <= off0)
         return;
     uint64_t g0 = off0 >> RV_CODEMAP_SHIFT, g1 = (off1 - 1) >> RV_CODEMAP_SHIFT;
+    /* A page whose map is not clear has no write tag leading into it already (a block spans at most two). */
+    if (rv_page_map_clear(rt, off0 >> 12) || rv_page_map_clear(rt, (off1 - 1) >> 12))
+        rv_mmu_tlb_drop_writes(rt->cpu, off0 >> 12, (off1 - 1) >> 12);
     for (uint64_t g = g0; g <= g1; g++)
         rt->codemap[g] |= RV_CODEMAP_CODE;
     if (g0 < rt->code_lo)
@@ -729,7 +747,8 @@ static int rv_mem_access(rv_runtime *rt, uint64_t addr, unsigned size, int is_wr
         return e;
     rv_mmu_note_pte(rt, r.pte_written, 1);
     if (r.pa - RV_RAM_BASE < rt->ram_size)
-        rv_mmu_tlb_fill(c, addr, r.pa - RV_RAM_BASE, r.can_read, r.can_write);
+        rv_mmu_tlb_fill(c, addr, r.pa - RV_RAM_BASE, r.can_read,
+                        r.can_write && rv_page_map_clear(rt, (r.pa - RV_RAM_BASE) >> 12));
     return rv_phys_access(rt, r.pa, size, is_write, val, amo);
 }
 
@@ -1781,6 +1800,7 @@ int rv_runtime_dirty_start(rv_runtime *rt)
     }
     for (size_t g = 0; g < rt->codemap_len; g++)
         rt->codemap[g] |= RV_CODEMAP_DIRTY;
+    rv_mmu_tlb_flush(rt->cpu); /* the hart is stopped: its next store to each page comes through here */
     return 0;
 }
 
@@ -1795,6 +1815,7 @@ int rv_runtime_dirty_collect(rv_runtime *rt, uint64_t first_page, uint64_t npage
             rt->dirty[p / 64] &= ~(1ull << (p % 64));
             bitmap[i / 64] |= 1ull << (i % 64);
             rv_dirty_set_granules(rt, p, 1);
+            rv_mmu_tlb_drop_writes(rt->cpu, p, p);
         }
     }
     return 0;

@@ -495,11 +495,11 @@ static void rv_emit_addr_check(rv_block *k, unsigned rs1, int64_t imm, unsigned 
 
 /* Paging on: the virtual address in a register (the guest register's own host register for an offset of 0, else
  * rdx); the software TLB entry for its page (index (va >> 12) & (size - 1), 32 bytes each) must hold
- * (va & ~0xfff | (size - 1)) as its tag, which also fails misaligned accesses. Then a load reads [rcx + address]
- * with rcx = the entry's host addend (RAM's host address folded in: one instruction less), a store writes
- * [r15 + rcx] with rcx = va + addend, the RAM offset the code-map check needs (the runtime enters only pages
- * inside RAM). Anything else: the slow path (the helper walks the page table, fills the entry, or raises the
- * fault), with the address in s->addr_reg. Returns the operand of the access. */
+ * (va & ~0xfff | (size - 1)) as its read or write tag, which also fails misaligned accesses. Then the access is
+ * [rcx + address] with rcx = the entry's host addend (RAM's host address folded in; the runtime enters only
+ * pages inside RAM, and gives a write tag only to pages with a clear code map, so stores need no code-map check).
+ * Anything else: the slow path (the helper walks the page table, fills the entry, or raises the fault), with the
+ * address in s->addr_reg. Returns the operand of the access. */
 static x64_op rv_emit_tlb_check(rv_block *k, unsigned rs1, int64_t imm, unsigned size, int is_store, rv_slow *s)
 {
     x64_buf *b = k->b;
@@ -526,13 +526,8 @@ static x64_op rv_emit_tlb_check(rv_block *k, unsigned rs1, int64_t imm, unsigned
     x64_emit_alu_r_rm(b, 8, X64_CMP, X64_RCX, x64_mem_idx(X64_RBP, X64_RAX, 1, tag));
     s->nfields = 0;
     s->fields[s->nfields++] = x64_emit_jcc32(b, X64_CC_NE);
-    if (!is_store) {
-        x64_emit_mov_r_rm(b, 8, X64_RCX, x64_mem_idx(X64_RBP, X64_RAX, 1, CPU_OFF(tlb) + (int32_t)offsetof(rv_tlb_entry, host_addend)));
-        return x64_mem_idx(X64_RCX, va, 1, 0);
-    }
-    x64_emit_mov_r_rm(b, 8, X64_RCX, x64_mem_idx(X64_RBP, X64_RAX, 1, CPU_OFF(tlb) + (int32_t)offsetof(rv_tlb_entry, addend)));
-    x64_emit_alu_r_rm(b, 8, X64_ADD, X64_RCX, x64_reg(va));
-    return x64_mem_idx(X64_R15, X64_RCX, 1, 0);
+    x64_emit_mov_r_rm(b, 8, X64_RCX, x64_mem_idx(X64_RBP, X64_RAX, 1, CPU_OFF(tlb) + (int32_t)offsetof(rv_tlb_entry, host_addend)));
+    return x64_mem_idx(X64_RCX, va, 1, 0);
 }
 
 static void rv_emit_load(rv_block *k, const rv_insn *in, uint64_t pc)
@@ -583,16 +578,19 @@ static void rv_emit_store(rv_block *k, const rv_insn *in, uint64_t pc)
     x64_buf *b = k->b;
     rv_slow *s = &k->slow[k->nslow++];
     int paged = k->env->paged;
+    x64_op m = x64_mem_idx(X64_R15, X64_RCX, (int)size, 0);
     if (paged)
-        (void)rv_emit_tlb_check(k, in->rs1, in->imm, size, 1, s);
+        m = rv_emit_tlb_check(k, in->rs1, in->imm, size, 1, s);
     else
         rv_emit_addr_check(k, in->rs1, in->imm, size, s);
-    /* Stores into granules holding translated code (or the HTIF mailbox) take the slow path. */
-    x64_emit_mov_r_rm(b, 8, X64_RAX, x64_reg(X64_RCX));
-    x64_emit_shift_imm(b, 8, X64_SHR, x64_reg(X64_RAX), (uint8_t)(RV_CODEMAP_SHIFT - (paged ? 0 : rv_log2(size))));
-    x64_emit_alu_rm_imm(b, 1, X64_CMP, x64_mem_idx(X64_RBP, X64_RAX, 1, k->env->codemap_off), 0);
-    s->fields[s->nfields++] = x64_emit_jcc32(b, X64_CC_NE);
-    x64_op m = x64_mem_idx(X64_R15, X64_RCX, paged ? 1 : (int)size, 0);
+    /* Stores into granules holding translated code (or the HTIF mailbox, or not yet dirty-logged) take the slow
+     * path. With paging the TLB's write tag already says so: the runtime gives such pages none. */
+    if (!paged) {
+        x64_emit_mov_r_rm(b, 8, X64_RAX, x64_reg(X64_RCX));
+        x64_emit_shift_imm(b, 8, X64_SHR, x64_reg(X64_RAX), (uint8_t)(RV_CODEMAP_SHIFT - rv_log2(size)));
+        x64_emit_alu_rm_imm(b, 1, X64_CMP, x64_mem_idx(X64_RBP, X64_RAX, 1, k->env->codemap_off), 0);
+        s->fields[s->nfields++] = x64_emit_jcc32(b, X64_CC_NE);
+    }
     int hs = k->map->host[in->rs2];
     int src = hs >= 0 ? hs : X64_RAX;
     if (hs < 0)
@@ -780,10 +778,12 @@ static int rv_emit_fp_mem(rv_block *k, const rv_insn *in, uint64_t pc)
     else
         rv_emit_addr_check(k, in->rs1, in->imm, size, &s);
     if (is_store) {
-        x64_emit_mov_r_rm(b, 8, X64_RAX, x64_reg(X64_RCX));
-        x64_emit_shift_imm(b, 8, X64_SHR, x64_reg(X64_RAX), (uint8_t)(RV_CODEMAP_SHIFT - (paged ? 0 : rv_log2(size))));
-        x64_emit_alu_rm_imm(b, 1, X64_CMP, x64_mem_idx(X64_RBP, X64_RAX, 1, k->env->codemap_off), 0);
-        s.fields[s.nfields++] = x64_emit_jcc32(b, X64_CC_NE);
+        if (!paged) { /* paged: the write tag covers it (rv_emit_store) */
+            x64_emit_mov_r_rm(b, 8, X64_RAX, x64_reg(X64_RCX));
+            x64_emit_shift_imm(b, 8, X64_SHR, x64_reg(X64_RAX), (uint8_t)(RV_CODEMAP_SHIFT - rv_log2(size)));
+            x64_emit_alu_rm_imm(b, 1, X64_CMP, x64_mem_idx(X64_RBP, X64_RAX, 1, k->env->codemap_off), 0);
+            s.fields[s.nfields++] = x64_emit_jcc32(b, X64_CC_NE);
+        }
         x64_emit_mov_r_rm(b, 8, X64_RAX, x64_mem(X64_RBP, CPU_OFF(f) + 8 * in->rs2));
         x64_emit_mov_rm_r(b, (int)size, m, X64_RAX);
     } else {

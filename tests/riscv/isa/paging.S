@@ -4,7 +4,8 @@
  * on a pointer, a pointer at level 0), misaligned superpages, non-canonical addresses, stval of every page fault
  * (a fetch crossing into an unmapped page reports the second page), a delegated page fault, MPRV with MPP,
  * sfence.vma (by address and of everything) after remapping data and code (reached by jr and by a direct jump
- * from another page), two address spaces under two ASIDs, a device page, and a guest trying to reach outside RAM
+ * from another page), a store rewriting code through a mapping that had taken stores before the page held code,
+ * two address spaces under two ASIDs, a device page, and a guest trying to reach outside RAM
  * through satp and PTEs (access faults). S/U code runs from an identity-mapped
  * gigapage (and a U alias of it at 0xc0000000); faults go to M (s4 = mcause, s3 = mtval). */
 #include "test.h"
@@ -288,6 +289,12 @@ TEST_BEGIN("paging")
     sfence.vma
     SRUN(s_jr, PG + 16 * 4096)
     OK_S(76, 2)
+    /* a page that took a store (so the TLB may let stores into it go straight to RAM) then runs code, which a
+     * store through the same mapping rewrites without fence.i: the new instruction runs (exact SMC, as in smc.S) */
+    PTE(l0, 20, cps, V | R | W | X | A | D)
+    sfence.vma
+    SRUN(s_smc, PG + 20 * 4096)
+    OK_S(77, 2)
     /* two address spaces, ASIDs 1 and 2: the same addresses, other pages */
     PTEPA(root2, 2, 0x80000000, V | R | W | X | A | D)
     PTE(root2, 1, l1b, V)
@@ -371,6 +378,12 @@ s_loop: li t0, 0
     li t1, 100
     blt t0, t1, 1b
     ecall
+s_smc: sd zero, 64(a0)                                   /* the page holds no code yet */
+    jalr a0                                               /* cps: a4 = 1 */
+    li t0, 0x00200713                                     /* addi a4, zero, 2 */
+    sw t0, 0(a0)
+    jalr a0
+    ecall
 u_ld: ld a4, 0(a0)
     ecall
 u_jr: jr a0
@@ -389,6 +402,9 @@ cpc: .skip 4094
 cpd: .2byte 0x0000                                        /* its high half */
     li a4, 7
     ecall
+    .balign 4096
+cps: .4byte 0x00100713                                    /* addi a4, zero, 1 (rewritten by s_smc) */
+    .4byte 0x00008067                                     /* ret */
     .balign 4096
 cpj: .4byte 0x800f606f                                    /* j . - 10 pages: at PG + 16 pages, to PG + 6 pages */
 
