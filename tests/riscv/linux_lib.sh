@@ -25,7 +25,9 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 until_out() {
     text=$1 out=$2 secs=$3 i=0
     until tr -d '\r' <"$out" | grep -Eq "$text"; do
-        kill -0 "$pid" 2>/dev/null || fail "vmm exited before the guest printed /$text/: $(tail -n 5 "$out")"
+        # vmm may have printed it and exited (poweroff) since the grep: look once more before failing.
+        kill -0 "$pid" 2>/dev/null || tr -d '\r' <"$out" | grep -Eq "$text" ||
+            fail "vmm exited before the guest printed /$text/: $(tail -n 5 "$out")"
         i=$((i + 1))
         [ $i -gt $((secs * 50 * scale)) ] && fail "the guest never printed /$text/: $(tail -n 5 "$out")"
         sleep 0.02
