@@ -70,6 +70,18 @@ typedef struct rv_tlb_entry {
     uint64_t host_addend; /* the same plus ram (r15): loads need no add */
 } rv_tlb_entry;
 
+/* Per-site caches (paging on): each load or store site of a paged block (slot (pc >> 1) & (RV_SITES - 1), loads
+ * and stores apart) keeps the TLB entry it last used: tag (the page, as tag_r or tag_w) and host addend. A hit
+ * skips the TLB's index computation; a miss goes to the TLB and refills the slot. Entries are copies of TLB
+ * entries, so they are emptied with it (rv_mmu_tlb_flush) and store entries lose pages with the write tags
+ * (rv_mmu_tlb_drop_writes). */
+#define RV_SITE_BITS 8
+#define RV_SITES (1u << RV_SITE_BITS)
+typedef struct rv_site_entry {
+    uint64_t tag;
+    uint64_t host_addend;
+} rv_site_entry;
+
 typedef struct rv_cpu {
     uint64_t x[32];       /* x[0] stays 0 */
     uint64_t pc;
@@ -107,6 +119,7 @@ typedef struct rv_cpu {
 
     rv_jc_entry jc[RV_JC_SIZE];
     rv_tlb_entry tlb[RV_TLB_SIZE];
+    rv_site_entry site_ld[RV_SITES], site_st[RV_SITES];
 } rv_cpu;
 
 #endif

@@ -118,6 +118,8 @@ restart:;
 void rv_mmu_tlb_flush(rv_cpu *c)
 {
     memset(c->tlb, 0xff, sizeof(c->tlb));
+    memset(c->site_ld, 0xff, sizeof(c->site_ld));
+    memset(c->site_st, 0xff, sizeof(c->site_st));
 }
 
 void rv_mmu_tlb_drop_writes(rv_cpu *c, uint64_t first, uint64_t last)
@@ -128,6 +130,15 @@ void rv_mmu_tlb_drop_writes(rv_cpu *c, uint64_t first, uint64_t last)
             uint64_t page = (e->tag_w + e->addend) >> 12;
             if (page >= first && page <= last)
                 e->tag_w = ~0ull;
+        }
+    }
+    /* A site may hold a write entry the TLB has since replaced. */
+    for (unsigned i = 0; i < RV_SITES; i++) {
+        rv_site_entry *e = &c->site_st[i];
+        if (e->tag != ~0ull) {
+            uint64_t page = (e->tag + (e->host_addend - c->ram)) >> 12;
+            if (page >= first && page <= last)
+                e->tag = ~0ull;
         }
     }
 }

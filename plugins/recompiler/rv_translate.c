@@ -130,6 +130,10 @@ typedef struct rv_slow {
     int is_store;
     int addr_in_rcx; /* rdx was not computed: the address is (rcx rotated back) + ram_base */
     int addr_reg;    /* otherwise the register holding the address (paging on), else rdx */
+    uint8_t *site_field; /* paging: the jcc of a site-cache miss, to the TLB lookup that refills it */
+    uint8_t *site_back;  /* where that lookup rejoins (the access) */
+    int32_t site_off, tlb_tag; /* the site's slot and the TLB tag field it copies */
+    unsigned site_size;
     unsigned size_log2;
     unsigned rs2, rd;
 } rv_slow;
@@ -461,6 +465,7 @@ static void rv_emit_addr_check(rv_block *k, unsigned rs1, int64_t imm, unsigned 
     unsigned sh = rv_log2(size);
     s->addr_in_rcx = 0;
     s->addr_reg = X64_RDX;
+    s->site_field = NULL;
     s->size_log2 = sh;
     if (h >= 0 && rel >= INT32_MIN && rel <= INT32_MAX) {
         x64_emit_lea(b, X64_RCX, x64_mem(h, (int32_t)rel));
@@ -500,13 +505,15 @@ static void rv_emit_addr_check(rv_block *k, unsigned rs1, int64_t imm, unsigned 
  * pages inside RAM, and gives a write tag only to pages with a clear code map, so stores need no code-map check).
  * Anything else: the slow path (the helper walks the page table, fills the entry, or raises the fault), with the
  * address in s->addr_reg. Returns the operand of the access. */
-static x64_op rv_emit_tlb_check(rv_block *k, unsigned rs1, int64_t imm, unsigned size, int is_store, rv_slow *s)
+static x64_op rv_emit_tlb_check(rv_block *k, unsigned rs1, int64_t imm, unsigned size, int is_store, rv_slow *s,
+                                int64_t site_pc)
 {
     x64_buf *b = k->b;
     int h = k->map->host[rs1];
     int va = X64_RDX;
     s->addr_in_rcx = 0;
     s->size_log2 = rv_log2(size);
+    s->site_field = NULL;
     if (h >= 0 && imm == 0) {
         va = h;
     } else if (h >= 0) {
@@ -517,14 +524,29 @@ static x64_op rv_emit_tlb_check(rv_block *k, unsigned rs1, int64_t imm, unsigned
             x64_emit_alu_rm_imm(b, 8, X64_ADD, x64_reg(X64_RDX), (int32_t)imm);
     }
     s->addr_reg = va;
+    int32_t tag = CPU_OFF(tlb) + (int32_t)(is_store ? offsetof(rv_tlb_entry, tag_w) : offsetof(rv_tlb_entry, tag_r));
+    s->nfields = 0;
+    if (site_pc >= 0) {
+        /* The site's own slot first; the TLB lookup is out of line (rv_emit_slow_paths) and refills it. */
+        int32_t so = (is_store ? CPU_OFF(site_st) : CPU_OFF(site_ld)) +
+                     (int32_t)((((uint64_t)site_pc >> 1) & (RV_SITES - 1)) * sizeof(rv_site_entry));
+        x64_emit_mov_r_rm(b, 8, X64_RCX, x64_reg(va));
+        x64_emit_alu_rm_imm(b, 8, X64_AND, x64_reg(X64_RCX), (int32_t)(-4096 | (int32_t)(size - 1)));
+        x64_emit_alu_r_rm(b, 8, X64_CMP, X64_RCX, x64_mem(X64_RBP, so));
+        s->site_field = x64_emit_jcc32(b, X64_CC_NE);
+        x64_emit_mov_r_rm(b, 8, X64_RCX, x64_mem(X64_RBP, so + (int32_t)offsetof(rv_site_entry, host_addend)));
+        s->site_back = b->p;
+        s->site_off = so;
+        s->tlb_tag = tag;
+        s->site_size = size;
+        return x64_mem_idx(X64_RCX, va, 1, 0);
+    }
     x64_emit_mov_r_rm(b, 8, X64_RAX, x64_reg(va));
     x64_emit_shift_imm(b, 8, X64_SHR, x64_reg(X64_RAX), 12 - 5);
     x64_emit_alu_rm_imm(b, 4, X64_AND, x64_reg(X64_RAX), (int32_t)((RV_TLB_SIZE - 1) << 5));
     x64_emit_mov_r_rm(b, 8, X64_RCX, x64_reg(va));
     x64_emit_alu_rm_imm(b, 8, X64_AND, x64_reg(X64_RCX), (int32_t)(-4096 | (int32_t)(size - 1)));
-    int32_t tag = CPU_OFF(tlb) + (int32_t)(is_store ? offsetof(rv_tlb_entry, tag_w) : offsetof(rv_tlb_entry, tag_r));
     x64_emit_alu_r_rm(b, 8, X64_CMP, X64_RCX, x64_mem_idx(X64_RBP, X64_RAX, 1, tag));
-    s->nfields = 0;
     s->fields[s->nfields++] = x64_emit_jcc32(b, X64_CC_NE);
     x64_emit_mov_r_rm(b, 8, X64_RCX, x64_mem_idx(X64_RBP, X64_RAX, 1, CPU_OFF(tlb) + (int32_t)offsetof(rv_tlb_entry, host_addend)));
     return x64_mem_idx(X64_RCX, va, 1, 0);
@@ -546,7 +568,7 @@ static void rv_emit_load(rv_block *k, const rv_insn *in, uint64_t pc)
     rv_slow *s = &k->slow[k->nslow++];
     x64_op m;
     if (k->env->paged) {
-        m = rv_emit_tlb_check(k, in->rs1, in->imm, size, 0, s);
+        m = rv_emit_tlb_check(k, in->rs1, in->imm, size, 0, s, (int64_t)pc);
     } else {
         rv_emit_addr_check(k, in->rs1, in->imm, size, s);
         m = x64_mem_idx(X64_R15, X64_RCX, (int)size, 0);
@@ -580,7 +602,7 @@ static void rv_emit_store(rv_block *k, const rv_insn *in, uint64_t pc)
     int paged = k->env->paged;
     x64_op m = x64_mem_idx(X64_R15, X64_RCX, (int)size, 0);
     if (paged)
-        m = rv_emit_tlb_check(k, in->rs1, in->imm, size, 1, s);
+        m = rv_emit_tlb_check(k, in->rs1, in->imm, size, 1, s, (int64_t)pc);
     else
         rv_emit_addr_check(k, in->rs1, in->imm, size, s);
     /* Stores into granules holding translated code (or the HTIF mailbox, or not yet dirty-logged) take the slow
@@ -610,6 +632,19 @@ static void rv_emit_slow_paths(rv_block *k)
     x64_buf *b = k->b;
     for (unsigned i = 0; i < k->nslow; i++) {
         rv_slow *s = &k->slow[i];
+        if (s->site_field) {
+            /* Site-cache miss (rcx = the address's tag): the TLB; a hit there refills the site's slot. */
+            x64_patch_rel32(s->site_field, b->p);
+            x64_emit_mov_r_rm(b, 8, X64_RAX, x64_reg(s->addr_reg));
+            x64_emit_shift_imm(b, 8, X64_SHR, x64_reg(X64_RAX), 12 - 5);
+            x64_emit_alu_rm_imm(b, 4, X64_AND, x64_reg(X64_RAX), (int32_t)((RV_TLB_SIZE - 1) << 5));
+            x64_emit_alu_r_rm(b, 8, X64_CMP, X64_RCX, x64_mem_idx(X64_RBP, X64_RAX, 1, s->tlb_tag));
+            s->fields[s->nfields++] = x64_emit_jcc32(b, X64_CC_NE);
+            x64_emit_mov_rm_r(b, 8, x64_mem(X64_RBP, s->site_off), X64_RCX);
+            x64_emit_mov_r_rm(b, 8, X64_RCX, x64_mem_idx(X64_RBP, X64_RAX, 1, CPU_OFF(tlb) + (int32_t)offsetof(rv_tlb_entry, host_addend)));
+            x64_emit_mov_rm_r(b, 8, x64_mem(X64_RBP, s->site_off + (int32_t)offsetof(rv_site_entry, host_addend)), X64_RCX);
+            x64_patch_rel32(x64_emit_jmp32(b), s->site_back);
+        }
         for (int j = 0; j < s->nfields; j++)
             x64_patch_rel32(s->fields[j], b->p);
         rv_emit_set_pc(b, s->pc);
@@ -774,7 +809,7 @@ static int rv_emit_fp_mem(rv_block *k, const rv_insn *in, uint64_t pc)
     int paged = k->env->paged;
     x64_op m = x64_mem_idx(X64_R15, X64_RCX, paged ? 1 : (int)size, 0);
     if (paged)
-        m = rv_emit_tlb_check(k, in->rs1, in->imm, size, is_store, &s);
+        m = rv_emit_tlb_check(k, in->rs1, in->imm, size, is_store, &s, -1);
     else
         rv_emit_addr_check(k, in->rs1, in->imm, size, &s);
     if (is_store) {

@@ -295,6 +295,34 @@ TEST_BEGIN("paging")
     sfence.vma
     SRUN(s_smc, PG + 20 * 4096)
     OK_S(77, 2)
+    /* the same load and the same store run three times (the third through the site's own cache of the page),
+     * then the page is remapped: after sfence.vma they must reach the new page */
+    SRUN(s_ld3, PG)
+    OK_S(78, 0x1111111111111111)
+    li a1, 0x5151
+    SRUN(s_sd3, PG + 16)
+    CHECK(79, s4, 9)
+    PTE(l0, 0, tp2, V | R | W | A | D)
+    sfence.vma
+    SRUN(s_ld3, PG)
+    OK_S(80, 0x3333333333333333)
+    li a1, 0x5252
+    SRUN(s_sd3, PG + 16)
+    CHECK(81, s4, 9)
+    la t0, tp0
+    ld a4, 16(t0)
+    CHECK(82, a4, 0x5151)
+    la t0, tp2
+    ld a4, 16(t0)
+    CHECK(83, a4, 0x5252)
+    PTE(l0, 0, tp0, V | R | W | A | D)
+    sfence.vma
+    /* one store instruction writes data into a page three times, the page then runs code, and the same store
+     * rewrites that code: its cached page must have lost its write permission with the TLB's */
+    PTE(l0, 21, cps2, V | R | W | X | A | D)
+    sfence.vma
+    SRUN(s_smc2, PG + 21 * 4096)
+    OK_S(84, 2)
     /* two address spaces, ASIDs 1 and 2: the same addresses, other pages */
     PTEPA(root2, 2, 0x80000000, V | R | W | X | A | D)
     PTE(root2, 1, l1b, V)
@@ -384,6 +412,29 @@ s_smc: sd zero, 64(a0)                                   /* the page holds no co
     sw t0, 0(a0)
     jalr a0
     ecall
+s_ld3: li t0, 3
+1:  ld a4, 0(a0)
+    addi t0, t0, -1
+    bnez t0, 1b
+    ecall
+s_sd3: li t0, 3
+1:  sd a1, 0(a0)
+    addi t0, t0, -1
+    bnez t0, 1b
+    ecall
+s_smc2: addi t2, a0, 64
+    li t3, 0
+    jal s_store
+    jal s_store
+    jal s_store
+    jalr a0                                               /* cps2: a4 = 1 */
+    mv t2, a0
+    li t3, 0x00200713                                     /* addi a4, zero, 2 */
+    jal s_store
+    jalr a0
+    ecall
+s_store: sw t3, 0(t2)
+    ret
 u_ld: ld a4, 0(a0)
     ecall
 u_jr: jr a0
@@ -404,6 +455,9 @@ cpd: .2byte 0x0000                                        /* its high half */
     ecall
     .balign 4096
 cps: .4byte 0x00100713                                    /* addi a4, zero, 1 (rewritten by s_smc) */
+    .4byte 0x00008067                                     /* ret */
+    .balign 4096
+cps2: .4byte 0x00100713                                   /* addi a4, zero, 1 (rewritten by s_smc2) */
     .4byte 0x00008067                                     /* ret */
     .balign 4096
 cpj: .4byte 0x800f606f                                    /* j . - 10 pages: at PG + 16 pages, to PG + 6 pages */
