@@ -123,6 +123,7 @@ struct rv_runtime {
     uint64_t samples, next_decision;
     struct { uint64_t pc, n; } prof[1024]; /* trace=prof: samples per block */
 
+    rv_helper_thunks thunks; /* for the current map, right after the trampolines or VM stubs */
     uint64_t stat_blocks, stat_flushes, stat_chains, stat_repins, stat_walks, stat_fencei_kept;
 
     /* Paging: the context blocks are looked up in, the one the TLB holds translations for, a fetch fault for
@@ -228,6 +229,16 @@ static void rv_ftc_clear(rv_runtime *rt)
         rt->ftc[i].vpage = ~0ull;
 }
 
+/* The executable-view address of a byte of the code buffer (what generated code and the VM see). */
+static uint64_t rv_exec_addr(const rv_runtime *rt, const uint8_t *p)
+{
+    return (uint64_t)(uintptr_t)p + (uint64_t)rt->rx_delta;
+}
+
+static uint64_t rv_helper_load(rv_cpu *c, uint64_t addr, uint32_t info);
+static void rv_helper_store(rv_cpu *c, uint64_t addr, uint64_t val, uint32_t info);
+static void rv_helper_interp(rv_cpu *c, uint32_t raw);
+
 /* Throw away every translation: the simple, always-correct answer to self-modifying code and a full buffer. */
 static void rv_flush(rv_runtime *rt)
 {
@@ -256,6 +267,13 @@ static void rv_flush(rv_runtime *rt)
         void *enter_rx = enter + rt->rx_delta;
         memcpy(&rt->enter, &enter_rx, sizeof(enter_rx));
     }
+    if (rt->vm)
+        rv_emit_helper_thunks(&rt->buf, &rt->map, rv_exec_addr(rt, rt->stubs.load), rv_exec_addr(rt, rt->stubs.store),
+                              rv_exec_addr(rt, rt->stubs.interp), rt->epilogue, &rt->thunks);
+    else
+        rv_emit_helper_thunks(&rt->buf, &rt->map, (uint64_t)(uintptr_t)rv_helper_load,
+                              (uint64_t)(uintptr_t)rv_helper_store, (uint64_t)(uintptr_t)rv_helper_interp,
+                              rt->epilogue, &rt->thunks);
     rt->code_start = rt->buf.p;
     rt->cpu->chain_field = 0;
     rt->stat_flushes++;
@@ -304,15 +322,6 @@ static int rv_xl_fetch16(void *opaque, uint64_t addr, uint16_t *out)
     return 0;
 }
 
-/* The executable-view address of a byte of the code buffer (what generated code and the VM see). */
-static uint64_t rv_exec_addr(const rv_runtime *rt, const uint8_t *p)
-{
-    return (uint64_t)(uintptr_t)p + (uint64_t)rt->rx_delta;
-}
-
-static uint64_t rv_helper_load(rv_cpu *c, uint64_t addr, uint32_t info);
-static void rv_helper_store(rv_cpu *c, uint64_t addr, uint64_t val, uint32_t info);
-static void rv_helper_interp(rv_cpu *c, uint32_t raw);
 
 static void rv_trace_block(rv_runtime *rt, const rv_xlate_result *res)
 {
@@ -509,15 +518,7 @@ static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
         .no_chain = (rt->trace & RV_TRACE_EXEC) != 0, .paged = (rt->cur_flags & RV_CTX_DATA) != 0,
         .page_chains = rt->xl_paged, .chain_vpage = pc & ~0xfffull, .fp_mxcsr_each = rt->vm != 0,
     };
-    if (rt->vm) {
-        env.load = rv_exec_addr(rt, rt->stubs.load);
-        env.store = rv_exec_addr(rt, rt->stubs.store);
-        env.interp = rv_exec_addr(rt, rt->stubs.interp);
-    } else {
-        env.load = (uint64_t)(uintptr_t)rv_helper_load;
-        env.store = (uint64_t)(uintptr_t)rv_helper_store;
-        env.interp = (uint64_t)(uintptr_t)rv_helper_interp;
-    }
+    env.thunks = &rt->thunks;
     rv_xlate_result res;
     rv_snap_pages(rt, pc, 1);
     if (rv_translate_block(&env, pc, &res)) {

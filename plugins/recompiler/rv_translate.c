@@ -119,6 +119,33 @@ void rv_emit_vm_stubs(x64_buf *b, const rv_pin_map *map, uint64_t cpu_va, uint16
     x64_patch_rel32(x64_emit_jmp32(b), out->dispatch);
 }
 
+void rv_emit_helper_thunks(x64_buf *b, const rv_pin_map *map, uint64_t load, uint64_t store, uint64_t interp,
+                           uint8_t *epilogue, rv_helper_thunks *out)
+{
+    const uint64_t fns[3] = { load, store, interp };
+    uint8_t **outs[3] = { &out->load, &out->store, &out->interp };
+    for (int i = 0; i < 3; i++) {
+        *outs[i] = b->p;
+        rv_emit_spill(b, map);
+        x64_emit_mov_r_rm(b, 8, X64_RSI, x64_reg(X64_RAX));
+        x64_emit_mov_r_rm(b, 8, X64_RDI, x64_reg(X64_RBP));
+        /* Generated code runs with rsp 16-byte aligned; the call into this thunk took 8. */
+        x64_emit_alu_rm_imm(b, 8, X64_SUB, x64_reg(X64_RSP), 8);
+        x64_emit_call_abs(b, fns[i]);
+        x64_emit_alu_rm_imm(b, 8, X64_ADD, x64_reg(X64_RSP), 8);
+        rv_emit_reload(b, map);
+        x64_emit_alu_rm_imm(b, 4, X64_CMP, x64_mem(X64_RBP, CPU_OFF(leave)), 0);
+        uint8_t *to_leave = x64_emit_jcc8(b, X64_CC_NE);
+        x64_emit_ret(b);
+        if (!b->overflow)
+            x64_patch_rel8(to_leave, b->p);
+        x64_emit_alu_rm_imm(b, 8, X64_ADD, x64_reg(X64_RSP), 8);
+        x64_emit_mov_rm_imm32(b, 8, x64_mem(X64_RBP, CPU_OFF(chain_field)), 0);
+        x64_emit_mov_rm_imm32(b, 4, x64_mem(X64_RBP, CPU_OFF(leave)), 0);
+        x64_patch_rel32(x64_emit_jmp32(b), epilogue);
+    }
+}
+
 /* ---- Per-block state ---------------------------------------------------------------------------------- */
 
 typedef struct rv_slow {
@@ -163,12 +190,6 @@ static void rv_emit_to_leave(rv_block *k, int cc)
         k->b->overflow = 1;
 }
 
-static void rv_emit_check_leave(rv_block *k)
-{
-    x64_emit_alu_rm_imm(k->b, 4, X64_CMP, x64_mem(X64_RBP, CPU_OFF(leave)), 0);
-    rv_emit_to_leave(k, X64_CC_NE);
-}
-
 /* A block exit to a known guest pc: a patchable jmp/jcc to a stub that tells the dispatcher which rel32 to
  * point at the target block once it exists (direct block chaining). */
 static void rv_emit_direct_exit_stub(rv_block *k, uint8_t *field, uint64_t target)
@@ -194,9 +215,12 @@ static void rv_emit_direct_exit_stub(rv_block *k, uint8_t *field, uint64_t targe
     x64_patch_rel32(x64_emit_jmp32(b), k->env->epilogue);
 }
 
-static void rv_emit_helper_call(x64_buf *b, uint64_t fn)
+/* A call to a helper's thunk (rv_emit_helper_thunks), which comes back only if the block goes on. */
+static void rv_emit_thunk_call(x64_buf *b, uint8_t *thunk)
 {
-    x64_emit_call_abs(b, fn);
+    uint8_t *field = x64_emit_call32(b);
+    if (!b->overflow)
+        x64_patch_rel32(field, thunk);
 }
 
 /* ---- Integer operations ------------------------------------------------------------------------------- */
@@ -648,25 +672,23 @@ static void rv_emit_slow_paths(rv_block *k)
         for (int j = 0; j < s->nfields; j++)
             x64_patch_rel32(s->fields[j], b->p);
         rv_emit_set_pc(b, s->pc);
-        rv_emit_spill(b, k->map);
+        /* Arguments in registers that hold no guest register (the thunk spills those first): the address in rax
+         * (the thunk moves it to rsi), then the value in rdx (the address may have been in rdx) and the info. */
         if (s->addr_in_rcx) {
             if (s->size_log2)
                 x64_emit_shift_imm(b, 8, X64_ROL, x64_reg(X64_RCX), (uint8_t)s->size_log2);
-            x64_emit_mov_imm(b, X64_RSI, k->env->ram_base);
-            x64_emit_alu_r_rm(b, 8, X64_ADD, X64_RSI, x64_reg(X64_RCX));
+            x64_emit_mov_imm(b, X64_RAX, k->env->ram_base);
+            x64_emit_alu_r_rm(b, 8, X64_ADD, X64_RAX, x64_reg(X64_RCX));
         } else {
-            x64_emit_mov_r_rm(b, 8, X64_RSI, x64_reg(s->addr_reg));
+            x64_emit_mov_r_rm(b, 8, X64_RAX, x64_reg(s->addr_reg));
         }
         if (s->is_store) {
-            x64_emit_mov_r_rm(b, 8, X64_RDX, x64_mem(X64_RBP, XOFF(s->rs2)));
+            x64_emit_mov_r_rm(b, 8, X64_RDX, rv_gop(k->map, s->rs2));
             x64_emit_mov_imm(b, X64_RCX, s->info);
         } else {
             x64_emit_mov_imm(b, X64_RDX, s->info);
         }
-        x64_emit_mov_r_rm(b, 8, X64_RDI, x64_reg(X64_RBP));
-        rv_emit_helper_call(b, s->is_store ? k->env->store : k->env->load);
-        rv_emit_reload(b, k->map);
-        rv_emit_check_leave(k);
+        rv_emit_thunk_call(b, s->is_store ? k->env->thunks->store : k->env->thunks->load);
         if (!s->is_store && s->rd)
             x64_emit_mov_rm_r(b, 8, rv_gop(k->map, s->rd), X64_RAX);
         x64_patch_rel32(x64_emit_jmp32(b), s->join);
@@ -678,12 +700,8 @@ static void rv_emit_interp(rv_block *k, const rv_insn *in, uint64_t pc)
 {
     x64_buf *b = k->b;
     rv_emit_set_pc(b, pc);
-    rv_emit_spill(b, k->map);
-    x64_emit_mov_r_rm(b, 8, X64_RDI, x64_reg(X64_RBP));
-    x64_emit_mov_imm(b, X64_RSI, in->raw);
-    rv_emit_helper_call(b, k->env->interp);
-    rv_emit_reload(b, k->map);
-    rv_emit_check_leave(k);
+    x64_emit_mov_imm(b, X64_RAX, in->raw);
+    rv_emit_thunk_call(b, k->env->thunks->interp);
 }
 
 /* F/D inline: add, sub, mul, div, sqrt and the four fused forms (with FMA3), single and double, in

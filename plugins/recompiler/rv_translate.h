@@ -42,6 +42,20 @@ extern const int rv_pin_hosts[RV_PIN_SLOTS];
 /* Pin regs[0..n) (guest register numbers, x0 ignored) to the host registers in rv_pin_hosts order. */
 void rv_pin_map_build(rv_pin_map *m, const uint8_t *regs, unsigned n);
 
+/* The shared part of every helper call from generated code, one thunk per helper, emitted for the pin map after
+ * the trampolines or the VM stubs: spill the pinned registers and the budget, call the helper (rdi = the CPU,
+ * rsi = what the call site put in rax; rdx and rcx as it set them: none of the three holds a guest register),
+ * reload, then return to the site with the result in rax, or, when the helper asked to leave (cpu->leave), drop
+ * the return address and exit to the dispatcher as the block's own "pc already set" exit does. A call site is
+ * then 4 to 7 instructions instead of about 28: boot code is full of such sites (every load or store's slow
+ * path, every CSR access), and emitting them was much of translation time. Like the trampolines, they come out
+ * byte for byte the same for the same map and helpers, so a flush under a running helper is harmless. */
+typedef struct rv_helper_thunks {
+    uint8_t *load, *store, *interp; /* writable-view addresses */
+} rv_helper_thunks;
+void rv_emit_helper_thunks(x64_buf *b, const rv_pin_map *map, uint64_t load, uint64_t store, uint64_t interp,
+                           uint8_t *epilogue, rv_helper_thunks *out);
+
 typedef struct rv_xlate_env {
     const rv_pin_map *map;
     x64_buf *buf;            /* where the block goes (writable view) */
@@ -51,8 +65,9 @@ typedef struct rv_xlate_env {
     void *opaque;
     uint64_t ram_base, ram_size;
     int32_t codemap_off;     /* rv_cpu.codemap - rv_cpu pointer */
-    /* Executable addresses of the helpers (rv_*_helper_fn): C functions in-process, ring-3 stubs in the VM. */
-    uint64_t load, store, interp;
+    /* The helpers (rv_*_helper_fn: C functions in process, ring-3 stubs in the VM) through their thunks for
+     * this map. */
+    const rv_helper_thunks *thunks;
     int no_chain;            /* every block exit returns to the dispatcher (exec tracing) */
     int paged;               /* loads and stores are translated: through rv_cpu.tlb inline, else the helpers */
     /* Inline F/D: 1 = load MXCSR with 0x1f80 before each operation (exec=rc: nothing else resets the VM's

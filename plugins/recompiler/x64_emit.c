@@ -280,6 +280,14 @@ void x64_emit_jmp_rm(x64_buf *b, x64_op rm)
     x64_emit_op_rm(b, 4, &opc, 1, 4, rm);
 }
 
+uint8_t *x64_emit_call32(x64_buf *b)
+{
+    x64_emit_byte(b, 0xe8);
+    uint8_t *field = b->p;
+    x64_emit_u32(b, 0);
+    return field;
+}
+
 void x64_emit_call_abs(x64_buf *b, uint64_t addr)
 {
     x64_emit_mov_imm(b, X64_RAX, addr);

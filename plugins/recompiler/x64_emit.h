@@ -82,6 +82,7 @@ uint8_t *x64_emit_jcc8(x64_buf *b, int cc);
 uint8_t *x64_emit_jmp8(x64_buf *b);
 void x64_emit_jmp_rm(x64_buf *b, x64_op rm);
 void x64_emit_call_abs(x64_buf *b, uint64_t addr); /* through rax */
+uint8_t *x64_emit_call32(x64_buf *b);           /* call rel32: patch the field with x64_patch_rel32 */
 void x64_emit_push(x64_buf *b, int r);
 void x64_emit_pop(x64_buf *b, int r);
 void x64_emit_ret(x64_buf *b);
