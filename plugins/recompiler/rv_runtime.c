@@ -237,7 +237,7 @@ static uint64_t rv_exec_addr(const rv_runtime *rt, const uint8_t *p)
 
 static uint64_t rv_helper_load(rv_cpu *c, uint64_t addr, uint32_t info);
 static void rv_helper_store(rv_cpu *c, uint64_t addr, uint64_t val, uint32_t info);
-static void rv_helper_interp(rv_cpu *c, uint32_t raw);
+static void rv_helper_interp(rv_cpu *c, uint32_t raw, uint32_t refund);
 
 /* Throw away every translation: the simple, always-correct answer to self-modifying code and a full buffer. */
 static void rv_flush(rv_runtime *rt)
@@ -1179,10 +1179,17 @@ static void rv_do_interp(rv_runtime *rt, uint32_t raw)
             /* mip's read-modify-write sees the software SEIP, not the machine's line ORed into reads. */
             uint64_t base = in.csr == 0x344 ? c->mip : old;
             uint64_t nv = is_rw ? src : (in.op == RV_OP_CSRRS || in.op == RV_OP_CSRRSI) ? (base | src) : (base & ~src);
+            uint64_t status = c->mstatus, satp = c->satp, mie = c->mie, mip = c->mip, mideleg = c->mideleg;
             if (rv_csr_write(rt, in.csr, nv)) {
                 rv_trap(rt, RV_EXC_ILLEGAL, raw);
                 return;
             }
+            /* The block goes on after a CSR access (rv_translate.c) unless this changed what the dispatcher
+             * decides: an interrupt that may now be taken, or the translation context (rv_mmu_sync). */
+            if (((status ^ c->mstatus) & (RV_MSTATUS_SUM | RV_MSTATUS_MXR | RV_MSTATUS_MPRV | RV_MSTATUS_MPP)) ||
+                (c->mstatus & ~status & (RV_MSTATUS_MIE | RV_MSTATUS_SIE)) || c->satp != satp || c->mie != mie ||
+                c->mip != mip || c->mideleg != mideleg)
+                c->leave = 1;
         }
         r = old;
         break;
@@ -1296,10 +1303,12 @@ static void rv_helper_store(rv_cpu *c, uint64_t addr, uint64_t val, uint32_t inf
     rv_fpu_host_reset();
 }
 
-static void rv_helper_interp(rv_cpu *c, uint32_t raw)
+static void rv_helper_interp(rv_cpu *c, uint32_t raw, uint32_t refund)
 {
     rv_fpu_fold_flags(c); /* raw flags of inline F/D operations (see rv_translate.c) */
     rv_do_interp(rv_rt_of(c), raw);
+    if (c->leave) /* the rest of the segment, charged at its start, does not run */
+        c->budget += refund;
     rv_fpu_host_reset();
 }
 
@@ -1560,6 +1569,8 @@ void rv_runtime_vm_exit(rv_runtime *rt, uint32_t code)
         return;
     case RV_VMX_INTERP:
         rv_do_interp(rt, (uint32_t)c->vm_args[0]);
+        if (c->leave)
+            c->budget += (uint32_t)c->vm_args[1];
         return;
     case RV_VMX_DISPATCH:
         break;

@@ -106,6 +106,7 @@ void rv_emit_vm_stubs(x64_buf *b, const rv_pin_map *map, uint64_t cpu_va, uint16
 
     out->interp = b->p;
     x64_emit_mov_rm_r(b, 8, x64_mem(X64_RBP, CPU_OFF(vm_args[0])), X64_RSI);
+    x64_emit_mov_rm_r(b, 8, x64_mem(X64_RBP, CPU_OFF(vm_args[1])), X64_RDX);
     rv_emit_vm_exit(b, RV_VMX_INTERP, port);
     x64_emit_ret(b);
     out->fixed_end = b->p;
@@ -173,6 +174,12 @@ typedef struct rv_block {
     unsigned nslow;
     uint8_t *leave_fields[RV_TB_MAX_INSNS * 2 + 4]; /* jumps to the "pc already set" exit */
     unsigned nleave;
+    unsigned n; /* instructions so far, the current one included */
+    /* Interpreter calls in the current segment: the imm32 of their refund (instructions of the segment after
+     * them, patched when the segment's count is known) and their n. */
+    uint8_t *refund_fields[RV_TB_MAX_INSNS];
+    unsigned refund_n[RV_TB_MAX_INSNS];
+    unsigned nrefund;
 } rv_block;
 
 static void rv_emit_set_pc(x64_buf *b, uint64_t pc)
@@ -701,7 +708,27 @@ static void rv_emit_interp(rv_block *k, const rv_insn *in, uint64_t pc)
     x64_buf *b = k->b;
     rv_emit_set_pc(b, pc);
     x64_emit_mov_imm(b, X64_RAX, in->raw);
+    /* edx: what the helper gives back to the budget if it leaves here (the segment was charged in full). */
+    x64_emit_byte(b, 0xba);
+    if (k->nrefund < RV_TB_MAX_INSNS) {
+        k->refund_fields[k->nrefund] = b->p;
+        k->refund_n[k->nrefund++] = k->n;
+    } else {
+        b->overflow = 1;
+    }
+    x64_emit_u32(b, 0);
     rv_emit_thunk_call(b, k->env->thunks->interp);
+}
+
+/* The segment ends with instruction n: each interpreter call in it gets its refund. */
+static void rv_patch_refunds(rv_block *k, unsigned n)
+{
+    if (!k->b->overflow)
+        for (unsigned i = 0; i < k->nrefund; i++) {
+            uint32_t v = n - k->refund_n[i];
+            memcpy(k->refund_fields[i], &v, 4);
+        }
+    k->nrefund = 0;
 }
 
 /* F/D inline: add, sub, mul, div, sqrt and the four fused forms (with FMA3), single and double, in
@@ -874,15 +901,20 @@ static int rv_fetch(const rv_xlate_env *env, uint64_t pc, rv_insn *in)
     return 0;
 }
 
-static int rv_ends_block(rv_op op)
+/* CSR accesses do not end their block: the interpreter asks to leave (cpu->leave) when a write changed what
+ * the dispatcher decides (interrupts that may now be taken, the translation context), so `csrrc`/`csrs` of
+ * sstatus.SIE around a kernel's critical sections stay inside generated code. Counters still end it: the
+ * budget charged at a segment's start would count instructions not yet run. */
+static int rv_ends_block(const rv_insn *in)
 {
-    switch (op) {
+    switch (in->op) {
     case RV_OP_JAL: case RV_OP_JALR:
     case RV_OP_BEQ: case RV_OP_BNE: case RV_OP_BLT: case RV_OP_BGE: case RV_OP_BLTU: case RV_OP_BGEU:
     case RV_OP_ECALL: case RV_OP_EBREAK: case RV_OP_MRET: case RV_OP_SRET: case RV_OP_WFI: case RV_OP_FENCE_I:
     case RV_OP_SFENCE_VMA: case RV_OP_ILLEGAL:
-    case RV_OP_CSRRW: case RV_OP_CSRRS: case RV_OP_CSRRC: case RV_OP_CSRRWI: case RV_OP_CSRRSI: case RV_OP_CSRRCI:
         return 1;
+    case RV_OP_CSRRW: case RV_OP_CSRRS: case RV_OP_CSRRC: case RV_OP_CSRRWI: case RV_OP_CSRRSI: case RV_OP_CSRRCI:
+        return (in->csr & 0xf00) == 0xb00 || (in->csr & 0xf00) == 0xc00 || in->csr == 0x320;
     default:
         return 0;
     }
@@ -1176,7 +1208,8 @@ int rv_translate_block(const rv_xlate_env *env, uint64_t pc, rv_xlate_result *re
             return -1; /* the runtime checked the first fetch */
         n++;
         uint64_t next = cur + in.len;
-        if (!rv_ends_block(in.op)) {
+        k.n = n;
+        if (!rv_ends_block(&in)) {
             rv_insn in2;
             if (in.op == RV_OP_SLLI && n < RV_TB_MAX_INSNS && !rv_fetch(env, next, &in2) &&
                 rv_try_fuse_extend(&k, &in, &in2)) {
@@ -1245,6 +1278,7 @@ int rv_translate_block(const rv_xlate_env *env, uint64_t pc, rv_xlate_result *re
                  * end the block, so a loop's back edge stays a chained jump to the loop head. */
                 uint32_t cnt = n - seg_start;
                 memcpy(count_field, &cnt, 4);
+                rv_patch_refunds(&k, n);
                 if (seg_start == 0)
                     first_seg = cnt;
                 seg_start = n;
@@ -1296,6 +1330,7 @@ int rv_translate_block(const rv_xlate_env *env, uint64_t pc, rv_xlate_result *re
         x64_patch_rel32(k.leave_fields[i], leave);
     uint32_t cnt = n - seg_start;
     memcpy(count_field, &cnt, 4);
+    rv_patch_refunds(&k, n);
 
     res->code = start;
     res->code_end = b->p;
