@@ -14,6 +14,10 @@
 
 #define RV_JC_BITS 12 /* indirect-jump cache: guest pc -> host code, direct-mapped */
 #define RV_JC_SIZE (1u << RV_JC_BITS)
+/* One jump cache per kind of translation context (rv_runtime.c, rv_jc_ctx): no translation; S with Sv39/48; U
+ * with Sv39/48; any other. A trap or xRET between U and S then keeps both (a Linux guest's every system call and
+ * interrupt used to empty the one cache, and each return address missed once after it). */
+#define RV_JC_CTXS 4
 #define RV_CODEMAP_SHIFT 8 /* self-modifying-code granule: 256 bytes of guest RAM per byte of codemap */
 #define RV_CODEMAP_CODE 1   /* a translated block covers this granule */
 #define RV_CODEMAP_WATCH 2  /* stores here go through the runtime (HTIF tohost) */
@@ -117,7 +121,7 @@ typedef struct rv_cpu {
     uint64_t vm_args[3];  /* helper arguments (the stubs store rsi, rdx, rcx) */
     uint64_t vm_ret;      /* helper result (rax) */
 
-    rv_jc_entry jc[RV_JC_SIZE];
+    rv_jc_entry jc[RV_JC_CTXS][RV_JC_SIZE];
     rv_tlb_entry tlb[RV_TLB_SIZE];
     rv_site_entry site_ld[RV_SITES], site_st[RV_SITES];
 } rv_cpu;

@@ -57,6 +57,19 @@
 #define RV_CTX_ON 1u
 #define RV_CTX_FETCH 2u
 #define RV_CTX_DATA 4u
+
+/* Which jump cache (rv_cpu.jc) a context's blocks use. */
+static unsigned rv_jc_ctx(uint32_t flags)
+{
+    const uint32_t paged = RV_CTX_ON | RV_CTX_FETCH | RV_CTX_DATA;
+    if (flags == 0)
+        return 0;
+    if (flags == (paged | (RV_PRIV_S << 3)))
+        return 1;
+    if (flags == (paged | (RV_PRIV_U << 3)))
+        return 2;
+    return 3;
+}
 typedef struct rv_tb {
     uint64_t pc;     /* ~0: empty */
     uint64_t key;    /* fetch translated: poff; else 0 */
@@ -139,10 +152,15 @@ struct rv_runtime {
      * dispatcher checks a paged block's pages against without walking each time. */
     struct { uint64_t vpage, poff; } ftc[64];
     int last_tb_crosses; /* the block rv_tb_get returned reads two pages: nothing chains to it */
-    /* The jump-cache slots filled since it was last emptied (more than RV_JC_USED_MAX: all of it). */
-    uint16_t jc_used[RV_JC_USED_MAX];
-    unsigned jc_nused;
+    /* Per jump cache (rv_cpu.jc): the slots filled since it was last emptied (more than RV_JC_USED_MAX: all of
+     * it), and the context (flags, satp) its entries belong to. jc_cur: the one of the current context. */
+    uint16_t jc_used[RV_JC_CTXS][RV_JC_USED_MAX];
+    unsigned jc_nused[RV_JC_CTXS];
+    uint32_t jc_flags[RV_JC_CTXS];
+    uint64_t jc_satp[RV_JC_CTXS];
+    unsigned jc_cur;
     uint64_t stat_remaps;
+    uint64_t ntraps; /* exceptions and interrupts taken (an interpreted instruction that trapped did not retire) */
     /* SMP: mhartid, and what LR read (SC's compare-and-swap expects it) at lr_val_addr (~0: no value). */
     uint64_t hartid, lr_val, lr_val_addr;
     csh capstone;
@@ -208,19 +226,26 @@ static void rv_dirty_note(rv_runtime *rt, uint64_t off, uint64_t len)
         }
 }
 
-/* Emptied on every change of translation context (each trap and xRET with paging on): only the entries the
- * dispatcher filled since the last time, unless there were too many to have kept. */
-static void rv_jc_clear(rv_runtime *rt)
+/* A jump cache is emptied when its kind of context is entered with other flags or satp than its entries were
+ * made in: only the entries the dispatcher filled since the last time, unless there were too many to have kept. */
+static void rv_jc_clear_one(rv_runtime *rt, unsigned x)
 {
-    rv_jc_entry *jc = rt->cpu->jc;
-    if (rt->jc_nused <= RV_JC_USED_MAX && !rt->vm) {
-        for (unsigned i = 0; i < rt->jc_nused; i++)
-            jc[rt->jc_used[i]] = (rv_jc_entry){ ~0ull, 0 };
+    rv_jc_entry *jc = rt->cpu->jc[x];
+    if (rt->jc_nused[x] <= RV_JC_USED_MAX && !rt->vm) {
+        for (unsigned i = 0; i < rt->jc_nused[x]; i++)
+            jc[rt->jc_used[x][i]] = (rv_jc_entry){ ~0ull, 0 };
     } else {
         for (unsigned i = 0; i < RV_JC_SIZE; i++)
             jc[i] = (rv_jc_entry){ ~0ull, 0 };
     }
-    rt->jc_nused = 0;
+    rt->jc_nused[x] = 0;
+}
+
+/* Every jump cache: a flush, sfence.vma (the entries' pages were checked against mappings that may be gone). */
+static void rv_jc_clear(rv_runtime *rt)
+{
+    for (unsigned x = 0; x < RV_JC_CTXS; x++)
+        rv_jc_clear_one(rt, x);
 }
 
 static void rv_ftc_clear(rv_runtime *rt)
@@ -517,6 +542,7 @@ static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
         .ram_base = RV_RAM_BASE, .ram_size = rt->ram_size, .codemap_off = (int32_t)rt->cpu->codemap_off,
         .no_chain = (rt->trace & RV_TRACE_EXEC) != 0, .paged = (rt->cur_flags & RV_CTX_DATA) != 0,
         .page_chains = rt->xl_paged, .chain_vpage = pc & ~0xfffull, .fp_mxcsr_each = rt->vm != 0,
+        .jc_off = (int32_t)(offsetof(rv_cpu, jc) + rt->jc_cur * sizeof(rt->cpu->jc[0])),
     };
     env.thunks = &rt->thunks;
     rv_xlate_result res;
@@ -574,6 +600,7 @@ static uint64_t rv_trap_vector(const rv_cpu *c, uint64_t cause)
 static void rv_trap(rv_runtime *rt, uint64_t cause, uint64_t tval)
 {
     rv_cpu *c = rt->cpu;
+    rt->ntraps++;
     uint64_t s = c->mstatus, vec = rv_trap_vector(c, cause);
     if (rv_trap_to_s(c, cause)) {
         c->sepc = c->pc;
@@ -1282,6 +1309,17 @@ static void rv_do_interp(rv_runtime *rt, uint32_t raw)
     c->pc = next;
 }
 
+/* An interpreted instruction from generated code. Its segment was charged in full when it started (rv_translate.c):
+ * if the block leaves here, the `refund` instructions after this one do not run, nor does this one if it
+ * trapped. */
+static void rv_interp_counted(rv_runtime *rt, uint32_t raw, uint32_t refund)
+{
+    uint64_t traps = rt->ntraps;
+    rv_do_interp(rt, raw);
+    if (rt->cpu->leave)
+        rt->cpu->budget += (int64_t)refund + (rt->ntraps != traps);
+}
+
 /* The C entry points generated code calls in-process: from the rv_cpu back to its runtime. */
 static rv_runtime *rv_rt_of(rv_cpu *c)
 {
@@ -1305,10 +1343,9 @@ static void rv_helper_store(rv_cpu *c, uint64_t addr, uint64_t val, uint32_t inf
 
 static void rv_helper_interp(rv_cpu *c, uint32_t raw, uint32_t refund)
 {
+    rv_runtime *rt = rv_rt_of(c);
     rv_fpu_fold_flags(c); /* raw flags of inline F/D operations (see rv_translate.c) */
-    rv_do_interp(rv_rt_of(c), raw);
-    if (c->leave) /* the rest of the segment, charged at its start, does not run */
-        c->budget += refund;
+    rv_interp_counted(rt, raw, refund);
     rv_fpu_host_reset();
 }
 
@@ -1437,7 +1474,13 @@ static void rv_mmu_sync(rv_runtime *rt)
         satp = c->satp;
     }
     if (flags != rt->cur_flags || satp != rt->cur_satp) {
-        rv_jc_clear(rt);
+        unsigned x = rv_jc_ctx(flags);
+        if (rt->jc_flags[x] != flags || rt->jc_satp[x] != satp) {
+            rv_jc_clear_one(rt, x);
+            rt->jc_flags[x] = flags;
+            rt->jc_satp[x] = satp;
+        }
+        rt->jc_cur = x;
         rv_ftc_clear(rt);
         rt->cur_flags = flags;
         rt->cur_satp = satp;
@@ -1481,7 +1524,7 @@ static uint8_t *rv_dispatch_next(rv_runtime *rt)
     /* In process, a block the jump cache holds was found by rv_tb_get (and its page checked) in this context
      * since the last flush or sfence.vma, which empty it, and never reads two pages: take it from there, as
      * generated code's jalr does. (In the VM, ring 3 can write the jump cache: always look up.) */
-    rv_jc_entry *e = &c->jc[(c->pc >> 1) & (RV_JC_SIZE - 1)];
+    rv_jc_entry *e = &c->jc[rt->jc_cur][(c->pc >> 1) & (RV_JC_SIZE - 1)];
     uint8_t *code;
     if (e->pc == c->pc && !rt->vm) {
         code = (uint8_t *)(uintptr_t)(e->code - (uint64_t)rt->rx_delta);
@@ -1514,8 +1557,9 @@ static uint8_t *rv_dispatch_next(rv_runtime *rt)
         rt->stat_chains++;
     }
     if (!rt->last_tb_crosses && e->pc != c->pc) {
-        if (e->pc == ~0ull && rt->jc_nused++ < RV_JC_USED_MAX)
-            rt->jc_used[rt->jc_nused - 1] = (uint16_t)(e - c->jc);
+        unsigned x = rt->jc_cur;
+        if (e->pc == ~0ull && rt->jc_nused[x]++ < RV_JC_USED_MAX)
+            rt->jc_used[x][rt->jc_nused[x] - 1] = (uint16_t)(e - c->jc[x]);
         e->pc = c->pc;
         e->code = rv_exec_addr(rt, code);
     }
@@ -1568,9 +1612,7 @@ void rv_runtime_vm_exit(rv_runtime *rt, uint32_t code)
         rv_do_store(rt, c->vm_args[0], c->vm_args[1], (uint32_t)c->vm_args[2]);
         return;
     case RV_VMX_INTERP:
-        rv_do_interp(rt, (uint32_t)c->vm_args[0]);
-        if (c->leave)
-            c->budget += (uint32_t)c->vm_args[1];
+        rv_interp_counted(rt, (uint32_t)c->vm_args[0], (uint32_t)c->vm_args[1]);
         return;
     case RV_VMX_DISPATCH:
         break;
@@ -1636,7 +1678,12 @@ static rv_runtime *rv_runtime_start(rv_runtime *rt, uint64_t ram_va, char *err, 
     c->lr_addr = ~0ull;
     rv_mmu_tlb_flush(c);
     rt->lr_val_addr = ~0ull;
-    rt->jc_nused = RV_JC_USED_MAX + 1; /* the first clear empties all of it */
+    for (unsigned x = 0; x < RV_JC_CTXS; x++) {
+        rt->jc_nused[x] = RV_JC_USED_MAX + 1; /* the first clear empties all of it */
+        rt->jc_flags[x] = 0;
+        rt->jc_satp[x] = 0;
+    }
+    rt->jc_cur = 0;
     rv_flush(rt);
     rt->stat_flushes = 0;
     if (rt->trace & RV_TRACE_OUT_ASM)
@@ -1774,6 +1821,7 @@ void rv_runtime_state_loaded(rv_runtime *rt)
     rt->tlb_key_valid = 0;
     rt->cur_flags = 0;
     rt->cur_satp = 0;
+    rt->jc_cur = 0;
     rv_flush(rt);
 }
 

@@ -210,7 +210,7 @@ static void rv_emit_direct_exit_stub(rv_block *k, uint8_t *field, uint64_t targe
         /* Into another virtual page with fetch translation on: a chain would outlive a change of that page's
          * mapping, but the jump cache holds only blocks the dispatcher found and page-checked in this context
          * since the last sfence.vma (as jalr relies on), so probe its one slot for this constant target. */
-        int32_t slot = CPU_OFF(jc) + (int32_t)(((target >> 1) & (RV_JC_SIZE - 1)) * sizeof(rv_jc_entry));
+        int32_t slot = k->env->jc_off + (int32_t)(((target >> 1) & (RV_JC_SIZE - 1)) * sizeof(rv_jc_entry));
         x64_emit_alu_r_rm(b, 8, X64_CMP, X64_RAX, x64_mem(X64_RBP, slot));
         rv_emit_to_leave(k, X64_CC_NE);
         x64_emit_jmp_rm(b, x64_mem(X64_RBP, slot + (int32_t)offsetof(rv_jc_entry, code)));
@@ -1254,9 +1254,9 @@ int rv_translate_block(const rv_xlate_env *env, uint64_t pc, rv_xlate_result *re
             x64_emit_mov_r_rm(b, 4, X64_RCX, x64_reg(X64_RAX));
             x64_emit_shift_imm(b, 4, X64_SHL, x64_reg(X64_RCX), 3);
             x64_emit_alu_rm_imm(b, 4, X64_AND, x64_reg(X64_RCX), (int32_t)((RV_JC_SIZE - 1) << 4));
-            x64_emit_alu_r_rm(b, 8, X64_CMP, X64_RAX, x64_mem_idx(X64_RBP, X64_RCX, 1, CPU_OFF(jc)));
+            x64_emit_alu_r_rm(b, 8, X64_CMP, X64_RAX, x64_mem_idx(X64_RBP, X64_RCX, 1, env->jc_off));
             rv_emit_to_leave(&k, X64_CC_NE);
-            x64_emit_jmp_rm(b, x64_mem_idx(X64_RBP, X64_RCX, 1, CPU_OFF(jc) + (int32_t)offsetof(rv_jc_entry, code)));
+            x64_emit_jmp_rm(b, x64_mem_idx(X64_RBP, X64_RCX, 1, env->jc_off + (int32_t)offsetof(rv_jc_entry, code)));
             break;
         }
         case RV_OP_BEQ: case RV_OP_BNE: case RV_OP_BLT: case RV_OP_BGE: case RV_OP_BLTU: case RV_OP_BGEU: {

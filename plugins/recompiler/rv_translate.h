@@ -68,6 +68,7 @@ typedef struct rv_xlate_env {
     /* The helpers (rv_*_helper_fn: C functions in process, ring-3 stubs in the VM) through their thunks for
      * this map. */
     const rv_helper_thunks *thunks;
+    int32_t jc_off;          /* the rv_cpu offset of the jump cache of the block's context (rv_cpu.jc) */
     int no_chain;            /* every block exit returns to the dispatcher (exec tracing) */
     int paged;               /* loads and stores are translated: through rv_cpu.tlb inline, else the helpers */
     /* Inline F/D: 1 = load MXCSR with 0x1f80 before each operation (exec=rc: nothing else resets the VM's

@@ -201,6 +201,13 @@ TEST_BEGIN("paging")
      * the second page */
     SRUN(s_jr, PG + 6 * 4096)
     OK_S(39, 1)
+    /* each privilege has its own jump cache: what one ran is not a hit for the other */
+    URUN(u_jr, PG + 6 * 4096)
+    FAULT(85, 12, PG + 6 * 4096)
+    URUN(u_jr, PG + 15 * 4096)
+    CHECK(86, a4, 1)
+    SRUN(s_jr, PG + 15 * 4096)
+    FAULT(87, 12, PG + 15 * 4096)
     SRUN(s_jr, PG + 3 * 4096)
     FAULT(40, 12, PG + 3 * 4096)
     SRUN(s_jr, PG + 8 * 4096 - 2)

@@ -111,6 +111,25 @@ TEST_BEGIN("trap")
     j fail
 1:  CHECK(30, s9, 0x80)   /* handler saw MPIE=1, MIE=0 */
     csrci mstatus, 8
+    /* minstret across a CSR access that traps in the middle of a block: neither it nor what follows it in the
+     * block retires (the recompiler charges a block's instructions when it starts: the trap gives them back) */
+    la t0, count_handler
+    csrw mtvec, t0
+    csrr s1, minstret
+    addi t1, zero, 1
+    addi t1, t1, 1
+    csrw mhartid, t1        /* read-only: illegal */
+    addi t1, t1, 1
+    addi t1, t1, 1
+    addi t1, t1, 1
+    j fail
+    .balign 4
+count_handler:
+    csrr s2, minstret
+    sub s2, s2, s1
+    CHECK(31, s2, 3)        /* the two addi and this csrr */
+    la t0, handler
+    csrw mtvec, t0
 TEST_END
 
 user_code:
