@@ -456,9 +456,9 @@ static void rv_mark_code(rv_runtime *rt, uint64_t off0, uint64_t off1)
         rt->code_hi = g1 + 1;
 }
 
-/* Copy (take) or compare with their copies the RAM pages a block at pc is read from: with paging, its page and
- * the next one for a crossing first instruction; without, as far as the longest block reaches. */
-static void rv_snap_pages(rv_runtime *rt, uint64_t pc, int take)
+/* Copy the RAM pages a block at pc may be read from (unless they have copies): with paging, its page and the next
+ * one for a crossing first instruction; without, as far as the longest block reaches. */
+static void rv_snap_pages(rv_runtime *rt, uint64_t pc)
 {
     uint64_t offs[2];
     if (rt->xl_paged) {
@@ -468,14 +468,21 @@ static void rv_snap_pages(rv_runtime *rt, uint64_t pc, int take)
         offs[0] = pc - RV_RAM_BASE; /* the ROM window wraps to far outside RAM: ignored */
         offs[1] = offs[0] + RV_TB_MAX_INSNS * 4 - 1;
     }
-    for (int i = 0; i < 2; i++) {
-        if (offs[i] >= rt->ram_size)
-            continue;
-        if (take)
+    for (int i = 0; i < 2; i++)
+        if (offs[i] < rt->ram_size)
             rv_codesnap_take(&rt->snap, rt->ram, rt->ram_size, offs[i]);
-        else
-            rv_codesnap_check(&rt->snap, rt->ram, offs[i]);
-    }
+}
+
+/* After translating [pc, end): the bytes it read must still match the copies (per page). */
+static void rv_snap_check_block(rv_runtime *rt, uint64_t pc, uint64_t end)
+{
+    uint64_t len = end - pc, first = 4096 - (pc & 0xfff);
+    uint64_t off0 = rt->xl_paged ? rt->xl_poff + (pc & 0xfff) : pc - RV_RAM_BASE;
+    uint64_t off1 = rt->xl_paged ? rt->xl_cross_poff : off0 + first; /* paged: ~0 when none */
+    if (off0 < rt->ram_size)
+        rv_codesnap_check(&rt->snap, rt->ram, off0, len < first ? len : first);
+    if (len > first && off1 < rt->ram_size)
+        rv_codesnap_check(&rt->snap, rt->ram, off1, len - first);
 }
 
 /* The host code for pc (writable view), translating it if needed; NULL with rt->fetch_cause and fetch_tval set
@@ -546,14 +553,14 @@ static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
     };
     env.thunks = &rt->thunks;
     rv_xlate_result res;
-    rv_snap_pages(rt, pc, 1);
+    rv_snap_pages(rt, pc);
     if (rv_translate_block(&env, pc, &res)) {
         rv_flush(rt);
-        rv_snap_pages(rt, pc, 1);
+        rv_snap_pages(rt, pc);
         if (rv_translate_block(&env, pc, &res))
             return NULL;
     }
-    rv_snap_pages(rt, pc, 0);
+    rv_snap_check_block(rt, res.pc, res.end_pc);
     if (rt->xl_paged) {
         uint64_t first_end = res.end_pc < rt->xl_vpage + 4096 ? res.end_pc : rt->xl_vpage + 4096;
         rv_mark_code(rt, rt->xl_poff + (pc & 0xfff), rt->xl_poff + (first_end - rt->xl_vpage));
