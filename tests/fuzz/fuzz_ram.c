@@ -64,6 +64,16 @@ const uint8_t *fuzz_ram_peek(fuzz_ram *ram, uint64_t gpa, uint64_t len)
     return NULL;
 }
 
+const uint8_t *fuzz_ram_peek_handed(fuzz_ram *ram, uint64_t gpa, uint64_t len)
+{
+    const uint8_t *p = fuzz_ram_peek(ram, gpa, len);
+#ifdef FUZZ_RAM_ASAN
+    if (p && __asan_region_is_poisoned((void *)(uintptr_t)p, len))
+        return NULL;
+#endif
+    return p;
+}
+
 void *fuzz_ram_range(fuzz_ram *ram, uint64_t gpa, uint64_t len)
 {
     uint8_t *p = (uint8_t *)fuzz_ram_peek(ram, gpa, len);

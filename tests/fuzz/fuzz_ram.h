@@ -38,6 +38,9 @@ void *fuzz_ram_range(fuzz_ram *ram, uint64_t gpa, uint64_t len);
 void fuzz_ram_repoison(fuzz_ram *ram);
 /* The same range's bytes without unpoisoning, for the harness's own checks after a load. */
 const uint8_t *fuzz_ram_peek(fuzz_ram *ram, uint64_t gpa, uint64_t len);
+/* The same, but NULL when part of the range was never handed out by a helper (under ASan, which tracks that;
+ * elsewhere the same as fuzz_ram_peek): for a harness that looks for something where it may not have been put. */
+const uint8_t *fuzz_ram_peek_handed(fuzz_ram *ram, uint64_t gpa, uint64_t len);
 
 /* Helper-table functions over fuzz_ram_current; log formats its message (so bad format arguments show), prints
  * it when FUZZ_VERBOSE is set and hands it to fuzz_ram_log_hook when a harness set one (to check it). */

@@ -202,10 +202,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             int elf = len >= 64 && !memcmp(file, "\177ELF", 4);
             const uint8_t *ram;
             if (!elf && img->role == VMM_IMAGE_KERNEL && fuzz_rv_is_linux_image(file, len)) {
-                /* A Linux Image goes after the firmware (Debian's OpenSBI by default) at a 2 MiB boundary. */
+                /* A Linux Image goes after the firmware (Debian's OpenSBI by default) at a 2 MiB boundary: look at
+                 * each boundary the loader wrote (the ones before it were never handed out). */
                 int found = 0;
                 for (uint64_t at = 0x80200000ull; at + len <= 0x80000000ull + fuzz_rv_mem && !found; at += 2ull << 20)
-                    found = (ram = fuzz_ram_peek(&fuzz_ram_current, at, len)) && !memcmp(ram, file, len);
+                    found = (ram = fuzz_ram_peek_handed(&fuzz_ram_current, at, len)) && !memcmp(ram, file, len);
                 FUZZ_CHECK(found);
             } else {
                 uint64_t at = img->has_load_addr ? img->load_addr : 0x80000000ull;
