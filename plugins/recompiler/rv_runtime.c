@@ -292,13 +292,11 @@ static void rv_flush(rv_runtime *rt)
         void *enter_rx = enter + rt->rx_delta;
         memcpy(&rt->enter, &enter_rx, sizeof(enter_rx));
     }
-    if (rt->vm)
-        rv_emit_helper_thunks(&rt->buf, &rt->map, rv_exec_addr(rt, rt->stubs.load), rv_exec_addr(rt, rt->stubs.store),
-                              rv_exec_addr(rt, rt->stubs.interp), rt->epilogue, &rt->thunks);
-    else
-        rv_emit_helper_thunks(&rt->buf, &rt->map, (uint64_t)(uintptr_t)rv_helper_load,
-                              (uint64_t)(uintptr_t)rv_helper_store, (uint64_t)(uintptr_t)rv_helper_interp,
-                              rt->epilogue, &rt->thunks);
+    /* The helpers: ring-3 stubs in the VM, the C functions in process. */
+    uint64_t load = rt->vm ? rv_exec_addr(rt, rt->stubs.load) : (uint64_t)(uintptr_t)rv_helper_load;
+    uint64_t store = rt->vm ? rv_exec_addr(rt, rt->stubs.store) : (uint64_t)(uintptr_t)rv_helper_store;
+    uint64_t interp = rt->vm ? rv_exec_addr(rt, rt->stubs.interp) : (uint64_t)(uintptr_t)rv_helper_interp;
+    rv_emit_helper_thunks(&rt->buf, &rt->map, load, store, interp, rt->epilogue, &rt->thunks);
     rt->code_start = rt->buf.p;
     rt->cpu->chain_field = 0;
     rt->stat_flushes++;
