@@ -174,6 +174,8 @@ static int vm_mem_access(vm *v, uint64_t gpa, void *buf, size_t len, int write)
         if (write) {
             memcpy(r->host + (at - r->gpa), (const uint8_t *)buf + off, n);
             vm_mark_host_dirty(r, at, n);
+            /* After the copy: whoever sees the count grow also sees the bytes. */
+            __atomic_fetch_add(&v->host_writes, 1, __ATOMIC_RELEASE);
         } else
             memcpy((uint8_t *)buf + off, r->host + (at - r->gpa), n);
         at += n;
@@ -292,6 +294,9 @@ static int hlp_mmio_register(vmm_instance *inst, uint64_t base, uint64_t size, v
 static int hlp_irq_set(vmm_instance *inst, uint32_t line, int level)
 {
     vm *v = inst->vm;
+    /* A device that wrote through a pointer tells the guest with an interrupt: count it as the end of the writes
+     * (plugin.h, mem_write_count). */
+    __atomic_fetch_add(&v->host_writes, 1, __ATOMIC_RELEASE);
     if (!(hostdrv_vm_caps(v->hv) & HOSTDRV_CAP_IRQCHIP)) {
         log_msg(VMM_LOG_DEBUG, inst->name, "IRQ %u set to %d with no interrupt controller", line, level);
         return -1;
@@ -306,6 +311,7 @@ static int hlp_irq_set(vmm_instance *inst, uint32_t line, int level)
 static int hlp_msi_send(vmm_instance *inst, uint64_t addr, uint32_t data)
 {
     vm *v = inst->vm;
+    __atomic_fetch_add(&v->host_writes, 1, __ATOMIC_RELEASE);
     if (!(hostdrv_vm_caps(v->hv) & HOSTDRV_CAP_MSI)) {
         log_msg(VMM_LOG_DEBUG, inst->name, "MSI 0x%" PRIx64 "/0x%x with no interrupt controller", addr, data);
         return -1;
@@ -333,9 +339,16 @@ static void *hlp_mem_ptr(vmm_instance *inst, uint64_t gpa, size_t len, int writa
     if (!r || !r->host || (writable && r->kind == MEM_ROM && !r->shadowed))
         return NULL;
     /* A writable pointer counts as written when it is taken (documented in plugin.h). */
-    if (writable)
+    if (writable) {
         vm_mark_host_dirty(r, gpa, len);
+        __atomic_fetch_add(&inst->vm->host_writes, 1, __ATOMIC_RELEASE);
+    }
     return r->host + (gpa - r->gpa);
+}
+
+static uint64_t hlp_mem_write_count(vmm_instance *inst)
+{
+    return __atomic_load_n(&inst->vm->host_writes, __ATOMIC_ACQUIRE);
 }
 
 static uint64_t hlp_mem_ram_size(vmm_instance *inst)
@@ -708,6 +721,7 @@ const vmm_helpers vm_helpers = {
     .ssm_get_pages = ssm_get_pages,
     .ssm_fail_input = ssm_fail_input,
     .mmio_slot_claim = board_hlp_mmio_slot_claim,
+    .mem_write_count = hlp_mem_write_count,
     .version_end = VMM_HELPERS_VERSION,
 };
 

@@ -70,6 +70,9 @@ struct vm {
     unsigned mmio_slots; /* slots handed out by mmio_slot_claim (SDK 1.7) */
     uint64_t ram_size;
     void *ram;
+    /* Host writes into guest memory (mem_write, writable mem_ptr) and device interrupts so far (SDK 1.8
+     * mem_write_count): an engine that caches what it read from RAM needs to look again only when it grew. */
+    uint64_t host_writes;
 
     vmm_instance *arch;
     vmm_instance **devices;

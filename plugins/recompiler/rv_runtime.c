@@ -71,13 +71,13 @@ static unsigned rv_jc_ctx(uint32_t flags)
     return 3;
 }
 typedef struct rv_tb {
-    uint64_t pc;     /* ~0: empty */
-    uint64_t key;    /* fetch translated: poff; else 0 */
+    uint64_t tag;    /* pc | 1 (pcs are even), 0: empty, so that an untouched or zeroed table is empty */
+    uint64_t key;    /* fetch translated: the RAM offset of the page the block was read from; else 0 */
     uint32_t flags;
-    uint8_t *code;   /* writable view */
-    /* Fetch translated: the RAM offsets of the page the block was read from and of the next one (a crossing
-     * first instruction, else ~0), checked against the current mapping when the dispatcher finds it. */
-    uint64_t poff, poff2;
+    uint32_t code;   /* offset in the code buffer */
+    /* Fetch translated: the RAM offset of the next page when the first instruction crosses into it, else ~0;
+     * both pages are checked against the current mapping when the dispatcher finds the block. */
+    uint64_t poff2;
 } rv_tb;
 
 /* In-process, the rv_cpu sits in a block with a pointer back to its runtime (C helpers called by generated code
@@ -137,7 +137,8 @@ struct rv_runtime {
     struct { uint64_t pc, n; } prof[1024]; /* trace=prof: samples per block */
 
     rv_helper_thunks thunks; /* for the current map, right after the trampolines or VM stubs */
-    uint64_t stat_blocks, stat_flushes, stat_chains, stat_repins, stat_walks, stat_fencei_kept;
+    uint64_t stat_blocks, stat_flushes, stat_chains, stat_repins, stat_walks, stat_fencei_kept, stat_fencei_unread;
+    uint64_t fencei_writes; /* ops.ram_writes at the last fence.i (~0 before the first) */
 
     /* Paging: the context blocks are looked up in, the one the TLB holds translations for, a fetch fault for
      * the dispatcher, and the page the translator is reading a block from. */
@@ -267,8 +268,8 @@ static void rv_helper_interp(rv_cpu *c, uint32_t raw, uint32_t refund);
 /* Throw away every translation: the simple, always-correct answer to self-modifying code and a full buffer. */
 static void rv_flush(rv_runtime *rt)
 {
-    for (unsigned i = 0; i < RV_TB_HASH_SIZE; i++)
-        rt->tbs[i].pc = ~0ull;
+    if (rt->ntbs)
+        memset(rt->tbs, 0, RV_TB_HASH_SIZE * sizeof(*rt->tbs));
     rt->ntbs = 0;
     rv_jc_clear(rt);
     /* Only the granules translations covered lose their mark (watch and dirty-tracking bits stay): a flush costs
@@ -307,7 +308,8 @@ static rv_tb *rv_tb_slot(rv_runtime *rt, uint64_t pc, uint64_t key)
 {
     uint32_t fl = rt->cur_flags;
     unsigned i = (unsigned)(((pc >> 1) ^ (key >> 12) ^ fl) * 0x9e3779b1u) >> (32 - RV_TB_HASH_BITS);
-    while (rt->tbs[i].pc != ~0ull && !(rt->tbs[i].pc == pc && rt->tbs[i].flags == fl && rt->tbs[i].key == key))
+    uint64_t tag = pc | 1;
+    while (rt->tbs[i].tag && !(rt->tbs[i].tag == tag && rt->tbs[i].flags == fl && rt->tbs[i].key == key))
         i = (i + 1) & (RV_TB_HASH_SIZE - 1);
     return &rt->tbs[i];
 }
@@ -432,8 +434,8 @@ static int rv_fetch_page_cached(rv_runtime *rt, uint64_t va, uint64_t *poff)
 /* A paged block still translates from the RAM it was read from: its page(s) map where they did. */
 static int rv_tb_mapped(rv_runtime *rt, const rv_tb *t)
 {
-    uint64_t p, pc = t->pc;
-    if (rv_fetch_page_cached(rt, pc, &p) || p != t->poff)
+    uint64_t p, pc = t->tag & ~1ull;
+    if (rv_fetch_page_cached(rt, pc, &p) || p != t->key)
         return 0;
     return t->poff2 == ~0ull || (!rv_fetch_page_cached(rt, (pc & ~0xfffull) + 4096, &p) && p == t->poff2);
 }
@@ -500,16 +502,16 @@ static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
         }
     }
     rv_tb *t = rv_tb_slot(rt, pc, key);
-    if (t->pc == pc) {
+    if (t->tag) {
         if (t->poff2 == ~0ull) {
             rt->last_tb_crosses = 0;
-            return t->code;
+            return rt->code_rw + t->code;
         }
         int ok = rv_tb_mapped(rt, t);
         t = rv_tb_slot(rt, pc, key); /* the walk may have set an A bit next to code and flushed */
-        if (ok && t->pc == pc) {
+        if (ok && t->tag) {
             rt->last_tb_crosses = 1;
-            return t->code;
+            return rt->code_rw + t->code;
         }
         rt->stat_remaps++;
     }
@@ -568,13 +570,12 @@ static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
         rv_mark_code(rt, res.pc - RV_RAM_BASE, res.end_pc - RV_RAM_BASE);
     }
     t = rv_tb_slot(rt, pc, rt->xl_paged ? rt->xl_poff : 0);
-    if (t->pc != pc) /* else it replaces a block whose second page is now mapped elsewhere */
+    if (!t->tag) /* else it replaces a block whose second page is now mapped elsewhere */
         rt->ntbs++;
-    t->pc = pc;
+    t->tag = pc | 1;
     t->key = rt->xl_paged ? rt->xl_poff : 0;
     t->flags = rt->cur_flags;
-    t->code = res.code;
-    t->poff = rt->xl_paged ? rt->xl_poff : ~0ull;
+    t->code = (uint32_t)(res.code - rt->code_rw);
     t->poff2 = rt->xl_paged && res.end_pc > rt->xl_vpage + 4096 ? rt->xl_cross_poff : ~0ull;
     rt->last_tb_crosses = t->poff2 != ~0ull;
     rt->stat_blocks++;
@@ -1275,14 +1276,24 @@ static void rv_do_interp(rv_runtime *rt, uint32_t raw)
         write_rd = 0;
         break;
     case RV_OP_FENCE_I:
+    {
         /* This hart's own stores to translated code have flushed already; DMA and other harts' have not, and
-         * fence.i is where they must become visible: keep the translations if their pages are unchanged. */
-        if (!rv_codesnap_unchanged(&rt->snap, rt->ram))
-            rv_flush(rt);
-        else
+         * fence.i is where they must become visible: keep the translations if their pages are unchanged, which
+         * they are without comparing when nothing else wrote RAM since the last fence.i looked. The count is
+         * read before the pages, so a write that lands while they are compared counts for the next fence.i. */
+        uint64_t w = rt->ops.ram_writes ? rt->ops.ram_writes(rt->ops.opaque) : ~0ull;
+        if (w != ~0ull && w == rt->fencei_writes && !rt->snap.stale) {
             rt->stat_fencei_kept++;
+            rt->stat_fencei_unread++;
+        } else if (!rv_codesnap_unchanged(&rt->snap, rt->ram)) {
+            rv_flush(rt);
+        } else {
+            rt->stat_fencei_kept++;
+        }
+        rt->fencei_writes = w;
         write_rd = 0;
         break;
+    }
     case RV_OP_SFENCE_VMA: {
         /* The TLB, the fetch translations and the jump cache (it jumps across pages unchecked) go; the blocks
          * stay: the dispatcher checks a paged block's mapping when it finds it, and chains never leave a page
@@ -1654,6 +1665,23 @@ static size_t rv_codemap_len(uint64_t ram_size)
     return (size_t)((ram_size + (1u << RV_CODEMAP_SHIFT) - 1) >> RV_CODEMAP_SHIFT);
 }
 
+/* The block table: mapped, so that it is empty (zero) without being touched, on a huge page when the host gives
+ * one (the dispatcher's lookups land all over it: one TLB entry instead of 512). */
+static rv_tb *rv_tb_table_new(void)
+{
+    size_t len = RV_TB_HASH_SIZE * sizeof(rv_tb), huge = 2u << 20;
+    uint8_t *p = mmap(NULL, len + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    uint8_t *at = (uint8_t *)(((uintptr_t)p + huge - 1) & ~(uintptr_t)(huge - 1));
+    if (at > p)
+        munmap(p, (size_t)(at - p));
+    if (at + len < p + len + huge)
+        munmap(at + len, (size_t)(p + len + huge - (at + len)));
+    if (getenv("HACK_THP")) madvise(at, len, MADV_HUGEPAGE);
+    return (rv_tb *)at;
+}
+
 /* What both modes share once cpu, codemap and the code buffer are in place. */
 static rv_runtime *rv_runtime_start(rv_runtime *rt, uint64_t ram_va, char *err, size_t errlen)
 {
@@ -1669,7 +1697,8 @@ static rv_runtime *rv_runtime_start(rv_runtime *rt, uint64_t ram_va, char *err, 
     memcpy(rt->pinned, initial, sizeof(initial));
     rv_pin_map_build(&rt->map, rt->pinned, RV_PIN_SLOTS);
     rt->next_decision = 16;
-    rt->tbs = calloc(RV_TB_HASH_SIZE, sizeof(*rt->tbs));
+    rt->fencei_writes = ~0ull;
+    rt->tbs = rv_tb_table_new();
     if (!rt->tbs) {
         snprintf(err, errlen, "out of memory");
         rv_runtime_free(rt);
@@ -1812,7 +1841,8 @@ void rv_runtime_free(rv_runtime *rt)
     }
     if (rt->wake_fd >= 0)
         close(rt->wake_fd);
-    free(rt->tbs);
+    if (rt->tbs)
+        munmap(rt->tbs, RV_TB_HASH_SIZE * sizeof(*rt->tbs));
     rv_codesnap_free(&rt->snap);
     free(rt->dirty);
     if (rt->inproc)
@@ -1950,6 +1980,12 @@ void rv_runtime_stats(rv_runtime *rt, uint64_t *instret, uint64_t *blocks, uint6
     *blocks = rt->stat_blocks;
     *flushes = rt->stat_flushes;
     *chains = rt->stat_chains;
+}
+
+void rv_runtime_fencei_stats(rv_runtime *rt, uint64_t *kept, uint64_t *unread)
+{
+    *kept = rt->stat_fencei_kept;
+    *unread = rt->stat_fencei_unread;
 }
 
 void rv_runtime_vm_stats(rv_runtime *rt, uint64_t counts[4])

@@ -43,6 +43,10 @@ typedef struct rv_machine_ops {
     /* A store reached a range given to rv_runtime_watch (already done in RAM): return 1 to leave the block (the
      * machine stopped the guest, say), else 0. */
     int (*store_watch)(void *opaque, uint64_t addr, unsigned size);
+    /* Optional: a count that grows whenever anything but this hart may have written RAM (devices, and other
+     * harts where there are any), its writes done when it is read. Where it is NULL, or it grew since the last
+     * fence.i, fence.i compares the pages translations were read from; else it keeps them at once. */
+    uint64_t (*ram_writes)(void *opaque);
 } rv_machine_ops;
 
 typedef struct rv_runtime rv_runtime;
@@ -115,5 +119,7 @@ void rv_runtime_dump(rv_runtime *rt, void (*print)(void *opaque, const char *lin
 /* Counters for --stats, and the guest registers pinned in host registers now (comma-separated names). */
 void rv_runtime_stats(rv_runtime *rt, uint64_t *instret, uint64_t *blocks, uint64_t *flushes, uint64_t *chains,
                       uint64_t *repins, char *pinned, size_t pinned_len);
+/* fence.i that kept the translations, and of those the ones that needed no page compared (ops.ram_writes). */
+void rv_runtime_fencei_stats(rv_runtime *rt, uint64_t *kept, uint64_t *unread);
 
 #endif

@@ -200,10 +200,13 @@ static void riscv64_destruct(vmm_instance *inst, void *state)
             char pinned[64], who[24] = "";
             if (m->nharts > 1)
                 snprintf(who, sizeof(who), " hart %u", i);
+            uint64_t kept, unread;
             rv_runtime_stats(rt, &n, &blocks, &flushes, &chains, &repins, pinned, sizeof(pinned));
+            rv_runtime_fencei_stats(rt, &kept, &unread);
             fprintf(stderr, "riscv64%s: %" PRIu64 " guest instructions, %" PRIu64 " blocks translated, %" PRIu64
-                    " flushes, %" PRIu64 " chains, %" PRIu64 " re-pins, pinned %s\n", who, n, blocks, flushes, chains,
-                    repins, pinned);
+                    " flushes, %" PRIu64 " chains, %" PRIu64 " re-pins, pinned %s, fence.i kept the blocks %" PRIu64
+                    " times (%" PRIu64 " without comparing pages)\n", who, n, blocks, flushes, chains, repins, pinned,
+                    kept, unread);
         }
         rv_runtime_free(rt);
         m->hart[i].rt = NULL;
@@ -570,6 +573,13 @@ static void riscv64_htif_setup(struct riscv64 *m)
             m->hlp->log(m->inst, VMM_LOG_DEBUG, "HTIF tohost 0x%" PRIx64 " is not inside RAM: no HTIF", m->tohost);
 }
 
+/* One hart: only devices write RAM behind its back, and the core counts their writes (SDK 1.8). */
+static uint64_t riscv64_ram_writes(void *opaque)
+{
+    const rv64_hart *h = opaque;
+    return h->m->hlp->mem_write_count(h->m->inst);
+}
+
 static const rv_machine_ops riscv64_machine_ops = {
     .mmio = riscv64_mmio, .should_return = riscv64_should_return, .stop = riscv64_stop,
     .irq_pending = riscv64_irq_pending, .irq_wait_ns = riscv64_irq_wait_ns, .time = riscv64_time,
@@ -589,6 +599,8 @@ static int riscv64_start_rc(struct riscv64 *m)
     rv_machine_ops ops = riscv64_machine_ops;
     m->hart[0] = (rv64_hart){ .m = m, .index = 0 };
     ops.opaque = &m->hart[0];
+    if (m->nharts == 1 && VMM_HELPERS_HAVE(m->hlp, 8) && m->hlp->mem_write_count)
+        ops.ram_writes = riscv64_ram_writes;
     rv_vm_layout lay = { .ram = ram, .ram_size = size, .ram_va = RV_RAM_BASE, .cpu_host = m->cpu,
                          .cpu_va = RV_RC_CPU_GPA, .cpu_size = m->cpu_size - RV_RC_STACK_SIZE, .code_host = m->code,
                          .code_va = RV_RC_CODE_GPA, .code_size = RV_RC_CODE_SIZE, .port = RV_RC_PORT };
@@ -625,6 +637,8 @@ static int riscv64_vcpu_init(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
         }
         rv_machine_ops ops = riscv64_machine_ops;
         ops.opaque = hart;
+        if (m->nharts == 1 && VMM_HELPERS_HAVE(m->hlp, 8) && m->hlp->mem_write_count)
+            ops.ram_writes = riscv64_ram_writes;
         rv_runtime *rt = rv_runtime_new(ram, size, &ops, m->trace, err, sizeof(err));
         if (!rt) {
             m->hlp->log(inst, VMM_LOG_ERROR, "%s", err);

@@ -2,7 +2,8 @@
 # Builds one RISC-V test guest from source (with Debian's riscv64-unknown-elf-gcc) and runs it on vmm's riscv64
 # machine, checking the exit status and, optionally, the exact serial output.
 # Usage: run_isa.sh VMM SOURCE STATUS [STDOUT] [extra gcc flags...]; $RV_ARCH_OPTS is appended to --arch riscv64,
-# $RV_CPUS, when set, is the number of harts (--cpus), and $RV_TIMEOUT the seconds vmm may run (default 30).
+# $RV_CPUS, when set, is the number of harts (--cpus), $RV_TIMEOUT the seconds vmm may run (default 30), and
+# $RV_DEVICE, when set, one more --device (a plugin path with its options).
 # Exits 77 (meson's "skipped") when the cross compiler is not installed.
 set -u
 vmm=$1 src=$2 want_status=$3
@@ -29,7 +30,7 @@ if ! $CC -march=rv64imac_zicsr_zifencei -mabi=lp64 -nostdlib -nostartfiles -mno-
     exit 1
 fi
 timeout $((${RV_TIMEOUT:-30} * ${VMM_TEST_TIME_SCALE:-1})) "$vmm" run --arch "riscv64${RV_ARCH_OPTS-}" --mem 64M --kernel "$tmp/guest.elf" \
-    --device uart16550,mmio=0x10000000 --device sifive-test ${RV_CPUS:+--cpus $RV_CPUS} >"$tmp/out" 2>"$tmp/err" </dev/null
+    --device uart16550,mmio=0x10000000 --device sifive-test ${RV_CPUS:+--cpus $RV_CPUS} ${RV_DEVICE:+--device "$RV_DEVICE"} >"$tmp/out" 2>"$tmp/err" </dev/null
 status=$?
 cat "$tmp/out"
 if [ "$status" != "$want_status" ]; then

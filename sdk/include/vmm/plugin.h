@@ -38,7 +38,7 @@ extern "C" {
 
 /* The SDK release this header describes. */
 #define VMM_SDK_MAJOR 1
-#define VMM_SDK_MINOR 7
+#define VMM_SDK_MINOR 8
 
 #define VMM_DESC_MAGIC    0x5044u /* 'PD': plugin descriptor */
 #define VMM_HELPERS_MAGIC 0x4854u /* 'HT': helper table */
@@ -451,7 +451,15 @@ typedef struct vmm_helpers {
      * then uses its own defaults); -2 when all are taken (logged: the device should fail). */
     int (*mmio_slot_claim)(vmm_instance *inst, uint64_t size, uint64_t *base, uint32_t *irq);
 
-    void *reserved[2]; /* must be NULL; later minors append helpers here */
+    /* SDK 1.8, for architectures whose engine keeps what it derived from guest RAM (translated code): a count
+     * that grows with every mem_write (once the bytes are in place), every writable mem_ptr taken, and every
+     * irq_set and msi_send, of any instance. While it stays the same, no plugin wrote guest RAM. A device's
+     * writes through a pointer count when it takes the pointer; it must finish them before it tells the guest
+     * (an interrupt, or a write the guest polls for through mem_write or a newly taken pointer), which counts
+     * again. The engine's own stores and the core's restore of a snapshot into RAM are not counted. */
+    uint64_t (*mem_write_count)(vmm_instance *inst);
+
+    void *reserved[1]; /* must be NULL; later minors append helpers here */
     uint32_t version_end; /* == version */
 } vmm_helpers;
 
