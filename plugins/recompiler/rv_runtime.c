@@ -1665,8 +1665,9 @@ static size_t rv_codemap_len(uint64_t ram_size)
     return (size_t)((ram_size + (1u << RV_CODEMAP_SHIFT) - 1) >> RV_CODEMAP_SHIFT);
 }
 
-/* The block table: mapped, so that it is empty (zero) without being touched, on a huge page when the host gives
- * one (the dispatcher's lookups land all over it: one TLB entry instead of 512). */
+/* The block table: mapped, so that it is empty (zero) without being touched. 2 MiB-aligned, so that a host with
+ * transparent huge pages for all memory can back it with one (measured here with MADV_HUGEPAGE: the zeroing of the
+ * huge page cost more than the TLB misses it saved). */
 static rv_tb *rv_tb_table_new(void)
 {
     size_t len = RV_TB_HASH_SIZE * sizeof(rv_tb), huge = 2u << 20;
@@ -1678,7 +1679,6 @@ static rv_tb *rv_tb_table_new(void)
         munmap(p, (size_t)(at - p));
     if (at + len < p + len + huge)
         munmap(at + len, (size_t)(p + len + huge - (at + len)));
-    if (getenv("HACK_THP")) madvise(at, len, MADV_HUGEPAGE);
     return (rv_tb *)at;
 }
 
