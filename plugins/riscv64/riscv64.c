@@ -580,11 +580,18 @@ static uint64_t riscv64_ram_writes(void *opaque)
     return h->m->hlp->mem_write_count(h->m->inst);
 }
 
-static const rv_machine_ops riscv64_machine_ops = {
-    .mmio = riscv64_mmio, .should_return = riscv64_should_return, .stop = riscv64_stop,
-    .irq_pending = riscv64_irq_pending, .irq_wait_ns = riscv64_irq_wait_ns, .time = riscv64_time,
-    .store_watch = riscv64_store_watch,
-};
+/* The machine's callbacks for one hart's runtime (in process or exec=rc). */
+static rv_machine_ops riscv64_hart_ops(const struct riscv64 *m, rv64_hart *hart)
+{
+    rv_machine_ops ops = {
+        .opaque = hart, .mmio = riscv64_mmio, .should_return = riscv64_should_return, .stop = riscv64_stop,
+        .irq_pending = riscv64_irq_pending, .irq_wait_ns = riscv64_irq_wait_ns, .time = riscv64_time,
+        .store_watch = riscv64_store_watch,
+    };
+    if (m->nharts == 1 && VMM_HELPERS_HAVE(m->hlp, 8) && m->hlp->mem_write_count)
+        ops.ram_writes = riscv64_ram_writes;
+    return ops;
+}
 
 /* exec=rc: the runtime over the shared regions, then the RC's start state with the ring-3 entry stub. */
 static int riscv64_start_rc(struct riscv64 *m)
@@ -596,11 +603,8 @@ static int riscv64_start_rc(struct riscv64 *m)
         m->hlp->log(m->inst, VMM_LOG_ERROR, "guest RAM is not one host mapping");
         return -1;
     }
-    rv_machine_ops ops = riscv64_machine_ops;
     m->hart[0] = (rv64_hart){ .m = m, .index = 0 };
-    ops.opaque = &m->hart[0];
-    if (m->nharts == 1 && VMM_HELPERS_HAVE(m->hlp, 8) && m->hlp->mem_write_count)
-        ops.ram_writes = riscv64_ram_writes;
+    rv_machine_ops ops = riscv64_hart_ops(m, &m->hart[0]);
     rv_vm_layout lay = { .ram = ram, .ram_size = size, .ram_va = RV_RAM_BASE, .cpu_host = m->cpu,
                          .cpu_va = RV_RC_CPU_GPA, .cpu_size = m->cpu_size - RV_RC_STACK_SIZE, .code_host = m->code,
                          .code_va = RV_RC_CODE_GPA, .code_size = RV_RC_CODE_SIZE, .port = RV_RC_PORT };
@@ -635,10 +639,7 @@ static int riscv64_vcpu_init(vmm_instance *inst, void *state, vmm_vcpu *vcpu)
             m->hlp->log(inst, VMM_LOG_ERROR, "guest RAM is not one host mapping");
             return -1;
         }
-        rv_machine_ops ops = riscv64_machine_ops;
-        ops.opaque = hart;
-        if (m->nharts == 1 && VMM_HELPERS_HAVE(m->hlp, 8) && m->hlp->mem_write_count)
-            ops.ram_writes = riscv64_ram_writes;
+        rv_machine_ops ops = riscv64_hart_ops(m, hart);
         rv_runtime *rt = rv_runtime_new(ram, size, &ops, m->trace, err, sizeof(err));
         if (!rt) {
             m->hlp->log(inst, VMM_LOG_ERROR, "%s", err);
