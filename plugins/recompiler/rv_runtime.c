@@ -549,6 +549,7 @@ static uint8_t *rv_tb_get(rv_runtime *rt, uint64_t pc)
         .ram_base = RV_RAM_BASE, .ram_size = rt->ram_size, .codemap_off = (int32_t)rt->cpu->codemap_off,
         .no_chain = (rt->trace & RV_TRACE_EXEC) != 0, .paged = (rt->cur_flags & RV_CTX_DATA) != 0,
         .page_chains = rt->xl_paged, .chain_vpage = pc & ~0xfffull, .fp_mxcsr_each = rt->vm != 0,
+        .fma = !rt->vm && __builtin_cpu_supports("fma"),
         .jc_off = (int32_t)(offsetof(rv_cpu, jc) + rt->jc_cur * sizeof(rt->cpu->jc[0])),
     };
     env.thunks = &rt->thunks;

@@ -761,7 +761,7 @@ static int rv_emit_fp_inline(rv_block *k, const rv_insn *in, uint64_t pc)
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
         if (t[i].op == in->op)
             found = (int)i;
-    if (found < 0 || (rm != 0 && rm != 7) || in->len != 4 || (t[found].kind == 2 && !__builtin_cpu_supports("fma")))
+    if (found < 0 || (rm != 0 && rm != 7) || in->len != 4 || (t[found].kind == 2 && !k->env->fma))
         return -1;
     unsigned kind = t[found].kind, dbl = t[found].dbl;
     x64_buf *b = k->b;

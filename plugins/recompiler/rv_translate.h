@@ -74,6 +74,10 @@ typedef struct rv_xlate_env {
     /* Inline F/D: 1 = load MXCSR with 0x1f80 before each operation (exec=rc: nothing else resets the VM's
      * MXCSR); 0 = the runtime keeps MXCSR at 0x1f80 with clear flags whenever generated code runs (in process). */
     int fp_mxcsr_each;
+    /* Fused multiply-adds inline as FMA3 (vfmadd...): only where the CPU running the code has it. In process that
+     * is this host; exec=rc runs it in a VM whose CPU may lack FMA (or VEX) although the host has it: 0 there,
+     * and the interpreter helper (on the host) computes them. */
+    int fma;
     /* Fetch is translated: chain only exits to the block's own virtual page (chain_vpage), so that chained code
      * never runs without the dispatcher having checked its page's mapping since the last sfence.vma. */
     int page_chains;
