@@ -20,11 +20,17 @@ rv_linux_setup() {
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-# until_out TEXT OUT SECONDS: until TEXT (an extended regex) is in OUT; fail after SECONDS (scaled) or if vmm
-# ($pid) has gone.
+# complete_lines OUT: OUT's lines that have ended (a guest's UART line comes in pieces, one per FIFO's worth, so
+# the last line may still be growing).
+complete_lines() {
+    if [ -n "$(tail -c 1 "$1")" ]; then sed '$d' "$1"; else cat "$1"; fi | tr -d '\r'
+}
+
+# until_out TEXT OUT SECONDS: until TEXT (an extended regex) is on a complete line of OUT; fail after SECONDS
+# (scaled) or if vmm ($pid) has gone.
 until_out() {
     text=$1 out=$2 secs=$3 i=0
-    until tr -d '\r' <"$out" | grep -Eq "$text"; do
+    until complete_lines "$out" | grep -Eq "$text"; do
         # vmm may have printed it and exited (poweroff) since the grep: look once more before failing.
         kill -0 "$pid" 2>/dev/null || tr -d '\r' <"$out" | grep -Eq "$text" ||
             fail "vmm exited before the guest printed /$text/: $(tail -n 5 "$out")"
