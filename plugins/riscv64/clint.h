@@ -15,11 +15,21 @@
 #define CLINT_HZ 10000000u /* mtime ticks per second, as on QEMU's virt (the device tree's timebase-frequency) */
 #define CLINT_MAX_HARTS 8
 
+/* What one hart's thread alone reads and writes in clint_pending: a TSC value before which its MTIP cannot rise
+ * (tsc_guard), valid while its mtimecmp is still guard_cmp. */
+typedef struct clint_guard {
+    uint64_t tsc_guard, guard_cmp;
+} clint_guard;
+
 typedef struct clint {
     uint64_t start_ns; /* CLOCK_MONOTONIC at mtime 0, modulo 2^64 (before the host's boot, after a restore) */
     unsigned harts;
     uint64_t mtimecmp[CLINT_MAX_HARTS];
     uint32_t msip[CLINT_MAX_HARTS];
+    clint_guard guard[CLINT_MAX_HARTS];
+    /* The TSC's rate, for the guards: measured against CLOCK_MONOTONIC (0 until then, or without an invariant
+     * TSC), a lower bound in ticks per nanosecond << 32. */
+    uint64_t tsc_calib_tsc, tsc_calib_ns, tsc_rate_lo;
 } clint;
 
 void clint_init(clint *c, unsigned harts);
@@ -30,8 +40,9 @@ uint64_t clint_mtime(const clint *c);
 /* A restore: mtime continues from the saved value (never jumps back); then each hart's compare and msip. */
 void clint_set(clint *c, uint64_t mtime);
 void clint_set_hart(clint *c, unsigned hart, uint64_t mtimecmp, uint32_t msip);
-/* mip bits of one hart: MTIP once mtime reached its mtimecmp, MSIP while its msip is set. */
-uint64_t clint_pending(const clint *c, unsigned hart);
+/* mip bits of one hart: MTIP once mtime reached its mtimecmp, MSIP while its msip is set. Only on the hart's own
+ * thread (it keeps the hart's guard). */
+uint64_t clint_pending(clint *c, unsigned hart);
 /* Nanoseconds until the hart's MTIP rises, or UINT64_MAX when it is up already or mtimecmp is out of reach. */
 uint64_t clint_wait_ns(const clint *c, unsigned hart);
 
