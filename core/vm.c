@@ -801,6 +801,37 @@ int vm_dispatch_mmio(vm *v, vmm_exit *exit)
 
 /* ---- Lifecycle ---------------------------------------------------------------------------------------- */
 
+/* Image buffers are whole 2 MiB-aligned huge pages: a 3.5 MiB kernel read into 4 KiB pages took ~870 page faults
+ * (~1.7 us each on a nested host; zeroing a huge page takes ~0.1 ms) for memory that lives only until vm_load has
+ * copied it. */
+#define VM_IMAGE_BUF_ALIGN ((size_t)2 << 20)
+
+static size_t vm_image_buf_len(size_t size)
+{
+    return ((size ? size : 1) + VM_IMAGE_BUF_ALIGN - 1) & ~(VM_IMAGE_BUF_ALIGN - 1);
+}
+
+static uint8_t *vm_image_buf_alloc(size_t size)
+{
+    size_t len = vm_image_buf_len(size);
+    uint8_t *p = mmap(NULL, len + VM_IMAGE_BUF_ALIGN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    uint8_t *at = (uint8_t *)(((uintptr_t)p + VM_IMAGE_BUF_ALIGN - 1) & ~(uintptr_t)(VM_IMAGE_BUF_ALIGN - 1));
+    if (at > p)
+        munmap(p, (size_t)(at - p));
+    if (at + len < p + len + VM_IMAGE_BUF_ALIGN)
+        munmap(at + len, (size_t)(p + len + VM_IMAGE_BUF_ALIGN - (at + len)));
+    madvise(at, len, MADV_HUGEPAGE);
+    return at;
+}
+
+static void vm_image_buf_free(const uint8_t *data, size_t size)
+{
+    if (data)
+        munmap((void *)(uintptr_t)data, vm_image_buf_len(size));
+}
+
 static int vm_read_file(const char *path, uint8_t **data, size_t *size)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -813,7 +844,7 @@ static int vm_read_file(const char *path, uint8_t **data, size_t *size)
         close(fd);
         return -1;
     }
-    uint8_t *buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+    uint8_t *buf = vm_image_buf_alloc((size_t)st.st_size);
     if (!buf) {
         close(fd);
         return -1;
@@ -822,7 +853,7 @@ static int vm_read_file(const char *path, uint8_t **data, size_t *size)
     while (got < (size_t)st.st_size) {
         ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
         if (n <= 0) {
-            free(buf);
+            vm_image_buf_free(buf, (size_t)st.st_size);
             close(fd);
             if (n == 0)
                 errno = EIO;
@@ -1181,7 +1212,7 @@ vm *vm_create(plugin_registry *plugins, loop *lp, const vm_config *cfg, int *sta
     /* Loaded into the guest: the files' copies would only sit in vmm's memory for the VM's life (a 63 MiB
      * vmlinux, say). The SDK gives the plugin the data for the duration of vm_load only. */
     for (unsigned i = 0; i < v->nimages; i++) {
-        free((void *)v->images[i].data);
+        vm_image_buf_free(v->images[i].data, v->images[i].size);
         v->images[i].data = NULL;
         v->images[i].size = 0;
     }
@@ -1366,7 +1397,7 @@ void vm_destroy(vm *v)
     iobus_free(&v->pio);
     iobus_free(&v->mmio);
     for (unsigned i = 0; i < v->nimages; i++)
-        free((void *)v->images[i].data);
+        vm_image_buf_free(v->images[i].data, v->images[i].size);
     free(v->images);
     free(v->cmdline);
     free(v->units);
