@@ -108,6 +108,7 @@ restart:;
             pte = want;
         }
         out->pa = ((ppn | ((va >> 12) & low)) << 12) | (va & 0xfff);
+        out->level = (unsigned)i;
         out->can_read = rv_mmu_allows(c, pte, RV_ACC_LOAD, priv);
         out->can_write = rv_mmu_allows(c, pte, RV_ACC_STORE, priv) && (pte & PTE_D);
         return 0;
@@ -120,6 +121,21 @@ void rv_mmu_tlb_flush(rv_cpu *c)
     memset(c->tlb, 0xff, sizeof(c->tlb));
     memset(c->site_ld, 0xff, sizeof(c->site_ld));
     memset(c->site_st, 0xff, sizeof(c->site_st));
+}
+
+void rv_mmu_tlb_flush_page(rv_cpu *c, uint64_t va)
+{
+    uint64_t page = va & ~0xfffull;
+    rv_tlb_entry *e = &c->tlb[(va >> 12) & (RV_TLB_SIZE - 1)];
+    if (e->tag_r == page || e->tag_w == page)
+        e->tag_r = e->tag_w = ~0ull;
+    /* A site may still hold the page after the TLB replaced it. */
+    for (unsigned i = 0; i < RV_SITES; i++) {
+        if (c->site_ld[i].tag == page)
+            c->site_ld[i].tag = ~0ull;
+        if (c->site_st[i].tag == page)
+            c->site_st[i].tag = ~0ull;
+    }
 }
 
 void rv_mmu_tlb_drop_writes(rv_cpu *c, uint64_t first, uint64_t last)

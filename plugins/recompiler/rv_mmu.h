@@ -28,6 +28,7 @@ typedef struct rv_mmu_result {
     uint64_t pa;          /* physical address of va */
     int can_read, can_write; /* for the TLB: the page allows loads / stores without another walk (D already set) */
     int64_t pte_written;  /* RAM offset of a PTE whose A/D bits the walk set, or -1 */
+    unsigned level;       /* of the leaf: 0 for a 4 KiB page, 1 for 2 MiB, 2 for 1 GiB, 3 for 512 GiB */
 } rv_mmu_result;
 
 /* The privilege data accesses are made at (MPRV/MPP in M), and whether they are translated. */
@@ -42,6 +43,9 @@ int rv_mmu_translate(const rv_cpu *c, uint8_t *ram, uint64_t ram_size, uint64_t 
 
 /* The software TLB: every entry invalid. */
 void rv_mmu_tlb_flush(rv_cpu *c);
+/* sfence.vma of one address: the entry and the site caches of its 4 KiB page (the caller knows no superpage
+ * translation covers it: entries are per 4 KiB page, so one from a superpage would stand for others too). */
+void rv_mmu_tlb_flush_page(rv_cpu *c, uint64_t va);
 /* Enter a translation of the 4 KiB page holding va (pa in RAM at RAM offset pa_off). */
 void rv_mmu_tlb_fill(rv_cpu *c, uint64_t va, uint64_t pa_off, int can_read, int can_write);
 /* Generated stores under paging trust the write tag alone (no code-map check): the runtime fills it only for

@@ -152,6 +152,12 @@ struct rv_runtime {
     /* Fetch translations (virtual page -> RAM offset) since the last sfence.vma or context change: what the
      * dispatcher checks a paged block's pages against without walking each time. */
     struct { uint64_t vpage, poff; } ftc[64];
+    /* The superpages (2 MiB, 1 GiB, 512 GiB: one set of 4096 hashed bits each) the TLB, the fetch translations
+     * and the jump caches may have taken a translation from since the last sfence.vma of everything: an
+     * sfence.vma of an address in none of them concerns its 4 KiB page alone (Linux fences one page after each
+     * page fault it handles: ~2,400 times in a boot, and each used to empty all of them). False hits only cost
+     * a full flush. */
+    uint64_t super_seen[3][64];
     /* In process: the code buffer's writable view is populated up to here (rv_code_populate). */
     uint8_t *code_populated;
     int code_populate_off;
@@ -250,6 +256,54 @@ static void rv_jc_clear(rv_runtime *rt)
 {
     for (unsigned x = 0; x < RV_JC_CTXS; x++)
         rv_jc_clear_one(rt, x);
+}
+
+/* sfence.vma of a 4 KiB page: the jump caches' entries for pcs in it (a block never reads two pages when it is
+ * there). Their used lists may then name empty slots, which only makes them fill up sooner. */
+static void rv_jc_drop_page(rv_runtime *rt, uint64_t page)
+{
+    for (unsigned x = 0; x < RV_JC_CTXS; x++) {
+        rv_jc_entry *jc = rt->cpu->jc[x];
+        if (rt->jc_nused[x] <= RV_JC_USED_MAX) {
+            for (unsigned i = 0; i < rt->jc_nused[x]; i++) {
+                rv_jc_entry *e = &jc[rt->jc_used[x][i]];
+                if ((e->pc & ~0xfffull) == page)
+                    *e = (rv_jc_entry){ ~0ull, 0 };
+            }
+        } else {
+            /* The pcs of one page fill half the cache's slots, from this one on. */
+            unsigned first = (unsigned)(page >> 1);
+            for (unsigned i = 0; i < 2048; i++) {
+                rv_jc_entry *e = &jc[(first + i) & (RV_JC_SIZE - 1)];
+                if ((e->pc & ~0xfffull) == page)
+                    *e = (rv_jc_entry){ ~0ull, 0 };
+            }
+        }
+    }
+}
+
+static unsigned rv_super_bit(uint64_t va, unsigned level)
+{
+    return (unsigned)(((va >> (12 + 9 * level)) * 0x9e3779b97f4a7c15ull) >> 52);
+}
+
+/* A translation from a superpage is about to be cached. */
+static void rv_super_note(rv_runtime *rt, uint64_t va, unsigned level)
+{
+    if (level >= 1 && level <= 3) {
+        unsigned b = rv_super_bit(va, level);
+        rt->super_seen[level - 1][b >> 6] |= 1ull << (b & 63);
+    }
+}
+
+static int rv_super_may_cover(const rv_runtime *rt, uint64_t va)
+{
+    for (unsigned level = 1; level <= 3; level++) {
+        unsigned b = rv_super_bit(va, level);
+        if (rt->super_seen[level - 1][b >> 6] & (1ull << (b & 63)))
+            return 1;
+    }
+    return 0;
 }
 
 static void rv_ftc_clear(rv_runtime *rt)
@@ -414,6 +468,7 @@ static int rv_fetch_page(rv_runtime *rt, uint64_t va, uint64_t *poff)
     uint64_t off = r.pa - RV_RAM_BASE;
     if (off >= rt->ram_size)
         return RV_EXC_INSN_ACCESS;
+    rv_super_note(rt, va, r.level);
     *poff = off & ~0xfffull;
     return 0;
 }
@@ -812,9 +867,11 @@ static int rv_mem_access(rv_runtime *rt, uint64_t addr, unsigned size, int is_wr
     if (e)
         return e;
     rv_mmu_note_pte(rt, r.pte_written, 1);
-    if (r.pa - RV_RAM_BASE < rt->ram_size)
+    if (r.pa - RV_RAM_BASE < rt->ram_size) {
+        rv_super_note(rt, addr, r.level);
         rv_mmu_tlb_fill(c, addr, r.pa - RV_RAM_BASE, r.can_read,
                         r.can_write && rv_page_map_clear(rt, (r.pa - RV_RAM_BASE) >> 12));
+    }
     return rv_phys_access(rt, r.pa, size, is_write, val, amo);
 }
 
@@ -1327,17 +1384,29 @@ static void rv_do_interp(rv_runtime *rt, uint32_t raw)
         break;
     }
     case RV_OP_SFENCE_VMA: {
-        /* The TLB, the fetch translations and the jump cache (it jumps across pages unchecked) go; the blocks
-         * stay: the dispatcher checks a paged block's mapping when it finds it, and chains never leave a page
-         * (the block ends here, so the next one goes through the dispatcher). */
+        /* The TLB, the fetch translations and the jump cache (it jumps across pages unchecked) go, or with an
+         * address outside every superpage they hold, only their entries for its page; the blocks stay: the
+         * dispatcher checks a paged block's mapping when it finds it, and chains never leave a page (the block
+         * ends here, so the next one goes through the dispatcher). rs2 (the ASID) is not looked at: dropping
+         * more than asked is always allowed. */
         if (c->priv == RV_PRIV_U || (c->priv == RV_PRIV_S && (c->mstatus & RV_MSTATUS_TVM))) {
             rv_trap(rt, RV_EXC_ILLEGAL, raw);
             return;
         }
-        rv_mmu_tlb_flush(c);
-        rt->tlb_key_valid = 0;
-        rv_ftc_clear(rt);
-        rv_jc_clear(rt);
+        uint64_t va = c->x[in.rs1];
+        if (in.rs1 && !rt->vm && !rv_super_may_cover(rt, va)) {
+            uint64_t page = va & ~0xfffull;
+            rv_mmu_tlb_flush_page(c, va);
+            if (rt->ftc[(va >> 12) & 63].vpage == page)
+                rt->ftc[(va >> 12) & 63].vpage = ~0ull;
+            rv_jc_drop_page(rt, page);
+        } else {
+            rv_mmu_tlb_flush(c);
+            rt->tlb_key_valid = 0;
+            rv_ftc_clear(rt);
+            rv_jc_clear(rt);
+            memset(rt->super_seen, 0, sizeof(rt->super_seen));
+        }
         write_rd = 0;
         break;
     }

@@ -4,7 +4,7 @@
  * on a pointer, a pointer at level 0), misaligned superpages, non-canonical addresses, stval of every page fault
  * (a fetch crossing into an unmapped page reports the second page), a delegated page fault, MPRV with MPP,
  * sfence.vma (by address and of everything) after remapping data and code (reached by jr and by a direct jump
- * from another page), a store rewriting code through a mapping that had taken stores before the page held code,
+ * from another page; by the address of another 4 KiB page of a remapped superpage), a store rewriting code through a mapping that had taken stores before the page held code,
  * two address spaces under two ASIDs, a device page, and a guest trying to reach outside RAM
  * through satp and PTEs (access faults). S/U code runs from an identity-mapped
  * gigapage (and a U alias of it at 0xc0000000); faults go to M (s4 = mcause, s3 = mtval). */
@@ -330,6 +330,50 @@ TEST_BEGIN("paging")
     sfence.vma
     SRUN(s_smc2, PG + 21 * 4096)
     OK_S(84, 2)
+    /* sfence.vma of one address: that page's site caches go too (78-83 fence everything) */
+    SRUN(s_ld3, PG)
+    OK_S(88, 0x1111111111111111)
+    PTE(l0, 0, tp2, V | R | W | A | D)
+    li t0, PG
+    sfence.vma t0
+    SRUN(s_ld3, PG)
+    OK_S(89, 0x3333333333333333)
+    PTE(l0, 0, tp0, V | R | W | A | D)
+    li t0, PG
+    sfence.vma t0
+    /* a 2 MiB page read through one of its 4 KiB pages, remapped, then fenced by the address of another of its
+     * 4 KiB pages: the fence is for the whole superpage */
+    li t0, 0x80400008
+    li t1, 0x7777
+    sd t1, 0(t0)
+    li t0, 0x80600008
+    li t1, 0x8888
+    sd t1, 0(t0)
+    PTEPA(l1, 1, 0x80400000, V | R | A | D)
+    li t0, PG + 0x200000
+    sfence.vma t0
+    SRUN(s_ld3, PG + 0x200000 + 8)
+    OK_S(90, 0x7777)
+    PTEPA(l1, 1, 0x80600000, V | R | A | D)
+    li t0, PG + 0x200000 + 5 * 4096
+    sfence.vma t0
+    SRUN(s_ld3, PG + 0x200000 + 8)
+    OK_S(91, 0x8888)
+    PTEPA(l1, 1, 0x80000000, V | R | A | D)
+    sfence.vma
+    /* code that ran twice at one address (the second time from the jump cache), its page remapped and fenced by
+     * an address inside it: the new code runs */
+    PTE(l0, 6, cpa, V | X | A)
+    sfence.vma
+    SRUN(s_jr, PG + 6 * 4096)
+    OK_S(92, 1)
+    SRUN(s_jr, PG + 6 * 4096)
+    OK_S(93, 1)
+    PTE(l0, 6, cpb, V | X | A)
+    li t0, PG + 6 * 4096 + 2
+    sfence.vma t0
+    SRUN(s_jr, PG + 6 * 4096)
+    OK_S(94, 2)
     /* two address spaces, ASIDs 1 and 2: the same addresses, other pages */
     PTEPA(root2, 2, 0x80000000, V | R | W | X | A | D)
     PTE(root2, 1, l1b, V)
