@@ -113,8 +113,8 @@ def main():
                 shutil.copyfile(rootfs, disk)  # each boot finds the image as get-riscv-guest made it
             r = run_once(argv, args.timeout, args.stall)
             results[name].append(r)
-            print(f"{name} run {i + 1}: " + (f"prompt {r['prompt_s']:.2f} s" if "prompt_s" in r else r["error"]) +
-                  f", status {r['status']}, CPU {r['user_s'] + r['sys_s']:.2f} s", flush=True)
+            print(f"{name} run {i + 1}: " + (f"prompt {r['prompt_s']:.3f} s" if "prompt_s" in r else r["error"]) +
+                  f", status {r['status']}, CPU {r['user_s'] + r['sys_s']:.3f} s", flush=True)
 
     shutil.rmtree(tmp, ignore_errors=True)
 
@@ -127,10 +127,10 @@ def main():
             ("CPU user (s)", "user_s"), ("CPU system (s)", "sys_s"), ("CPU user+system (s)", "cpu_s")]
     print(f"\n{'':28s}" + "".join(f" {n:>10s}" for n in monitors) + "".join(f" {v + '/' + q:>18s}" for v, q in pairs))
     for label, key in rows:
-        line = f"{label:28s}" + "".join(f" {med(ok[n], key):10.2f}" for n in monitors)
+        line = f"{label:28s}" + "".join(f" {med(ok[n], key):10.3f}" for n in monitors)
         for v, q in pairs:
             a, b = med(ok[v], key), med(ok[q], key)
-            line += f" {a / b:18.2f}" if a == a and b == b and b > 0 else f" {'-':>18s}"
+            line += f" {a / b:18.3f}" if a == a and b == b and b > 0 else f" {'-':>18s}"
         print(line)
     for name, runs in results.items():
         bad = [r for r in runs if "error" in r]
