@@ -124,6 +124,12 @@ typedef struct rv_cpu {
     rv_jc_entry jc[RV_JC_CTXS][RV_JC_SIZE];
     rv_tlb_entry tlb[RV_TLB_SIZE];
     rv_site_entry site_ld[RV_SITES], site_st[RV_SITES];
+    /* The TLB entries filled since it was last emptied (more than RV_TLB_USED_MAX: any), so that emptying it
+     * costs what was used: Linux's every system call and SUM toggle changes the data context. The site caches
+     * are filled only from TLB hits, so none was filled since when none of these was. */
+#define RV_TLB_USED_MAX 64
+    uint32_t tlb_nused;
+    uint8_t tlb_used[RV_TLB_USED_MAX];
 } rv_cpu;
 
 #endif

@@ -118,9 +118,20 @@ restart:;
 
 void rv_mmu_tlb_flush(rv_cpu *c)
 {
-    memset(c->tlb, 0xff, sizeof(c->tlb));
+    /* (In exec=rc ring 3 can write these fields: the indices are masked, and a wrong count only leaves the guest
+     * its own stale translations, which lead into RAM as any entry does.) */
+    uint32_t n = c->tlb_nused;
+    if (n == 0)
+        return;
+    if (n <= RV_TLB_USED_MAX) {
+        for (uint32_t i = 0; i < n; i++)
+            c->tlb[c->tlb_used[i] & (RV_TLB_SIZE - 1)] = (rv_tlb_entry){ ~0ull, ~0ull, 0, 0 };
+    } else {
+        memset(c->tlb, 0xff, sizeof(c->tlb));
+    }
     memset(c->site_ld, 0xff, sizeof(c->site_ld));
     memset(c->site_st, 0xff, sizeof(c->site_st));
+    c->tlb_nused = 0;
 }
 
 void rv_mmu_tlb_flush_page(rv_cpu *c, uint64_t va)
@@ -161,8 +172,13 @@ void rv_mmu_tlb_drop_writes(rv_cpu *c, uint64_t first, uint64_t last)
 
 void rv_mmu_tlb_fill(rv_cpu *c, uint64_t va, uint64_t pa_off, int can_read, int can_write)
 {
-    rv_tlb_entry *e = &c->tlb[(va >> 12) & (RV_TLB_SIZE - 1)];
+    unsigned i = (unsigned)(va >> 12) & (RV_TLB_SIZE - 1);
+    rv_tlb_entry *e = &c->tlb[i];
     uint64_t page = va & ~0xfffull;
+    if (c->tlb_nused < RV_TLB_USED_MAX)
+        c->tlb_used[c->tlb_nused] = (uint8_t)i;
+    if (c->tlb_nused <= RV_TLB_USED_MAX)
+        c->tlb_nused++;
     e->tag_r = can_read ? page : ~0ull;
     e->tag_w = can_write ? page : ~0ull;
     e->addend = (pa_off & ~0xfffull) - page;

@@ -1813,6 +1813,7 @@ static rv_runtime *rv_runtime_start(rv_runtime *rt, uint64_t ram_va, char *err, 
     c->ram_size = rt->ram_size;
     c->priv = RV_PRIV_M;
     c->lr_addr = ~0ull;
+    c->tlb_nused = RV_TLB_USED_MAX + 1; /* the first flush empties all of it: zero is a valid tag */
     rv_mmu_tlb_flush(c);
     rt->lr_val_addr = ~0ull;
     for (unsigned x = 0; x < RV_JC_CTXS; x++) {
