@@ -166,6 +166,7 @@ struct rv_runtime {
      * it), and the context (flags, satp) its entries belong to. jc_cur: the one of the current context. */
     uint16_t jc_used[RV_JC_CTXS][RV_JC_USED_MAX];
     unsigned jc_nused[RV_JC_CTXS];
+    uint64_t jc_lo[RV_JC_CTXS], jc_hi[RV_JC_CTXS]; /* the lowest and highest pc put there since (lo > hi: none) */
     uint32_t jc_flags[RV_JC_CTXS];
     uint64_t jc_satp[RV_JC_CTXS];
     unsigned jc_cur;
@@ -249,6 +250,8 @@ static void rv_jc_clear_one(rv_runtime *rt, unsigned x)
             jc[i] = (rv_jc_entry){ ~0ull, 0 };
     }
     rt->jc_nused[x] = 0;
+    rt->jc_lo[x] = ~0ull;
+    rt->jc_hi[x] = 0;
 }
 
 /* Every jump cache: a flush, sfence.vma (the entries' pages were checked against mappings that may be gone). */
@@ -264,6 +267,9 @@ static void rv_jc_drop_page(rv_runtime *rt, uint64_t page)
 {
     for (unsigned x = 0; x < RV_JC_CTXS; x++) {
         rv_jc_entry *jc = rt->cpu->jc[x];
+        /* The kernel's cache holds no user page's pcs and a program's none of its stack and heap: no scan. */
+        if (page > rt->jc_hi[x] || page + 4095 < rt->jc_lo[x])
+            continue;
         if (rt->jc_nused[x] <= RV_JC_USED_MAX) {
             for (unsigned i = 0; i < rt->jc_nused[x]; i++) {
                 rv_jc_entry *e = &jc[rt->jc_used[x][i]];
@@ -1679,6 +1685,10 @@ static uint8_t *rv_dispatch_next(rv_runtime *rt)
             rt->jc_used[x][rt->jc_nused[x] - 1] = (uint16_t)(e - c->jc[x]);
         e->pc = c->pc;
         e->code = rv_exec_addr(rt, code);
+        if (c->pc < rt->jc_lo[x])
+            rt->jc_lo[x] = c->pc;
+        if (c->pc > rt->jc_hi[x])
+            rt->jc_hi[x] = c->pc;
     }
     c->quantum = rt->quantum_len;
     c->budget = (int64_t)rt->quantum_len;
