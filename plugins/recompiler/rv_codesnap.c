@@ -3,7 +3,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+
+#include "rv_hostmem.h"
 
 #define RV_CODESNAP_MAX 4096u /* pages (16 MiB): a Linux boot translates from about a tenth of that */
 #define RV_CODESNAP_PAGE 4096u
@@ -31,13 +32,8 @@ void rv_codesnap_take(rv_codesnap *s, const uint8_t *ram, uint64_t ram_size, uin
         s->npages = (ram_size + RV_CODESNAP_PAGE - 1) / RV_CODESNAP_PAGE;
         s->taken = calloc((size_t)((s->npages + 63) / 64), sizeof(uint64_t));
         s->pages = malloc(RV_CODESNAP_MAX * sizeof(uint64_t));
-        /* Filled from the start: with huge pages a boot's few hundred copies take one fault, not one per page
-         * (a 4 KiB fault costs ~1.7 us on a nested host, zeroing 2 MiB ~0.1 ms). */
-        void *copies = mmap(NULL, (size_t)RV_CODESNAP_MAX * RV_CODESNAP_PAGE, PROT_READ | PROT_WRITE,
-                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        s->copies = copies == MAP_FAILED ? NULL : copies;
-        if (s->copies)
-            madvise(s->copies, (size_t)RV_CODESNAP_MAX * RV_CODESNAP_PAGE, MADV_HUGEPAGE);
+        /* Filled from the start: a boot's few hundred copies take one huge-page fault, not one per page. */
+        s->copies = rv_hostmem_map((size_t)RV_CODESNAP_MAX * RV_CODESNAP_PAGE);
         s->slot_page = calloc(RV_CODESNAP_SLOTS, sizeof(uint64_t));
         s->slot_idx = malloc(RV_CODESNAP_SLOTS * sizeof(uint16_t));
         if (!s->taken || !s->pages || !s->copies || !s->slot_page || !s->slot_idx) {
@@ -97,8 +93,7 @@ void rv_codesnap_free(rv_codesnap *s)
 {
     free(s->taken);
     free(s->pages);
-    if (s->copies)
-        munmap(s->copies, (size_t)RV_CODESNAP_MAX * RV_CODESNAP_PAGE);
+    rv_hostmem_unmap(s->copies, (size_t)RV_CODESNAP_MAX * RV_CODESNAP_PAGE);
     free(s->slot_page);
     free(s->slot_idx);
     s->slot_page = NULL;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "rv_decode.h"
+#include "rv_hostmem.h"
 #include "rv_mmu.h"
 #include "rv_fpu.h"
 #include "rv_translate.h"
@@ -318,6 +319,17 @@ static void rv_ftc_clear(rv_runtime *rt)
         rt->ftc[i].vpage = ~0ull;
 }
 
+static unsigned rv_ftc_slot(uint64_t va)
+{
+    return (unsigned)(va >> 12) & 63;
+}
+
+static void rv_ftc_drop_page(rv_runtime *rt, uint64_t va)
+{
+    if (rt->ftc[rv_ftc_slot(va)].vpage == (va & ~0xfffull))
+        rt->ftc[rv_ftc_slot(va)].vpage = ~0ull;
+}
+
 /* The executable-view address of a byte of the code buffer (what generated code and the VM see). */
 static uint64_t rv_exec_addr(const rv_runtime *rt, const uint8_t *p)
 {
@@ -482,7 +494,7 @@ static int rv_fetch_page(rv_runtime *rt, uint64_t va, uint64_t *poff)
 /* rv_fetch_page through the fetch-translation cache (faults are not cached). */
 static int rv_fetch_page_cached(rv_runtime *rt, uint64_t va, uint64_t *poff)
 {
-    unsigned i = (unsigned)(va >> 12) & 63;
+    unsigned i = rv_ftc_slot(va);
     if (rt->ftc[i].vpage == (va & ~0xfffull)) {
         *poff = rt->ftc[i].poff;
         return 0;
@@ -559,8 +571,6 @@ static void rv_code_populate(rv_runtime *rt)
 #ifdef MADV_POPULATE_WRITE
     if (rt->vm || rt->code_populate_off)
         return;
-    if (!rt->code_populated)
-        rt->code_populated = rt->code_rw;
     uint8_t *end = rt->code_rw + rt->code_size;
     while (rt->code_populated < end && rt->buf.p + RV_TB_MAX_CODE > rt->code_populated) {
         size_t n = (size_t)(end - rt->code_populated) < RV_CODE_POPULATE_CHUNK ? (size_t)(end - rt->code_populated)
@@ -1401,11 +1411,9 @@ static void rv_do_interp(rv_runtime *rt, uint32_t raw)
         }
         uint64_t va = c->x[in.rs1];
         if (in.rs1 && !rt->vm && !rv_super_may_cover(rt, va)) {
-            uint64_t page = va & ~0xfffull;
             rv_mmu_tlb_flush_page(c, va);
-            if (rt->ftc[(va >> 12) & 63].vpage == page)
-                rt->ftc[(va >> 12) & 63].vpage = ~0ull;
-            rv_jc_drop_page(rt, page);
+            rv_ftc_drop_page(rt, va);
+            rv_jc_drop_page(rt, va & ~0xfffull);
         } else {
             rv_mmu_tlb_flush(c);
             rt->tlb_key_valid = 0;
@@ -1776,23 +1784,11 @@ static size_t rv_codemap_len(uint64_t ram_size)
     return (size_t)((ram_size + (1u << RV_CODEMAP_SHIFT) - 1) >> RV_CODEMAP_SHIFT);
 }
 
-/* The block table: mapped, so that it is empty (zero) without being touched, and 2 MiB-aligned and advised into
- * one huge page: a Linux boot touches nearly all of its 512 pages, each twice (a lookup maps the zero page, the
- * first insert faults again): ~1,000 faults of ~1.7 us on this nested host, where zeroing the huge page takes
- * ~0.1 ms. */
+/* The block table: mapped, so that it is empty (zero) without being touched, and one huge page: a Linux boot
+ * touches nearly all of its 512 pages, each twice (a lookup maps the zero page, the first insert faults again). */
 static rv_tb *rv_tb_table_new(void)
 {
-    size_t len = RV_TB_HASH_SIZE * sizeof(rv_tb), huge = 2u << 20;
-    uint8_t *p = mmap(NULL, len + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED)
-        return NULL;
-    uint8_t *at = (uint8_t *)(((uintptr_t)p + huge - 1) & ~(uintptr_t)(huge - 1));
-    if (at > p)
-        munmap(p, (size_t)(at - p));
-    if (at + len < p + len + huge)
-        munmap(at + len, (size_t)(p + len + huge - (at + len)));
-    madvise(at, len, MADV_HUGEPAGE);
-    return (rv_tb *)at;
+    return rv_hostmem_map(RV_TB_HASH_SIZE * sizeof(rv_tb));
 }
 
 /* What both modes share once cpu, codemap and the code buffer are in place. */
@@ -1894,6 +1890,7 @@ rv_runtime *rv_runtime_new(uint8_t *ram, uint64_t ram_size, const rv_machine_ops
         return NULL;
     }
     rt->rx_delta = rt->code_rx - rt->code_rw;
+    rt->code_populated = rt->code_rw;
     return rv_runtime_start(rt, (uint64_t)(uintptr_t)ram, err, errlen);
 }
 
@@ -1956,7 +1953,7 @@ void rv_runtime_free(rv_runtime *rt)
     if (rt->wake_fd >= 0)
         close(rt->wake_fd);
     if (rt->tbs)
-        munmap(rt->tbs, RV_TB_HASH_SIZE * sizeof(*rt->tbs));
+        rv_hostmem_unmap(rt->tbs, RV_TB_HASH_SIZE * sizeof(*rt->tbs));
     rv_codesnap_free(&rt->snap);
     free(rt->dirty);
     if (rt->inproc)
